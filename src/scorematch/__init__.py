@@ -1,0 +1,41 @@
+"""scorematch: regularized score matching for energy-based image models (Kingma & LeCun, NIPS 2010)."""
+
+from .config import TrainConfig
+from .derivatives import input_derivatives
+from .energies import (
+    Energy,
+    FieldOfExperts,
+    GaussianEnergy,
+    LayeredEnergy,
+    ProductOfExperts,
+    TwoLayerEnergy,
+    laplacian_whitening_kernel,
+)
+from .estimators import denoising_score_matching_loss, score_matching_loss, sliced_score_matching_loss
+from .serialization import ModelFileError, load, load_info, save
+from .train import DivergenceError, FitResult, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Energy",
+    "LayeredEnergy",
+    "ProductOfExperts",
+    "FieldOfExperts",
+    "TwoLayerEnergy",
+    "GaussianEnergy",
+    "laplacian_whitening_kernel",
+    "input_derivatives",
+    "score_matching_loss",
+    "sliced_score_matching_loss",
+    "denoising_score_matching_loss",
+    "fit",
+    "FitResult",
+    "DivergenceError",
+    "TrainConfig",
+    "save",
+    "load",
+    "load_info",
+    "ModelFileError",
+    "__version__",
+]

@@ -1,0 +1,147 @@
+"""First and (diagonal) second derivatives of an energy with respect to its input.
+
+Three methods, one signature (:func:`input_derivatives`):
+
+- ``"curvature"``: Algorithm 1 of Kingma & LeCun (2010), for energies that provide
+  ``curvature_derivatives(x)`` (every :class:`~scorematch.energies.LayeredEnergy`); O(W).
+- ``"exact"``: the exact Hessian diagonal by autograd, one Hessian-vector product per input
+  dimension; works for any energy.
+- ``"hutchinson"``: an unbiased estimate ``E_v[v * (H v)]`` with Rademacher probes ``v``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from .energies.base import Energy
+
+__all__ = ["input_derivatives", "hessian_vector_products", "METHODS"]
+
+Method = Literal["curvature", "exact", "hutchinson"]
+METHODS: tuple[str, ...] = ("curvature", "exact", "hutchinson")
+
+
+def grad_with_graph(energy: Energy, x: Tensor) -> tuple[Tensor, Tensor]:
+    """``(x_leaf, dE/dx)`` with a graph for further differentiation."""
+    x = x.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(energy.energy(x).sum(), x, create_graph=True)
+    return x, g
+
+
+def hessian_vector_products(
+    x_leaf: Tensor, grad: Tensor, probes: Tensor, *, create_graph: bool = True, chunk: int = 64
+) -> Tensor:
+    """``H v`` for each probe, where ``H`` is the per-sample input Hessian.
+
+    Parameters
+    ----------
+    x_leaf : Tensor, shape (B, ...)
+        The input ``grad`` was computed from (``requires_grad=True``).
+    grad : Tensor, shape (B, ...)
+        ``dE/dx`` built with ``create_graph=True``.
+    probes : Tensor, shape (P, B, ...)
+    create_graph : bool
+        Keep the result differentiable w.r.t. the parameters.
+    chunk : int
+        Probes per batched backward pass (bounds memory).
+
+    Returns
+    -------
+    Tensor, shape (P, B, ...)
+    """
+    out = []
+    for start in range(0, probes.shape[0], chunk):
+        v = probes[start : start + chunk]
+        (hv,) = torch.autograd.grad(
+            grad, x_leaf, grad_outputs=v, is_grads_batched=True, create_graph=create_graph, retain_graph=True
+        )
+        out.append(hv)
+    return torch.cat(out)
+
+
+def exact_hessian_rows(energy: Energy, x: Tensor, *, create_graph: bool) -> tuple[Tensor, Tensor]:
+    """``(dE/dx, H)`` with ``H`` of shape (D, B, D): row ``i`` of every sample's Hessian."""
+    x_leaf, g = grad_with_graph(energy, x)
+    b, d = x.shape[0], x[0].numel()
+    eye = torch.eye(d, dtype=x.dtype, device=x.device)
+    probes = eye.unsqueeze(1).expand(d, b, d).reshape(d, *x.shape)  # (D, B, ...)
+    rows = hessian_vector_products(x_leaf, g, probes, create_graph=create_graph)
+    return g, rows.reshape(d, b, d)  # (D, B, D)
+
+
+def exact_hessian(energy: Energy, x: Tensor, *, create_graph: bool = True) -> tuple[Tensor, Tensor]:
+    """Gradient and full per-sample input Hessian.
+
+    Returns
+    -------
+    grad : Tensor, shape like ``x``
+    hessian : Tensor, shape (B, D, D), D = ``x[0].numel()``
+    """
+    g, rows = exact_hessian_rows(energy, x, create_graph=create_graph)
+    return g, rows.permute(1, 0, 2)
+
+
+def rademacher(shape: tuple[int, ...], *, like: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Random signs, shape ``shape``, with ``like``'s dtype and device."""
+    bits = torch.randint(0, 2, shape, generator=generator, device=like.device)
+    return (2 * bits - 1).to(like.dtype)
+
+
+def input_derivatives(
+    energy: Energy,
+    x: Tensor,
+    *,
+    method: Method = "curvature",
+    n_probes: int = 1,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """``(dE/dx, diag d2E/dx2)`` of a batch, both shaped like ``x`` and differentiable w.r.t. parameters.
+
+    Parameters
+    ----------
+    energy : Energy
+    x : Tensor, shape (B, ...)
+    method : {"curvature", "exact", "hutchinson"}
+        See the module docstring.
+    n_probes : int
+        Rademacher probes per sample for ``"hutchinson"``.
+    generator : torch.Generator, optional
+        For the probes.
+
+    Returns
+    -------
+    grad, diag : Tensor, each shaped like ``x``
+
+    Examples
+    --------
+    >>> import torch, scorematch
+    >>> poe = scorematch.ProductOfExperts(3, 3).double()
+    >>> x = torch.randn(5, 3, dtype=torch.float64)
+    >>> g1, h1 = scorematch.input_derivatives(poe, x, method="curvature")
+    >>> g2, h2 = scorematch.input_derivatives(poe, x, method="exact")
+    >>> bool(torch.allclose(h1, h2)) and bool(torch.allclose(g1, g2))
+    True
+    """
+    if method == "curvature":
+        fast = getattr(energy, "curvature_derivatives", None)
+        if fast is None:
+            raise TypeError(
+                f"{type(energy).__name__} has no curvature rule (build it from scorematch.energies.layers); "
+                'use method="exact" or method="hutchinson"'
+            )
+        return fast(x)
+    if method == "exact":
+        g, rows = exact_hessian_rows(energy, x, create_graph=True)
+        diag = torch.diagonal(rows, dim1=0, dim2=2).reshape(x.shape)  # (B, D) -> like x
+        return g, diag
+    if method == "hutchinson":
+        if n_probes < 1:
+            raise ValueError(f"n_probes must be >= 1, got {n_probes}")
+        x_leaf, g = grad_with_graph(energy, x)
+        v = rademacher((n_probes, *x.shape), like=x, generator=generator)
+        hv = hessian_vector_products(x_leaf, g, v)
+        return g, (v * hv).mean(0)
+    raise ValueError(f"method must be one of {METHODS}, got {method!r}")

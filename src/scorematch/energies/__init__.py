@@ -1,0 +1,27 @@
+"""Energies: what the model is. ``Energy.energy(x) -> (B,)``."""
+
+from .base import Energy, LayeredEnergy
+from .foe import FieldOfExperts, laplacian_whitening_kernel
+from .gaussian import GaussianEnergy
+from .layers import Conv2d, CurvatureLayer, Elementwise, Linear, Log1p, Square, StudentT, WeightedSum
+from .poe import DEFAULT_C, ProductOfExperts
+from .twolayer import TwoLayerEnergy
+
+__all__ = [
+    "Energy",
+    "LayeredEnergy",
+    "ProductOfExperts",
+    "FieldOfExperts",
+    "TwoLayerEnergy",
+    "GaussianEnergy",
+    "laplacian_whitening_kernel",
+    "DEFAULT_C",
+    "CurvatureLayer",
+    "Linear",
+    "Conv2d",
+    "Elementwise",
+    "StudentT",
+    "Square",
+    "Log1p",
+    "WeightedSum",
+]

@@ -1,0 +1,128 @@
+"""The energy contract and feed-forward energies with a curvature-backpropagation fast path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .layers import CurvatureLayer
+
+__all__ = ["Energy", "LayeredEnergy"]
+
+
+class Energy(nn.Module):
+    """Unnormalized negative log-density: ``p(x) = exp(-E(x)) / Z``.
+
+    Subclasses implement :meth:`energy`, mapping a batch ``x`` of shape (B, ...) to energies of
+    shape (B,). :meth:`score` is ``-dE/dx`` by autograd.
+    """
+
+    def energy(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.energy(x)
+
+    def score(self, x: Tensor) -> Tensor:
+        """``-dE/dx``, shaped like ``x``; differentiable (built with ``create_graph=True``)."""
+        x = x if x.requires_grad else x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(self.energy(x).sum(), x, create_graph=True)
+        return -g
+
+    def config(self) -> dict[str, Any]:
+        """Constructor keyword arguments that rebuild this energy (used by :func:`scorematch.save`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not describe its configuration")
+
+    def check_input(self, x: Tensor, event_dims: int) -> None:
+        """Raise a clear error unless ``x`` is a floating tensor of shape (B, ...) matching the parameters."""
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+        if x.dim() != event_dims + 1:
+            raise ValueError(
+                f"{type(self).__name__} expects a batch of shape (B, ...) with {event_dims + 1} dimensions, "
+                f"got shape {tuple(x.shape)}"
+            )
+        p = next(self.parameters(), None)
+        if p is not None and p.dtype != x.dtype:
+            raise TypeError(
+                f"x has dtype {x.dtype} but the energy's parameters are {p.dtype}; "
+                f"convert one of them (e.g. energy.to({x.dtype}))"
+            )
+
+
+class LayeredEnergy(Energy):
+    """An energy computed by a chain of :class:`~scorematch.energies.layers.CurvatureLayer`.
+
+    The last layer must output shape (B,). Such an energy gets Algorithm 1 of Kingma & LeCun (2010)
+    for free: :meth:`curvature_derivatives` returns ``dE/dx`` exactly and the Becker-LeCun diagonal of
+    ``d2E/dx2`` in one forward and one backward pass, as differentiable tensor operations.
+
+    Notes
+    -----
+    The diagonal rule is exact when, after fusing consecutive linear layers, every nonlinearity feeds
+    the energy through a linear map with no further nonlinearity that mixes its outputs: then the
+    Hessian w.r.t. each hidden layer is diagonal. That covers the PoE and FoE (linear filters, an
+    elementwise expert, a weighted sum) with or without a fixed linear whitening in front. For deeper
+    energies (e.g. :class:`~scorematch.energies.TwoLayerEnergy`, where squared filter outputs are
+    pooled and passed through a second nonlinearity) the off-diagonal Hessian terms of the hidden
+    layers are dropped and the diagonal is an approximation.
+    """
+
+    def __init__(self, layers: Sequence[CurvatureLayer]) -> None:
+        super().__init__()
+        if not layers:
+            raise ValueError("a LayeredEnergy needs at least one layer")
+        self.layers = nn.ModuleList(layers)
+
+    def energy(self, x: Tensor) -> Tensor:
+        h = x
+        for layer in self.layers:
+            h = layer(h)
+        return h
+
+    def fused_layers(self) -> list[CurvatureLayer]:
+        """The layers with every run of consecutive fusable linear layers merged into one."""
+        out: list[CurvatureLayer] = []
+        for layer in self.layers:
+            fused = out[-1].fuse(layer) if out else None
+            if fused is not None:
+                out[-1] = fused
+            else:
+                out.append(layer)
+        return out
+
+    def curvature_derivatives(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Algorithm 1: ``(dE/dx, diag d2E/dx2)``, both shaped like ``x``.
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, ...)
+
+        Returns
+        -------
+        grad, diag : Tensor, each shaped like ``x``; differentiable w.r.t. the parameters.
+        """
+        layers = self.fused_layers()
+        inputs = []
+        h = x
+        for layer in layers:  # forward pass, keeping each layer's input
+            inputs.append(h)
+            h = layer(h)
+        if h.shape != x.shape[:1]:
+            raise ValueError(f"the last layer must output shape (B,), got {tuple(h.shape)}")
+        delta: Tensor = torch.ones_like(h)
+        delta2: Tensor | None = None  # d2E/dE2 = 0
+        for layer, h_in in zip(reversed(layers), reversed(inputs)):
+            delta, delta2 = layer.backward_curvature(h_in, delta, delta2)
+        if delta2 is None:  # an energy linear in x
+            delta2 = torch.zeros_like(x)
+        return delta, delta2
+
+    def prepend(self, *layers: CurvatureLayer) -> "LayeredEnergy":
+        """A new energy ``E(layers(x))`` that shares this energy's layers (and parameters)."""
+        return LayeredEnergy([*layers, *self.layers])

@@ -1,0 +1,390 @@
+"""Layers that carry their own curvature rule (Becker & LeCun 1989, Kingma & LeCun 2010, Algorithm 1).
+
+Every layer maps ``h -> g(h)`` in an ordinary ``forward`` and knows how to push the two quantities of
+Algorithm 1 back from its output to its input:
+
+.. math::
+
+    \\delta_j = \\sum_k \\delta_k \\frac{\\partial g_k}{\\partial h_j}, \\qquad
+    \\delta'_j = \\sum_k \\Big[\\delta'_k \\Big(\\frac{\\partial g_k}{\\partial h_j}\\Big)^2
+                 + \\delta_k \\frac{\\partial^2 g_k}{\\partial h_j^2}\\Big].
+
+``delta`` is exactly :math:`\\partial E / \\partial h`. ``delta2`` is the diagonal of
+:math:`\\partial^2 E / \\partial h^2` under the rule's assumption that the Hessian at the layer's *output*
+is diagonal. That assumption holds for the output of an elementwise expert feeding a weighted sum, so
+one-layer models (PoE, FoE) get the exact diagonal; see :class:`~scorematch.energies.base.LayeredEnergy`.
+
+``delta2=None`` stands for an all-zero curvature (the start of the pass) and saves work.
+Consecutive linear layers are fused into one before the curvature pass (:meth:`CurvatureLayer.fuse`),
+which keeps the rule exact for e.g. a fixed whitening filter followed by learned filters.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "CurvatureLayer",
+    "Linear",
+    "Conv2d",
+    "Elementwise",
+    "StudentT",
+    "Square",
+    "Log1p",
+    "WeightedSum",
+    "normalize_rows",
+]
+
+Pair = tuple[Tensor, "Tensor | None"]
+
+
+def normalize_rows(w: Tensor, eps: float = 1e-12) -> Tensor:
+    """Scale each filter ``w[i]`` (all dimensions after the first) to unit L2 norm.
+
+    Parameters
+    ----------
+    w : Tensor, shape (M, ...)
+
+    Returns
+    -------
+    Tensor, shape (M, ...), each ``w[i]`` with norm 1.
+    """
+    norms = w.flatten(1).norm(dim=1).clamp_min(eps)  # (M,)
+    return w / norms.view(-1, *([1] * (w.dim() - 1)))
+
+
+class CurvatureLayer(nn.Module):
+    """A feed-forward layer with a curvature-backpropagation rule.
+
+    Subclasses implement ``forward(h)`` and ``backward_curvature(h, delta, delta2)``, where ``h`` is the
+    layer's input and ``delta``/``delta2`` are shaped like its output (batch first).
+    """
+
+    #: True when the layer is linear in its input (its second derivative is zero).
+    is_linear: bool = False
+
+    def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
+        raise NotImplementedError
+
+    def fuse(self, nxt: "CurvatureLayer") -> "CurvatureLayer | None":
+        """Return one layer equal to ``nxt(self(h))``, or None when they cannot be fused."""
+        return None
+
+
+class Linear(CurvatureLayer):
+    """``g = h W^T (+ b)`` on ``h`` of shape (B, D_in), output (B, D_out).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    normalize : bool
+        Use unit-norm rows of the raw weight as the effective filters (a normalized parameterization).
+    bias : bool
+        Add a learned bias (it does not change input derivatives).
+    weight : Tensor, optional, shape (out_features, in_features)
+        Initial raw weight; default is standard normal.
+    trainable : bool
+        If False the weight is a fixed buffer (e.g. a whitening transform).
+    positive : bool
+        Parameterize the weight as ``exp(raw)`` (non-negative pooling weights of two-layer models).
+    """
+
+    is_linear = True
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        normalize: bool = False,
+        bias: bool = False,
+        weight: Tensor | None = None,
+        trainable: bool = True,
+        positive: bool = False,
+    ) -> None:
+        super().__init__()
+        if weight is None:
+            weight = torch.randn(out_features, in_features)
+        if weight.shape != (out_features, in_features):
+            raise ValueError(f"weight must have shape {(out_features, in_features)}, got {tuple(weight.shape)}")
+        self.normalize = normalize
+        self.positive = positive
+        if trainable:
+            self.raw_weight = nn.Parameter(weight.clone())
+        else:
+            self.register_buffer("raw_weight", weight.clone())
+        self.bias = nn.Parameter(torch.zeros(out_features, dtype=weight.dtype)) if bias else None
+
+    @property
+    def weight(self) -> Tensor:
+        """Effective weight, shape (D_out, D_in)."""
+        w = self.raw_weight.exp() if self.positive else self.raw_weight
+        return normalize_rows(w) if self.normalize else w
+
+    def forward(self, h: Tensor) -> Tensor:
+        return F.linear(h, self.weight, self.bias)
+
+    def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
+        w = self.weight
+        return delta @ w, None if delta2 is None else delta2 @ (w * w)
+
+    def fuse(self, nxt: CurvatureLayer) -> CurvatureLayer | None:
+        if isinstance(nxt, Linear):
+            return _FusedLinear(self, nxt)
+        return None
+
+
+class _FusedLinear(CurvatureLayer):
+    """``second(first(h))`` as one linear map (built per curvature pass, holds no parameters of its own)."""
+
+    is_linear = True
+
+    def __init__(self, first: Linear, second: Linear) -> None:
+        super().__init__()
+        w1, w2 = first.weight, second.weight
+        self._weight = w2 @ w1  # (D_out, D_in)
+        b = None
+        if first.bias is not None:
+            b = first.bias @ w2.T
+        if second.bias is not None:
+            b = second.bias if b is None else b + second.bias
+        self._bias = b
+
+    @property
+    def weight(self) -> Tensor:
+        return self._weight
+
+    def forward(self, h: Tensor) -> Tensor:
+        return F.linear(h, self._weight, self._bias)
+
+    def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
+        w = self._weight
+        return delta @ w, None if delta2 is None else delta2 @ (w * w)
+
+    def fuse(self, nxt: CurvatureLayer) -> CurvatureLayer | None:
+        return _FusedLinear(self, nxt) if isinstance(nxt, (Linear, _FusedLinear)) else None
+
+
+def compose_kernels(first: Tensor, second: Tensor) -> Tensor:
+    """Kernel of ``conv(conv(x, first), second)`` (cross-correlations, 'valid', stride 1).
+
+    Parameters
+    ----------
+    first : Tensor, shape (C_mid, C_in, a, a)
+    second : Tensor, shape (C_out, C_mid, b, b)
+
+    Returns
+    -------
+    Tensor, shape (C_out, C_in, a + b - 1, a + b - 1)
+    """
+    # k[o, i, s] = sum_m sum_q second[o, m, q] * first[m, i, s - q]: a full convolution over space.
+    out = F.conv_transpose2d(first.transpose(0, 1), second.transpose(0, 1))  # (C_in, C_out, a+b-1, a+b-1)
+    return out.transpose(0, 1)
+
+
+class Conv2d(CurvatureLayer):
+    """Valid 2-D cross-correlation, no bias: ``(B, C_in, H, W) -> (B, C_out, H-k+1, W-k+1)``.
+
+    Parameters
+    ----------
+    in_channels, out_channels, kernel_size : int
+    normalize : bool
+        Use unit-norm filters ``weight[o]`` (over input channels and space).
+    weight : Tensor, optional, shape (C_out, C_in, k, k)
+    trainable : bool
+        If False the kernel is a fixed buffer (e.g. the whitening filter).
+    """
+
+    is_linear = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        normalize: bool = False,
+        weight: Tensor | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__()
+        shape = (out_channels, in_channels, kernel_size, kernel_size)
+        if weight is None:
+            weight = torch.randn(shape)
+        if tuple(weight.shape) != shape:
+            raise ValueError(f"weight must have shape {shape}, got {tuple(weight.shape)}")
+        self.normalize = normalize
+        if trainable:
+            self.raw_weight = nn.Parameter(weight.clone())
+        else:
+            self.register_buffer("raw_weight", weight.clone())
+
+    @property
+    def weight(self) -> Tensor:
+        """Effective kernel, shape (C_out, C_in, k, k)."""
+        return normalize_rows(self.raw_weight) if self.normalize else self.raw_weight
+
+    def forward(self, h: Tensor) -> Tensor:
+        return F.conv2d(h, self.weight)
+
+    def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
+        return _conv_backward(self.weight, delta, delta2)
+
+    def fuse(self, nxt: CurvatureLayer) -> CurvatureLayer | None:
+        if isinstance(nxt, (Conv2d, _FusedConv2d)):
+            return _FusedConv2d(compose_kernels(self.weight, nxt.weight))
+        return None
+
+
+def _conv_backward(w: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
+    # The adjoint of a valid correlation is a full transposed convolution: (B, C_out, h, w) -> (B, C_in, H, W).
+    d = F.conv_transpose2d(delta, w)
+    d2 = None if delta2 is None else F.conv_transpose2d(delta2, w * w)
+    return d, d2
+
+
+class _FusedConv2d(CurvatureLayer):
+    """A convolution with a precomputed (composed) kernel, built per curvature pass."""
+
+    is_linear = True
+
+    def __init__(self, weight: Tensor) -> None:
+        super().__init__()
+        self._weight = weight
+
+    @property
+    def weight(self) -> Tensor:
+        return self._weight
+
+    def forward(self, h: Tensor) -> Tensor:
+        return F.conv2d(h, self._weight)
+
+    def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
+        return _conv_backward(self._weight, delta, delta2)
+
+    def fuse(self, nxt: CurvatureLayer) -> CurvatureLayer | None:
+        if isinstance(nxt, (Conv2d, _FusedConv2d)):
+            return _FusedConv2d(compose_kernels(self._weight, nxt.weight))
+        return None
+
+
+class Elementwise(CurvatureLayer):
+    """An elementwise nonlinearity ``g_j = f(h_j)``; subclasses give ``f``, ``f'`` and ``f''``.
+
+    Rule: ``delta_in = f'(h) delta``, ``delta2_in = f'(h)^2 delta2 + f''(h) delta``.
+    """
+
+    def f(self, h: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def derivatives(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        """Return ``(f'(h), f''(h))``, each shaped like ``h``."""
+        raise NotImplementedError
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.f(h)
+
+    def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
+        d1, d2 = self.derivatives(h)
+        curv = d2 * delta
+        if delta2 is not None:
+            curv = curv + d1 * d1 * delta2
+        return d1 * delta, curv
+
+
+class StudentT(Elementwise):
+    """The Student-t (Cauchy-like) expert of eq. 8: ``f(z) = log(1 + (c z)^2 / 2)``.
+
+    With ``u = (c z)^2 / 2``: ``f' = c^2 z / (1 + u)`` and ``f'' = c^2 (1 - u) / (1 + u)^2``.
+
+    Parameters
+    ----------
+    c : float
+        Fixed scale, ``exp(1.5)`` in the paper.
+    """
+
+    def __init__(self, c: float = math.exp(1.5)) -> None:
+        super().__init__()
+        if not c > 0:
+            raise ValueError(f"c must be positive, got {c}")
+        self.c = float(c)
+
+    def f(self, h: Tensor) -> Tensor:
+        return torch.log1p(0.5 * (self.c * h) ** 2)
+
+    def derivatives(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        c2 = self.c * self.c
+        u = 0.5 * c2 * h * h
+        inv = 1.0 / (1.0 + u)
+        d1 = c2 * h * inv
+        d2 = c2 * (1.0 - u) * inv * inv
+        return d1, d2
+
+    def extra_repr(self) -> str:
+        return f"c={self.c:.6g}"
+
+
+class Square(Elementwise):
+    """``f(h) = h^2`` (energy detectors of two-layer models)."""
+
+    def f(self, h: Tensor) -> Tensor:
+        return h * h
+
+    def derivatives(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        return 2.0 * h, torch.full_like(h, 2.0)
+
+
+class Log1p(Elementwise):
+    """``f(h) = log(1 + h)`` for ``h >= 0`` (a heavy-tailed pooled nonlinearity)."""
+
+    def f(self, h: Tensor) -> Tensor:
+        return torch.log1p(h)
+
+    def derivatives(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        inv = 1.0 / (1.0 + h)
+        return inv, -inv * inv
+
+
+class WeightedSum(CurvatureLayer):
+    """``E = sum_i alpha_i sum_p h_{i,p}``: (B, M, *spatial) -> (B,), with ``alpha = exp(beta)``.
+
+    Parameters
+    ----------
+    n_features : int
+        M, the size of dimension 1 of the input.
+    learn_alpha : bool
+        If False, alpha is fixed to 1.
+    """
+
+    is_linear = True
+
+    def __init__(self, n_features: int, *, learn_alpha: bool = True) -> None:
+        super().__init__()
+        self.n_features = n_features
+        if learn_alpha:
+            self.beta = nn.Parameter(torch.zeros(n_features))
+        else:
+            self.register_buffer("beta", torch.zeros(n_features))
+
+    @property
+    def alpha(self) -> Tensor:
+        """Expert weights, shape (M,)."""
+        return self.beta.exp()
+
+    def _expand(self, a: Tensor, h: Tensor) -> Tensor:
+        return a.view(1, -1, *([1] * (h.dim() - 2)))  # (1, M, 1, ...)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return (h * self._expand(self.alpha, h)).flatten(1).sum(1)  # (B,)
+
+    def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
+        a = self._expand(self.alpha, h)
+        view = (-1,) + (1,) * (h.dim() - 1)
+        d = delta.view(view) * a
+        d = d.expand_as(h)
+        d2 = None if delta2 is None else (delta2.view(view) * a * a).expand_as(h)
+        return d, d2

@@ -1,0 +1,304 @@
+"""One generic training loop, used by every experiment: :func:`fit`."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import inspect
+import json
+import logging
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import torch
+from torch import Tensor
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .energies import Energy
+from .serialization import atomic_path, energy_metadata, save
+
+__all__ = ["fit", "FitResult", "DivergenceError", "Sampler"]
+
+logger = logging.getLogger(__name__)
+
+#: A data source: ``sampler(batch_size, generator) -> Tensor`` of shape (batch_size, ...).
+Sampler = Callable[[int, torch.Generator], Tensor]
+LossFn = Callable[..., Tensor]
+
+CHECKPOINT = "checkpoint.safetensors"
+MODEL = "model.safetensors"
+
+
+class DivergenceError(RuntimeError):
+    """The loss or the parameters became NaN/inf; the last good checkpoint is kept."""
+
+    def __init__(self, step: int, what: str) -> None:
+        super().__init__(
+            f"training diverged at step {step}: {what}. Lower the learning rate or raise lam; "
+            "the last good checkpoint (if a run directory was given) is kept."
+        )
+        self.step = step
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns."""
+
+    energy: Energy
+    history: list[dict[str, float]] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    run_dir: Path | None = None
+
+    @property
+    def final_loss(self) -> float:
+        return self.history[-1]["loss"] if self.history else math.nan
+
+
+def _make_sampler(data: Union[Tensor, Sampler]) -> tuple[Sampler, int | None]:
+    if callable(data) and not isinstance(data, Tensor):
+        return data, None
+    if not isinstance(data, Tensor):
+        raise TypeError(f"data must be a Tensor (N, ...) or a sampler callable, got {type(data).__name__}")
+    if data.dim() < 2 or data.shape[0] == 0:
+        raise ValueError(f"data must be a non-empty tensor of shape (N, ...), got {tuple(data.shape)}")
+    if not data.is_floating_point():
+        raise TypeError(f"data must be floating point, got {data.dtype}")
+    if not bool(torch.isfinite(data).all()):
+        raise ValueError("data contains NaN or inf values")
+
+    def sample(batch_size: int, generator: torch.Generator) -> Tensor:
+        idx = torch.randint(0, data.shape[0], (batch_size,), generator=generator)
+        return data[idx.to(data.device)]
+
+    return sample, data.shape[0]
+
+
+def _make_optimizer(config: TrainConfig, params: list[Tensor]) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=0.9)
+    return torch.optim.LBFGS(
+        params, lr=config.lr, max_iter=config.lbfgs_max_iter, line_search_fn="strong_wolfe", history_size=20
+    )
+
+
+def _lr_at(config: TrainConfig, step: int) -> float:
+    if config.schedule == "constant" or config.steps == 0:
+        return config.lr
+    frac = step / config.steps
+    lo = config.final_lr_fraction
+    return config.lr * (lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+class _StopRequest:
+    """Turns SIGINT/SIGTERM into a flag checked between steps (the loop then checkpoints and stops)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator["_StopRequest"]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.signum is not None:  # a second signal: stop at once
+                raise KeyboardInterrupt
+            self.signum = signum
+
+        for s in old:
+            signal.signal(s, handler)
+        try:
+            yield self
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+
+def _accepts_generator(loss_fn: LossFn) -> bool:
+    try:
+        return "generator" in inspect.signature(loss_fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def fit(
+    energy: Energy,
+    data: Union[Tensor, Sampler],
+    loss_fn: LossFn,
+    *,
+    config: TrainConfig | None = None,
+    run_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    callback: Callable[[int, float, Energy], None] | None = None,
+    **overrides: Any,
+) -> FitResult:
+    """Fit an energy by minimizing ``loss_fn(energy, batch)`` over minibatches.
+
+    Parameters
+    ----------
+    energy : Energy
+        Trained in place.
+    data : Tensor, shape (N, ...), or callable
+        A data set sampled with replacement, or ``sampler(batch_size, generator) -> (batch_size, ...)``.
+    loss_fn : callable
+        ``loss_fn(energy, batch) -> scalar``, e.g. ``functools.partial(score_matching_loss, lam=0.01)``.
+        If it takes a ``generator`` keyword, it gets the run's seeded generator.
+    config : TrainConfig, optional
+        Defaults to ``TrainConfig()``; keyword ``overrides`` replace its fields.
+    run_dir : path-like, optional
+        Writes ``config.json``, ``metrics.csv``, ``checkpoint.safetensors`` (every
+        ``checkpoint_every`` steps, on SIGINT/SIGTERM and at the end) and ``model.safetensors``.
+    resume : bool
+        Continue from ``run_dir/checkpoint.safetensors`` if present; the result equals an
+        uninterrupted run with the same seed (bitwise on CPU).
+    progress : bool
+        Show a tqdm progress bar.
+    callback : callable, optional
+        ``callback(step, loss, energy)`` after each logged step.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    DivergenceError
+        On a NaN/inf loss or parameter.
+    KeyboardInterrupt
+        After SIGINT/SIGTERM, once the checkpoint is written.
+    """
+    config = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
+    sampler, n_data = _make_sampler(data)
+    batch_size = config.batch_size if config.batch_size is not None else n_data
+    if batch_size is None:
+        raise ValueError("batch_size=None (full batch) needs a data tensor, not a sampler")
+    full_batch = config.batch_size is None and isinstance(data, Tensor)
+
+    params = [p for p in energy.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the energy has no trainable parameters")
+    optimizer = _make_optimizer(config, params)
+    generator = torch.Generator().manual_seed(config.seed)
+    history: list[dict[str, float]] = []
+    start_step = 0
+    run_path = Path(run_dir) if run_dir is not None else None
+    if run_path is not None:
+        energy_metadata(energy)  # fail early if this energy has no file format
+        run_path.mkdir(parents=True, exist_ok=True)
+        ckpt_file = run_path / CHECKPOINT
+        if resume and ckpt_file.exists():
+            ckpt = load_checkpoint(ckpt_file)
+            energy.load_state_dict(ckpt.energy.state_dict())
+            optimizer.load_state_dict(ckpt.optimizer_state)
+            generator.set_state(ckpt.generator_state)
+            start_step, history = ckpt.step, ckpt.history
+            logger.info("resumed from %s at step %d", ckpt_file, start_step)
+        with atomic_path(run_path / "config.json") as tmp:
+            tmp.write_text(json.dumps({"train": config.to_dict(), "energy": _describe(energy)}, indent=2))
+
+    def checkpoint(step: int) -> None:
+        if run_path is not None:
+            save_checkpoint(
+                run_path / CHECKPOINT,
+                energy=energy,
+                optimizer=optimizer,
+                generator=generator,
+                step=step,
+                train_config=config.to_dict(),
+                history=history,
+            )
+
+    pass_generator = _accepts_generator(loss_fn)
+
+    def compute_loss(batch: Tensor) -> Tensor:
+        return loss_fn(energy, batch, generator=generator) if pass_generator else loss_fn(energy, batch)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.steps, initial=start_step, desc="fit", leave=False)
+    t0 = time.perf_counter()
+    step = start_step
+    energy.train()
+    with _StopRequest().installed() as stop:
+        try:
+            while step < config.steps:
+                for group in optimizer.param_groups:
+                    group["lr"] = _lr_at(config, step)
+                batch = data if full_batch else sampler(batch_size, generator)
+                if config.optimizer == "lbfgs":
+
+                    def closure() -> Tensor:
+                        optimizer.zero_grad()
+                        value = compute_loss(batch)
+                        value.backward()
+                        return value
+
+                    loss = optimizer.step(closure)
+                else:
+                    optimizer.zero_grad()
+                    loss = compute_loss(batch)
+                    loss.backward()
+                    optimizer.step()
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise DivergenceError(step, f"the loss is {value}")
+                bad = next((n for n, p in energy.named_parameters() if not bool(torch.isfinite(p).all())), None)
+                if bad is not None:
+                    raise DivergenceError(step, f"parameter {bad!r} has NaN/inf values")
+                step += 1
+                if step % config.log_every == 0 or step == config.steps:
+                    row = {"step": step, "loss": value, "lr": _lr_at(config, step - 1),
+                           "seconds": time.perf_counter() - t0}
+                    history.append(row)
+                    if callback is not None:
+                        callback(step, value, energy)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{value:.4g}")
+                if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
+                    checkpoint(step)
+                if stop.signum is not None:
+                    checkpoint(step)
+                    raise KeyboardInterrupt(f"stopped by signal {stop.signum} at step {step}; checkpoint written")
+        finally:
+            if bar is not None:
+                bar.close()
+    seconds = time.perf_counter() - t0
+    if run_path is not None:
+        checkpoint(step)
+        _write_metrics(run_path / "metrics.csv", history)
+        save(energy, run_path / MODEL, metadata={"train": config.to_dict(), "steps": step})
+    energy.eval()
+    return FitResult(energy=energy, history=history, steps=step, seconds=seconds, run_dir=run_path)
+
+
+def _describe(energy: Energy) -> dict[str, Any]:
+    try:
+        return {"class": type(energy).__name__, "config": energy.config()}
+    except NotImplementedError:
+        return {"class": type(energy).__name__}
+
+
+def _write_metrics(path: Path, history: list[dict[str, float]]) -> None:
+    if not history:
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
