@@ -1,6 +1,18 @@
 """Data sets and loaders: MNIST idx files (and, in later modules, images and patches)."""
 
 from .paths import data_dir
+from .images import IMAGE_SUFFIXES, ImageFileError, list_images, read_image, write_image
 from .mnist import MNIST_FILES, downsample2x, load_mnist, read_idx
 
-__all__ = ["data_dir", "read_idx", "load_mnist", "downsample2x", "MNIST_FILES"]
+__all__ = [
+    "data_dir",
+    "read_idx",
+    "load_mnist",
+    "downsample2x",
+    "MNIST_FILES",
+    "read_image",
+    "write_image",
+    "list_images",
+    "IMAGE_SUFFIXES",
+    "ImageFileError",
+]
