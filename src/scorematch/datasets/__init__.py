@@ -2,6 +2,7 @@
 
 from .paths import data_dir
 from .images import IMAGE_SUFFIXES, ImageFileError, list_images, read_image, write_image
+from .patches import PatchSampler, load_images, split_images, whiten
 from .mnist import MNIST_FILES, downsample2x, load_mnist, read_idx
 
 __all__ = [
@@ -15,4 +16,8 @@ __all__ = [
     "list_images",
     "IMAGE_SUFFIXES",
     "ImageFileError",
+    "PatchSampler",
+    "load_images",
+    "split_images",
+    "whiten",
 ]
