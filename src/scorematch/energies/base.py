@@ -85,15 +85,16 @@ class LayeredEnergy(Energy):
             h = layer(h)
         return h
 
-    def fused_layers(self) -> list[CurvatureLayer]:
-        """The layers with every run of consecutive fusable linear layers merged into one."""
-        out: list[CurvatureLayer] = []
+    def fused_layers(self) -> list[Any]:
+        """The layers ``frozen()`` for one pass, with each run of consecutive linear ops fused into one."""
+        out: list[Any] = []
         for layer in self.layers:
-            fused = out[-1].fuse(layer) if out else None
+            op = layer.frozen()
+            fused = out[-1].fuse(op) if out else None
             if fused is not None:
                 out[-1] = fused
             else:
-                out.append(layer)
+                out.append(op)
         return out
 
     def curvature_derivatives(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -108,14 +109,16 @@ class LayeredEnergy(Energy):
         grad, diag : Tensor, each shaped like ``x``; differentiable w.r.t. the parameters.
         """
         layers = self.fused_layers()
-        inputs = []
+        last_needed = max((i for i, op in enumerate(layers) if op.needs_input), default=-1)
+        inputs = [x]
         h = x
-        for layer in layers:  # forward pass, keeping each layer's input
+        for i, op in enumerate(layers[:-1]):  # forward pass, keeping each layer's input (not the energy)
+            if i >= last_needed and op.shape_preserving:
+                h = h.new_zeros(()).expand(h.shape)  # only the shape is used from here on
+            else:
+                h = op(h)
             inputs.append(h)
-            h = layer(h)
-        if h.shape != x.shape[:1]:
-            raise ValueError(f"the last layer must output shape (B,), got {tuple(h.shape)}")
-        delta: Tensor = torch.ones_like(h)
+        delta: Tensor = torch.ones(x.shape[:1], dtype=x.dtype, device=x.device)  # dE/dE = 1, shape (B,)
         delta2: Tensor | None = None  # d2E/dE2 = 0
         for layer, h_in in zip(reversed(layers), reversed(inputs)):
             delta, delta2 = layer.backward_curvature(h_in, delta, delta2)
