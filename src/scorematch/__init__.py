@@ -14,6 +14,7 @@ from .energies import (
 from .estimators import denoising_score_matching_loss, score_matching_loss, sliced_score_matching_loss
 from .serialization import ModelFileError, load, load_info, save
 from .train import DivergenceError, FitResult, fit
+from .train import TrainingInterrupted
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,7 @@ __all__ = [
     "fit",
     "FitResult",
     "DivergenceError",
+    "TrainingInterrupted",
     "TrainConfig",
     "save",
     "load",

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from .energies.base import Energy
+from .validation import check_int, check_tensor
 
 __all__ = ["input_derivatives", "hessian_vector_products", "METHODS"]
 
@@ -90,6 +91,15 @@ def rademacher(shape: tuple[int, ...], *, like: Tensor, generator: torch.Generat
     return (2 * bits - 1).to(like.dtype)
 
 
+def _check_args(energy: Energy, x: Tensor, method: str) -> None:
+    """Validation shared by the public entries that take ``(energy, x, method)``."""
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be a scorematch Energy, got {type(energy).__name__}")
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    check_tensor("x", x, min_dim=2)
+
+
 def input_derivatives(
     energy: Energy,
     x: Tensor,
@@ -125,6 +135,7 @@ def input_derivatives(
     >>> bool(torch.allclose(h1, h2)) and bool(torch.allclose(g1, g2))
     True
     """
+    _check_args(energy, x, method)
     if method == "curvature":
         fast = getattr(energy, "curvature_derivatives", None)
         if fast is None:
@@ -138,8 +149,7 @@ def input_derivatives(
         diag = torch.diagonal(rows, dim1=0, dim2=2).reshape(x.shape)  # (B, D) -> like x
         return g, diag
     if method == "hutchinson":
-        if n_probes < 1:
-            raise ValueError(f"n_probes must be >= 1, got {n_probes}")
+        check_int("n_probes", n_probes, minimum=1)
         x_leaf, g = grad_with_graph(energy, x)
         v = rademacher((n_probes, *x.shape), like=x, generator=generator)
         hv = hessian_vector_products(x_leaf, g, v)

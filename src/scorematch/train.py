@@ -25,7 +25,7 @@ from .config import TrainConfig
 from .energies import Energy
 from .serialization import atomic_path, energy_metadata, save
 
-__all__ = ["fit", "FitResult", "DivergenceError", "Sampler"]
+__all__ = ["fit", "FitResult", "DivergenceError", "TrainingInterrupted", "Sampler"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +38,45 @@ MODEL = "model.safetensors"
 
 
 class DivergenceError(RuntimeError):
-    """The loss or the parameters became NaN/inf; the last good checkpoint is kept."""
+    """The loss or the parameters became NaN/inf; the last good checkpoint is kept.
 
-    def __init__(self, step: int, what: str) -> None:
-        super().__init__(
-            f"training diverged at step {step}: {what}. Lower the learning rate or raise lam; "
-            "the last good checkpoint (if a run directory was given) is kept."
+    Attributes
+    ----------
+    step : int
+        The step whose update diverged (0-based).
+    checkpoint : Path or None
+        The last good checkpoint left untouched on disk, if any.
+    """
+
+    def __init__(self, step: int, what: str, checkpoint: Path | None = None) -> None:
+        kept = (
+            f"the last good checkpoint {checkpoint} is kept (continue from it with resume=True and changed settings "
+            "in a copy of the run directory)"
+            if checkpoint is not None
+            else "no checkpoint had been written yet"
         )
+        super().__init__(f"training diverged at step {step}: {what}. Lower the learning rate or raise lam; {kept}.")
         self.step = step
+        self.checkpoint = checkpoint
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM stopped :func:`fit` between two steps (after writing a checkpoint if it had a run dir).
+
+    Attributes
+    ----------
+    signum : int
+        The signal received.
+    step : int
+        Steps completed.
+    checkpoint : Path or None
+        The checkpoint written at ``step`` (None without a run directory).
+    """
+
+    def __init__(self, signum: int, step: int, checkpoint: Path | None) -> None:
+        where = f"checkpoint written to {checkpoint}; continue with resume=True" if checkpoint else "no run directory, nothing saved"
+        super().__init__(f"stopped by {signal.Signals(signum).name} after step {step}; {where}")
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
 
 
 @dataclass
@@ -73,7 +104,8 @@ def _make_sampler(data: Union[Tensor, Sampler]) -> tuple[Sampler, int | None]:
     if not data.is_floating_point():
         raise TypeError(f"data must be floating point, got {data.dtype}")
     if not bool(torch.isfinite(data).all()):
-        raise ValueError("data contains NaN or inf values")
+        bad = int((~torch.isfinite(data)).flatten(1).any(1).sum())
+        raise ValueError(f"data contains NaN or inf values (in {bad} of {data.shape[0]} samples); remove or fix them")
 
     def sample(batch_size: int, generator: torch.Generator) -> Tensor:
         idx = torch.randint(0, data.shape[0], (batch_size,), generator=generator)
@@ -124,7 +156,8 @@ class _StopRequest:
             yield self
         finally:
             for s, h in old.items():
-                signal.signal(s, h)
+                # getsignal() gives None for a handler not installed from Python: restore the default then.
+                signal.signal(s, h if h is not None else signal.SIG_DFL)
 
 
 def _accepts_generator(loss_fn: LossFn) -> bool:
@@ -144,6 +177,7 @@ def fit(
     resume: bool = False,
     progress: bool = False,
     callback: Callable[[int, float, Energy], None] | None = None,
+    metadata: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> FitResult:
     """Fit an energy by minimizing ``loss_fn(energy, batch)`` over minibatches.
@@ -161,14 +195,20 @@ def fit(
         Defaults to ``TrainConfig()``; keyword ``overrides`` replace its fields.
     run_dir : path-like, optional
         Writes ``config.json``, ``metrics.csv``, ``checkpoint.safetensors`` (every
-        ``checkpoint_every`` steps, on SIGINT/SIGTERM and at the end) and ``model.safetensors``.
+        ``checkpoint_every`` steps, on SIGINT/SIGTERM and at the end) and ``model.safetensors``,
+        each atomically (a temporary file renamed into place), so a crash never leaves a partial file.
     resume : bool
-        Continue from ``run_dir/checkpoint.safetensors`` if present; the result equals an
-        uninterrupted run with the same seed (bitwise on CPU).
+        Continue from ``run_dir/checkpoint.safetensors`` if present (else start afresh). The checkpoint
+        must come from the same energy (class, configuration, dtype) and the same settings (``steps``,
+        ``log_every`` and ``checkpoint_every`` may change); the result then equals an uninterrupted run with
+        the same seed, bitwise on the CPU, even after a hard kill (SIGKILL) at any point. Only the run's own
+        generator is checkpointed: a ``loss_fn`` that draws from torch's global RNG is not reproduced.
     progress : bool
         Show a tqdm progress bar.
     callback : callable, optional
         ``callback(step, loss, energy)`` after each logged step.
+    metadata : dict, optional
+        JSON-serializable extras stored in ``model.safetensors`` (read back by :func:`scorematch.load_info`).
 
     Returns
     -------
@@ -177,10 +217,17 @@ def fit(
     Raises
     ------
     DivergenceError
-        On a NaN/inf loss or parameter.
-    KeyboardInterrupt
-        After SIGINT/SIGTERM, once the checkpoint is written.
+        On a NaN/inf loss or parameter; the last good checkpoint is left as it was.
+    TrainingInterrupted
+        After SIGINT/SIGTERM, once the checkpoint (and ``metrics.csv``) is written. It is a
+        :class:`KeyboardInterrupt`.
     """
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be a scorematch Energy, got {type(energy).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable as loss_fn(energy, batch), got {type(loss_fn).__name__}")
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     config = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
     sampler, n_data = _make_sampler(data)
     batch_size = config.batch_size if config.batch_size is not None else n_data
@@ -191,29 +238,38 @@ def fit(
     params = [p for p in energy.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the energy has no trainable parameters")
+    if isinstance(data, Tensor):  # fail on a shape/dtype mismatch before anything is written
+        with torch.no_grad():
+            energy.energy(data[:2])
     optimizer = _make_optimizer(config, params)
     generator = torch.Generator().manual_seed(config.seed)
     history: list[dict[str, float]] = []
     start_step = 0
     run_path = Path(run_dir) if run_dir is not None else None
+    ckpt_file = run_path / CHECKPOINT if run_path is not None else None
+    last_good: Path | None = None
     if run_path is not None:
         energy_metadata(energy)  # fail early if this energy has no file format
-        run_path.mkdir(parents=True, exist_ok=True)
-        ckpt_file = run_path / CHECKPOINT
+        if run_path.exists() and not run_path.is_dir():
+            raise NotADirectoryError(f"run_dir {run_path} exists and is not a directory; choose another path")
         if resume and ckpt_file.exists():
             ckpt = load_checkpoint(ckpt_file)
+            _check_resumable(ckpt, energy, config, ckpt_file)
             energy.load_state_dict(ckpt.energy.state_dict())
             optimizer.load_state_dict(ckpt.optimizer_state)
             generator.set_state(ckpt.generator_state)
             start_step, history = ckpt.step, ckpt.history
+            last_good = ckpt_file
             logger.info("resumed from %s at step %d", ckpt_file, start_step)
+        run_path.mkdir(parents=True, exist_ok=True)
         with atomic_path(run_path / "config.json") as tmp:
             tmp.write_text(json.dumps({"train": config.to_dict(), "energy": _describe(energy)}, indent=2))
 
     def checkpoint(step: int) -> None:
-        if run_path is not None:
+        nonlocal last_good
+        if ckpt_file is not None:
             save_checkpoint(
-                run_path / CHECKPOINT,
+                ckpt_file,
                 energy=energy,
                 optimizer=optimizer,
                 generator=generator,
@@ -221,6 +277,7 @@ def fit(
                 train_config=config.to_dict(),
                 history=history,
             )
+            last_good = ckpt_file
 
     pass_generator = _accepts_generator(loss_fn)
 
@@ -240,7 +297,12 @@ def fit(
             while step < config.steps:
                 for group in optimizer.param_groups:
                     group["lr"] = _lr_at(config, step)
-                batch = data if full_batch else sampler(batch_size, generator)
+                if full_batch:
+                    batch = data
+                else:
+                    batch = sampler(batch_size, generator)
+                    if n_data is None:
+                        _check_batch(batch, batch_size, step)
                 if config.optimizer == "lbfgs":
 
                     def closure() -> Tensor:
@@ -253,14 +315,26 @@ def fit(
                 else:
                     optimizer.zero_grad()
                     loss = compute_loss(batch)
+                    if not isinstance(loss, Tensor) or loss.dim() != 0:
+                        raise TypeError(
+                            "loss_fn must return a scalar tensor, got "
+                            + (f"shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else type(loss).__name__)
+                        )
                     loss.backward()
                     optimizer.step()
                 value = float(loss.detach())
+                what = None
                 if not math.isfinite(value):
-                    raise DivergenceError(step, f"the loss is {value}")
-                bad = next((n for n, p in energy.named_parameters() if not bool(torch.isfinite(p).all())), None)
-                if bad is not None:
-                    raise DivergenceError(step, f"parameter {bad!r} has NaN/inf values")
+                    what = f"the loss is {value}"
+                else:
+                    bad = next((n for n, p in energy.named_parameters() if not bool(torch.isfinite(p).all())), None)
+                    if bad is not None:
+                        what = f"parameter {bad!r} has NaN/inf values"
+                if what is not None:
+                    logger.warning("step %d: %s; stopping", step, what)
+                    if run_path is not None:
+                        _write_metrics(run_path / "metrics.csv", history)
+                    raise DivergenceError(step, what, last_good)
                 step += 1
                 if step % config.log_every == 0 or step == config.steps:
                     row = {"step": step, "loss": value, "lr": _lr_at(config, step - 1),
@@ -271,11 +345,13 @@ def fit(
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{value:.4g}")
+                if stop.signum is not None and step < config.steps:
+                    checkpoint(step)
+                    if run_path is not None:
+                        _write_metrics(run_path / "metrics.csv", history)
+                    raise TrainingInterrupted(stop.signum, step, ckpt_file)
                 if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
                     checkpoint(step)
-                if stop.signum is not None:
-                    checkpoint(step)
-                    raise KeyboardInterrupt(f"stopped by signal {stop.signum} at step {step}; checkpoint written")
         finally:
             if bar is not None:
                 bar.close()
@@ -283,9 +359,53 @@ def fit(
     if run_path is not None:
         checkpoint(step)
         _write_metrics(run_path / "metrics.csv", history)
-        save(energy, run_path / MODEL, metadata={"train": config.to_dict(), "steps": step})
+        extra = {"train": config.to_dict(), "steps": step}
+        extra.update(metadata or {})
+        save(energy, run_path / MODEL, metadata=extra)
     energy.eval()
     return FitResult(energy=energy, history=history, steps=step, seconds=seconds, run_dir=run_path)
+
+
+#: TrainConfig fields that may differ between a checkpoint and the run resuming it.
+_RESUME_MAY_CHANGE = ("steps", "log_every", "checkpoint_every")
+
+
+def _check_resumable(ckpt: Any, energy: Energy, config: TrainConfig, path: Path) -> None:
+    """Refuse to continue a checkpoint of another model or other settings (it would not be the same run)."""
+    fix = "use a new run directory, or the settings the run was started with"
+    mine = {"class": type(energy).__name__, "config": energy.config()}
+    theirs = {"class": type(ckpt.energy).__name__, "config": ckpt.energy.config()}
+    if mine != theirs:
+        raise ValueError(f"{path} is a checkpoint of {theirs}, not of the energy given ({mine}); {fix}")
+    dt_mine = next(energy.parameters()).dtype
+    dt_theirs = next(ckpt.energy.parameters()).dtype
+    if dt_mine != dt_theirs:
+        raise ValueError(f"{path} holds {dt_theirs} parameters but the energy is {dt_mine}; {fix}")
+    now = config.to_dict()
+    differ = {
+        k: (ckpt.train_config.get(k), now[k])
+        for k in now
+        if k not in _RESUME_MAY_CHANGE and ckpt.train_config.get(k) != now[k]
+    }
+    if differ:
+        text = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(differ.items()))
+        raise ValueError(f"{path} was written with other training settings ({text}); {fix}")
+    if ckpt.train_config.get("steps") != config.steps and config.schedule != "constant":
+        logger.warning("resuming with steps=%d instead of %s changes the %s schedule", config.steps,
+                       ckpt.train_config.get("steps"), config.schedule)
+
+
+def _check_batch(batch: Any, batch_size: int, step: int) -> None:
+    """A sampler's output must be a finite floating tensor of shape (batch_size, ...)."""
+    where = f"the sampler's batch at step {step}"
+    if not isinstance(batch, Tensor):
+        raise TypeError(f"{where} is a {type(batch).__name__}, not a Tensor")
+    if batch.dim() < 2 or batch.shape[0] != batch_size:
+        raise ValueError(f"{where} has shape {tuple(batch.shape)}; expected ({batch_size}, ...)")
+    if not batch.is_floating_point():
+        raise TypeError(f"{where} has dtype {batch.dtype}; expected a floating-point tensor")
+    if not bool(torch.isfinite(batch).all()):
+        raise ValueError(f"{where} contains NaN or inf values; check the data source")
 
 
 def _describe(energy: Energy) -> dict[str, Any]:

@@ -60,8 +60,10 @@ def read_image(path: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -
     if path.suffix.lower() == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise ImageFileError(f"{path}: not a readable .npy array ({exc})") from None
+        except Exception as exc:  # numpy's header parser can raise many types on a corrupt file
+            raise ImageFileError(f"{path}: not a readable .npy array ({type(exc).__name__}: {exc})") from None
+        if not isinstance(arr, np.ndarray) or arr.dtype.fields is not None or arr.dtype.hasobject:
+            raise ImageFileError(f"{path}: .npy images must be a plain numeric array")
         if arr.ndim == 3 and arr.shape[-1] in (3, 4):
             arr = arr[..., :3] @ _LUMA if arr.dtype.kind == "f" else _to_unit(arr[..., :3], path) @ _LUMA
         if arr.dtype.kind in "ub":
@@ -76,8 +78,14 @@ def read_image(path: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -
             with Image.open(path) as im:
                 im.load()
                 unit = _pil_to_gray(im, path)
+        except ImageFileError:
+            raise
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-            raise ImageFileError(f"{path}: not a readable image ({exc})") from None
+            raise ImageFileError(f"{path}: not a readable image, or truncated/corrupt ({exc})") from None
+        except Image.DecompressionBombError as exc:
+            raise ImageFileError(f"{path}: refused, the image is too large ({exc})") from None
+        except Exception as exc:  # Pillow's decoders raise assorted types on corrupt input; all mean "bad file"
+            raise ImageFileError(f"{path}: corrupt image data ({type(exc).__name__}: {exc})") from None
     if unit.ndim != 2:
         raise ImageFileError(f"{path}: expected a 2-D gray image, got shape {unit.shape}")
     if unit.size == 0:

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..validation import all_finite
 from .layers import CurvatureLayer
 
 __all__ = ["Energy", "LayeredEnergy"]
@@ -37,7 +38,8 @@ class Energy(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} does not describe its configuration")
 
     def check_input(self, x: Tensor, event_dims: int) -> None:
-        """Raise a clear error unless ``x`` is a floating tensor of shape (B, ...) matching the parameters."""
+        """Raise a clear error unless ``x`` is a finite floating tensor of shape (B, ...) matching the parameters
+        (dtype and device); ``event_dims`` is the number of dimensions after the batch one."""
         if not isinstance(x, Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if not x.is_floating_point():
@@ -47,11 +49,20 @@ class Energy(nn.Module):
                 f"{type(self).__name__} expects a batch of shape (B, ...) with {event_dims + 1} dimensions, "
                 f"got shape {tuple(x.shape)}"
             )
+        if x.shape[0] == 0:
+            raise ValueError(f"x is an empty batch (shape {tuple(x.shape)}); pass at least one sample")
         p = next(self.parameters(), None)
         if p is not None and p.dtype != x.dtype:
             raise TypeError(
                 f"x has dtype {x.dtype} but the energy's parameters are {p.dtype}; "
                 f"convert one of them (e.g. energy.to({x.dtype}))"
+            )
+        if p is not None and p.device != x.device:
+            raise ValueError(f"x is on {x.device} but the energy is on {p.device}; move one (e.g. x.to({str(p.device)!r}))")
+        if all_finite(x) is False:
+            raise ValueError(
+                f"x contains NaN or inf values (in {int((~torch.isfinite(x)).flatten(1).any(1).sum())} of "
+                f"{x.shape[0]} samples); clean the data, or check the step size of the computation producing x"
             )
 
 

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..derivatives import grad_with_graph, hessian_vector_products, rademacher
 from ..energies.base import Energy
+from ..validation import check_int, check_tensor
 
 __all__ = ["sliced_score_matching_loss"]
 
@@ -47,8 +48,12 @@ def sliced_score_matching_loss(
     -------
     Tensor, scalar
     """
-    if n_proj < 1:
-        raise ValueError(f"n_proj must be >= 1, got {n_proj}")
+    n_proj = check_int("n_proj", n_proj, minimum=1)
+    if distribution not in ("rademacher", "gaussian"):
+        raise ValueError(f'distribution must be "rademacher" or "gaussian", got {distribution!r}')
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be a scorematch Energy, got {type(energy).__name__}")
+    check_tensor("x", x, min_dim=2)
     x_leaf, grad = grad_with_graph(energy, x)
     shape = (n_proj, *x.shape)
     if distribution == "rademacher":
