@@ -94,8 +94,11 @@ def test_loading_the_wrong_kind_of_file_is_a_clear_error(tmp_path):
     with pytest.raises(sm.ModelFileError, match="not a FieldOfExperts"):
         sm.load(path, expect=sm.FieldOfExperts)
     junk = tmp_path / "junk.safetensors"
-    junk.write_bytes(b"\x80\x04not a model")
+    junk.write_bytes(b"definitely not a model")
     with pytest.raises(sm.ModelFileError, match="not a scorematch model file"):
+        sm.load(junk)
+    junk.write_bytes(b"\x80\x04not a model")
+    with pytest.raises(sm.ModelFileError, match="pickle"):
         sm.load(junk)
     with pytest.raises(sm.ModelFileError, match="not found"):
         sm.load(tmp_path / "missing.safetensors")

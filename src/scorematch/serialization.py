@@ -92,13 +92,17 @@ def read_tensors(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, 
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     with open(path, "rb") as f:
-        head = f.read(4)
-    for magic, what in _CODE_FORMATS:
-        if head.startswith(magic):
-            raise ModelFileError(
-                f"{path} looks like {what}, a format that can run code when loaded; it was not opened. "
-                "Only safetensors model files written by scorematch.save are accepted"
-            )
+        head = f.read(9)
+    size = path.stat().st_size
+    header_len = int.from_bytes(head[:8], "little") if len(head) == 9 else -1
+    looks_safetensors = 0 < header_len <= size - 8 and head[8:9] == b"{"
+    if not looks_safetensors:
+        for magic, what in _CODE_FORMATS:
+            if head.startswith(magic):
+                raise ModelFileError(
+                    f"{path} looks like {what}, a format that can run code when loaded; it was not opened. "
+                    "Only safetensors model files written by scorematch.save are accepted"
+                )
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = dict(f.metadata() or {})
