@@ -20,6 +20,7 @@ from typing import Any, Union
 import torch
 from torch import Tensor
 
+from . import distributed as dist_util
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .energies import Energy
@@ -167,6 +168,23 @@ def _accepts_generator(loss_fn: LossFn) -> bool:
         return False
 
 
+class _LossModule(torch.nn.Module):
+    """``forward(batch) = loss_fn(energy, batch)``: the unit DistributedDataParallel wraps.
+
+    DDP syncs the gradients of whatever its wrapped module's forward produced; putting the whole loss
+    (including the curvature pass or any inner ``autograd.grad`` w.r.t. the input) inside ``forward``
+    keeps the double backward within one DDP forward/backward.
+    """
+
+    def __init__(self, energy: Energy, loss: Callable[[Tensor], Tensor]) -> None:
+        super().__init__()
+        self.energy = energy
+        self._loss = loss
+
+    def forward(self, batch: Tensor) -> Tensor:
+        return self._loss(batch)
+
+
 def fit(
     energy: Energy,
     data: Union[Tensor, Sampler],
@@ -214,6 +232,14 @@ def fit(
     -------
     FitResult
 
+    Notes
+    -----
+    Under ``torch.distributed`` (e.g. launched by ``torchrun`` after :func:`scorematch.distributed.init_from_env`)
+    the loss runs inside DistributedDataParallel: every rank draws the same global batch of ``batch_size``
+    (which must divide by the world size), trains on its own contiguous slice and averages gradients, so the
+    parameters equal a single-process run's on the same global batches (up to float summation order). Only
+    rank 0 writes to ``run_dir``; every rank reads the checkpoint when resuming.
+
     Raises
     ------
     DivergenceError
@@ -246,6 +272,7 @@ def fit(
     history: list[dict[str, float]] = []
     start_step = 0
     run_path = Path(run_dir) if run_dir is not None else None
+    writer = dist_util.is_main_process()  # only rank 0 writes to the run directory
     ckpt_file = run_path / CHECKPOINT if run_path is not None else None
     last_good: Path | None = None
     if run_path is not None:
@@ -261,13 +288,14 @@ def fit(
             start_step, history = ckpt.step, ckpt.history
             last_good = ckpt_file
             logger.info("resumed from %s at step %d", ckpt_file, start_step)
-        run_path.mkdir(parents=True, exist_ok=True)
-        with atomic_path(run_path / "config.json") as tmp:
-            tmp.write_text(json.dumps({"train": config.to_dict(), "energy": _describe(energy)}, indent=2))
+        if writer:
+            run_path.mkdir(parents=True, exist_ok=True)
+            with atomic_path(run_path / "config.json") as tmp:
+                tmp.write_text(json.dumps({"train": config.to_dict(), "energy": _describe(energy)}, indent=2))
 
     def checkpoint(step: int) -> None:
         nonlocal last_good
-        if ckpt_file is not None:
+        if ckpt_file is not None and writer:
             save_checkpoint(
                 ckpt_file,
                 energy=energy,
@@ -283,6 +311,21 @@ def fit(
 
     def compute_loss(batch: Tensor) -> Tensor:
         return loss_fn(energy, batch, generator=generator) if pass_generator else loss_fn(energy, batch)
+
+    world, rank = dist_util.world_size(), dist_util.rank()
+    if world > 1:
+        if batch_size % world:
+            raise ValueError(f"batch_size {batch_size} must be divisible by the world size {world}")
+        from torch.nn.parallel import DistributedDataParallel
+
+        ddp = DistributedDataParallel(_LossModule(energy, compute_loss))
+        local = batch_size // world
+
+        def step_loss(batch: Tensor) -> Tensor:
+            return ddp(batch[rank * local : (rank + 1) * local])  # this rank's slice of the global batch
+
+    else:
+        step_loss = compute_loss
 
     bar = None
     if progress:
@@ -307,14 +350,18 @@ def fit(
 
                     def closure() -> Tensor:
                         optimizer.zero_grad()
-                        value = compute_loss(batch)
+                        value = step_loss(batch)
                         value.backward()
+                        if world > 1:  # the line search must see the same (global) loss on every rank
+                            value = value.detach().clone()
+                            torch.distributed.all_reduce(value)
+                            value = value / world
                         return value
 
                     loss = optimizer.step(closure)
                 else:
                     optimizer.zero_grad()
-                    loss = compute_loss(batch)
+                    loss = step_loss(batch)
                     if not isinstance(loss, Tensor) or loss.dim() != 0:
                         raise TypeError(
                             "loss_fn must return a scalar tensor, got "
@@ -323,6 +370,12 @@ def fit(
                     loss.backward()
                     optimizer.step()
                 value = float(loss.detach())
+                if world > 1:  # the mean loss over ranks, and a stop requested on any rank
+                    shared = torch.tensor([value, float(stop.signum or 0)], dtype=torch.float64)
+                    torch.distributed.all_reduce(shared)
+                    value = float(shared[0]) / world
+                    if shared[1] and stop.signum is None:
+                        stop.signum = signal.SIGTERM
                 what = None
                 if not math.isfinite(value):
                     what = f"the loss is {value}"
@@ -332,7 +385,7 @@ def fit(
                         what = f"parameter {bad!r} has NaN/inf values"
                 if what is not None:
                     logger.warning("step %d: %s; stopping", step, what)
-                    if run_path is not None:
+                    if run_path is not None and writer:
                         _write_metrics(run_path / "metrics.csv", history)
                     raise DivergenceError(step, what, last_good)
                 step += 1
@@ -347,7 +400,7 @@ def fit(
                     bar.set_postfix(loss=f"{value:.4g}")
                 if stop.signum is not None and step < config.steps:
                     checkpoint(step)
-                    if run_path is not None:
+                    if run_path is not None and writer:
                         _write_metrics(run_path / "metrics.csv", history)
                     raise TrainingInterrupted(stop.signum, step, ckpt_file)
                 if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
@@ -356,12 +409,13 @@ def fit(
             if bar is not None:
                 bar.close()
     seconds = time.perf_counter() - t0
-    if run_path is not None:
+    if run_path is not None and writer:
         checkpoint(step)
         _write_metrics(run_path / "metrics.csv", history)
         extra = {"train": config.to_dict(), "steps": step}
         extra.update(metadata or {})
         save(energy, run_path / MODEL, metadata=extra)
+    dist_util.barrier()  # the run directory is complete for every rank once fit returns
     energy.eval()
     return FitResult(energy=energy, history=history, steps=step, seconds=seconds, run_dir=run_path)
 

@@ -1,0 +1,57 @@
+"""Data-parallel helpers on ``torch.distributed`` (gloo on CPU, NCCL on CUDA).
+
+Launch any script or ``scorematch train`` with ``torchrun --nproc_per_node N``; :func:`init_from_env` joins
+the process group that torchrun describes in the environment, and :func:`scorematch.fit` then trains with
+DistributedDataParallel: every rank draws the same global batch (same seed), keeps its own slice, and the
+gradients are averaged, so N ranks compute what one process computes on the global batch.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["init_from_env", "is_distributed", "rank", "world_size", "is_main_process", "barrier"]
+
+
+def init_from_env(device: torch.device | str = "cpu") -> bool:
+    """Join the process group described by torchrun's environment variables, if any.
+
+    Returns
+    -------
+    bool
+        True when running distributed (``WORLD_SIZE > 1``).
+    """
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size() > 1
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    device = torch.device(device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend=backend)
+    return True
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main_process() -> bool:
+    return rank() == 0
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()
