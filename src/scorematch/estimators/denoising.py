@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..derivatives import gaussian
 from ..energies.base import Energy
 from ..validation import check_number, check_tensor
 
@@ -44,7 +45,7 @@ def denoising_score_matching_loss(
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be a scorematch Energy, got {type(energy).__name__}")
     check_tensor("x", x, min_dim=2)
-    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    noise = gaussian(tuple(x.shape), like=x, generator=generator)
     x_noisy = (x + sigma * noise).detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(energy.energy(x_noisy).sum(), x_noisy, create_graph=True)
     residual = grad - noise / sigma  # (x_noisy - x) / sigma^2 = noise / sigma

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..derivatives import grad_with_graph, hessian_vector_products, rademacher
+from ..derivatives import gaussian, grad_with_graph, hessian_vector_products, rademacher
 from ..energies.base import Energy
 from ..validation import check_int, check_tensor
 
@@ -59,7 +59,7 @@ def sliced_score_matching_loss(
     if distribution == "rademacher":
         v = rademacher(shape, like=x, generator=generator)
     elif distribution == "gaussian":
-        v = torch.randn(shape, generator=generator, dtype=x.dtype, device=x.device)
+        v = gaussian(shape, like=x, generator=generator)
     else:
         raise ValueError(f'distribution must be "rademacher" or "gaussian", got {distribution!r}')
     hv = hessian_vector_products(x_leaf, grad, v)  # (P, B, ...)
