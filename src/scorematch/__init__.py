@@ -1,5 +1,6 @@
 """scorematch: regularized score matching for energy-based image models (Kingma & LeCun, NIPS 2010)."""
 
+from . import datasets, energies, estimators
 from .config import TrainConfig
 from .derivatives import input_derivatives
 from .energies import (

@@ -37,21 +37,26 @@ def init_from_env(device: torch.device | str = "cpu") -> bool:
 
 
 def is_distributed() -> bool:
+    """True inside an initialized process group of more than one rank."""
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def rank() -> int:
+    """This process's rank (0 when not distributed)."""
     return dist.get_rank() if is_distributed() else 0
 
 
 def world_size() -> int:
+    """Number of ranks (1 when not distributed)."""
     return dist.get_world_size() if is_distributed() else 1
 
 
 def is_main_process() -> bool:
+    """True on rank 0, the one that writes files and logs."""
     return rank() == 0
 
 
 def barrier() -> None:
+    """Wait for every rank (no-op when not distributed)."""
     if is_distributed():
         dist.barrier()

@@ -16,6 +16,7 @@ __all__ = ["models_dir", "available", "resolve", "load_pretrained"]
 
 
 def models_dir() -> Path:
+    """The folder holding the bundled model files and their cards."""
     return Path(__file__).resolve().parent
 
 
