@@ -54,3 +54,35 @@ def test_two_process_fit_matches_single_process(tmp_path, optimizer):
     loaded = sm.load(tmp_path / "run" / "model.safetensors")
     for k, v in single.items():
         assert torch.allclose(loaded.state_dict()[k], v, rtol=1e-6, atol=1e-12)
+
+
+def _sweep_worker(rank, world, port, out_dir):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from parallel_jobs import train_one
+
+    from scorematch.parallel import map_jobs
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        result = map_jobs(train_one, [0.0, 1e-3, 1e-2])
+        torch.save(torch.tensor(result, dtype=torch.float64), os.path.join(out_dir, f"sweep{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_sweep_over_ranks_matches_serial(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from parallel_jobs import train_one
+
+    serial = torch.tensor([train_one(lam) for lam in [0.0, 1e-3, 1e-2]], dtype=torch.float64)
+    mp.spawn(_sweep_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    for r in range(2):
+        assert torch.equal(torch.load(tmp_path / f"sweep{r}.pt", weights_only=True), serial)
