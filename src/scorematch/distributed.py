@@ -8,12 +8,28 @@ gradients are averaged, so N ranks compute what one process computes on the glob
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["init_from_env", "is_distributed", "rank", "world_size", "is_main_process", "barrier"]
+__all__ = ["init_from_env", "is_distributed", "rank", "world_size", "is_main_process", "barrier", "local_only"]
+
+_LOCAL = contextvars.ContextVar("scorematch_local_only", default=False)
+
+
+@contextlib.contextmanager
+def local_only() -> Iterator[None]:
+    """Within this block the process acts alone (``fit`` trains without DDP), e.g. one job of a sweep
+    that :func:`scorematch.parallel.map_jobs` spread over the ranks."""
+    token = _LOCAL.set(True)
+    try:
+        yield
+    finally:
+        _LOCAL.reset(token)
 
 
 def init_from_env(device: torch.device | str = "cpu") -> bool:
@@ -37,8 +53,8 @@ def init_from_env(device: torch.device | str = "cpu") -> bool:
 
 
 def is_distributed() -> bool:
-    """True inside an initialized process group of more than one rank."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    """True inside an initialized process group of more than one rank (and not in :func:`local_only`)."""
+    return not _LOCAL.get() and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def rank() -> int:

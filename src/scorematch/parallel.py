@@ -45,7 +45,8 @@ def map_jobs(fn: Callable[[T], Any], items: Sequence[T], *, jobs: int = 1) -> li
     world = dist_util.world_size()
     if world > 1:
         rank = dist_util.rank()
-        mine = {i: fn(items[i]) for i in range(rank, len(items), world)}
+        with dist_util.local_only():  # each job runs whole on its rank
+            mine = {i: fn(items[i]) for i in range(rank, len(items), world)}
         gathered: list[dict[int, Any]] = [{} for _ in range(world)]
         torch.distributed.all_gather_object(gathered, mine)
         merged = {k: v for part in gathered for k, v in part.items()}
