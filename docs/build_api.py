@@ -21,6 +21,7 @@ MODULES = [
     "scorematch.estimators",
     "scorematch.datasets",
     "scorematch.distributed",
+    "scorematch.parallel",
     "scorematch.pretrained",
 ]
 OPTIONAL_MODULES = ["scorematch.tasks", "scorematch.samplers", "scorematch.priors"]
