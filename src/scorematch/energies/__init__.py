@@ -5,6 +5,7 @@ from .foe import FieldOfExperts, laplacian_whitening_kernel
 from .gaussian import GaussianEnergy
 from .layers import Conv2d, CurvatureLayer, Elementwise, Linear, Log1p, Square, StudentT, WeightedSum
 from .poe import DEFAULT_C, ProductOfExperts
+from .pretrained import roth_black_3x3
 from .twolayer import TwoLayerEnergy
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "Square",
     "Log1p",
     "WeightedSum",
+    "roth_black_3x3",
 ]
