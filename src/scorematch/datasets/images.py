@@ -94,6 +94,7 @@ def read_image(path: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -
         raise ImageFileError(f"{path}: the image contains NaN or inf values")
     if unit.min() < -1e-6 or unit.max() > 1 + 1e-6:
         raise ImageFileError(f"{path}: float pixel values must lie in [0, 1] (got {unit.min():.3g}..{unit.max():.3g})")
+    unit = np.clip(unit, 0.0, 1.0)  # rounding error within the tolerance above
     return torch.from_numpy(np.ascontiguousarray(unit)).to(dtype)
 
 
