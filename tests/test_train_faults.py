@@ -156,7 +156,7 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     with pytest.raises(scorematch.DivergenceError, match="step 7: the loss is nan") as info:
         scorematch.fit(energy, data, _nan_after(8), run_dir=tmp_path, **settings)
     assert info.value.step == 7 and info.value.checkpoint == tmp_path / "checkpoint.safetensors"
-    assert "Lower the learning rate" in str(info.value)
+    assert "lower learning rate" in str(info.value)
     ckpt = load_checkpoint(tmp_path / "checkpoint.safetensors")
     assert ckpt.step == 6  # checkpoint_every=3: the last one before the bad step
     assert all(bool(torch.isfinite(p).all()) for p in ckpt.energy.parameters())

@@ -50,12 +50,13 @@ class DivergenceError(RuntimeError):
 
     def __init__(self, step: int, what: str, checkpoint: Path | None = None) -> None:
         kept = (
-            f"the last good checkpoint {checkpoint} is kept (continue from it with resume=True and changed settings "
-            "in a copy of the run directory)"
+            f"the last good checkpoint {checkpoint} is kept"
             if checkpoint is not None
             else "no checkpoint had been written yet"
         )
-        super().__init__(f"training diverged at step {step}: {what}. Lower the learning rate or raise lam; {kept}.")
+        super().__init__(
+            f"training diverged at step {step}: {what}. Start again with a lower learning rate or a larger lam; {kept}."
+        )
         self.step = step
         self.checkpoint = checkpoint
 
@@ -100,7 +101,9 @@ def _make_sampler(data: Union[Tensor, Sampler]) -> tuple[Sampler, int | None]:
     if not isinstance(data, Tensor):
         raise TypeError(f"data must be a Tensor (N, ...) or a sampler callable, got {type(data).__name__}")
     if data.dim() < 2 or data.shape[0] == 0:
-        raise ValueError(f"data must be a non-empty tensor of shape (N, ...), got {tuple(data.shape)}")
+        raise ValueError(
+            f"data must be a non-empty tensor of shape (N, ...), got {tuple(data.shape)}; pass at least one sample"
+        )
     if not data.is_floating_point():
         raise TypeError(f"data must be floating point, got {data.dtype}")
     if not bool(torch.isfinite(data).all()):

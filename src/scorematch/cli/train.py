@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import logging
 import math
 import os
@@ -201,9 +200,22 @@ def to_toml(settings: dict[str, Any]) -> str:
             if text is None:
                 raise ValueError(f"{name} = {value} cannot be written to TOML")
         else:
-            text = json.dumps(value)  # a TOML basic string
+            text = _toml_string(str(value))
         lines.append(f"{name} = {text}")
     return "\n".join(lines) + "\n"
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string: escape the quote, the backslash and the control characters."""
+    out = []
+    for ch in value:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -360,11 +372,12 @@ def prepare(model: str, s: dict[str, Any]) -> Prepared:
     """Load and check the data and build (or load) the energy, writing nothing."""
     dtype = getattr(torch, s["dtype"])
     device = _device(s["device"])
-    data, shape, description = _load_data(model, s, dtype)
     cls = MODELS[model]
+    initial = load(s["init"], expect=cls) if s["init"] is not None else None  # cheap checks first
+    data, shape, description = _load_data(model, s, dtype)
     gen = torch.Generator().manual_seed(s["seed"])
-    if s["init"] is not None:
-        energy = load(s["init"], expect=cls)
+    if initial is not None:
+        energy = initial
         mismatch = {
             k: (energy.config()[k], s[o])
             for k, o in (("n_experts", "experts"), ("kernel_size", "kernel_size"), ("learn_alpha", "learn_alpha"))
