@@ -77,9 +77,12 @@ def test_sigkill_at_a_random_step_then_resume_is_bitwise(tmp_path, one_thread):
     saved = load_checkpoint(tmp_path / "checkpoint.safetensors").step
     assert 3 <= saved < resume_child.STEPS, note
 
+    stale = tmp_path / ".checkpoint.safetensors.abc123.tmp"  # as a kill during a write would leave
+    stale.write_bytes(b"partial")
     energy, data, loss, settings = resume_child.problem()
     resumed = scorematch.fit(energy, data, loss, run_dir=tmp_path, resume=True, **settings)
     assert_same_run(resumed, reference())
+    assert not list(tmp_path.glob(".*.tmp"))
     assert scorematch.load(tmp_path / "model.safetensors").state_dict().keys() == energy.state_dict().keys()
 
 

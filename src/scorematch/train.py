@@ -255,6 +255,8 @@ def fit(
         energy_metadata(energy)  # fail early if this energy has no file format
         if run_path.exists() and not run_path.is_dir():
             raise NotADirectoryError(f"run_dir {run_path} exists and is not a directory; choose another path")
+        if resume:
+            _remove_stale_temporaries(run_path)
         if resume and ckpt_file.exists():
             ckpt = load_checkpoint(ckpt_file)
             _check_resumable(ckpt, energy, config, ckpt_file)
@@ -396,6 +398,14 @@ def _check_resumable(ckpt: Any, energy: Energy, config: TrainConfig, path: Path)
     if ckpt.train_config.get("steps") != config.steps and config.schedule != "constant":
         logger.warning("resuming with steps=%d instead of %s changes the %s schedule", config.steps,
                        ckpt.train_config.get("steps"), config.schedule)
+
+
+def _remove_stale_temporaries(run_path: Path) -> None:
+    """Delete the temporary files a hard kill during an atomic write leaves behind (``.NAME.*.tmp``)."""
+    for name in (CHECKPOINT, MODEL, "metrics.csv", "config.json"):
+        for tmp in run_path.glob(f".{name}.*.tmp"):
+            logger.info("removing %s, left by an interrupted write", tmp)
+            tmp.unlink(missing_ok=True)
 
 
 def _check_batch(batch: Any, batch_size: int, step: int) -> None:
