@@ -8,12 +8,14 @@ import sys
 from collections.abc import Sequence
 
 from ..serialization import ModelFileError
-from . import demo, train
+from . import demo
+from . import train
 
 __all__ = ["main", "build_parser", "UsageError"]
 
 #: Modules that each define ``add_parser(subparsers)``; the parser's ``func(args)`` runs the command.
-COMMANDS = (demo, train)
+COMMANDS = (demo,)
+COMMANDS += (train,)  # scorematch train
 
 
 class UsageError(Exception):
