@@ -51,12 +51,13 @@ class DivergenceError(RuntimeError):
 
     def __init__(self, step: int, what: str, checkpoint: Path | None = None) -> None:
         kept = (
-            f"the last good checkpoint {checkpoint} is kept (continue from it with resume=True and changed settings "
-            "in a copy of the run directory)"
+            f"the last good checkpoint {checkpoint} is kept"
             if checkpoint is not None
             else "no checkpoint had been written yet"
         )
-        super().__init__(f"training diverged at step {step}: {what}. Lower the learning rate or raise lam; {kept}.")
+        super().__init__(
+            f"training diverged at step {step}: {what}. Start again with a lower learning rate or a larger lam; {kept}."
+        )
         self.step = step
         self.checkpoint = checkpoint
 
@@ -101,7 +102,9 @@ def _make_sampler(data: Union[Tensor, Sampler]) -> tuple[Sampler, int | None]:
     if not isinstance(data, Tensor):
         raise TypeError(f"data must be a Tensor (N, ...) or a sampler callable, got {type(data).__name__}")
     if data.dim() < 2 or data.shape[0] == 0:
-        raise ValueError(f"data must be a non-empty tensor of shape (N, ...), got {tuple(data.shape)}")
+        raise ValueError(
+            f"data must be a non-empty tensor of shape (N, ...), got {tuple(data.shape)}; pass at least one sample"
+        )
     if not data.is_floating_point():
         raise TypeError(f"data must be floating point, got {data.dtype}")
     if not bool(torch.isfinite(data).all()):
@@ -279,6 +282,8 @@ def fit(
         energy_metadata(energy)  # fail early if this energy has no file format
         if run_path.exists() and not run_path.is_dir():
             raise NotADirectoryError(f"run_dir {run_path} exists and is not a directory; choose another path")
+        if resume:
+            _remove_stale_temporaries(run_path)
         if resume and ckpt_file.exists():
             ckpt = load_checkpoint(ckpt_file)
             _check_resumable(ckpt, energy, config, ckpt_file)
@@ -447,6 +452,14 @@ def _check_resumable(ckpt: Any, energy: Energy, config: TrainConfig, path: Path)
     if ckpt.train_config.get("steps") != config.steps and config.schedule != "constant":
         logger.warning("resuming with steps=%d instead of %s changes the %s schedule", config.steps,
                        ckpt.train_config.get("steps"), config.schedule)
+
+
+def _remove_stale_temporaries(run_path: Path) -> None:
+    """Delete the temporary files a hard kill during an atomic write leaves behind (``.NAME.*.tmp``)."""
+    for name in (CHECKPOINT, MODEL, "metrics.csv", "config.json"):
+        for tmp in run_path.glob(f".{name}.*.tmp"):
+            logger.info("removing %s, left by an interrupted write", tmp)
+            tmp.unlink(missing_ok=True)
 
 
 def _check_batch(batch: Any, batch_size: int, step: int) -> None:

@@ -100,7 +100,7 @@ def check_tensor(name: str, x: Any, *, min_dim: int = 1, floating: bool = True, 
     if x.dim() < min_dim:
         raise ValueError(f"{name} must have at least {min_dim} dimensions, got shape {tuple(x.shape)}")
     if x.numel() == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(x.shape)})")
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); pass at least one sample")
     if floating and not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype} (use x.float())")
     if finite and all_finite(x) is False:

@@ -87,13 +87,16 @@ def read_image(path: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -
         except Exception as exc:  # Pillow's decoders raise assorted types on corrupt input; all mean "bad file"
             raise ImageFileError(f"{path}: corrupt image data ({type(exc).__name__}: {exc})") from None
     if unit.ndim != 2:
-        raise ImageFileError(f"{path}: expected a 2-D gray image, got shape {unit.shape}")
+        raise ImageFileError(f"{path}: expected a 2-D gray image, got shape {unit.shape}; save one image per file")
     if unit.size == 0:
-        raise ImageFileError(f"{path}: the image is empty")
+        raise ImageFileError(f"{path}: the image is empty (0 pixels)")
     if not np.isfinite(unit).all():
-        raise ImageFileError(f"{path}: the image contains NaN or inf values")
+        raise ImageFileError(f"{path}: the image contains NaN or inf values; fix or remove the file")
     if unit.min() < -1e-6 or unit.max() > 1 + 1e-6:
-        raise ImageFileError(f"{path}: float pixel values must lie in [0, 1] (got {unit.min():.3g}..{unit.max():.3g})")
+        raise ImageFileError(
+            f"{path}: float pixel values must lie in [0, 1] (got {unit.min():.3g}..{unit.max():.3g}); rescale the file"
+        )
+    unit = np.clip(unit, 0.0, 1.0)  # rounding error within the tolerance above
     return torch.from_numpy(np.ascontiguousarray(unit)).to(dtype)
 
 
@@ -104,7 +107,7 @@ def _pil_to_gray(im, path: Path) -> np.ndarray:
     if mode.startswith("I;16") or mode == "I":  # 16-bit gray (Pillow may open it as 32-bit "I")
         arr = np.asarray(im).astype(np.int64)
         if arr.min(initial=0) < 0 or arr.max(initial=0) > 65535:
-            raise ImageFileError(f"{path}: integer image outside the 16-bit range")
+            raise ImageFileError(f"{path}: integer image outside the 16-bit range; save it as 8- or 16-bit")
         return arr.astype(np.float64) / 65535.0
     if mode == "F":
         return np.asarray(im).astype(np.float64)
