@@ -207,6 +207,9 @@ def cli_cases() -> list[CliCase]:
         CliCase("data: 32-bit TIFF beyond 16 bits", "train poe --data {dir}/imgs --lam 0.01 --out {dir}/out",
                 "outside the 16-bit range", setup=lambda d: _image_dir(d, bad=lambda p: Image.fromarray(
                     np.full((32, 32), 70000, np.int32)).save(p / "x.tif"))),
+        CliCase("data: image in LAB mode", "train poe --data {dir}/imgs --lam 0.01 --out {dir}/out",
+                "unsupported image mode 'LAB'", setup=lambda d: _image_dir(d, bad=lambda p: Image.new(
+                    "LAB", (32, 32)).save(p / "x.tif"))),
         CliCase("data: 3-D .npy", "train poe --data {dir}/imgs --lam 0.01 --out {dir}/out",
                 "expected a 2-D gray image", setup=lambda d: _image_dir(d, bad=lambda p: np.save(p / "x.npy", np.zeros((4, 32, 32))))),
         CliCase("data: NaN in a .npy image", "train poe --data {dir}/imgs --lam 0.01 --out {dir}/out",

@@ -114,7 +114,7 @@ def _pil_to_gray(im, path: Path) -> np.ndarray:
     if mode in ("LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"):
         rgb = np.asarray(im.convert("RGB")).astype(np.float64) / 255.0
         return rgb @ _LUMA
-    raise ImageFileError(f"{path}: unsupported image mode {mode!r}")
+    raise ImageFileError(f"{path}: unsupported image mode {mode!r}; convert it to gray or RGB")
 
 
 def write_image(path: str | os.PathLike, image: Tensor | np.ndarray) -> Path:
