@@ -207,6 +207,9 @@ def cli_cases() -> list[CliCase]:
         CliCase("data: 32-bit TIFF beyond 16 bits", "train poe --data {dir}/imgs --lam 0.01 --out {dir}/out",
                 "outside the 16-bit range", setup=lambda d: _image_dir(d, bad=lambda p: Image.fromarray(
                     np.full((32, 32), 70000, np.int32)).save(p / "x.tif"))),
+        CliCase("data: image in LAB mode", "train poe --data {dir}/imgs --lam 0.01 --out {dir}/out",
+                "unsupported image mode 'LAB'", setup=lambda d: _image_dir(d, bad=lambda p: Image.new(
+                    "LAB", (32, 32)).save(p / "x.tif"))),
         CliCase("data: 3-D .npy", "train poe --data {dir}/imgs --lam 0.01 --out {dir}/out",
                 "expected a 2-D gray image", setup=lambda d: _image_dir(d, bad=lambda p: np.save(p / "x.npy", np.zeros((4, 32, 32))))),
         CliCase("data: NaN in a .npy image", "train poe --data {dir}/imgs --lam 0.01 --out {dir}/out",
@@ -294,7 +297,7 @@ def _foe():
 def library_cases() -> list[LibCase]:
     import scorematch
     from scorematch.checkpoint import load_checkpoint
-    from scorematch.datasets import list_images, read_idx, read_image
+    from scorematch.datasets import PatchSampler, list_images, read_idx, read_image, write_image
     from scorematch.validation import parse_sigma
 
     poe, x = _poe(), torch.randn(4, 8)
@@ -384,6 +387,10 @@ def library_cases() -> list[LibCase]:
                 "truncated or corrupt"),
         LibCase("read_idx: signed type", "read_idx('s.idx')",
                 lambda d: read_idx(raw_file(d, "s.idx", bytes([0, 0, 9, 1, 0, 0, 0, 1, 1]))), "not supported"),
+        LibCase("write_image: NaN pixels", "write_image('out.png', image_with_nan)",
+                lambda d: write_image(d / "out.png", torch.full((4, 4), float("nan"))), "nothing was written"),
+        LibCase("PatchSampler: patch size 0", "PatchSampler(images, 0)",
+                lambda d: PatchSampler([torch.rand(8, 8)], 0), "size must be a positive integer"),
         LibCase("list_images: empty folder", "list_images(empty_dir)", lambda d: list_images(d), "no image files"),
     ]
 
@@ -439,8 +446,11 @@ def run_lib_case(case: LibCase) -> Result:
         try:
             case.run(d)
         except Exception as exc:  # noqa: BLE001 - recording what happens is the point
-            res = Result(case, message=str(exc).replace(tmp, "DIR"), error=type(exc).__name__)
-            res.ok = isinstance(exc, case.error) and case.expect in str(exc) and not (d / "PWNED").exists()
+            # Files the case wrote as its own input are in the listing too: only outputs named out* count.
+            left = sorted(p for p in _listing(d) if Path(p).name.startswith(("out", ".out")))
+            res = Result(case, message=str(exc).replace(tmp, "DIR"), error=type(exc).__name__, left=left)
+            res.ok = (isinstance(exc, case.error) and case.expect in str(exc) and not left
+                      and not (d / "PWNED").exists())
             return res
         return Result(case, error="(no error)")
 
@@ -473,13 +483,15 @@ def render(cli: list[Result], lib: list[Result]) -> str:
         "",
         "## Library",
         "",
-        "| # | bad input | call | exception | message | as expected |",
-        "|---|---|---|---|---|---|",
+        "Outputs a library call would write are named `out*`; *left behind* lists any that exist after the error.",
+        "",
+        "| # | bad input | call | exception | message | left behind | as expected |",
+        "|---|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(lib, 1):
         c = r.case
         out.append(f"| {i} | {_cell(c.name)} | `{_cell(c.call)}` | {r.error} | {_cell(r.message)} | "
-                   f"{'yes' if r.ok else '**NO**'} |")
+                   f"{', '.join(r.left) or 'nothing'} | {'yes' if r.ok else '**NO**'} |")
     out.append("")
     return "\n".join(out)
 

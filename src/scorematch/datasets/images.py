@@ -114,7 +114,7 @@ def _pil_to_gray(im, path: Path) -> np.ndarray:
     if mode in ("LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"):
         rgb = np.asarray(im.convert("RGB")).astype(np.float64) / 255.0
         return rgb @ _LUMA
-    raise ImageFileError(f"{path}: unsupported image mode {mode!r}")
+    raise ImageFileError(f"{path}: unsupported image mode {mode!r}; convert it to gray or RGB")
 
 
 def write_image(path: str | os.PathLike, image: Tensor | np.ndarray) -> Path:
@@ -124,8 +124,10 @@ def write_image(path: str | os.PathLike, image: Tensor | np.ndarray) -> Path:
     """
     path = Path(path)
     arr = image.detach().cpu().double().numpy() if isinstance(image, Tensor) else np.asarray(image, dtype=np.float64)
-    if arr.ndim != 2:
-        raise ValueError(f"image must have shape (H, W), got {arr.shape}")
+    if arr.ndim != 2 or arr.size == 0:
+        raise ValueError(f"image must have shape (H, W) with H, W >= 1, got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"image contains NaN or inf values; nothing was written to {path}")
     arr = np.clip(arr, 0.0, 1.0)
     suffix = path.suffix.lower()
     if suffix == ".npy":
