@@ -86,3 +86,25 @@ def test_sweep_over_ranks_matches_serial(tmp_path):
     mp.spawn(_sweep_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
     for r in range(2):
         assert torch.equal(torch.load(tmp_path / f"sweep{r}.pt", weights_only=True), serial)
+
+
+def test_cli_train_under_torchrun_matches_single_process(tmp_path):
+    import subprocess
+    import sys
+
+    common = ["train", "foe", "--data", "train400", "--n-train", "20", "--lam", "1e-5", "--scale", "255",
+              "--whiten", "5", "--steps", "12", "--batch-size", "16", "--experts", "8", "--dtype", "float64"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "scorematch", *common, "--out", str(tmp_path / "one")],
+                   check=True, env=env, capture_output=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+         "-m", "scorematch", *common, "--out", str(tmp_path / "two")],
+        env=env, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "on 2 ranks" in proc.stdout
+    a = sm.load(tmp_path / "one" / "model.safetensors").state_dict()
+    b = sm.load(tmp_path / "two" / "model.safetensors").state_dict()
+    for k in a:
+        assert ((a[k] - b[k]).abs().max() / a[k].abs().max()).item() < 1e-6, k

@@ -27,7 +27,6 @@ import torch
 
 from ..config import OPTIMIZERS, SCHEDULES, TrainConfig
 from ..datasets import (
-    ImageFileError,
     PatchSampler,
     data_dir,
     downsample2x,
@@ -36,8 +35,10 @@ from ..datasets import (
     load_mnist,
 )
 from ..derivatives import METHODS
+from ..distributed import barrier, init_from_env, is_main_process, world_size
 from ..energies import Energy, FieldOfExperts, ProductOfExperts, laplacian_whitening_kernel
 from ..estimators import score_matching_loss
+from ..parallel import map_jobs
 from ..serialization import atomic_path, load
 from ..checkpoint import load_checkpoint
 from ..train import CHECKPOINT, MODEL, DivergenceError, TrainingInterrupted, _check_resumable, fit
@@ -96,7 +97,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("n_train", int, None, "use only the first N digits or images", minimum=1),
     Option("learn_alpha", bool, None, "learn the expert weights alpha (default: no for poe, yes for foe)"),
     Option("dtype", str, "float32", "floating-point precision", choices=("float32", "float64")),
-    Option("device", str, "cpu", "cpu, cuda or cuda:N"),
+    Option("device", str, "cpu", "cpu, cuda, cuda:N or auto (cuda when available)"),
     Option("checkpoint_every", int, 100, "steps between checkpoints (also written on SIGINT/SIGTERM)", minimum=1),
     Option("log_every", int, 10, "steps between rows of metrics.csv", minimum=1),
     Option("init", str, None, "start from this model file (a run's model.safetensors) instead of random filters"),
@@ -131,9 +132,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="TOML file of settings (keys as the flags, with underscores)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="with several --lam values: train them in N local worker processes (default 1); "
+                   "under torchrun the ranks share the runs instead")
     for o in OPTIONS:
         default = f" (default {o.default})" if o.default is not None else ""
-        if o.kind is bool:
+        if o.name == "lam":  # several values: a sweep, one run directory per value
+            p.add_argument(o.flag, type=float, nargs="+", default=None, metavar="LAM",
+                           help=o.help + "; several values train one run each, in OUT/lam_<value>")
+        elif o.kind is bool:
             p.add_argument(o.flag, action=argparse.BooleanOptionalAction, default=None, help=o.help)
         else:
             p.add_argument(o.flag, type=o.kind, default=None, choices=o.choices, help=o.help + default,
@@ -238,8 +245,13 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, o.name, None)
         if value is not None:
             settings[o.name] = value
+    lams = settings["lam"] if isinstance(settings["lam"], list) else None
+    if lams is not None:
+        settings["lam"] = lams[0] if len(lams) == 1 else None
     for o in OPTIONS:
         settings[o.name] = _validate(o, settings[o.name])
+    if lams is not None and len(lams) > 1:
+        settings["lam"] = [_validate(BY_NAME["lam"], v) for v in dict.fromkeys(lams)]
     if settings["data"] is None:
         raise SettingsError("--data is required: mnist, train400, set12 or a folder of images")
     if settings["lam"] is None:
@@ -301,10 +313,12 @@ def _check_resume(out: Path, model: str, settings: dict[str, Any]) -> None:
 
 
 def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
-        raise SettingsError(f"--device {name!r} is not a device name; use cpu, cuda or cuda:N") from None
+        raise SettingsError(f"--device {name!r} is not a device name; use cpu, cuda, cuda:N or auto") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise SettingsError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
@@ -420,11 +434,43 @@ def _on_device(sampler: Callable, device: torch.device) -> Callable:
 
 def run(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
+    if getattr(args, "jobs", 1) < 1:
+        raise SettingsError(f"--jobs must be >= 1, got {args.jobs}")
+    distributed = init_from_env(_device(settings["device"]))
+    if isinstance(settings["lam"], list):
+        return _sweep(args, settings)
+    return _train_one(args.model, settings, Path(args.out), resume=args.resume, progress=args.progress,
+                      distributed=distributed)
+
+
+def _sweep(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    """One run per lambda in OUT/lam_<value>, over local workers (--jobs) or the torchrun ranks."""
     out = Path(args.out)
+    jobs = [(args.model, {**settings, "lam": lam}, out / f"lam_{lam:g}", args.resume) for lam in settings["lam"]]
+    for _, s, sub, resume in jobs:  # every run's settings and folder are checked before any starts
+        _check_out(sub, resume)
+        if resume:
+            _check_resume(sub, args.model, s)
+    codes = map_jobs(_sweep_job, jobs, jobs=args.jobs)
+    for (_, s, sub, _), code in zip(jobs, codes):
+        print(f"lam={s['lam']:g}: exit {code}, {sub / MODEL}")
+    return max(codes)
+
+
+def _sweep_job(job: tuple[str, dict[str, Any], Path, bool]) -> int:
+    model, settings, out, resume = job
+    return _train_one(model, settings, out, resume=resume, progress=False, distributed=False)
+
+
+def _train_one(model_name: str, settings: dict[str, Any], out: Path, *, resume: bool, progress: bool,
+               distributed: bool) -> int:
+    """Train one run into ``out`` (under torchrun with ``distributed``: data-parallel, rank 0 writes)."""
+    args = argparse.Namespace(model=model_name, out=str(out), resume=resume, progress=progress and is_main_process())
     _check_out(out, args.resume)
     if args.resume:
         _check_resume(out, args.model, settings)
     prepared = prepare(args.model, settings)
+    barrier()  # every rank has checked the inputs before rank 0 writes anything
     config = TrainConfig(
         steps=settings["steps"], batch_size=settings["batch_size"], optimizer=settings["optimizer"],
         lr=settings["lr"], schedule=settings["schedule"], seed=settings["seed"], log_every=settings["log_every"],
@@ -433,10 +479,11 @@ def run(args: argparse.Namespace) -> int:
     loss = functools.partial(score_matching_loss, lam=settings["lam"], method=settings["method"])
     if args.resume and (out / CHECKPOINT).exists():  # refuse a mismatched checkpoint before writing anything
         _check_resumable(load_checkpoint(out / CHECKPOINT), prepared.energy, config, out / CHECKPOINT)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / SETTINGS_FILE) as tmp:
-        tmp.write_text(f"# scorematch train {args.model}: resolved settings (usable as --config)\n"
-                       + to_toml(settings))
+    if is_main_process():
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / SETTINGS_FILE) as tmp:
+            tmp.write_text(f"# scorematch train {args.model}: resolved settings (usable as --config)\n"
+                           + to_toml(settings))
     metadata = {"cli": {"model": args.model, **settings}, "data": prepared.description}
     try:
         result = fit(prepared.energy, prepared.data, loss, config=config, run_dir=out, resume=args.resume,
@@ -447,6 +494,8 @@ def run(args: argparse.Namespace) -> int:
     except TrainingInterrupted as exc:
         print(f"scorematch train: {exc} (--resume)", file=sys.stderr)
         return 128 + exc.signum
-    print(f"trained {type(result.energy).__name__} for {result.steps} steps, final loss {result.final_loss:.6g}; "
-          f"model: {out / MODEL}")
+    if is_main_process():
+        world = f" on {world_size()} ranks" if distributed else ""
+        print(f"trained {type(result.energy).__name__} for {result.steps} steps{world}, "
+              f"final loss {result.final_loss:.6g}; model: {out / MODEL}")
     return 0
