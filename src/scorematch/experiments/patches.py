@@ -97,9 +97,9 @@ class Condition:
     dequantize_train: bool = False
     drop_flat: bool = False
     optimizer: str = "lbfgs"
-    steps: int = 50
+    steps: int = 30
     lr: float = 1.0
-    n_train: int = 10_000
+    n_train: int = 5_000
     holdout: float = 0.1
 
     def key(self) -> str:
@@ -118,11 +118,33 @@ CONDITIONS: tuple[Condition, ...] = (
     dataclasses.replace(_BASE, name="jpeg_8bit_gray", source=JPEG_SAMPLE, holdout=0.25, quantize8=True),
     dataclasses.replace(_BASE, name="short_adam", optimizer="adam", steps=500, lr=0.01),
     dataclasses.replace(_BASE, name="patch_12x12", patch_size=12),
-    dataclasses.replace(_BASE, name="long_lbfgs", steps=200),
+    dataclasses.replace(_BASE, name="long_lbfgs", steps=150),
 )
 QUICK_CONDITIONS: tuple[Condition, ...] = (
     dataclasses.replace(_BASE, n_train=2000, steps=3),
 )
+
+
+def _cond(name: str) -> Condition:
+    return next(c for c in CONDITIONS if c.name == name)
+
+
+_SUB = (0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+#: The default full run: (condition, lambdas, also fit by maximum likelihood). The baseline and the
+#: dequantized-data sweeps are complete; the others use fewer lambdas (about 1 minute per model on 2 shared
+#: CPU cores). ``patch_12x12`` and ``long_lbfgs`` are in :data:`CONDITIONS` but not run by default (slow):
+#: pass ``conditions=`` to run them.
+PLAN: tuple[tuple[Condition, tuple[float, ...], bool], ...] = (
+    (_cond("baseline"), LAMBDAS, True),
+    (_cond("dequantized_train"), LAMBDAS, True),
+    (_cond("no_flat_or_saturated"), _SUB, False),
+    (_cond("normalized_filters"), (0.0, 1e-5, 1e-2, 1.0), False),
+    (_cond("jpeg_float_gray"), _SUB, False),
+    (_cond("jpeg_8bit_gray"), (0.0, 1e-5, 1e-3, 1e-2, 1e-1), False),
+    (_cond("short_adam"), (0.0, 1e-6, 1e-5, 1e-4, 1e-3), False),
+)
+
+TITLE = "Natural-image patches: log-likelihood vs lambda (Figure 2d) and the CD-1 FoE (Figure 2i)"
 
 N_TEST = 10_000
 QUICK_N_TEST = 2000
@@ -314,8 +336,10 @@ def run(
     workers: int = 1,
     device: str = "cpu",
     ml_reference: bool | None = None,
+    cd: bool = True,
 ) -> dict[str, Any]:
-    """Run the lambda sweep for every condition, write ``results.csv`` / ``data.json``, then :func:`plot`.
+    """Run the lambda sweeps, write ``results.csv`` and per-condition ``data__*.json``, draw the figures, then
+    train the CD-1 FoE of Figure 2i (:mod:`scorematch.experiments.cd_foe`) into ``out_dir / "cd_foe"``.
 
     Parameters
     ----------
@@ -326,13 +350,17 @@ def run(
     progress : bool
         Log each finished model.
     conditions, lambdas, seeds
-        Override the sweep (default :data:`CONDITIONS` x :data:`LAMBDAS`, seed 0).
+        Override the sweep (default :data:`PLAN`, seed 0; ``conditions`` alone runs each for ``lambdas``
+        or all of :data:`LAMBDAS`).
     workers : int
         Parallel processes (CPU only; each uses one thread).
     device : str
         ``"cpu"`` or ``"cuda"`` (then the models are trained one after the other on the GPU).
     ml_reference : bool, optional
         Also fit each condition's PoE by maximum likelihood (default: not in quick mode).
+    cd : bool
+        Also train the CD-1 FoE of Figure 2i (on a GPU if there is one: 3 minutes on an H100, tens of
+        minutes on 2 CPU cores; quick: about 10 s).
 
     Returns
     -------
@@ -342,24 +370,27 @@ def run(
     out_dir = Path(out_dir)
     runs_dir = out_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
-    conditions = conditions or (QUICK_CONDITIONS if quick else CONDITIONS)
-    lambdas = lambdas or (QUICK_LAMBDAS if quick else LAMBDAS)
-    limit = 60 if quick else None
-    n_test = QUICK_N_TEST if quick else N_TEST
-    # Data statistics and the Gaussian reference, once per condition.
-    data_file = out_dir / "data.json"
-    stats = json.loads(data_file.read_text()) if data_file.is_file() else {}
-    for cond in conditions:
-        if cond.key() not in stats:
-            stats[cond.key()] = {"condition": cond.name, "settings": dataclasses.asdict(cond),
-                                 **data_statistics(_cached_data(cond, n_test, limit))}
-    with atomic_path(data_file) as tmp:
-        tmp.write_text(json.dumps(stats, indent=1))
     if ml_reference is None:
         ml_reference = not quick
+    if conditions is not None:
+        plan = [(c, tuple(lambdas or LAMBDAS), ml_reference) for c in conditions]
+    elif quick:
+        plan = [(c, tuple(lambdas or QUICK_LAMBDAS), ml_reference) for c in QUICK_CONDITIONS]
+    else:
+        plan = [(c, tuple(lambdas or lams), ml and ml_reference) for c, lams, ml in PLAN]
+    limit = 60 if quick else None
+    n_test = QUICK_N_TEST if quick else N_TEST
+    # Data statistics and the Gaussian reference, once per condition (one file each).
+    for cond, _, _ in plan:
+        data_file = out_dir / f"data__{cond.name}__{cond.key()}.json"
+        if not data_file.is_file():
+            stats = {"condition": cond.name, "settings": dataclasses.asdict(cond),
+                     **data_statistics(_cached_data(cond, n_test, limit))}
+            with atomic_path(data_file) as tmp:
+                tmp.write_text(json.dumps(stats, indent=1))
     jobs = []
-    for cond in conditions:
-        todo = [(float(lam), "sm") for lam in lambdas] + ([(0.0, "ml")] if ml_reference else [])
+    for cond, lams, ml in plan:
+        todo = [(float(lam), "sm") for lam in lams] + ([(0.0, "ml")] if ml else [])
         for lam, estimator in todo:
             for seed in seeds:
                 path = runs_dir / _run_name(cond, lam, seed, estimator)
@@ -383,8 +414,13 @@ def run(
             if progress:
                 logger.info("%s %s lambda=%g: ll %.2f (%.0f s)", r["condition"], r["estimator"], r["lambda"], r["ll"],
                             r["seconds"])
-    _write_table(out_dir, conditions, lambdas, seeds)
+    _write_table(out_dir)
     plot(out_dir)
+    if cd:
+        from . import cd_foe
+
+        cd_foe.run(out_dir / "cd_foe", quick=quick, progress=progress,
+                   device="cuda" if torch.cuda.is_available() and not quick else "cpu")
     return summary(out_dir)
 
 
@@ -392,19 +428,23 @@ _COLUMNS = ("condition", "estimator", "lambda", "seed", "ll", "ll_sem", "ll_dequ
             "logdet", "filter_norm_median", "filter_norm_max", "core_fraction", "seconds", "diverged")
 
 
-def _write_table(out_dir: Path, conditions, lambdas, seeds) -> None:
-    rows = []
-    for cond in conditions:
-        for lam, estimator in [(lam, "sm") for lam in lambdas] + [(0.0, "ml")]:
-            for seed in seeds:
-                path = out_dir / "runs" / _run_name(cond, lam, seed, estimator)
-                if path.is_file():
-                    r = json.loads(path.read_text())
-                    rows.append({k: r.get(k, "sm" if k == "estimator" else None) for k in _COLUMNS})
+def _write_table(out_dir: Path) -> None:
+    runs = _load_runs(out_dir) + _load_runs(out_dir, "ml")
+    runs.sort(key=lambda r: (r["condition"], r.get("estimator", "sm"), r["lambda"], r["seed"]))
+    rows = [{k: r.get(k, "sm" if k == "estimator" else None) for k in _COLUMNS} for r in runs]
     with atomic_path(out_dir / "results.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(_COLUMNS))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def _load_stats(out_dir: Path) -> dict[str, dict[str, Any]]:
+    """Per condition name: data statistics and the Gaussian reference (``data__*.json``)."""
+    out = {}
+    for p in sorted(out_dir.glob("data__*.json")):
+        st = json.loads(p.read_text())
+        out[st["condition"]] = st
+    return out
 
 
 def _load_runs(out_dir: Path, estimator: str = "sm") -> list[dict[str, Any]]:
@@ -428,7 +468,7 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
     if not runs:
         raise FileNotFoundError(f"no results in {out_dir / 'runs'}; run the experiment first")
     ml = {r["condition"]: r for r in _load_runs(out_dir, "ml")}
-    stats = json.loads((out_dir / "data.json").read_text()) if (out_dir / "data.json").is_file() else {}
+    stats = _load_stats(out_dir)
     by_cond: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
         by_cond.setdefault(r["condition"], []).append(r)
@@ -442,7 +482,7 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for (name, rs), color in zip(sorted(by_cond.items()), plt.cm.tab10.colors):
         rs = sorted(rs, key=lambda r: r["lambda"])
-        gauss = next((s for s in stats.values() if s["condition"] == name), None)
+        gauss = stats.get(name)
         for ax, key in zip(axes, ("ll", "ll_dequantized")):
             ax.errorbar(xs(rs), [r[key] for r in rs], yerr=[r[key + "_sem"] for r in rs], marker="o", ms=3,
                         color=color, label=name)
@@ -512,13 +552,51 @@ def summary(out_dir: str | os.PathLike) -> dict[str, Any]:
         c["ll_dequantized"][f"{r['lambda']:g}"] = round(r["ll_dequantized"], 2)
     for r in _load_runs(out_dir, "ml"):
         table.setdefault(r["condition"], {"ll": {}, "ll_dequantized": {}})["ml_ll"] = round(r["ll"], 2)
-    stats = json.loads((out_dir / "data.json").read_text()) if (out_dir / "data.json").is_file() else {}
-    for st in stats.values():
-        if st["condition"] in table:
-            table[st["condition"]]["gaussian_ll"] = round(st["gaussian_ll"], 2)
+    for name, st in _load_stats(out_dir).items():
+        if name in table:
+            table[name]["gaussian_ll"] = round(st["gaussian_ll"], 2)
+            table[name]["train_flat_fraction"] = st["train"]["flat_fraction"]
+            table[name]["train_equal_neighbours"] = round(st["train"]["equal_horizontal_neighbours"], 4)
     for c in table.values():
         for key in ("ll", "ll_dequantized"):
             finite = {k: v for k, v in c[key].items() if v == v}
             c["best_lambda" + ("" if key == "ll" else "_dequantized")] = (
                 max(finite, key=finite.get) if finite else None)
     return table
+
+
+def report(out_dir: str | os.PathLike) -> str:
+    """Markdown section: the Figure 2d table and figures, and the CD-1 FoE filters (paths relative to the
+    report's folder, the parent of ``out_dir``)."""
+    out_dir = Path(out_dir)
+    rel = out_dir.name
+    table = summary(out_dir)
+    lams = sorted({float(k) for c in table.values() for k in c["ll"]})
+    lines = [
+        "Square PoE (D = M = 64 for 8x8 patches, alpha = 1, c = e^1.5) fit by regularized score matching; exact "
+        "log-likelihood of 10,000 random patches of held-out images, [0, 1] scale, nats per patch. ML: the same "
+        "model fit by maximum likelihood; Gaussian: full-covariance Gaussian fit to the training patches. "
+        "Each condition changes one thing against `baseline` (Train400 8-bit PNGs, free filters, L-BFGS).",
+        "",
+        "| condition | " + " | ".join(f"{lam:g}" for lam in lams) + " | best lambda | ML | Gaussian |",
+        "|---|" + "---|" * (len(lams) + 3),
+    ]
+    for name, c in table.items():
+        cells = [f"{c['ll'][f'{lam:g}']:.1f}" if f"{lam:g}" in c["ll"] else "" for lam in lams]
+        ml = f"{c['ml_ll']:.1f}" if "ml_ll" in c else ""
+        gauss = f"{c['gaussian_ll']:.1f}" if "gaussian_ll" in c else ""
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {c.get('best_lambda')} | {ml} | {gauss} |")
+    lines.append("")
+    for fig, caption in (
+        ("fig2d_loglik_vs_lambda.png", "Figure 2d: held-out log-likelihood vs lambda"),
+        ("fig2d_training_length.png", "held-out log-likelihood along training (baseline)"),
+        ("fig2d_filters_baseline_lambda0.png", "baseline filters, lambda = 0"),
+        ("fig2d_filters_baseline_best.png", "baseline filters at the best lambda"),
+        ("cd_foe/fig2i_cd_foe_filters.png", "Figure 2i: CD-1 FoE 5x5x24 filters (whitened domain)"),
+        ("cd_foe/fig2i_cd_foe_filters_raw.png", "CD-1 FoE filters composed with the whitening"),
+    ):
+        if (out_dir / fig).is_file():
+            lines += [f"![{caption}]({rel}/{fig})", ""]
+    lines.append("No pretrained Basis Rotation (Weiss & Freeman 15x15x25) model is public; the paper's column for it "
+                 "cannot be reproduced here.")
+    return "\n".join(lines) + "\n"
