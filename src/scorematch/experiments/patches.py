@@ -153,7 +153,7 @@ def _cond(name: str) -> Condition:
 PLAN: tuple[tuple[Condition, tuple[float, ...], bool], ...] = (
     (_cond("baseline"), LAMBDAS, True),
     (_cond("dequantized_train"), (0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2), False),
-    (_cond("random_init"), (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1), False),
+    (_cond("random_init"), (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0), False),
     (_cond("continuation"), LAMBDAS, False),
     (_cond("no_flat_or_saturated"), (0.0, 1e-5, 1e-3, 1e-2), False),
     (_cond("normalized_filters"), (0.0, 1e-5, 1e-2), False),
@@ -546,7 +546,7 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
     sel = selected_by_objective(runs)
     if sel:
         for ax, key in zip(axes, ("ll", "ll_dequantized")):
-            ax.plot(xs(sel), [r[key] for r in sel], color="k", lw=2.5, alpha=0.35,
+            ax.plot(xs(sel), [r[key] for r in sel], color="black", lw=4, alpha=0.3, marker="s", ms=7, zorder=0,
                     label="8-bit Train400: lowest training objective of " + "/".join(SELECTION_GROUP))
     for ax in axes:
         finite = [r[k] for r in runs for k in ("ll", "ll_dequantized") if r[k] == r[k]]
