@@ -18,7 +18,7 @@ def test_patch_sweep_writes_results_models_and_report(tmp_path):
                                   steps=2)
     table = P.run(tmp_path, quick=True, conditions=(cond, cond_nf), lambdas=(0.0, 1e-3), ml_reference=True,
                   cd=False)
-    assert set(table) == {"baseline", "normalized_filters"}
+    assert set(table) == {"baseline", "normalized_filters", "selected_by_objective"}
     assert set(table["baseline"]["ll"]) == {"0", "0.001"} and "ml_ll" in table["baseline"]
     rows = (tmp_path / "results.csv").read_text().splitlines()
     assert len(rows) == 1 + 6  # 2 conditions x (2 lambdas + ML)
@@ -63,3 +63,16 @@ def test_bundled_cd_foe_is_a_whitened_prior():
     img = 255 * scorematch.datasets.read_image(scorematch.datasets.data_dir() / "set12/house.png")[None, None]
     noisy = img + 10 * torch.randn(img.shape, generator=torch.Generator().manual_seed(0))
     assert float(prior.energy(img)) < float(prior.energy(noisy))  # clean images are more probable
+
+
+def test_selection_uses_the_training_objective_only():
+    runs = [
+        {"condition": "baseline", "estimator": "sm", "lambda": 0.0, "final_loss": -5.0, "ll": 1.0},
+        {"condition": "random_init", "estimator": "sm", "lambda": 0.0, "final_loss": -9.0, "ll": -50.0},
+        {"condition": "baseline", "estimator": "sm", "lambda": 1e-5, "final_loss": -3.0, "ll": 9.0},
+        {"condition": "continuation", "estimator": "sm", "lambda": 1e-5, "final_loss": float("nan"), "ll": 99.0},
+        {"condition": "dequantized_train", "estimator": "sm", "lambda": 1e-5, "final_loss": -99.0, "ll": 0.0},
+        {"condition": "baseline", "estimator": "ml", "lambda": 0.0, "final_loss": -99.0, "ll": 100.0},
+    ]
+    sel = P.selected_by_objective(runs)
+    assert [(r["condition"], r["lambda"]) for r in sel] == [("random_init", 0.0), ("baseline", 1e-5)]
