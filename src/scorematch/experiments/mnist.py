@@ -577,6 +577,10 @@ def report(out_dir: Path) -> str:
         f"(C = {cfg['clf_c']:g}, standardized features g(w_i^T x)) on {cfg['per_class']} random training "
         f"digits per class, mean +- std over {cfg['n_draws']} draws, error on the {cfg['n_test']} test digits.",
         "",
+        "Filters: *free* = unconstrained W (the scale of each filter is set by the loss; log p = log|det W| - "
+        "sum_i g_n(w_i^T x) exactly); *unit* = unit-norm rows (no free scale with alpha = 1: the expert width "
+        "is fixed in pixel units). Training curves (loss and test log-likelihood vs step) are in the last figure.",
+        "",
         "| filters | lambda | train LL | test LL | test LL / pixel | log abs det W | test error (%) |",
         "|---|---|---|---|---|---|---|",
     ]
