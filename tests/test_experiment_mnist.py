@@ -25,7 +25,8 @@ def test_quick_run_writes_results_models_and_figures(quick_run):
     out, results = quick_run
     cfg = mnist.MnistConfig.quick()
     for name in ("config.json", "results.json", "loglik.csv", "loglik.json", "classification.csv",
-                 "classification.json", "filters.png", "loglik.png", "classification.png", "training.png"):
+                 "classification.json", "long.csv", "long.json", "filters.png", "loglik.png", "classification.png",
+                 "training.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -37,6 +38,13 @@ def test_quick_run_writes_results_models_and_figures(quick_run):
         clf = list(csv.DictReader(f))
     assert [r["features"] for r in clf].count("raw") == 1
     assert all(len(r["errors"].split()) == cfg.n_draws for r in clf)
+    # The convergence check: one longer-trained free model per long lambda, with its own curve.
+    assert [r["lam"] for r in results["free_long"]["rows"]] == list(cfg.long_lambdas)
+    for lam in cfg.long_lambdas:
+        info = load_info(out / "models" / f"free_lam{lam:g}_long.safetensors")
+        assert info["extra"]["train"]["steps"] == cfg.long_steps and info["extra"]["lam"] == lam
+        with open(out / "training" / f"free_lam{lam:g}_long.csv") as f:
+            assert int(float(list(csv.DictReader(f))[-1]["step"])) == cfg.long_steps
 
 
 def test_saved_models_reload_with_their_lambda_and_reproduce_the_likelihood(quick_run):
@@ -90,7 +98,7 @@ def test_plot_summary_and_report_read_only_the_result_files(quick_run, tmp_path)
     assert s["free"]["best_loglik_lam"] in mnist.MnistConfig.quick().lambdas
     assert 0 < s["raw_pixels_error"]["mean"] < 0.5
     md = mnist.report(out)
-    assert f"]({out.name}/loglik.png)" in md and "| raw pixels |" in md
+    assert f"]({out.name}/loglik.png)" in md and "| raw pixels |" in md and "Convergence check" in md
     assert md.count("\n| free |") == len(mnist.MnistConfig.quick().lambdas)
 
 

@@ -28,8 +28,9 @@ Usage::
 Result files in ``out_dir``: ``config.json``, ``models/<param>_lam<lambda>.safetensors`` (one per model,
 loadable with :func:`scorematch.load`; the metadata holds lambda and the training settings),
 ``training/<param>_lam<lambda>.csv`` (loss and test log-likelihood vs step), ``loglik.csv``,
-``classification.csv``, ``results.json`` and the figures ``filters.png``, ``loglik.png``,
-``classification.png``, ``training.png``.
+``classification.csv``, ``long.csv`` (the convergence check: free filters trained longer, files with a
+``_long`` suffix), ``results.json`` and the figures ``filters.png``, ``loglik.png``, ``classification.png``,
+``training.png``.
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ class MnistConfig:
         digits). The same value for every model and for the raw-pixel baseline.
     seed : int
         Seeds the training subset, the initial filters (the same for every lambda) and the minibatches.
+    long_lambdas : tuple of float
+        A convergence check: free-filter models at these lambdas are also trained for ``long_steps``
+        (same schedule shape, stretched) and evaluated the same way.
+    long_steps : int
     """
 
     lambdas: tuple[float, ...] = _FULL_LAMBDAS
@@ -130,6 +135,8 @@ class MnistConfig:
     n_draws: int = 5
     clf_c: float = 0.1
     seed: int = 0
+    long_lambdas: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2, 2e-2)
+    long_steps: int = 6000
 
     def __post_init__(self) -> None:
         if not self.lambdas or any(not lam >= 0 for lam in self.lambdas):
@@ -141,12 +148,14 @@ class MnistConfig:
             raise ValueError("n_train must be in [1, 60000] and n_test in [1, 10000]")
         if self.per_class < 1 or self.n_draws < 1 or not self.clf_c > 0:
             raise ValueError("per_class and n_draws must be >= 1 and clf_c > 0")
+        if any(not lam >= 0 for lam in self.long_lambdas) or self.long_steps < 1:
+            raise ValueError("long_lambdas must be >= 0 and long_steps >= 1")
 
     @classmethod
     def quick(cls) -> "MnistConfig":
         """A smoke-test configuration (tens of seconds): two lambdas, short training, fewer digits."""
         return cls(lambdas=(0.0, 1e-2), n_train=5000, n_test=2000, steps=400, log_every=50, n_curve=500,
-                   n_draws=2)
+                   n_draws=2, long_lambdas=(1e-2,), long_steps=800)
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(steps=self.steps, batch_size=self.batch_size, optimizer="adam", lr=self.lr,
@@ -156,7 +165,12 @@ class MnistConfig:
         d = dataclasses.asdict(self)
         d["lambdas"] = list(self.lambdas)
         d["parameterizations"] = list(self.parameterizations)
+        d["long_lambdas"] = list(self.long_lambdas)
         return d
+
+    def long(self) -> "MnistConfig":
+        """The configuration of the convergence check (``steps = long_steps``)."""
+        return dataclasses.replace(self, steps=self.long_steps)
 
     def stage_key(self, *fields: str) -> str:
         """A short hash of the fields a stage's results depend on (for resuming)."""
@@ -214,8 +228,8 @@ def load_data(
 # ------------------------------------------------------------------------------------- model and metrics
 
 
-def _model_name(param: str, lam: float) -> str:
-    return f"{param}_lam{lam:g}"
+def _model_name(param: str, lam: float, *, long: bool = False) -> str:
+    return f"{param}_lam{lam:g}" + ("_long" if long else "")
 
 
 @torch.no_grad()
@@ -439,29 +453,38 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
     t_start = time.perf_counter()
     _write_json(out_dir / "config.json", {"mnist": config.to_dict(), "train": config.train_config().to_dict()})
     data = load_data(n_train=config.n_train, n_test=config.n_test, seed=config.seed)
-    train_key = config.stage_key(*_TRAIN_FIELDS)
 
-    # 1. Training (one model file and one training curve per parameterization and lambda).
+    # 1. Training (one model file and one training curve per parameterization and lambda), then the
+    #    longer runs of the convergence check.
     models: dict[tuple[str, float], ProductOfExperts] = {}
+    long_models: dict[float, ProductOfExperts] = {}
     timings: dict[str, float] = {}
-    jobs = [(p, lam) for p in config.parameterizations for lam in config.lambdas]
-    for i, (param, lam) in enumerate(jobs):
-        name = _model_name(param, lam)
+    long_config = config.long()
+    jobs = [(p, lam, False) for p in config.parameterizations for lam in config.lambdas]
+    if "free" in config.parameterizations:
+        jobs += [("free", lam, True) for lam in config.long_lambdas]
+    for i, (param, lam, is_long) in enumerate(jobs):
+        cfg = long_config if is_long else config
+        key = cfg.stage_key(*_TRAIN_FIELDS)
+        name = _model_name(param, lam, long=is_long)
         path = out_dir / "models" / f"{name}.safetensors"
-        if path.exists() and load_info(path)["extra"].get("key") == train_key:
-            models[(param, lam)] = load(path, expect=ProductOfExperts)
+        if path.exists() and load_info(path)["extra"].get("key") == key:
+            model = load(path, expect=ProductOfExperts)
             logger.info("reusing %s", path)
-            continue
-        t0 = time.perf_counter()
-        model, history = train_model(data, lam, param=param, config=config, progress=progress)
-        timings[name] = time.perf_counter() - t0
-        _write_csv(out_dir / "training" / f"{name}.csv", history)
-        save(model, path, metadata={"lam": lam, "parameterization": param, "key": train_key,
-                                    "train": config.train_config().to_dict(), "n_train": config.n_train,
-                                    "data": "MNIST 2x2-block-averaged to 14x14, [0, 1]",
-                                    "seconds": timings[name]})
-        models[(param, lam)] = model
-        logger.info("[%d/%d] %s trained in %.1f s", i + 1, len(jobs), name, timings[name])
+        else:
+            t0 = time.perf_counter()
+            model, history = train_model(data, lam, param=param, config=cfg, progress=progress)
+            timings[name] = time.perf_counter() - t0
+            _write_csv(out_dir / "training" / f"{name}.csv", history)
+            save(model, path, metadata={"lam": lam, "parameterization": param, "key": key,
+                                        "train": cfg.train_config().to_dict(), "n_train": cfg.n_train,
+                                        "data": "MNIST 2x2-block-averaged to 14x14, [0, 1]",
+                                        "seconds": timings[name]})
+            logger.info("[%d/%d] %s trained in %.1f s", i + 1, len(jobs), name, timings[name])
+        if is_long:
+            long_models[lam] = model
+        else:
+            models[(param, lam)] = model
 
     # 2. Exact log-likelihoods.
     ll_key = config.stage_key(*_TRAIN_FIELDS, "lambdas", "parameterizations", "n_test")
@@ -504,7 +527,31 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
         _write_csv(out_dir / "classification.csv", rows)
         _write_json(clf_file, {"key": clf_key, "rows": rows})
 
-    # 4. Digits shown beside the filters.
+    # 4. Convergence check: the same evaluation of the longer-trained free-filter models.
+    long_key = long_config.stage_key(*_TRAIN_FIELDS, "long_lambdas", "n_test", "per_class", "n_draws", "clf_c")
+    long_file = out_dir / "long.json"
+    if long_models and not _stage_done(long_file, long_key):
+        kw = dict(per_class=config.per_class, n_draws=config.n_draws, c=config.clf_c, seed=config.seed)
+        main_ll = {r["lam"]: r for r in _ll_rows(out_dir) if r["parameterization"] == "free"}
+        main_err = {r["lam"]: r for r in _clf_rows(out_dir) if r["features"] == "free"}
+        rows = []
+        for lam, model in long_models.items():
+            errs = classification_error(expert_features(model, data.x_train), data.y_train,
+                                        expert_features(model, data.x_test), data.y_test, **kw)
+            rows.append({
+                "lam": lam, "steps": config.long_steps,
+                "train_loglik": average_log_likelihood(model, data.x_train),
+                "test_loglik": average_log_likelihood(model, data.x_test),
+                "error_mean": float(np.mean(errs)),
+                "error_std": float(np.std(errs, ddof=1)) if len(errs) > 1 else 0.0,
+                "main_steps": config.steps,
+                "main_test_loglik": main_ll[lam]["test_loglik"] if lam in main_ll else math.nan,
+                "main_error_mean": main_err[lam]["error_mean"] if lam in main_err else math.nan,
+            })
+        _write_csv(out_dir / "long.csv", rows)
+        _write_json(long_file, {"key": long_key, "rows": rows})
+
+    # 5. Digits shown beside the filters.
     _write_json(out_dir / "digits.json", {"digits": data.x_test[:16].tolist()})
     results = summary(out_dir)
     results["seconds"] = {"total": time.perf_counter() - t_start, "training": timings}
@@ -524,6 +571,11 @@ def _clf_rows(out_dir: Path) -> list[dict[str, Any]]:
     return json.loads((Path(out_dir) / "classification.json").read_text())["rows"]
 
 
+def _long_rows(out_dir: Path) -> list[dict[str, Any]]:
+    path = Path(out_dir) / "long.json"
+    return json.loads(path.read_text())["rows"] if path.exists() else []
+
+
 def summary(out_dir: Path) -> dict[str, Any]:
     """Headline numbers from the result files.
 
@@ -532,7 +584,7 @@ def summary(out_dir: Path) -> dict[str, Any]:
     dict
         Per parameterization: the lambda of the best test log-likelihood and its value, the value at
         lambda = 0, the lambda of the lowest mean test error and that error (mean, std), the error at
-        lambda = 0; and the raw-pixel error.
+        lambda = 0; and the raw-pixel error. ``free_long``: the convergence check's rows, if any.
     """
     ll, clf = _ll_rows(out_dir), _clf_rows(out_dir)
     raw = next(r for r in clf if r["features"] == "raw")
@@ -553,6 +605,14 @@ def summary(out_dir: Path) -> dict[str, Any]:
             "best_error_lam": best_clf["lam"],
             "best_error": {"mean": best_clf["error_mean"], "std": best_clf["error_std"]},
             "lam0_error": {"mean": zero_clf["error_mean"], "std": zero_clf["error_std"]} if zero_clf else None,
+        }
+    long = _long_rows(out_dir)
+    if long:
+        out["free_long"] = {
+            "steps": long[0]["steps"],
+            "best_loglik_lam": max(long, key=lambda r: r["test_loglik"])["lam"],
+            "best_error_lam": min(long, key=lambda r: r["error_mean"])["lam"],
+            "rows": [{k: r[k] for k in ("lam", "test_loglik", "error_mean", "error_std")} for r in long],
         }
     return out
 
@@ -607,6 +667,21 @@ def report(out_dir: Path) -> str:
         )
     lines.append(f"- Raw pixels: {100 * raw['mean']:.2f} +- {100 * raw['std']:.2f}% test error.")
     lines.append("")
+    long = _long_rows(out_dir)
+    if long:
+        lines += [
+            f"Convergence check: free filters trained {long[0]['steps']:.0f} steps instead of "
+            f"{long[0]['main_steps']:.0f} (same schedule, stretched).",
+            "",
+            "| lambda | test LL, main | test LL, long | test error (%), main | test error (%), long |",
+            "|---|---|---|---|---|",
+        ]
+        for r in sorted(long, key=lambda r: r["lam"]):
+            lines.append(
+                f"| {r['lam']:g} | {r['main_test_loglik']:.1f} | {r['test_loglik']:.1f} | "
+                f"{100 * r['main_error_mean']:.2f} | {100 * r['error_mean']:.2f} +- {100 * r['error_std']:.2f} |"
+            )
+        lines.append("")
     rel = out_dir.name
     for name, caption in (("filters", "(a) digits and filters"), ("loglik", "(b) log-likelihood vs lambda"),
                           ("classification", "(c) test error vs lambda"), ("training", "training curves")):
@@ -673,6 +748,10 @@ def plot(out_dir: Path) -> list[Path]:
         xs, zero_at = _lam_axis(lams)
         ax.plot(xs, [r["train_loglik"] for r in rows], "o-", label="train")
         ax.plot(xs, [r["test_loglik"] for r in rows], "s--", label="test")
+        long = sorted(_long_rows(out_dir), key=lambda r: r["lam"]) if param == "free" else []
+        if long:
+            ax.plot([r["lam"] if r["lam"] > 0 else zero_at for r in long], [r["test_loglik"] for r in long], "^:",
+                    color="C3", label=f"test, {long[0]['steps']:.0f} steps")
         _set_lam_ticks(ax, zero_at, lams)
         ax.set_ylabel("average log-likelihood (nats / image)")
         ax.set_title(f"(b) {_LABELS[param]}")
@@ -694,6 +773,11 @@ def plot(out_dir: Path) -> list[Path]:
         xs = np.where(lams > 0, lams, zero_at)
         ax.errorbar(xs, [100 * r["error_mean"] for r in rows], yerr=[100 * r["error_std"] for r in rows],
                     fmt="o-", capsize=3, color=_COLORS[param], label=f"PoE features, {_LABELS[param]}")
+        long = sorted(_long_rows(out_dir), key=lambda r: r["lam"]) if param == "free" else []
+        if long:
+            ax.errorbar([r["lam"] if r["lam"] > 0 else zero_at for r in long], [100 * r["error_mean"] for r in long],
+                        yerr=[100 * r["error_std"] for r in long], fmt="^:", capsize=3, color="C3",
+                        label=f"free filters, {long[0]['steps']:.0f} steps")
     ax.axhline(100 * raw["error_mean"], color="k", ls=":", label=f"raw pixels ({100 * raw['error_mean']:.1f}%)")
     _set_lam_ticks(ax, zero_at, all_lams)
     ax.set_ylabel("test error (%)")
@@ -735,12 +819,16 @@ def plot(out_dir: Path) -> list[Path]:
     plt.close(fig)
 
     # Training curves: loss and test log-likelihood vs step.
-    fig, axes = plt.subplots(2, len(params), figsize=(5.5 * len(params), 7), squeeze=False)
-    for j, param in enumerate(params):
-        lams = sorted(r["lam"] for r in ll if r["parameterization"] == param)
+    columns = [(p, sorted(r["lam"] for r in ll if r["parameterization"] == p), False) for p in params]
+    long_lams = sorted(r["lam"] for r in _long_rows(out_dir))
+    if long_lams:
+        columns.append(("free", long_lams, True))
+    fig, axes = plt.subplots(2, len(columns), figsize=(5.5 * len(columns), 7), squeeze=False)
+    for j, (param, lams, is_long) in enumerate(columns):
         cmap = plt.get_cmap("viridis")
+        label = _LABELS[param] + (", long" if is_long else "")
         for k, lam in enumerate(lams):
-            f = out_dir / "training" / f"{_model_name(param, lam)}.csv"
+            f = out_dir / "training" / f"{_model_name(param, lam, long=is_long)}.csv"
             if not f.exists():
                 continue
             hist = _read_csv(f)
@@ -750,13 +838,14 @@ def plot(out_dir: Path) -> list[Path]:
             axes[0, j].plot(steps, losses, color=color, label=f"{lam:g}")
             axes[1, j].plot([h["step"] for h in hist], [h["test_loglik"] for h in hist], color=color)
         axes[0, j].set_yscale("symlog", linthresh=100)
-        axes[0, j].set_title(f"SM loss, {_LABELS[param]}")
+        axes[0, j].set_title(f"SM loss, {label}")
         axes[0, j].set_xlabel("step")
         axes[0, j].legend(title="lambda", fontsize=6, ncol=2)
-        axes[1, j].set_title(f"test log-likelihood, {_LABELS[param]}")
+        axes[1, j].set_title(f"test log-likelihood, {label}")
         axes[1, j].set_xlabel("step")
         axes[1, j].set_ylabel("nats / image")
         finite = [r["test_loglik"] for r in ll if r["parameterization"] == param]
+        finite += [r["test_loglik"] for r in _long_rows(out_dir)] if is_long else []
         lo, hi = min(finite), max(finite)
         axes[1, j].set_ylim(lo - 0.3 * (hi - lo) - 10, hi + 0.1 * (hi - lo) + 10)
         for ax in axes[:, j]:
