@@ -697,7 +697,12 @@ def _lam_axis(lams: np.ndarray) -> tuple[np.ndarray, float]:
     return np.where(lams > 0, lams, zero_at), zero_at
 
 
+#: The paper's reported optimum for MNIST (Figure 2b, c), marked on our plots.
+PAPER_BEST_LAM = 0.01
+
+
 def _set_lam_ticks(ax: Any, zero_at: float, lams: np.ndarray) -> None:
+    ax.axvline(PAPER_BEST_LAM, color="0.5", ls="--", lw=1, label=f"paper's optimum ({PAPER_BEST_LAM:g})")
     ax.set_xscale("log")
     ticks = [zero_at] + [10.0**k for k in range(-6, 2) if lams[lams > 0].min() <= 10.0**k <= lams.max()]
     ax.set_xticks(ticks)
