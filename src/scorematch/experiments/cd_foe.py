@@ -74,6 +74,7 @@ def train_cd_foe(
     images: str | os.PathLike | None = None,
     progress: bool = False,
     device: str = "cpu",
+    reuse_bundled: bool = True,
     **settings: Any,
 ) -> Path:
     """Train (or reuse) the CD-1 FoE 5x5x24 on whitened Train400 patches and return its model path.
@@ -95,6 +96,10 @@ def train_cd_foe(
         Show a progress bar.
     device : str
         Where to train (``"cpu"`` or ``"cuda"``); the saved model is on the CPU.
+    reuse_bundled : bool
+        If the bundled ``scorematch/pretrained/cd_foe_5x5x24.safetensors`` was made by this function with
+        identical settings, copy it instead of training (a CPU retrain takes tens of minutes); its metadata
+        says where it was trained. Pass False to retrain.
     **settings
         Overrides of the other settings (``patch_size``, ``batch_size``, ``lr``, ``n_leapfrog``,
         ``initial_step_size``, ``target_acceptance``, ``seed``, ``n_images``, ...).
@@ -119,6 +124,8 @@ def train_cd_foe(
                 return model_path
         except (ValueError, KeyError):
             pass
+    if reuse_bundled and _copy_bundled(cfg, model_path, info_path):
+        return model_path
     generator = torch.Generator().manual_seed(cfg["seed"])
     train = load_images(cfg["images"], limit=cfg["n_images"])
     kernel = laplacian_whitening_kernel(cfg["whitening"]["size"], sigma=cfg["whitening"]["sigma"])
@@ -164,6 +171,26 @@ def train_cd_foe(
     logger.info("CD-1 FoE trained in %.1f s (step size %.3g, acceptance %.2f)", seconds, controller.value,
                 controller.last_acceptance)
     return model_path
+
+
+def _copy_bundled(cfg: dict[str, Any], model_path: Path, info_path: Path) -> bool:
+    """Copy the bundled CD-1 model into place when its recorded settings equal ``cfg``."""
+    from ..pretrained import models_dir
+    from ..serialization import load_info
+
+    bundled = models_dir() / MODEL_NAME
+    if not bundled.is_file():
+        return False
+    extra = load_info(bundled)["extra"]
+    if extra.get("settings") != cfg:
+        return False
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(model_path) as tmp:
+        tmp.write_bytes(bundled.read_bytes())
+    with atomic_path(info_path) as tmp:
+        tmp.write_text(json.dumps({**extra, "reused": f"bundled {bundled.name}", "history": []}, indent=2))
+    logger.info("using the bundled %s (same settings; reuse_bundled=False retrains)", bundled.name)
+    return True
 
 
 def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = True,
