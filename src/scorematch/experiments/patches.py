@@ -363,6 +363,10 @@ def _run_name(cond: Condition, lam: float, seed: int, estimator: str = "sm") -> 
     return f"{cond.name}__{tag}__s{seed}__{cond.key()}.json"
 
 
+#: The paper's reported optimum for natural-image patches (Figure 2d).
+PAPER_BEST_LAM = 1e-5
+
+
 def run(
     out_dir: str | os.PathLike,
     *,
@@ -538,8 +542,9 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
             if name in ml:
                 ax.axhline(ml[name][key], color=color, ls="--", lw=0.8)
     for ax, title in zip(axes, ("raw 8-bit test patches", "dequantized test patches (+U(-1/2, 1/2)/255)")):
+        ax.axvline(PAPER_BEST_LAM, color="0.4", ls="-.", lw=1)  # the paper's reported optimum
         ax.set_xscale("log")
-        ax.set_xlabel(f"lambda (lambda = 0 drawn at {floor:g})")
+        ax.set_xlabel(f"lambda (lambda = 0 drawn at {floor:g}; dash-dot: the paper's optimum {PAPER_BEST_LAM:g})")
         ax.set_ylabel("held-out log-likelihood (nats per patch)")
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
