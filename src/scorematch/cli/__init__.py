@@ -9,11 +9,13 @@ from collections.abc import Sequence
 
 from ..serialization import ModelFileError
 from . import demo
+from . import restore
 
 __all__ = ["main", "build_parser", "UsageError"]
 
 #: Modules that each define ``add_parser(subparsers)``; the parser's ``func(args)`` runs the command.
 COMMANDS = (demo,)
+COMMANDS += (restore,)  # denoise, superres
 
 
 class UsageError(Exception):
