@@ -1,6 +1,9 @@
 import pytest
 import torch
 
+# Tests run many tiny ops: one thread avoids OpenMP spin costs (20x slower on a busy 2-core machine).
+torch.set_num_threads(1)
+
 
 def pytest_addoption(parser):
     parser.addoption("--slow", action="store_true", help="run only the slow checks (marked 'slow')")

@@ -1,5 +1,6 @@
 """scorematch: regularized score matching for energy-based image models (Kingma & LeCun, NIPS 2010)."""
 
+from . import datasets, energies, estimators
 from .config import TrainConfig
 from .derivatives import input_derivatives
 from .energies import (
@@ -14,6 +15,7 @@ from .energies import (
 from .estimators import denoising_score_matching_loss, score_matching_loss, sliced_score_matching_loss
 from .serialization import ModelFileError, load, load_info, save
 from .train import DivergenceError, FitResult, fit
+from .train import TrainingInterrupted
 
 __version__ = "0.1.0"
 
@@ -32,6 +34,7 @@ __all__ = [
     "fit",
     "FitResult",
     "DivergenceError",
+    "TrainingInterrupted",
     "TrainConfig",
     "save",
     "load",

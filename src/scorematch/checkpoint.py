@@ -88,8 +88,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint` (no code is executed)."""
     tensors, meta = read_tensors(path)
     if meta.get("kind") != "checkpoint":
-        raise ModelFileError(f"{path} is not a training checkpoint")
-    energy = build_energy(meta, str(path))
+        raise ModelFileError(f"{path} is not a training checkpoint (a run directory's checkpoint.safetensors)")
+    model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    energy = build_energy(meta, str(path), shapes={k: tuple(v.shape) for k, v in model_state.items()})
     model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     dtypes = {t.dtype for t in model_state.values() if t.is_floating_point()}
     if len(dtypes) == 1:

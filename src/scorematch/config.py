@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +12,11 @@ __all__ = ["TrainConfig"]
 
 OPTIMIZERS = ("adam", "lbfgs", "sgd")
 SCHEDULES = ("constant", "cosine")
+
+
+def _check_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,22 @@ class TrainConfig:
     lbfgs_max_iter: int = 20
 
     def __post_init__(self) -> None:
+        # Check types, and store numpy scalars as Python numbers (the config is written as JSON).
+        for name in ("steps", "seed", "log_every", "checkpoint_every", "lbfgs_max_iter", "batch_size"):
+            value = getattr(self, name)
+            if name == "batch_size" and value is None:
+                continue
+            _check_int(name, value)
+            object.__setattr__(self, name, int(value))
+        for name in ("lr", "final_lr_fraction"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if not 0 <= self.final_lr_fraction <= 1:
+            raise ValueError(f"final_lr_fraction must be in [0, 1], got {self.final_lr_fraction}")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
         if self.batch_size is not None and self.batch_size < 1:

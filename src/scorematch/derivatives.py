@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from .energies.base import Energy
+from .validation import check_int, check_tensor
 
 __all__ = ["input_derivatives", "hessian_vector_products", "METHODS"]
 
@@ -84,10 +85,30 @@ def exact_hessian(energy: Energy, x: Tensor, *, create_graph: bool = True) -> tu
     return g, rows.permute(1, 0, 2)
 
 
+def _draw_device(like: Tensor, generator: torch.Generator | None) -> torch.device:
+    """Random numbers are drawn where the generator lives, then moved next to ``like``."""
+    return generator.device if generator is not None else like.device
+
+
 def rademacher(shape: tuple[int, ...], *, like: Tensor, generator: torch.Generator | None) -> Tensor:
     """Random signs, shape ``shape``, with ``like``'s dtype and device."""
-    bits = torch.randint(0, 2, shape, generator=generator, device=like.device)
-    return (2 * bits - 1).to(like.dtype)
+    bits = torch.randint(0, 2, shape, generator=generator, device=_draw_device(like, generator))
+    return (2 * bits - 1).to(device=like.device, dtype=like.dtype)
+
+
+def gaussian(shape: tuple[int, ...], *, like: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Standard normal draws, shape ``shape``, with ``like``'s dtype and device."""
+    z = torch.randn(shape, generator=generator, dtype=like.dtype, device=_draw_device(like, generator))
+    return z.to(like.device)
+
+
+def _check_args(energy: Energy, x: Tensor, method: str) -> None:
+    """Validation shared by the public entries that take ``(energy, x, method)``."""
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be a scorematch Energy, got {type(energy).__name__}")
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    check_tensor("x", x, min_dim=2)
 
 
 def input_derivatives(
@@ -125,6 +146,7 @@ def input_derivatives(
     >>> bool(torch.allclose(h1, h2)) and bool(torch.allclose(g1, g2))
     True
     """
+    _check_args(energy, x, method)
     if method == "curvature":
         fast = getattr(energy, "curvature_derivatives", None)
         if fast is None:
@@ -138,8 +160,7 @@ def input_derivatives(
         diag = torch.diagonal(rows, dim1=0, dim2=2).reshape(x.shape)  # (B, D) -> like x
         return g, diag
     if method == "hutchinson":
-        if n_probes < 1:
-            raise ValueError(f"n_probes must be >= 1, got {n_probes}")
+        check_int("n_probes", n_probes, minimum=1)
         x_leaf, g = grad_with_graph(energy, x)
         v = rademacher((n_probes, *x.shape), like=x, generator=generator)
         hv = hessian_vector_products(x_leaf, g, v)

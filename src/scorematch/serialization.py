@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
@@ -36,6 +37,10 @@ class ModelFileError(ValueError):
     """A model or checkpoint file that cannot be read as what was asked for."""
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it to ``path`` (never a partial file)."""
@@ -43,13 +48,34 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private (0600); give it an ordinary file's mode
     try:
         yield Path(tmp)
+        _fsync(tmp)  # the data reaches the disk before the rename makes it visible
         os.replace(tmp, path)
+        _fsync(path.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _fsync(path: str | os.PathLike) -> None:
+    """Flush a file (or a directory entry) to disk; best effort where the OS does not allow it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+#: File openings of formats that can carry code (pickle protocols 2-5, torch.save's zip archive).
+_CODE_FORMATS = ((b"\x80", "a Python pickle"), (b"PK\x03\x04", "a zip archive (torch.save)"))
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:
@@ -62,8 +88,23 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, Tensor], metadata: 
 def read_tensors(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, str]]:
     """Read a safetensors file; a clear :class:`ModelFileError` if it is not one."""
     path = Path(path)
+    if path.is_dir():
+        hint = " (pass its model.safetensors)" if (path / "model.safetensors").is_file() else ""
+        raise ModelFileError(f"{path} is a directory, not a model file{hint}")
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
+    with open(path, "rb") as f:
+        head = f.read(9)
+    size = path.stat().st_size
+    header_len = int.from_bytes(head[:8], "little") if len(head) == 9 else -1
+    looks_safetensors = 0 < header_len <= size - 8 and head[8:9] == b"{"
+    if not looks_safetensors:
+        for magic, what in _CODE_FORMATS:
+            if head.startswith(magic):
+                raise ModelFileError(
+                    f"{path} looks like {what}, a format that can run code when loaded; it was not opened. "
+                    "Only safetensors model files written by scorematch.save are accepted"
+                )
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = dict(f.metadata() or {})
@@ -82,8 +123,22 @@ def energy_metadata(energy: Energy) -> dict[str, str]:
     return {"format": FORMAT, "energy": name, "config": json.dumps(energy.config())}
 
 
-def build_energy(metadata: dict[str, str], source: str) -> Energy:
-    """Rebuild an (untrained) energy from a file's metadata."""
+def build_energy(
+    metadata: dict[str, str], source: str, *, shapes: dict[str, tuple[int, ...]] | None = None
+) -> Energy:
+    """Rebuild an (untrained) energy from a file's metadata.
+
+    Parameters
+    ----------
+    metadata : dict
+        The file's safetensors metadata.
+    source : str
+        Named in error messages.
+    shapes : dict, optional
+        The file's tensor shapes. The energy is first built on the ``meta`` device (no memory) and its
+        state-dict schema compared with them, so a damaged or hostile configuration (e.g. a huge ``dim``)
+        is refused before anything is allocated.
+    """
     if metadata.get("format") != FORMAT:
         raise ModelFileError(f"{source} is not a scorematch model file (format {metadata.get('format')!r})")
     name = metadata.get("energy", "")
@@ -91,8 +146,31 @@ def build_energy(metadata: dict[str, str], source: str) -> Energy:
         raise ModelFileError(f"{source} names an unknown energy {name!r}; known: {sorted(ENERGY_CLASSES)}")
     try:
         config = json.loads(metadata["config"])
-        return ENERGY_CLASSES[name](**config)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, ValueError) as exc:
+        raise ModelFileError(f"{source} has an unreadable {name} configuration: {exc}") from None
+    if not isinstance(config, dict) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, (bool, int, float, str))) for k, v in config.items()
+    ):
+        raise ModelFileError(f"{source}: the {name} configuration must map names to numbers, booleans or strings")
+    cls = ENERGY_CLASSES[name]
+    if shapes is not None:
+        try:
+            with torch.device("meta"):
+                expected = {k: tuple(v.shape) for k, v in cls(**config).state_dict().items()}
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ModelFileError(f"{source} has an invalid {name} configuration: {exc}") from None
+        if expected != {k: tuple(v) for k, v in shapes.items()}:
+            missing = sorted(set(expected) - set(shapes))
+            extra = sorted(set(shapes) - set(expected))
+            wrong = sorted(k for k in set(expected) & set(shapes) if expected[k] != tuple(shapes[k]))
+            raise ModelFileError(
+                f"{source}: its tensors do not match its declared {name}{config} "
+                f"(missing {missing}, unexpected {extra}, wrong shape {wrong}); the file is damaged"
+            )
+    try:
+        with torch.random.fork_rng(devices=[]):  # building draws random filters: leave the global RNG alone
+            return cls(**config)
+    except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{source} has an invalid {name} configuration: {exc}") from None
 
 
@@ -134,7 +212,7 @@ def load(path: str | os.PathLike, *, expect: type[Energy] | None = None) -> Ener
         In the file's dtype, on the CPU, in eval mode.
     """
     tensors, metadata = read_tensors(path)
-    energy = build_energy(metadata, str(path))
+    energy = build_energy(metadata, str(path), shapes={k: tuple(v.shape) for k, v in tensors.items()})
     if expect is not None and not isinstance(energy, expect):
         raise ModelFileError(f"{path} holds a {type(energy).__name__}, not a {expect.__name__}")
     dtypes = {t.dtype for t in tensors.values() if t.is_floating_point()}

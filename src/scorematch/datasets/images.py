@@ -60,8 +60,10 @@ def read_image(path: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -
     if path.suffix.lower() == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise ImageFileError(f"{path}: not a readable .npy array ({exc})") from None
+        except Exception as exc:  # numpy's header parser can raise many types on a corrupt file
+            raise ImageFileError(f"{path}: not a readable .npy array ({type(exc).__name__}: {exc})") from None
+        if not isinstance(arr, np.ndarray) or arr.dtype.fields is not None or arr.dtype.hasobject:
+            raise ImageFileError(f"{path}: .npy images must be a plain numeric array")
         if arr.ndim == 3 and arr.shape[-1] in (3, 4):
             arr = arr[..., :3] @ _LUMA if arr.dtype.kind == "f" else _to_unit(arr[..., :3], path) @ _LUMA
         if arr.dtype.kind in "ub":
@@ -76,16 +78,25 @@ def read_image(path: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -
             with Image.open(path) as im:
                 im.load()
                 unit = _pil_to_gray(im, path)
+        except ImageFileError:
+            raise
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-            raise ImageFileError(f"{path}: not a readable image ({exc})") from None
+            raise ImageFileError(f"{path}: not a readable image, or truncated/corrupt ({exc})") from None
+        except Image.DecompressionBombError as exc:
+            raise ImageFileError(f"{path}: refused, the image is too large ({exc})") from None
+        except Exception as exc:  # Pillow's decoders raise assorted types on corrupt input; all mean "bad file"
+            raise ImageFileError(f"{path}: corrupt image data ({type(exc).__name__}: {exc})") from None
     if unit.ndim != 2:
-        raise ImageFileError(f"{path}: expected a 2-D gray image, got shape {unit.shape}")
+        raise ImageFileError(f"{path}: expected a 2-D gray image, got shape {unit.shape}; save one image per file")
     if unit.size == 0:
-        raise ImageFileError(f"{path}: the image is empty")
+        raise ImageFileError(f"{path}: the image is empty (0 pixels)")
     if not np.isfinite(unit).all():
-        raise ImageFileError(f"{path}: the image contains NaN or inf values")
+        raise ImageFileError(f"{path}: the image contains NaN or inf values; fix or remove the file")
     if unit.min() < -1e-6 or unit.max() > 1 + 1e-6:
-        raise ImageFileError(f"{path}: float pixel values must lie in [0, 1] (got {unit.min():.3g}..{unit.max():.3g})")
+        raise ImageFileError(
+            f"{path}: float pixel values must lie in [0, 1] (got {unit.min():.3g}..{unit.max():.3g}); rescale the file"
+        )
+    unit = np.clip(unit, 0.0, 1.0)  # rounding error within the tolerance above
     return torch.from_numpy(np.ascontiguousarray(unit)).to(dtype)
 
 
@@ -96,14 +107,14 @@ def _pil_to_gray(im, path: Path) -> np.ndarray:
     if mode.startswith("I;16") or mode == "I":  # 16-bit gray (Pillow may open it as 32-bit "I")
         arr = np.asarray(im).astype(np.int64)
         if arr.min(initial=0) < 0 or arr.max(initial=0) > 65535:
-            raise ImageFileError(f"{path}: integer image outside the 16-bit range")
+            raise ImageFileError(f"{path}: integer image outside the 16-bit range; save it as 8- or 16-bit")
         return arr.astype(np.float64) / 65535.0
     if mode == "F":
         return np.asarray(im).astype(np.float64)
     if mode in ("LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"):
         rgb = np.asarray(im.convert("RGB")).astype(np.float64) / 255.0
         return rgb @ _LUMA
-    raise ImageFileError(f"{path}: unsupported image mode {mode!r}")
+    raise ImageFileError(f"{path}: unsupported image mode {mode!r}; convert it to gray or RGB")
 
 
 def write_image(path: str | os.PathLike, image: Tensor | np.ndarray) -> Path:
@@ -113,8 +124,10 @@ def write_image(path: str | os.PathLike, image: Tensor | np.ndarray) -> Path:
     """
     path = Path(path)
     arr = image.detach().cpu().double().numpy() if isinstance(image, Tensor) else np.asarray(image, dtype=np.float64)
-    if arr.ndim != 2:
-        raise ValueError(f"image must have shape (H, W), got {arr.shape}")
+    if arr.ndim != 2 or arr.size == 0:
+        raise ValueError(f"image must have shape (H, W) with H, W >= 1, got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"image contains NaN or inf values; nothing was written to {path}")
     arr = np.clip(arr, 0.0, 1.0)
     suffix = path.suffix.lower()
     if suffix == ".npy":

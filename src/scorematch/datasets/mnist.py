@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ from torch import Tensor
 
 from .paths import data_dir
 
-__all__ = ["read_idx", "load_mnist", "downsample2x", "MNIST_FILES"]
+__all__ = ["read_idx", "load_mnist", "downsample2x", "MNIST_FILES", "MAX_IDX_BYTES"]
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60000),
@@ -21,8 +23,15 @@ MNIST_FILES = {
 _IDX_UBYTE = 0x08
 
 
+#: Largest idx payload :func:`read_idx` accepts (a header is not trusted to allocate more).
+MAX_IDX_BYTES = 2**32
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an idx file of unsigned bytes (MNIST's format), raw or gzip-compressed.
+
+    The header is checked against the data before anything is allocated, and a gzip stream is
+    decompressed only up to the size the header declares (no memory blow-up from a lying header).
 
     Parameters
     ----------
@@ -34,34 +43,68 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     Raises
     ------
+    FileNotFoundError
+        No such file.
     ValueError
-        Bad magic number, unsupported type, or a size that does not match the header (truncated file).
+        Bad magic number, unsupported type, a corrupt gzip stream, or a size that does not match the
+        header (truncated file or trailing bytes).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"idx file not found: {path}")
+    with open(path, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ValueError(f"{path}: corrupt gzip stream ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path}: not an idx file (bad magic number)")
-    if raw[2] != _IDX_UBYTE:
-        raise ValueError(f"{path}: idx data type 0x{raw[2]:02x} is not supported (only unsigned bytes, 0x08)")
-    ndim = raw[3]
-    if ndim == 0 or len(raw) < 4 + 4 * ndim:
-        raise ValueError(f"{path}: truncated idx header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = 4 + 4 * ndim + int(np.prod(shape, dtype=np.int64))
-    if len(raw) != expected:
-        raise ValueError(
-            f"{path}: size {len(raw)} bytes does not match the header's shape {shape} ({expected} bytes); "
-            "the file is truncated or corrupt"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape).copy()
+        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as f:
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0:
+                raise ValueError(f"{path}: not an idx file (bad magic number); expected an MNIST-style idx file")
+            if head[2] != _IDX_UBYTE:
+                raise ValueError(
+                    f"{path}: idx data type 0x{head[2]:02x} is not supported (only unsigned bytes, 0x08)"
+                )
+            ndim = head[3]
+            if ndim == 0:
+                raise ValueError(f"{path}: the idx header declares 0 dimensions")
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise ValueError(f"{path}: truncated idx header")
+            shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+            n = math.prod(shape)
+            expected = 4 + 4 * ndim + n
+            if not compressed and path.stat().st_size != expected:
+                raise ValueError(_size_message(path, path.stat().st_size, shape, expected))
+            if n > MAX_IDX_BYTES:
+                raise ValueError(f"{path}: the header declares {n} bytes of data, more than the {MAX_IDX_BYTES} allowed")
+            payload = _read_at_most(f, n)
+            if len(payload) != n:
+                raise ValueError(_size_message(path, 4 + 4 * ndim + len(payload), shape, expected))
+            if f.read(1):
+                raise ValueError(
+                    f"{path}: more data than the header's shape {shape} ({expected} bytes); the file is corrupt"
+                )
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path}: corrupt gzip stream ({exc}); download the file again") from None
+    return np.frombuffer(payload, dtype=np.uint8).reshape(shape).copy()
+
+
+def _size_message(path: Path, size: int, shape: tuple[int, ...], expected: int) -> str:
+    return (
+        f"{path}: size {size} bytes does not match the header's shape {shape} ({expected} bytes); "
+        "the file is truncated or corrupt"
+    )
+
+
+def _read_at_most(f, n: int, chunk: int = 1 << 24) -> bytes:
+    """Read up to ``n`` bytes in chunks (memory grows with the data actually present, not with ``n``)."""
+    parts, got = [], 0
+    while got < n:
+        part = f.read(min(chunk, n - got))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 def _find(directory: Path, stem: str) -> Path:

@@ -92,6 +92,8 @@ class PatchSampler:
     ) -> None:
         if not images:
             raise ValueError("no images to sample patches from")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a positive integer, got {size!r}")
         prepared = []
         for im in images:
             im = im.reshape(1, 1, *im.shape[-2:]) * scale  # (1, 1, H, W)

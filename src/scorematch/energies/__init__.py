@@ -6,6 +6,7 @@ from .gaussian import GaussianEnergy
 from .image_prior import ImageFoE
 from .layers import Conv2d, CurvatureLayer, Elementwise, Linear, Log1p, Square, StudentT, WeightedSum
 from .poe import DEFAULT_C, ProductOfExperts
+from .pretrained import roth_black_3x3
 from .twolayer import TwoLayerEnergy
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "Square",
     "Log1p",
     "WeightedSum",
+    "roth_black_3x3",
 ]

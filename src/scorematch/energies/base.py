@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..validation import all_finite
 from .layers import CurvatureLayer
 
 __all__ = ["Energy", "LayeredEnergy"]
@@ -37,7 +38,8 @@ class Energy(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} does not describe its configuration")
 
     def check_input(self, x: Tensor, event_dims: int) -> None:
-        """Raise a clear error unless ``x`` is a floating tensor of shape (B, ...) matching the parameters."""
+        """Raise a clear error unless ``x`` is a finite floating tensor of shape (B, ...) matching the parameters
+        (dtype and device); ``event_dims`` is the number of dimensions after the batch one."""
         if not isinstance(x, Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if not x.is_floating_point():
@@ -47,11 +49,20 @@ class Energy(nn.Module):
                 f"{type(self).__name__} expects a batch of shape (B, ...) with {event_dims + 1} dimensions, "
                 f"got shape {tuple(x.shape)}"
             )
+        if x.shape[0] == 0:
+            raise ValueError(f"x is an empty batch (shape {tuple(x.shape)}); pass at least one sample")
         p = next(self.parameters(), None)
         if p is not None and p.dtype != x.dtype:
             raise TypeError(
                 f"x has dtype {x.dtype} but the energy's parameters are {p.dtype}; "
                 f"convert one of them (e.g. energy.to({x.dtype}))"
+            )
+        if p is not None and p.device != x.device:
+            raise ValueError(f"x is on {x.device} but the energy is on {p.device}; move one (e.g. x.to({str(p.device)!r}))")
+        if all_finite(x) is False:
+            raise ValueError(
+                f"x contains NaN or inf values (in {int((~torch.isfinite(x)).flatten(1).any(1).sum())} of "
+                f"{x.shape[0]} samples); clean the data, or check the step size of the computation producing x"
             )
 
 
@@ -85,15 +96,16 @@ class LayeredEnergy(Energy):
             h = layer(h)
         return h
 
-    def fused_layers(self) -> list[CurvatureLayer]:
-        """The layers with every run of consecutive fusable linear layers merged into one."""
-        out: list[CurvatureLayer] = []
+    def fused_layers(self) -> list[Any]:
+        """The layers ``frozen()`` for one pass, with each run of consecutive linear ops fused into one."""
+        out: list[Any] = []
         for layer in self.layers:
-            fused = out[-1].fuse(layer) if out else None
+            op = layer.frozen()
+            fused = out[-1].fuse(op) if out else None
             if fused is not None:
                 out[-1] = fused
             else:
-                out.append(layer)
+                out.append(op)
         return out
 
     def curvature_derivatives(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -108,14 +120,16 @@ class LayeredEnergy(Energy):
         grad, diag : Tensor, each shaped like ``x``; differentiable w.r.t. the parameters.
         """
         layers = self.fused_layers()
-        inputs = []
+        last_needed = max((i for i, op in enumerate(layers) if op.needs_input), default=-1)
+        inputs = [x]
         h = x
-        for layer in layers:  # forward pass, keeping each layer's input
+        for i, op in enumerate(layers[:-1]):  # forward pass, keeping each layer's input (not the energy)
+            if i >= last_needed and op.shape_preserving:
+                h = h.new_zeros(()).expand(h.shape)  # only the shape is used from here on
+            else:
+                h = op(h)
             inputs.append(h)
-            h = layer(h)
-        if h.shape != x.shape[:1]:
-            raise ValueError(f"the last layer must output shape (B,), got {tuple(h.shape)}")
-        delta: Tensor = torch.ones_like(h)
+        delta: Tensor = torch.ones(x.shape[:1], dtype=x.dtype, device=x.device)  # dE/dE = 1, shape (B,)
         delta2: Tensor | None = None  # d2E/dE2 = 0
         for layer, h_in in zip(reversed(layers), reversed(inputs)):
             delta, delta2 = layer.backward_curvature(h_in, delta, delta2)

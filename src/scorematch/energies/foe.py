@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..validation import check_int, check_number
 from .base import LayeredEnergy
 from .layers import Conv2d, StudentT, WeightedSum
 from .poe import DEFAULT_C
@@ -72,8 +73,9 @@ class FieldOfExperts(LayeredEnergy):
         learn_alpha: bool = True,
         generator: torch.Generator | None = None,
     ) -> None:
-        if n_experts < 1 or kernel_size < 1:
-            raise ValueError(f"n_experts and kernel_size must be positive, got {n_experts} and {kernel_size}")
+        n_experts = check_int("n_experts", n_experts, minimum=1)
+        kernel_size = check_int("kernel_size", kernel_size, minimum=1)
+        c = check_number("c", c, minimum=0, strict=True)
         w = torch.randn(n_experts, 1, kernel_size, kernel_size, generator=generator) / kernel_size
         super().__init__(
             [

@@ -15,13 +15,15 @@ is diagonal. That assumption holds for the output of an elementwise expert feedi
 one-layer models (PoE, FoE) get the exact diagonal; see :class:`~scorematch.energies.base.LayeredEnergy`.
 
 ``delta2=None`` stands for an all-zero curvature (the start of the pass) and saves work.
-Consecutive linear layers are fused into one before the curvature pass (:meth:`CurvatureLayer.fuse`),
-which keeps the rule exact for e.g. a fixed whitening filter followed by learned filters.
+For a curvature pass each layer is first ``frozen()`` (derived weights such as normalized filters are
+computed once) and consecutive linear ops are fused into one (``fuse``), which keeps the rule exact
+for e.g. a fixed whitening filter followed by learned filters.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +32,8 @@ from torch import Tensor, nn
 __all__ = [
     "CurvatureLayer",
     "Linear",
+    "LinearOp",
+    "ConvOp",
     "Conv2d",
     "Elementwise",
     "StudentT",
@@ -66,12 +70,20 @@ class CurvatureLayer(nn.Module):
 
     #: True when the layer is linear in its input (its second derivative is zero).
     is_linear: bool = False
+    #: True when ``backward_curvature`` reads the values of ``h`` (not just its shape).
+    needs_input: bool = False
+    #: True when the output has the input's shape (lets the curvature pass skip computing it).
+    shape_preserving: bool = False
 
     def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
         raise NotImplementedError
 
-    def fuse(self, nxt: "CurvatureLayer") -> "CurvatureLayer | None":
-        """Return one layer equal to ``nxt(self(h))``, or None when they cannot be fused."""
+    def frozen(self) -> "CurvatureLayer | LinearOp | ConvOp":
+        """The layer for one curvature pass, with derived weights computed once (default: itself)."""
+        return self
+
+    def fuse(self, nxt: Any) -> Any:
+        """Return one op equal to ``nxt(self(h))``, or None when they cannot be fused."""
         return None
 
 
@@ -128,45 +140,35 @@ class Linear(CurvatureLayer):
     def forward(self, h: Tensor) -> Tensor:
         return F.linear(h, self.weight, self.bias)
 
+    def frozen(self) -> "LinearOp":
+        return LinearOp(self.weight, self.bias)
+
+    def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
+        return self.frozen().backward_curvature(h, delta, delta2)
+
+
+class LinearOp:
+    """A linear map with fixed (already computed) weight, used inside one curvature pass."""
+
+    is_linear, needs_input, shape_preserving = True, False, False
+
+    def __init__(self, weight: Tensor, bias: Tensor | None = None) -> None:
+        self.weight, self.bias = weight, bias  # (D_out, D_in), (D_out,)
+
+    def __call__(self, h: Tensor) -> Tensor:
+        return F.linear(h, self.weight, self.bias)
+
     def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
         w = self.weight
         return delta @ w, None if delta2 is None else delta2 @ (w * w)
 
-    def fuse(self, nxt: CurvatureLayer) -> CurvatureLayer | None:
-        if isinstance(nxt, Linear):
-            return _FusedLinear(self, nxt)
-        return None
-
-
-class _FusedLinear(CurvatureLayer):
-    """``second(first(h))`` as one linear map (built per curvature pass, holds no parameters of its own)."""
-
-    is_linear = True
-
-    def __init__(self, first: Linear, second: Linear) -> None:
-        super().__init__()
-        w1, w2 = first.weight, second.weight
-        self._weight = w2 @ w1  # (D_out, D_in)
-        b = None
-        if first.bias is not None:
-            b = first.bias @ w2.T
-        if second.bias is not None:
-            b = second.bias if b is None else b + second.bias
-        self._bias = b
-
-    @property
-    def weight(self) -> Tensor:
-        return self._weight
-
-    def forward(self, h: Tensor) -> Tensor:
-        return F.linear(h, self._weight, self._bias)
-
-    def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
-        w = self._weight
-        return delta @ w, None if delta2 is None else delta2 @ (w * w)
-
-    def fuse(self, nxt: CurvatureLayer) -> CurvatureLayer | None:
-        return _FusedLinear(self, nxt) if isinstance(nxt, (Linear, _FusedLinear)) else None
+    def fuse(self, nxt: Any) -> "LinearOp | None":
+        if not isinstance(nxt, LinearOp):
+            return None
+        bias = None if self.bias is None else self.bias @ nxt.weight.T
+        if nxt.bias is not None:
+            bias = nxt.bias if bias is None else bias + nxt.bias
+        return LinearOp(nxt.weight @ self.weight, bias)
 
 
 def compose_kernels(first: Tensor, second: Tensor) -> Tensor:
@@ -231,45 +233,31 @@ class Conv2d(CurvatureLayer):
     def forward(self, h: Tensor) -> Tensor:
         return F.conv2d(h, self.weight)
 
+    def frozen(self) -> "ConvOp":
+        return ConvOp(self.weight)
+
     def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
-        return _conv_backward(self.weight, delta, delta2)
-
-    def fuse(self, nxt: CurvatureLayer) -> CurvatureLayer | None:
-        if isinstance(nxt, (Conv2d, _FusedConv2d)):
-            return _FusedConv2d(compose_kernels(self.weight, nxt.weight))
-        return None
+        return self.frozen().backward_curvature(h, delta, delta2)
 
 
-def _conv_backward(w: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
-    # The adjoint of a valid correlation is a full transposed convolution: (B, C_out, h, w) -> (B, C_in, H, W).
-    d = F.conv_transpose2d(delta, w)
-    d2 = None if delta2 is None else F.conv_transpose2d(delta2, w * w)
-    return d, d2
+class ConvOp:
+    """A valid correlation with a fixed (already computed) kernel, used inside one curvature pass."""
 
-
-class _FusedConv2d(CurvatureLayer):
-    """A convolution with a precomputed (composed) kernel, built per curvature pass."""
-
-    is_linear = True
+    is_linear, needs_input, shape_preserving = True, False, False
 
     def __init__(self, weight: Tensor) -> None:
-        super().__init__()
-        self._weight = weight
+        self.weight = weight  # (C_out, C_in, k, k)
 
-    @property
-    def weight(self) -> Tensor:
-        return self._weight
-
-    def forward(self, h: Tensor) -> Tensor:
-        return F.conv2d(h, self._weight)
+    def __call__(self, h: Tensor) -> Tensor:
+        return F.conv2d(h, self.weight)
 
     def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
-        return _conv_backward(self._weight, delta, delta2)
+        # The adjoint of a valid correlation is a full transposed one: (B, C_out, h, w) -> (B, C_in, H, W).
+        w = self.weight
+        return F.conv_transpose2d(delta, w), None if delta2 is None else F.conv_transpose2d(delta2, w * w)
 
-    def fuse(self, nxt: CurvatureLayer) -> CurvatureLayer | None:
-        if isinstance(nxt, (Conv2d, _FusedConv2d)):
-            return _FusedConv2d(compose_kernels(self._weight, nxt.weight))
-        return None
+    def fuse(self, nxt: Any) -> "ConvOp | None":
+        return ConvOp(compose_kernels(self.weight, nxt.weight)) if isinstance(nxt, ConvOp) else None
 
 
 class Elementwise(CurvatureLayer):
@@ -277,6 +265,9 @@ class Elementwise(CurvatureLayer):
 
     Rule: ``delta_in = f'(h) delta``, ``delta2_in = f'(h)^2 delta2 + f''(h) delta``.
     """
+
+    needs_input = True
+    shape_preserving = True
 
     def f(self, h: Tensor) -> Tensor:
         raise NotImplementedError
@@ -323,6 +314,19 @@ class StudentT(Elementwise):
         d1 = c2 * h * inv
         d2 = c2 * (1.0 - u) * inv * inv
         return d1, d2
+
+    def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
+        # Same rule as Elementwise, with the factors shared: s = delta c^2 / (1 + u).
+        c2 = self.c * self.c
+        u = (0.5 * c2) * h * h
+        inv = 1.0 / (1.0 + u)
+        s = (delta * c2) * inv
+        d_in = s * h  # f'(h) delta
+        curv = s * (1.0 - u) * inv  # f''(h) delta
+        if delta2 is not None:
+            d1 = c2 * h * inv
+            curv = curv + d1 * d1 * delta2
+        return d_in, curv
 
     def extra_repr(self) -> str:
         return f"c={self.c:.6g}"

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..validation import check_int, check_number
 from .base import LayeredEnergy
 from .layers import Linear, StudentT, WeightedSum
 
@@ -58,8 +59,9 @@ class ProductOfExperts(LayeredEnergy):
         learn_alpha: bool = True,
         generator: torch.Generator | None = None,
     ) -> None:
-        if dim < 1 or n_experts < 1:
-            raise ValueError(f"dim and n_experts must be positive, got {dim} and {n_experts}")
+        dim = check_int("dim", dim, minimum=1)
+        n_experts = check_int("n_experts", n_experts, minimum=1)
+        c = check_number("c", c, minimum=0, strict=True)
         w = torch.randn(n_experts, dim, generator=generator) / math.sqrt(dim)
         super().__init__(
             [
@@ -101,10 +103,20 @@ class ProductOfExperts(LayeredEnergy):
         -------
         Tensor, shape (B,)
         """
+        self._check(x)
+        return super().energy(x)
+
+    def _check(self, x: Tensor) -> None:
         self.check_input(x, 1)
         if x.shape[1] != self.dim:
-            raise ValueError(f"x must have shape (B, {self.dim}), got {tuple(x.shape)}")
-        return super().energy(x)
+            raise ValueError(
+                f"x must have shape (B, {self.dim}) for this {self.dim}-dimensional PoE, got {tuple(x.shape)}"
+                + (" (flatten the patches first: x.flatten(1))" if x.dim() > 2 else "")
+            )
+
+    def curvature_derivatives(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        self._check(x)
+        return super().curvature_derivatives(x)
 
     def log_likelihood(self, x: Tensor) -> Tensor:
         """Exact ``log p(x)`` of a square PoE with ``alpha = 1`` (SPEC section 3).

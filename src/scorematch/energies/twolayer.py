@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..validation import check_int
 from .base import LayeredEnergy
 from .layers import Linear, Log1p, Square, WeightedSum
 
@@ -48,6 +49,9 @@ class TwoLayerEnergy(LayeredEnergy):
         normalize_filters: bool = True,
         generator: torch.Generator | None = None,
     ) -> None:
+        dim = check_int("dim", dim, minimum=1)
+        n_filters = check_int("n_filters", n_filters, minimum=1)
+        n_pools = check_int("n_pools", n_pools, minimum=1)
         w = torch.randn(n_filters, dim, generator=generator) / math.sqrt(dim)
         v = torch.randn(n_pools, n_filters, generator=generator) - math.log(n_filters)
         super().__init__(
@@ -72,5 +76,14 @@ class TwoLayerEnergy(LayeredEnergy):
 
     def energy(self, x: Tensor) -> Tensor:
         """x : Tensor, shape (B, D) -> Tensor, shape (B,)."""
-        self.check_input(x, 1)
+        self._check(x)
         return super().energy(x)
+
+    def _check(self, x: Tensor) -> None:
+        self.check_input(x, 1)
+        if x.shape[1] != self.dim:
+            raise ValueError(f"x must have shape (B, {self.dim}), got {tuple(x.shape)}")
+
+    def curvature_derivatives(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        self._check(x)
+        return super().curvature_derivatives(x)

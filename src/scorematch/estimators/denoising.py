@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..derivatives import gaussian
 from ..energies.base import Energy
+from ..validation import check_number, check_tensor
 
 __all__ = ["denoising_score_matching_loss"]
 
@@ -39,9 +41,11 @@ def denoising_score_matching_loss(
     -------
     Tensor, scalar
     """
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
-    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    sigma = check_number("sigma", sigma, minimum=0, strict=True, hint=" (the noise std on the data's scale)")
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be a scorematch Energy, got {type(energy).__name__}")
+    check_tensor("x", x, min_dim=2)
+    noise = gaussian(tuple(x.shape), like=x, generator=generator)
     x_noisy = (x + sigma * noise).detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(energy.energy(x_noisy).sum(), x_noisy, create_graph=True)
     residual = grad - noise / sigma  # (x_noisy - x) / sigma^2 = noise / sigma

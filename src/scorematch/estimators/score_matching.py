@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..derivatives import (
     Method,
+    _check_args,
     exact_hessian_rows,
     grad_with_graph,
     hessian_vector_products,
@@ -16,13 +17,13 @@ from ..derivatives import (
     rademacher,
 )
 from ..energies.base import Energy
+from ..validation import check_int, check_number
 
 __all__ = ["score_matching_loss"]
 
 
-def _check_lam(lam: float) -> None:
-    if not lam >= 0:  # also rejects NaN
-        raise ValueError(f"lam must be >= 0, got {lam}")
+def _check_lam(lam: float) -> float:
+    return check_number("lam", lam, minimum=0, hint=" (lambda weighs the curvature penalty; 0 turns it off)")
 
 
 def score_matching_loss(
@@ -73,9 +74,9 @@ def score_matching_loss(
     >>> loss.shape
     torch.Size([])
     """
-    _check_lam(lam)
-    if x.dim() < 2 or x.shape[0] == 0:
-        raise ValueError(f"x must be a non-empty batch of shape (B, ...), got {tuple(x.shape)}")
+    lam = _check_lam(lam)
+    _check_args(energy, x, method)
+    n_probes = check_int("n_probes", n_probes, minimum=1)
     if regularizer == "diagonal":
         grad, diag = input_derivatives(energy, x, method=method, n_probes=n_probes, generator=generator)
         per_dim = 0.5 * grad * grad - diag

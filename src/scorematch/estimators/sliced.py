@@ -7,8 +7,9 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..derivatives import grad_with_graph, hessian_vector_products, rademacher
+from ..derivatives import gaussian, grad_with_graph, hessian_vector_products, rademacher
 from ..energies.base import Energy
+from ..validation import check_int, check_tensor
 
 __all__ = ["sliced_score_matching_loss"]
 
@@ -47,14 +48,18 @@ def sliced_score_matching_loss(
     -------
     Tensor, scalar
     """
-    if n_proj < 1:
-        raise ValueError(f"n_proj must be >= 1, got {n_proj}")
+    n_proj = check_int("n_proj", n_proj, minimum=1)
+    if distribution not in ("rademacher", "gaussian"):
+        raise ValueError(f'distribution must be "rademacher" or "gaussian", got {distribution!r}')
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be a scorematch Energy, got {type(energy).__name__}")
+    check_tensor("x", x, min_dim=2)
     x_leaf, grad = grad_with_graph(energy, x)
     shape = (n_proj, *x.shape)
     if distribution == "rademacher":
         v = rademacher(shape, like=x, generator=generator)
     elif distribution == "gaussian":
-        v = torch.randn(shape, generator=generator, dtype=x.dtype, device=x.device)
+        v = gaussian(shape, like=x, generator=generator)
     else:
         raise ValueError(f'distribution must be "rademacher" or "gaussian", got {distribution!r}')
     hv = hessian_vector_products(x_leaf, grad, v)  # (P, B, ...)

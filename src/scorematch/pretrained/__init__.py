@@ -1,0 +1,58 @@
+"""Pretrained models shipped with the package, each ``NAME.safetensors`` beside a model card ``NAME.md``.
+
+``scorematch models`` lists them; every ``--model`` option accepts a name from this folder or a path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..energies import Energy
+from ..serialization import load, load_info
+
+__all__ = ["models_dir", "available", "resolve", "load_pretrained"]
+
+
+def models_dir() -> Path:
+    """The folder holding the bundled model files and their cards."""
+    return Path(__file__).resolve().parent
+
+
+def available() -> list[dict[str, Any]]:
+    """One entry per bundled model: name, path, energy class, size in bytes, card summary."""
+    out = []
+    for path in sorted(models_dir().glob("*.safetensors")):
+        card = path.with_suffix(".md")
+        summary = ""
+        if card.is_file():
+            lines = [ln.strip() for ln in card.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+            summary = lines[0] if lines else ""
+        info = load_info(path)
+        out.append({"name": path.stem, "path": path, "energy": info["energy"], "bytes": path.stat().st_size,
+                    "summary": summary, "card": card if card.is_file() else None})
+    return out
+
+
+def resolve(name_or_path: str | os.PathLike) -> Path:
+    """A bundled model's file by name (``foe_5x5x24``), or the given path if it is a file.
+
+    Raises
+    ------
+    FileNotFoundError
+        Neither a bundled name nor an existing file; the message lists the bundled names.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    bundled = models_dir() / f"{name_or_path}.safetensors"
+    if bundled.is_file():
+        return bundled
+    names = ", ".join(m["name"] for m in available()) or "none"
+    raise FileNotFoundError(f"no model file or bundled model named {str(name_or_path)!r} (bundled: {names})")
+
+
+def load_pretrained(name_or_path: str | os.PathLike) -> Energy:
+    """Load a bundled model by name, or any model file by path."""
+    return load(resolve(name_or_path))
