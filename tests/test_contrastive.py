@@ -47,6 +47,7 @@ def test_cd1_gradient_vanishes_at_the_data_distribution_and_points_the_right_way
     assert off[0] > 0.2  # gradient descent moves the mean back towards the data
 
 
+@pytest.mark.slow
 def test_cd_fit_recovers_a_gaussian():
     """Training by CD-1 (HMC) through the generic loop recovers the data's mean and precision."""
     g = torch.Generator().manual_seed(2)

@@ -73,6 +73,7 @@ def train_cd_foe(
     steps: int | None = None,
     images: str | os.PathLike | None = None,
     progress: bool = False,
+    device: str = "cpu",
     **settings: Any,
 ) -> Path:
     """Train (or reuse) the CD-1 FoE 5x5x24 on whitened Train400 patches and return its model path.
@@ -92,6 +93,8 @@ def train_cd_foe(
         A folder of training images instead of the bundled ``train400``.
     progress : bool
         Show a progress bar.
+    device : str
+        Where to train (``"cpu"`` or ``"cuda"``); the saved model is on the CPU.
     **settings
         Overrides of the other settings (``patch_size``, ``batch_size``, ``lr``, ``n_leapfrog``,
         ``initial_step_size``, ``target_acceptance``, ``seed``, ``n_images``, ...).
@@ -120,7 +123,10 @@ def train_cd_foe(
     train = load_images(cfg["images"], limit=cfg["n_images"])
     kernel = laplacian_whitening_kernel(cfg["whitening"]["size"], sigma=cfg["whitening"]["sigma"])
     sampler = PatchSampler(train, cfg["patch_size"], scale=cfg["scale"], whitening=kernel)
-    foe = FieldOfExperts(cfg["n_experts"], cfg["kernel_size"], generator=generator)
+    foe = FieldOfExperts(cfg["n_experts"], cfg["kernel_size"], generator=generator).to(device)
+
+    def data(batch_size: int, gen: torch.Generator) -> torch.Tensor:
+        return sampler(batch_size, gen).to(device)  # (B, 1, patch, patch)
     controller = StepSizeController(cfg["initial_step_size"], target=cfg["target_acceptance"])
     loss = functools.partial(
         contrastive_divergence_loss,
@@ -139,7 +145,7 @@ def train_cd_foe(
         seed=cfg["seed"], log_every=max(1, cfg["steps"] // 50), checkpoint_every=0,
     )
     t0 = time.perf_counter()
-    result = fit(foe, sampler, loss, config=config, run_dir=out_dir / "cd_foe_run", progress=progress,
+    result = fit(foe, data, loss, config=config, run_dir=out_dir / "cd_foe_run", progress=progress,
                  callback=record)
     seconds = time.perf_counter() - t0
     extra = {
@@ -151,7 +157,7 @@ def train_cd_foe(
         "final_acceptance": controller.last_acceptance,
         "train_seconds": seconds,
     }
-    save(result.energy, model_path, metadata=extra)
+    save(result.energy.cpu(), model_path, metadata=extra)
     history = [dict(row, acceptance=a) for row, a in zip(result.history, acceptance)]
     with atomic_path(info_path) as tmp:
         tmp.write_text(json.dumps({**extra, "history": history}, indent=2))
