@@ -14,7 +14,7 @@ from ..datasets.images import ImageFileError, read_image, write_image
 from ..energies.base import Energy
 from ..serialization import load
 
-__all__ = ["add_parser", "parse_sigma", "default_model_path", "read_input"]
+__all__ = ["add_parser", "parse_sigma", "default_model_path", "read_input", "recommended_weight"]
 
 DENOISE_EXAMPLES = """examples:
   scorematch denoise noisy.npy -o clean.png --sigma 5/256
@@ -79,10 +79,22 @@ def read_input(path: str | Path, *, allow_out_of_range: bool = False) -> torch.T
     return img.reshape(1, 1, *img.shape)
 
 
+def _model_path(path: str | None) -> Path:
+    if not path:
+        p = default_model_path()
+        if not p.is_file():
+            raise FileNotFoundError(f"the bundled model is missing ({p}); pass --model")
+        return p
+    p = Path(path)
+    if p.is_file():
+        return p
+    from ..pretrained import resolve
+
+    return resolve(path)
+
+
 def _load_model(path: str | None) -> Energy:
-    p = Path(path) if path else default_model_path()
-    if not path and not p.is_file():
-        raise FileNotFoundError(f"the bundled model is missing ({p}); pass --model")
+    p = _model_path(path)
     energy = load(p)
     if not hasattr(energy, "kernel_size"):
         raise ValueError(f"{p} holds a {type(energy).__name__}; an image prior (ImageFoE/FieldOfExperts) is needed")
@@ -140,21 +152,29 @@ def run_denoise(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     y = read_input(args.noisy, allow_out_of_range=True)
     energy = _load_model(args.model)
-    weight = args.weight if args.weight is not None else _recommended_weight(args.model, sigma)
+    weight = args.weight if args.weight is not None else recommended_weight(args.model, sigma)
     x = denoise(y, energy, sigma=sigma, method=args.method, n_iter=args.iters, weight=weight, tile=args.tile)
     write_image(args.output, x[0, 0])
     extra = {"sigma": sigma, "weight": weight}
     if args.reference is not None:
-        extra["psnr_input"] = round(psnr(y, read_input(args.reference)), 4) if read_input(args.reference).shape == y.shape else None
+        ref = read_input(args.reference)
+        if ref.shape == y.shape:
+            extra["psnr_input"] = round(psnr(y, ref), 4)
     _report(x, args.reference, extra)
     return 0
 
 
-def _recommended_weight(model: str | None, sigma: float) -> float:
+def recommended_weight(model: str | None, sigma: float) -> float:
+    """The prior weight stored in a model file for the nearest noise level (``prior_weights``), else 1."""
     from ..serialization import load_info
 
-    info = load_info(Path(model) if model else default_model_path())
-    w = info.get("extra", {}).get("prior_weight")
+    extra = load_info(_model_path(model)).get("extra", {})
+    table = extra.get("prior_weights")
+    if isinstance(table, dict) and table:
+        levels = {float(k) / 256: float(v) for k, v in table.items()}
+        nearest = min(levels, key=lambda s: abs(math.log(s / sigma)))
+        return levels[nearest]
+    w = extra.get("prior_weight")
     return float(w) if isinstance(w, (int, float)) else 1.0
 
 
