@@ -2,6 +2,7 @@
 
 from .contrastive import contrastive_divergence_loss
 from .denoising import denoising_score_matching_loss
+from .nce import GaussianNoise, LogNormalized, nce_loss
 from .score_matching import score_matching_loss
 from .sliced import sliced_score_matching_loss
 
@@ -10,4 +11,7 @@ __all__ = [
     "sliced_score_matching_loss",
     "denoising_score_matching_loss",
     "contrastive_divergence_loss",
+    "nce_loss",
+    "GaussianNoise",
+    "LogNormalized",
 ]

@@ -166,10 +166,11 @@ def train_cd_foe(
     return model_path
 
 
-def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = True) -> dict[str, Any]:
+def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = True,
+        device: str = "cpu") -> dict[str, Any]:
     """Train the CD-1 FoE (Figure 2i) and draw its filters; returns :func:`summary`."""
     out_dir = Path(out_dir)
-    train_cd_foe(out_dir, quick=quick, progress=progress)
+    train_cd_foe(out_dir, quick=quick, progress=progress, device=device)
     plot(out_dir)
     return summary(out_dir)
 

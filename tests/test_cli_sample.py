@@ -1,0 +1,27 @@
+"""``scorematch sample`` on bundled and saved models (tiny settings)."""
+
+import torch
+
+import scorematch
+from scorematch.cli import main
+from scorematch.datasets import read_image
+
+
+def test_sample_foe_and_poe(tmp_path, capsys):
+    out = tmp_path / "rb.png"
+    assert main(["sample", "--model", "roth_black_3x3x8", "-o", str(out), "--n", "2", "--size", "8",
+                 "--steps", "4", "--sampler", "hmc"]) == 0
+    img = read_image(out)
+    assert img.shape == (1 + 1 * (8 + 1), 1 + 2 * (8 + 1)) and 0 <= float(img.min()) and float(img.max()) <= 1
+    poe = scorematch.ProductOfExperts(16, 16, learn_alpha=False)
+    model = scorematch.save(poe, tmp_path / "poe.safetensors")
+    assert main(["sample", "--model", str(model), "-o", str(tmp_path / "p.png"), "--n", "3", "--steps", "3"]) == 0
+    assert read_image(tmp_path / "p.png").shape == (1 + 2 * 5, 1 + 2 * 5)
+    assert "acceptance" in capsys.readouterr().out
+
+
+def test_sample_errors_are_one_line(tmp_path, capsys):
+    assert main(["sample", "--model", str(tmp_path / "missing.safetensors"), "-o", str(tmp_path / "x.png")]) == 2
+    assert "no model file" in capsys.readouterr().err
+    g = scorematch.save(scorematch.GaussianEnergy(3), tmp_path / "g.safetensors")
+    assert main(["sample", "--model", str(g), "-o", str(tmp_path / "x.png"), "--steps", "2"]) == 2
