@@ -70,13 +70,14 @@ def test_superres_cli(tmp_path, clean, capsys):
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "five"], "sigma"),
         (["denoise", "{clean}", "-o", "{d}/o.xyz", "--sigma", "5/256", "--iters", "2"], "extension"),
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "5/256", "--model", "{d}/bad.png"], "model file"),
-        (["superres", "{d}/odd.npy", "-o", "{d}/o.png"], "multiples"),
+        (["superres", "{d}/tiny.npy", "-o", "{d}/o.png"], "H, W >="),
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "5/256", "--reference", "{d}/odd.npy"], "shape"),
     ],
 )
 def test_cli_errors_are_one_line_exit_2(tmp_path, clean, capsys, argv, message):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     np.save(tmp_path / "odd.npy", np.full((7, 9), 0.5))
+    np.save(tmp_path / "tiny.npy", np.full((3, 3), 0.5))  # 6x6 after upscaling: smaller than the prior's support
     argv = [a.format(d=tmp_path, clean=clean[0]) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()

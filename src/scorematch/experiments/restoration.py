@@ -146,7 +146,7 @@ def _models(out_dir: Path, s: dict[str, Any], quick: bool, progress: bool) -> di
     if not cd_path.is_file():
         bundled = Path(__file__).resolve().parent.parent / "pretrained" / "cd_foe_5x5x24.safetensors"
         try:
-            if bundled.is_file() and not quick:
+            if bundled.is_file():
                 src = bundled
             else:
                 from .cd_foe import train_cd_foe
@@ -266,7 +266,7 @@ def _table1(out_dir: Path, paths, best_w, s) -> list[dict[str, Any]]:
                     row[f"{k}_seconds"] = time.perf_counter() - t0
                     if name == "lena" and d == 0:
                         details[k] = out
-                if "rsm" in priors:
+                if "rsm" in priors and s.get("paper_solver", True):
                     out = denoise(y, priors["rsm"], sigma=level / 256, method="paper", n_iter=s["denoise_iters"])
                     row["rsm_paper_solver"] = psnr(out.clamp(0, 1), x)
                 if "tv" in best_w:
@@ -285,7 +285,7 @@ def _table1(out_dir: Path, paths, best_w, s) -> list[dict[str, Any]]:
                             **{k: v[0, 0, i : i + c, j : j + c].float().numpy() for k, v in details.items()})
         return rows
 
-    settings = {k: s[k] for k in ("draws", "table_crop", "denoise_iters")}
+    settings = {k: s.get(k) for k in ("draws", "table_crop", "denoise_iters", "paper_solver")}
     settings["weights"] = best_w
     settings["models"] = {k: _key(load_info(p)) for k, p in paths.items()}
     return _cached(out_dir / "table1.json", settings, compute)
@@ -307,13 +307,13 @@ def _table2(out_dir: Path, paths, s) -> list[dict[str, Any]]:
                 t0 = time.perf_counter()
                 row[k] = psnr(superresolve(y, prior, n_iter=s["sr_iters"]).clamp(0, 1), x)
                 row[f"{k}_seconds"] = time.perf_counter() - t0
-            if "rsm" in priors:
+            if "rsm" in priors and s.get("paper_solver", True):
                 row["rsm_paper_solver"] = psnr(superresolve(y, priors["rsm"], method="paper", n_iter=s["sr_iters"]).clamp(0, 1), x)
             rows.append(row)
             log.info("table 2: %s: %s", name, {k: round(v, 2) for k, v in row.items() if isinstance(v, float)})
         return rows
 
-    settings = {k: s[k] for k in ("table_crop", "sr_iters")}
+    settings = {k: s.get(k) for k in ("table_crop", "sr_iters", "paper_solver")}
     settings["models"] = {k: _key(load_info(p)) for k, p in paths.items()}
     return _cached(out_dir / "table2.json", settings, compute)
 
@@ -427,6 +427,42 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
 
     out_dir = Path(out_dir)
     made = []
+    if (out_dir / "lambda_sweep.json").is_file():
+        made.append(_plot_sweep(out_dir, plt))
+
+    for fname, out_name, title in (("rsm_foe_5x5x24", "fig2j_rsm_foe_filters.png", "RSM FoE 5x5x24 filters"),
+                                   ("foe_8x8x64", "fig2l_rsm_foe_8x8x64_filters.png", "RSM FoE 8x8x64 filters"),
+                                   ("foe_5x5x24_unwhitened", "fig2j_rsm_foe_unwhitened_filters.png",
+                                    "RSM FoE 5x5x24 without whitening")):
+        path = out_dir / "models" / f"{fname}.safetensors"
+        if not path.is_file():
+            continue
+        prior = load(path)
+        with torch.no_grad():
+            order = torch.argsort(prior.alpha, descending=True)
+            labels = [f"a={prior.alpha[i]:.2g}" for i in order]
+            made.append(save_filter_grid(prior.filters[order], out_dir / out_name, labels=labels,
+                                         ncols=8, title=title + " (whitened domain), by alpha"))
+
+    if not (out_dir / "lena_details.npz").is_file():
+        return made
+    det = np.load(out_dir / "lena_details.npz")
+    keys = [k for k in ("clean", "noisy", "rsm", "cd1", "rb", "tv") if k in det.files]
+    names = {"clean": "original", "noisy": "noisy 5/256", "rsm": "RSM FoE 5x5x24", "cd1": "CD-1 FoE 5x5x24",
+             "rb": "Roth-Black 3x3x8", "tv": "TV (scikit-image)"}
+    fig, axes = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 2.9))
+    for ax, k in zip(axes, keys):
+        ax.imshow(np.clip(det[k], 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(names[k] + ("" if k in ("clean",) else f"\n{psnr(torch.from_numpy(np.clip(det[k], 0, 1)), torch.from_numpy(det['clean'])):.2f} dB (crop)"), fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    made.append(out_dir / "fig2mq_lena_details.png")
+    fig.savefig(made[-1], dpi=110)
+    plt.close(fig)
+    return made
+
+
+def _plot_sweep(out_dir: Path, plt) -> Path:
     sweep = _load(out_dir, "lambda_sweep.json")
     levels = list(sweep[0]["curves"])
     fig, axes = plt.subplots(1, len(levels), figsize=(4 * len(levels), 3.4))
@@ -445,45 +481,17 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
         ax.set_ylabel("PSNR (dB), tuning crops")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    made.append(out_dir / "fig2efg_psnr_vs_lambda.png")
-    fig.savefig(made[-1], dpi=110)
+    path = out_dir / "fig2efg_psnr_vs_lambda.png"
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-
-    for fname, out_name, title in (("rsm_foe_5x5x24", "fig2j_rsm_foe_filters.png", "RSM FoE 5x5x24 filters"),
-                                   ("foe_8x8x64", "fig2l_rsm_foe_8x8x64_filters.png", "RSM FoE 8x8x64 filters"),
-                                   ("foe_5x5x24_unwhitened", "fig2j_rsm_foe_unwhitened_filters.png",
-                                    "RSM FoE 5x5x24 without whitening")):
-        path = out_dir / "models" / f"{fname}.safetensors"
-        if not path.is_file():
-            continue
-        prior = load(path)
-        with torch.no_grad():
-            order = torch.argsort(prior.alpha, descending=True)
-            labels = [f"a={prior.alpha[i]:.2g}" for i in order]
-            made.append(save_filter_grid(prior.filters[order], out_dir / out_name, labels=labels,
-                                         ncols=8, title=title + " (whitened domain), by alpha"))
-
-    det = np.load(out_dir / "lena_details.npz")
-    keys = [k for k in ("clean", "noisy", "rsm", "cd1", "rb", "tv") if k in det.files]
-    names = {"clean": "original", "noisy": "noisy 5/256", "rsm": "RSM FoE 5x5x24", "cd1": "CD-1 FoE 5x5x24",
-             "rb": "Roth-Black 3x3x8", "tv": "TV (scikit-image)"}
-    fig, axes = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 2.9))
-    for ax, k in zip(axes, keys):
-        ax.imshow(np.clip(det[k], 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        ax.set_title(names[k] + ("" if k in ("clean",) else f"\n{psnr(torch.from_numpy(np.clip(det[k], 0, 1)), torch.from_numpy(det['clean'])):.2f} dB (crop)"), fontsize=8)
-        ax.axis("off")
-    fig.tight_layout()
-    made.append(out_dir / "fig2mq_lena_details.png")
-    fig.savefig(made[-1], dpi=110)
-    plt.close(fig)
-    return made
+    return path
 
 
 def summary(out_dir: str | os.PathLike) -> dict[str, Any]:
     """Headline numbers: Table 1 means, Table 2 rows, best lambda per noise level, tuned weights."""
     out_dir = Path(out_dir)
     t1 = table1_summary(out_dir)
-    sweep = _load(out_dir, "lambda_sweep.json")
+    sweep = _load(out_dir, "lambda_sweep.json") if (out_dir / "lambda_sweep.json").is_file() else [{"curves": {}}]
     best_lam = {}
     for lv in sweep[0]["curves"]:
         scores = {r["lam"]: max(r["curves"][lv].values()) for r in sweep}
@@ -509,7 +517,8 @@ def _fmt(v: Any, std: Any = None) -> str:
 def report(out_dir: str | os.PathLike) -> str:
     """The markdown section of the reproduction report."""
     out_dir = Path(out_dir)
-    s = json.loads((out_dir / "settings.json").read_text())
+    s = json.loads((out_dir / "settings.json").read_text()) if (out_dir / "settings.json").is_file() else \
+        {**_settings(False), "draws": _load(out_dir, "table1.json")["settings"]["draws"]}
     t1 = table1_summary(out_dir)
     lines = [
         f"Models: RSM FoE 5x5x24 trained here ({s['recipe']['steps']} Adam steps, lambda = {s['recipe']['lam']:g} on "
@@ -539,6 +548,10 @@ def report(out_dir: str | os.PathLike) -> str:
                      ("lowpass_start", "lowpass_start_projected", "bicubic_projected", "rb", "cd1", "rsm",
                       "rsm_paper_solver")] + [f"{v:.2f}" for v in p]) + " |")
     sm = summary(out_dir)
+    if not sm["best_lambda"]:
+        lines += ["", "Figure 2e-g (PSNR vs lambda): not computed in this run.", "",
+                  "![Lena details](fig2mq_lena_details.png)", ""]
+        return "\n".join(lines)
     lines += ["", "**Figure 2e-g** — PSNR on the tuning crops versus the training lambda (best prior weight and "
               "weight 1). Best lambda per noise level: " +
               ", ".join(f"{lv}/256: {v['lam']:g} ({v['psnr']:.2f} dB, {v['gain_over_lam0']:+.2f} dB vs lambda = 0)"
