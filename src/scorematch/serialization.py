@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from .energies import Energy, FieldOfExperts, GaussianEnergy, ProductOfExperts, TwoLayerEnergy
+from .energies.image_prior import ImageFoE
 
 __all__ = ["save", "load", "ENERGY_CLASSES", "ModelFileError", "atomic_path", "FORMAT"]
 
@@ -29,6 +30,7 @@ FORMAT = "scorematch-model/1"
 ENERGY_CLASSES: dict[str, type[Energy]] = {
     cls.__name__: cls for cls in (ProductOfExperts, FieldOfExperts, TwoLayerEnergy, GaussianEnergy)
 }
+ENERGY_CLASSES["ImageFoE"] = ImageFoE  # a FoE prior on [0, 1] images (carries its scale and whitening)
 
 
 class ModelFileError(ValueError):

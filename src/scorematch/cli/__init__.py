@@ -9,11 +9,13 @@ from collections.abc import Sequence
 
 from ..serialization import ModelFileError
 from . import demo, models, reproduce, sample, train
+from . import restore
 
 __all__ = ["main", "build_parser", "UsageError"]
 
 #: Modules that each define ``add_parser(subparsers)``; the parser's ``func(args)`` runs the command.
 COMMANDS = (train, reproduce, models, demo, sample)
+COMMANDS += (restore,)  # denoise, superres
 
 
 class UsageError(Exception):

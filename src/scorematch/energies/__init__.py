@@ -3,6 +3,7 @@
 from .base import Energy, LayeredEnergy
 from .foe import FieldOfExperts, laplacian_whitening_kernel
 from .gaussian import GaussianEnergy
+from .image_prior import ImageFoE
 from .layers import Conv2d, CurvatureLayer, Elementwise, Linear, Log1p, Square, StudentT, WeightedSum
 from .poe import DEFAULT_C, ProductOfExperts
 from .pretrained import roth_black_3x3
@@ -15,6 +16,7 @@ __all__ = [
     "FieldOfExperts",
     "TwoLayerEnergy",
     "GaussianEnergy",
+    "ImageFoE",
     "laplacian_whitening_kernel",
     "DEFAULT_C",
     "CurvatureLayer",

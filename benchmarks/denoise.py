@@ -1,0 +1,114 @@
+"""Benchmark: MAP denoising of one 512x512 image with the default solver and the bundled FoE; prints JSON.
+
+    PYTHONPATH=src python benchmarks/denoise.py [--threads 2] [--image lena] [--sigma 5/256] [--profile]
+
+Reports the wall time of ``scorematch.tasks.denoise`` (L-BFGS, default settings, float32 and float64),
+the number of energy evaluations, the time per evaluation split into the prior's forward/backward
+(convolutions, expert nonlinearity) and the solver's own work, and the PSNR reached. Numbers are for
+this machine (2 shared cores): other processes running at the same time inflate them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import scorematch  # noqa: E402
+from scorematch.cli.restore import default_model_path, parse_sigma  # noqa: E402
+from scorematch.datasets import data_dir, read_image  # noqa: E402
+from scorematch.tasks import denoise, psnr  # noqa: E402
+from scorematch.tasks import _objective  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--image", default="lena")
+    ap.add_argument("--sigma", default="5/256")
+    ap.add_argument("--model", default=str(default_model_path()))
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--profile", action="store_true", help="also print the torch profiler's top operators")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    sigma = parse_sigma(args.sigma)
+    info = scorematch.load_info(args.model)
+    weight = float(info["extra"].get("prior_weight", 1.0))
+    out = {"benchmark": "denoise_512", "threads": args.threads, "torch": torch.__version__,
+           "machine": platform.processor() or platform.machine(), "image": args.image, "sigma": sigma,
+           "weight": weight, "load_avg_1min": _loadavg()}
+    for dtype in (torch.float32, torch.float64):
+        prior = scorematch.load(args.model).to(dtype)
+        for p in prior.parameters():
+            p.requires_grad_(False)
+        clean = read_image(data_dir() / "set12" / f"{args.image}.png", dtype=dtype)[None, None]  # (1, 1, 512, 512)
+        y = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0), dtype=dtype)
+        counter = _count_evaluations()
+        times = []
+        for _ in range(args.repeats):
+            counter["n"] = 0
+            t0 = time.perf_counter()
+            x = denoise(y, prior, sigma=sigma, weight=weight)
+            times.append(time.perf_counter() - t0)
+        n_eval = counter["n"]
+        t0 = time.perf_counter()
+        for _ in range(10):
+            _objective.energy_and_grad(prior, y)
+        t_eval = (time.perf_counter() - t0) / 10
+        best = min(times)
+        name = str(dtype).replace("torch.", "")
+        out[name] = {
+            "seconds": round(best, 3),
+            "seconds_all": [round(t, 3) for t in times],
+            "evaluations": n_eval,
+            "seconds_per_evaluation": round(t_eval, 4),
+            "prior_share": round(min(1.0, n_eval * t_eval / best), 3),
+            "psnr_noisy": round(psnr(y, clean), 3),
+            "psnr_denoised": round(psnr(x.clamp(0, 1), clean), 3),
+            "under_10s": best <= 10.0,
+        }
+        if args.profile and dtype == torch.float32:
+            from torch.profiler import ProfilerActivity, profile
+
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                denoise(y, prior, sigma=sigma, weight=weight)
+            table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12)
+            print(table, file=sys.stderr)
+            out[name]["profile_top"] = [
+                {"op": e.key, "self_cpu_s": round(e.self_cpu_time_total / 1e6, 3), "calls": e.count}
+                for e in sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:8]
+            ]
+    out["load_avg_1min_end"] = _loadavg()
+    print(json.dumps(out, indent=2))
+
+
+def _count_evaluations() -> dict:
+    counter = {"n": 0}
+    original = _objective.energy_and_grad
+
+    def counted(*a, **k):
+        counter["n"] += 1
+        return original(*a, **k)
+
+    import scorematch.tasks.denoise as dn
+
+    dn.energy_and_grad = counted
+    return counter
+
+
+def _loadavg() -> float | None:
+    try:
+        return round(float(Path("/proc/loadavg").read_text().split()[0]), 2)
+    except OSError:
+        return None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Benchmark: peak memory of tiled MAP denoising on a large image (4096x4096 by default); prints JSON.
+
+    PYTHONPATH=src python benchmarks/denoise_large.py [--size 4096] [--tile 512] [--iters 5] [--check 768]
+
+Runs ``denoise(..., tile=T)`` in a fresh subprocess (so its peak resident memory, ``ru_maxrss``, is its
+own) for the tiled solve of a ``size x size`` image and, for comparison, the untiled solve; and checks on
+a ``check x check`` image that the tiled and untiled results agree (max abs difference). Peak memory does
+not depend on the number of iterations, so a few iterations suffice; seconds per iteration are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, resource, sys, time, torch
+sys.path.insert(0, {src!r})
+import scorematch
+from scorematch.cli.restore import default_model_path
+from scorematch.tasks import denoise
+torch.set_num_threads(2)
+size, tile, iters = {size}, {tile}, {iters}
+prior = scorematch.load(default_model_path())
+for p in prior.parameters():
+    p.requires_grad_(False)
+g = torch.Generator().manual_seed(0)
+y = 0.5 + 0.1 * torch.randn(1, 1, size, size, generator=g)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+x = denoise(y, prior, sigma=5 / 256, n_iter=iters, tile=tile)
+dt = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"size": size, "tile": tile, "iters": iters, "seconds": dt,
+                  "peak_rss_mib": peak / 1024, "rss_before_solve_mib": base / 1024}}))
+"""
+
+
+def _child(size: int, tile: int | None, iters: int) -> dict:
+    code = CHILD.format(src=str(ROOT / "src"), size=size, tile=tile, iters=iters)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3000)
+    if out.returncode != 0:
+        return {"size": size, "tile": tile, "error": out.stderr.strip().splitlines()[-1:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--tile", type=int, default=512)
+    ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--check", type=int, default=768)
+    ap.add_argument("--skip-untiled", action="store_true")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    import torch
+
+    import scorematch
+    from scorematch.cli.restore import default_model_path
+    from scorematch.tasks import denoise
+
+    prior = scorematch.load(default_model_path()).double()
+    for p in prior.parameters():
+        p.requires_grad_(False)
+    y = 0.5 + 0.1 * torch.randn(1, 1, args.check, args.check, generator=torch.Generator().manual_seed(1),
+                                dtype=torch.float64)
+    a = denoise(y, prior, sigma=5 / 256, n_iter=40)
+    b = denoise(y, prior, sigma=5 / 256, n_iter=40, tile=args.tile // 2)
+    res = {"benchmark": "denoise_large", "equality_check": {"size": args.check, "tile": args.tile // 2, "iters": 40,
+                                                            "dtype": "float64",
+                                                            "max_abs_diff": float((a - b).abs().max())}}
+    res["tiled"] = _child(args.size, args.tile, args.iters)
+    if not args.skip_untiled:
+        res["untiled"] = _child(args.size, None, args.iters)
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""A Field of Experts used as a prior on [0, 1] gray images: the FoE applied to the scaled, whitened image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .foe import FieldOfExperts, laplacian_whitening_kernel
+from .layers import Conv2d
+from .poe import DEFAULT_C
+
+__all__ = ["ImageFoE"]
+
+
+class ImageFoE(FieldOfExperts):
+    """``E(x) = sum_p sum_i alpha_i g(w_i^T (L * (s x))_(p))`` for gray images ``x`` on [0, 1].
+
+    A :class:`FieldOfExperts` trained on images that were scaled by ``s`` (e.g. 255) and whitened with the
+    fixed filter ``L`` (a ``whitening_size x whitening_size`` Laplacian, or none), packaged so that the
+    restoration code can take images on [0, 1]. The model file carries ``scale`` and the whitening, so a
+    saved prior is used exactly as it was trained.
+
+    Parameters
+    ----------
+    n_experts, kernel_size, c, normalize_filters, learn_alpha, generator
+        As for :class:`FieldOfExperts`; they describe the FoE on whitened, scaled images.
+    scale : float
+        Pixel scale ``s`` of the training data (255 for the 0..255 scale).
+    whitening_size : int
+        Side of :func:`laplacian_whitening_kernel` (5 in the paper); 0 for no whitening.
+    whitening_sigma : float
+        Its Gaussian width.
+
+    Notes
+    -----
+    The whitening and the scale form one fixed (non-trainable) convolution in front of the learned
+    filters, so :meth:`curvature_derivatives` stays exact (the two linear maps are fused). The learned
+    FoE itself is :attr:`foe`, a :class:`FieldOfExperts` view sharing the parameters: train it on whitened
+    patches, use this energy for restoration. The energy sums over the valid positions of the composed
+    ``(k + w - 1)``-sized filter; pixels nearer the border than that are constrained less (the solvers'
+    data terms keep them in place).
+
+    Examples
+    --------
+    >>> import torch
+    >>> prior = ImageFoE(8, 3, scale=255.0, whitening_size=5)
+    >>> prior.energy(torch.rand(2, 1, 16, 16)).shape
+    torch.Size([2])
+    """
+
+    def __init__(
+        self,
+        n_experts: int = 24,
+        kernel_size: int = 5,
+        *,
+        c: float = DEFAULT_C,
+        normalize_filters: bool = True,
+        learn_alpha: bool = True,
+        scale: float = 255.0,
+        whitening_size: int = 5,
+        whitening_sigma: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(n_experts, kernel_size, c=c, normalize_filters=normalize_filters,
+                         learn_alpha=learn_alpha, generator=generator)
+        if not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        if whitening_size:
+            kernel = laplacian_whitening_kernel(whitening_size, sigma=whitening_sigma, dtype=torch.float64)
+        else:
+            kernel = torch.ones(1, 1, dtype=torch.float64)
+        k = (scale * kernel).to(torch.get_default_dtype()).reshape(1, 1, *kernel.shape)  # (1, 1, w, w)
+        self.layers.insert(0, Conv2d(1, 1, k.shape[-1], weight=k, trainable=False))
+        self.scale, self.whitening_size, self.whitening_sigma = float(scale), int(whitening_size), float(whitening_sigma)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            **super().config(),
+            "scale": self.scale,
+            "whitening_size": self.whitening_size,
+            "whitening_sigma": self.whitening_sigma,
+        }
+
+    @property
+    def support(self) -> int:
+        """Side of the composed (whitening + expert) filter: how far one pixel's influence reaches."""
+        return self.kernel_size + self.layers[0].raw_weight.shape[-1] - 1
+
+    @property
+    def whitening(self) -> Tensor:
+        """The fixed front filter ``s L``, shape (w, w)."""
+        return self.layers[0].raw_weight[0, 0]
+
+    @property
+    def filters(self) -> Tensor:
+        """Learned filters on the whitened image, shape (M, k, k)."""
+        return self.layers[1].weight[:, 0]
+
+    @property
+    def alpha(self) -> Tensor:
+        """Expert weights, shape (M,)."""
+        return self.layers[3].alpha
+
+    @property
+    def foe(self) -> FieldOfExperts:
+        """The learned FoE on whitened, scaled images (shares this prior's parameters)."""
+        foe = FieldOfExperts.__new__(FieldOfExperts)
+        torch.nn.Module.__init__(foe)
+        foe.layers = torch.nn.ModuleList(list(self.layers)[1:])
+        foe.n_experts, foe.kernel_size, foe.c = self.n_experts, self.kernel_size, self.c
+        foe.normalize_filters, foe.learn_alpha = self.normalize_filters, self.learn_alpha
+        return foe
+
+    def _check_image(self, x: Tensor) -> None:
+        self.check_input(x, 3)
+        if x.shape[1] != 1 or min(x.shape[2:]) < self.support:
+            raise ValueError(f"x must have shape (B, 1, H, W) with H, W >= {self.support}, got {tuple(x.shape)}")
+
+    def whitened(self, kernel: Tensor):  # noqa: D102 - already whitened
+        raise TypeError("an ImageFoE already includes its whitening; use its .foe to re-whiten")
+
+    @classmethod
+    def from_foe(cls, foe: FieldOfExperts, *, scale: float, whitening_size: int, whitening_sigma: float = 1.0) -> "ImageFoE":
+        """Wrap a trained :class:`FieldOfExperts` (its parameters are copied)."""
+        prior = cls(foe.n_experts, foe.kernel_size, c=foe.c, normalize_filters=foe.normalize_filters,
+                    learn_alpha=foe.learn_alpha, scale=scale, whitening_size=whitening_size,
+                    whitening_sigma=whitening_sigma).to(next(foe.parameters()).dtype)
+        prior.foe.load_state_dict(foe.state_dict())
+        return prior

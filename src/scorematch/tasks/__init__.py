@@ -1,0 +1,7 @@
+"""Restoration tasks: degradation operators and MAP solvers using an energy as the prior."""
+
+from .denoise import denoise, denoise_energy_grad, psnr
+from .operators import Denoising, Downsample
+from .superres import superresolve, upscale_start
+
+__all__ = ["Denoising", "Downsample", "denoise", "denoise_energy_grad", "superresolve", "upscale_start", "psnr"]
