@@ -22,6 +22,7 @@ MODULES = [
     "scorematch.datasets",
     "scorematch.distributed",
     "scorematch.parallel",
+    "scorematch.devices",
     "scorematch.pretrained",
 ]
 OPTIONAL_MODULES = ["scorematch.tasks", "scorematch.samplers", "scorematch.priors"]

@@ -20,6 +20,9 @@ from .train import TrainingInterrupted
 __version__ = "0.1.0"
 
 __all__ = [
+    "datasets",
+    "energies",
+    "estimators",
     "Energy",
     "LayeredEnergy",
     "ProductOfExperts",

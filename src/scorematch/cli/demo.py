@@ -8,6 +8,7 @@ import functools
 import torch
 
 from ..datasets import downsample2x, load_mnist
+from ..devices import add_device_argument, resolve_device
 from ..energies import ProductOfExperts
 from ..estimators import score_matching_loss
 from ..train import fit
@@ -32,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lam", type=float, default=0.01, help="regularization weight lambda (default 0.01)")
     p.add_argument("--n-train", type=int, default=5000, help="training digits (default 5000)")
     p.add_argument("--seed", type=int, default=0)
+    add_device_argument(p)
     p.set_defaults(func=run)
 
 
@@ -39,9 +41,11 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     images, _ = load_mnist(split="train")
     test_images, _ = load_mnist(split="test")
-    x = downsample2x(images[: args.n_train]).flatten(1)  # (N, 196)
-    x_test = downsample2x(test_images[:2000]).flatten(1)  # (2000, 196)
+    device = resolve_device(args.device)
+    x = downsample2x(images[: args.n_train]).flatten(1).to(device)  # (N, 196)
+    x_test = downsample2x(test_images[:2000]).flatten(1).to(device)  # (2000, 196)
     model = ProductOfExperts(196, 196, learn_alpha=False, generator=torch.Generator().manual_seed(args.seed))
+    model = model.to(device)
     print(f"training a 196x196 PoE by regularized score matching (lambda={args.lam}) on {len(x)} digits")
     loss = functools.partial(score_matching_loss, lam=args.lam)
 

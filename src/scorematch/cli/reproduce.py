@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import shlex
 import sys
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..devices import add_device_argument, resolve_device
 from ..experiments import EXPERIMENTS, get
 from ..report import write_report
 from ..serialization import atomic_path
@@ -40,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="results folder (default runs/reproduce, or runs/reproduce-quick with --quick)")
     p.add_argument("--force", action="store_true", help="recompute stages even if cached")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_device_argument(p)
     p.set_defaults(func=run)
 
 
@@ -73,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import __version__
 
     names = _selected(args.what)
+    device = resolve_device(args.device)  # experiments that support it train there; the others use the CPU
     out = args.out or Path("runs/reproduce-quick" if args.quick else "runs/reproduce")
     out.mkdir(parents=True, exist_ok=True)
     state_file = out / "state.json"
@@ -86,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         if args.force or stage.get("key") != key or not stage.get("done"):
             print(f"[{name}] running ...", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
-            module.run(out / name, quick=args.quick, progress=not args.no_progress)
+            kwargs = {"device": str(device)} if "device" in inspect.signature(module.run).parameters else {}
+            module.run(out / name, quick=args.quick, progress=not args.no_progress, **kwargs)
             stage = {"key": key, "done": True, "seconds": time.perf_counter() - t0, "command": command,
                      "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
             state["stages"][name] = stage

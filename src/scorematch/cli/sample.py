@@ -7,6 +7,8 @@ import math
 
 import torch
 
+from ..devices import add_device_argument
+
 EXAMPLES = """examples:
   scorematch sample --model cd_foe_5x5x24 -o samples.png
   scorematch sample --model runs/patches/runs/baseline__lam0.01__s0__....safetensors -o patches.png --n 64
@@ -34,12 +36,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="transitions with step-size adaptation before the kept ones (default steps/2)")
     p.add_argument("--step-size", type=float, default=0.05, help="initial step size (adapted during burn-in)")
     p.add_argument("--seed", type=int, default=0)
+    add_device_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..datasets import write_image
-    from ..energies import FieldOfExperts, ProductOfExperts, laplacian_whitening_kernel
+    from ..devices import resolve_device
+    from ..energies import FieldOfExperts, ImageFoE, ProductOfExperts, laplacian_whitening_kernel
     from ..pretrained import resolve
     from ..samplers import StepSizeController, hmc, langevin
     from ..serialization import load, load_info
@@ -47,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if args.n < 1 or args.steps < 1 or args.size < 3:
         raise ValueError("--n and --steps must be >= 1 and --size >= 3")
     path = resolve(args.model)
-    model = load(path).double()
+    device = resolve_device(args.device)
+    model = load(path).double().to(device)
     extra = load_info(path).get("extra", {})
     settings = extra.get("settings", {}) if isinstance(extra.get("settings"), dict) else {}
     g = torch.Generator().manual_seed(args.seed)
@@ -58,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
         energy, scale = model, 1.0
         x = 0.5 + 0.1 * torch.randn(args.n, model.dim, generator=g, dtype=torch.float64)
         shape = (k, k)
+    elif isinstance(model, ImageFoE):  # a prior on [0, 1] images: it carries its own scale and whitening
+        energy, scale = model, 1.0
+        x = 0.5 + 0.1 * torch.randn(args.n, 1, args.size, args.size, generator=g, dtype=torch.float64)
+        shape = (args.size, args.size)
     elif isinstance(model, FieldOfExperts):
         scale = float(settings.get("scale", 255.0 if "255" in str(extra.get("domain", "")) else 1.0))
         energy = model
@@ -68,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         shape = (args.size, args.size)
     else:
         raise ValueError(f"sampling supports PoE and FoE models, not {type(model).__name__}")
+    x = x.to(device)
     burn = args.burn_in if args.burn_in is not None else args.steps // 2
     ctrl = StepSizeController(args.step_size * (scale if scale > 1 else 1.0), target=0.6 if args.sampler == "langevin"
                               else 0.8)
@@ -84,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps - burn > 0:
         out = step(x, args.steps - burn)
         x = out.samples
-    tiles = x.reshape(args.n, *shape)
+    tiles = x.cpu().reshape(args.n, *shape)
     lo = tiles.flatten(1).amin(1).view(-1, 1, 1)
     hi = tiles.flatten(1).amax(1).view(-1, 1, 1)
     tiles = (tiles - lo) / (hi - lo).clamp_min(1e-12)  # each sample min-max scaled for display

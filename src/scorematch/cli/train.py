@@ -35,6 +35,7 @@ from ..datasets import (
     load_mnist,
 )
 from ..derivatives import METHODS
+from ..devices import resolve_device
 from ..distributed import barrier, init_from_env, is_main_process, world_size
 from ..energies import Energy, FieldOfExperts, ProductOfExperts, laplacian_whitening_kernel
 from ..estimators import score_matching_loss
@@ -313,20 +314,10 @@ def _check_resume(out: Path, model: str, settings: dict[str, Any]) -> None:
 
 
 def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise SettingsError(f"--device {name!r} is not a device name; use cpu, cuda, cuda:N or auto") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise SettingsError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise SettingsError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s); use cuda:0")
-    elif device.type != "cpu":
-        raise SettingsError(f"--device {name}: only cpu and cuda are supported")
-    return device
+        return resolve_device(name)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 # ----------------------------------------------------------------------------------------- data and model
