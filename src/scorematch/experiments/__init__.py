@@ -15,6 +15,7 @@ EXPERIMENTS: dict[str, str] = {
     "mnist": "scorematch.experiments.mnist",
     "patches": "scorematch.experiments.patches",
     "restoration": "scorematch.experiments.restoration",
+    "speed": "scorematch.experiments.speed",
 }
 
 
