@@ -71,3 +71,15 @@ def test_markdown_to_html_embeds_images(tmp_path):
     (tmp_path / "f.png").write_bytes(png)
     page = markdown_to_html("# T\n\n![fig](f.png)\n\n- a `b`\n", base=tmp_path, title="t")
     assert "data:image/png;base64," in page and "<li>a <code>b</code></li>" in page
+
+
+def test_speed_experiment_quick(tmp_path):
+    from scorematch.experiments import speed
+
+    result = speed.run(tmp_path, quick=True)
+    assert (tmp_path / "cost_growth.png").is_file()
+    assert set(result["poe"]["exponent_in_D"]) == {"curvature", "hutchinson", "exact"}
+    assert "| D | curvature" in speed.report(tmp_path)
+    # The exact diagonal costs one Hessian-vector product per input dimension: always the slowest.
+    for row in result["poe"]["rows"]:
+        assert row["exact"] > row["curvature"]
