@@ -84,8 +84,8 @@ def _settings(quick: bool) -> dict[str, Any]:
             "crop": 32, "table_crop": 40, "denoise_iters": 15, "sr_iters": 10, "sweep_n_patches": 300,
         }
     return {
-        "recipe": RECIPE.to_dict(), "sweep_lambdas": list(LAMBDAS), "sweep_steps": 1000, "variant_steps": 1500,
-        "sweep_weights": [0.2, 0.3, 0.5, 1.0],
+        "recipe": RECIPE.to_dict(), "sweep_lambdas": list(LAMBDAS), "sweep_steps": 1500, "variant_steps": 1500,
+        "sweep_weights": [0.1, 0.2, 0.3, 0.5, 1.0],
         "levels": list(LEVELS), "weights": list(WEIGHTS), "tv_weights": list(TV_WEIGHTS), "draws": N_DRAWS,
         "crop": 128, "table_crop": None, "denoise_iters": None, "sr_iters": None, "sweep_n_patches": 20000,
     }

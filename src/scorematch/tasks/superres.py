@@ -14,7 +14,12 @@ from ._objective import energy_and_grad
 from .denoise import PAPER_ETA, annealed_steps
 from .operators import Downsample
 
-__all__ = ["superresolve", "upscale_start"]
+__all__ = ["superresolve", "upscale_start", "LBFGS_ITERS"]
+
+#: Default L-BFGS iterations of :func:`superresolve`, chosen on Set12 images cameraman, monarch, parrot and
+#: starfish (2x, bundled FoE; mean PSNR 28.50 dB bicubic + projection, then 28.54 / 28.62 / 28.69 / 28.72 / 28.66 /
+#: 28.08 dB after 3 / 6 / 10 / 20 / 40 / 100 iterations), never on the test images of Table 2.
+LBFGS_ITERS = 20
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +90,8 @@ def superresolve(
         (``step_scale = 1/255**2`` takes the step in 0..255 pixel units, the paper's) and (2) the
         projection onto ``A x = y``. ``"lbfgs"`` (default): L-BFGS (strong-Wolfe line search) on
         ``z -> E(P z)``, ``P`` the projection onto ``A x = y``, from the bicubic start, ``n_iter``
-        (default 200) iterations; returns ``P z``.
+        iterations (default :data:`LBFGS_ITERS` = 20: an early stop; the fully converged constrained MAP
+        over-smooths and scores below the start); returns ``P z``.
     start : {"lowpass", "bicubic"} or Tensor, optional
         Initial image (default: ``"lowpass"`` for the paper's method, ``"bicubic"`` for L-BFGS).
     n_iter, eta, step_scale, history, tol, tile
@@ -123,7 +129,8 @@ def superresolve(
         return x
     z = torch.nn.Parameter(x.clone())
     f2 = factor * factor
-    opt = torch.optim.LBFGS([z], lr=1.0, max_iter=n_iter or 200, max_eval=int((n_iter or 200) * 1.25) + 1,
+    n_iter = n_iter or LBFGS_ITERS
+    opt = torch.optim.LBFGS([z], lr=1.0, max_iter=n_iter, max_eval=int(n_iter * 1.25) + 1,
                             history_size=history, tolerance_grad=tol, tolerance_change=1e-14,
                             line_search_fn="strong_wolfe")
     scale = 1 / 255**2  # a well-scaled objective (the prior's curvature in 0..255 units is order 1)
