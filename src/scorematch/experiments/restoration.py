@@ -549,17 +549,30 @@ def report(out_dir: str | os.PathLike) -> str:
                       "rsm_paper_solver")] + [f"{v:.2f}" for v in p]) + " |")
     sm = summary(out_dir)
     if not sm["best_lambda"]:
-        lines += ["", "Figure 2e-g (PSNR vs lambda): not computed in this run.", "",
-                  "![Lena details](fig2mq_lena_details.png)", ""]
+        lines += ["", "Figure 2e-g (PSNR vs lambda): not computed in this run.", ""] + _figures(out_dir, _DETAIL_FIGS)
         return "\n".join(lines)
     lines += ["", "**Figure 2e-g** — PSNR on the tuning crops versus the training lambda (best prior weight and "
               "weight 1). Best lambda per noise level: " +
               ", ".join(f"{lv}/256: {v['lam']:g} ({v['psnr']:.2f} dB, {v['gain_over_lam0']:+.2f} dB vs lambda = 0)"
                         for lv, v in sm["best_lambda"].items()), "",
-              "![PSNR vs lambda](fig2efg_psnr_vs_lambda.png)", "",
-              "![RSM filters](fig2j_rsm_foe_filters.png)", "", "![RSM 8x8x64 filters](fig2l_rsm_foe_8x8x64_filters.png)",
-              "", "![Lena details](fig2mq_lena_details.png)", ""]
+              ""] + _figures(out_dir, _SWEEP_FIGS + _DETAIL_FIGS)
     return "\n".join(lines)
+
+
+_SWEEP_FIGS = (("PSNR vs lambda", "fig2efg_psnr_vs_lambda.png"), ("RSM filters", "fig2j_rsm_foe_filters.png"),
+               ("RSM 8x8x64 filters", "fig2l_rsm_foe_8x8x64_filters.png"))
+_DETAIL_FIGS = (("Lena details", "fig2mq_lena_details.png"),)
+
+
+def _figures(out_dir: Path, figs: tuple[tuple[str, str], ...]) -> list[str]:
+    """Markdown image lines for the figures that exist, linked relative to the report's folder."""
+    out = []
+    for caption, name in figs:
+        if (Path(out_dir) / name).is_file():
+            out += [f"![{caption}]({Path(out_dir).name}/{name})", ""]
+        else:
+            out += [f"*{caption}: not drawn in this run.*", ""]
+    return out
 
 
 def build_default_model(path: str | os.PathLike, *, recipe: FoERecipe = RECIPE, progress: bool = False,

@@ -167,5 +167,5 @@ def report(out_dir: str | Path) -> str:
         lines.append(f"| {row['D']} | {row['curvature']:.4f} | {row['hutchinson']:.4f} | {ex} |")
     lines += ["", "| FoE image side | curvature (s) |", "|---|---|"]
     lines += [f"| {row['side']} | {row['curvature']:.4f} |" for row in r["foe"]["rows"]]
-    lines += ["", "![cost growth](cost_growth.png)"]
+    lines += ["", f"![cost growth]({Path(out_dir).name}/cost_growth.png)"]  # relative to the report's folder
     return "\n".join(lines)
