@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..datasets.images import ImageFileError, read_image, write_image
+from ..devices import add_device_argument, resolve_device
 from ..energies.base import Energy
 from ..serialization import load
 
@@ -112,6 +113,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iters", type=int, help="iterations (default: 150 L-BFGS / 300 paper for denoise; 200 for superres)")
     p.add_argument("--tile", type=int, help="evaluate the prior in tiles of this many pixels (large images)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    add_device_argument(p)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -150,10 +152,12 @@ def run_denoise(args: argparse.Namespace) -> int:
     sigma = parse_sigma(args.sigma)
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
     y = read_input(args.noisy, allow_out_of_range=True)
-    energy = _load_model(args.model)
+    energy = _load_model(args.model).to(device)
     weight = args.weight if args.weight is not None else recommended_weight(args.model, sigma)
-    x = denoise(y, energy, sigma=sigma, method=args.method, n_iter=args.iters, weight=weight, tile=args.tile)
+    x = denoise(y.to(device), energy, sigma=sigma, method=args.method, n_iter=args.iters, weight=weight,
+                tile=args.tile).cpu()
     write_image(args.output, x[0, 0])
     extra = {"sigma": sigma, "weight": weight}
     if args.reference is not None:
@@ -183,9 +187,10 @@ def run_superres(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
     y = read_input(args.lowres)
-    energy = _load_model(args.model)
-    x = superresolve(y, energy, method=args.method, n_iter=args.iters, tile=args.tile)
+    energy = _load_model(args.model).to(device)
+    x = superresolve(y.to(device), energy, method=args.method, n_iter=args.iters, tile=args.tile).cpu()
     write_image(args.output, x[0, 0])
     _report(x, args.reference, {"factor": 2})
     return 0

@@ -428,10 +428,15 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "jobs", 1) < 1:
         raise SettingsError(f"--jobs must be >= 1, got {args.jobs}")
     distributed = init_from_env(_device(settings["device"]))
-    if isinstance(settings["lam"], list):
-        return _sweep(args, settings)
-    return _train_one(args.model, settings, Path(args.out), resume=args.resume, progress=args.progress,
-                      distributed=distributed)
+    try:
+        if isinstance(settings["lam"], list):
+            return _sweep(args, settings)
+        return _train_one(args.model, settings, Path(args.out), resume=args.resume, progress=args.progress,
+                          distributed=distributed)
+    finally:
+        if distributed:  # leave the process group cleanly (gloo aborts at exit otherwise)
+            barrier()
+            torch.distributed.destroy_process_group()
 
 
 def _sweep(args: argparse.Namespace, settings: dict[str, Any]) -> int:
