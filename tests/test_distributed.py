@@ -38,6 +38,7 @@ def _worker(rank, world, port, out_dir, optimizer):
         state = _train(run_dir=os.path.join(out_dir, "run"), optimizer=optimizer)
         torch.save(state, os.path.join(out_dir, f"rank{rank}.pt"))  # test-only exchange of plain tensors
     finally:
+        dist.barrier()  # both ranks are done before the group goes away (gloo may abort otherwise)
         dist.destroy_process_group()
 
 
@@ -72,6 +73,7 @@ def _sweep_worker(rank, world, port, out_dir):
         result = map_jobs(train_one, [0.0, 1e-3, 1e-2])
         torch.save(torch.tensor(result, dtype=torch.float64), os.path.join(out_dir, f"sweep{rank}.pt"))
     finally:
+        dist.barrier()  # both ranks are done before the group goes away (gloo may abort otherwise)
         dist.destroy_process_group()
 
 
