@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from fractions import Fraction
 from typing import Any
 
 import torch
@@ -129,9 +128,13 @@ def parse_sigma(text: str | float, *, pixel_max: float = 1.0) -> float:
     """
     raw = str(text).strip()
     try:
-        value = float(Fraction(raw)) if "/" in raw else float(raw)
+        if "/" in raw:
+            num, den = (part.strip() for part in raw.split("/"))  # exactly one '/'
+            value = float(num) / float(den)
+        else:
+            value = float(raw)
     except (ValueError, ZeroDivisionError):
-        raise ValueError(f"sigma must be a number or a fraction like 25/255, got {raw!r}") from None
+        raise ValueError(f"sigma must be a number like 0.0195 or a fraction like 5/256, got {raw!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"sigma must be a positive number, got {raw!r}")
     if value > pixel_max:

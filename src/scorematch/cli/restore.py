@@ -12,6 +12,7 @@ import torch
 
 from ..datasets.images import ImageFileError, read_image, write_image
 from ..devices import add_device_argument, resolve_device
+from ..validation import parse_sigma
 from ..energies.base import Energy
 from ..serialization import load
 
@@ -32,32 +33,6 @@ SUPERRES_EXAMPLES = """examples:
 def default_model_path() -> Path:
     """The FoE bundled with the package (``scorematch/pretrained/foe_5x5x24.safetensors``)."""
     return Path(__file__).resolve().parent.parent / "pretrained" / "foe_5x5x24.safetensors"
-
-
-def parse_sigma(text: str) -> float:
-    """A noise level written ``"5/256"`` or ``"0.0195"`` (the [0, 1] pixel scale), as a float > 0.
-
-    Examples
-    --------
-    >>> parse_sigma("5/256")
-    0.01953125
-    >>> parse_sigma(" 0.02 ")
-    0.02
-    """
-    s = str(text).strip()
-    try:
-        if "/" in s:
-            num, den = s.split("/")
-            value = float(num) / float(den)
-        else:
-            value = float(s)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"--sigma must be a number like 0.0195 or a fraction like 5/256, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"--sigma must be positive and finite, got {text!r}")
-    if value >= 1:
-        raise ValueError(f"--sigma is on the [0, 1] pixel scale (e.g. 5/256); {text!r} is too large")
-    return value
 
 
 def read_input(path: str | Path, *, allow_out_of_range: bool = False) -> torch.Tensor:
