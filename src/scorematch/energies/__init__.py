@@ -5,7 +5,8 @@ from .foe import FieldOfExperts, laplacian_whitening_kernel
 from .gaussian import GaussianEnergy
 from .image_prior import ImageFoE
 from .layers import Conv2d, CurvatureLayer, Elementwise, Linear, Log1p, Square, StudentT, WeightedSum
-from .poe import DEFAULT_C, ProductOfExperts
+from .experts import DEFAULT_C, StudentTExperts
+from .poe import ProductOfExperts
 from .pretrained import roth_black_3x3
 from .twolayer import TwoLayerEnergy
 
@@ -19,6 +20,7 @@ __all__ = [
     "ImageFoE",
     "laplacian_whitening_kernel",
     "DEFAULT_C",
+    "StudentTExperts",
     "CurvatureLayer",
     "Linear",
     "Conv2d",

@@ -9,8 +9,8 @@ from torch import Tensor
 
 from ..validation import check_int, check_number
 from .base import LayeredEnergy
-from .layers import Conv2d, StudentT, WeightedSum
-from .poe import DEFAULT_C
+from .experts import DEFAULT_C, StudentTExperts
+from .layers import Conv2d
 
 __all__ = ["FieldOfExperts", "laplacian_whitening_kernel"]
 
@@ -36,7 +36,7 @@ def laplacian_whitening_kernel(size: int = 5, *, sigma: float = 1.0, dtype: torc
     return (k / k.norm()).to(dtype)
 
 
-class FieldOfExperts(LayeredEnergy):
+class FieldOfExperts(StudentTExperts):
     """``E(x) = sum_p sum_i alpha_i g(w_i^T x_(p))`` over all valid ``k x k`` patches ``x_(p)``.
 
     Parameters
@@ -77,34 +77,17 @@ class FieldOfExperts(LayeredEnergy):
         kernel_size = check_int("kernel_size", kernel_size, minimum=1)
         c = check_number("c", c, minimum=0, strict=True)
         w = torch.randn(n_experts, 1, kernel_size, kernel_size, generator=generator) / kernel_size
-        super().__init__(
-            [
-                Conv2d(1, n_experts, kernel_size, normalize=normalize_filters, weight=w),
-                StudentT(c),
-                WeightedSum(n_experts, learn_alpha=learn_alpha),
-            ]
-        )
-        self.n_experts, self.kernel_size, self.c = n_experts, kernel_size, float(c)
-        self.normalize_filters, self.learn_alpha = normalize_filters, learn_alpha
+        super().__init__([Conv2d(1, n_experts, kernel_size, normalize=normalize_filters, weight=w)], n_experts,
+                         c=c, normalize_filters=normalize_filters, learn_alpha=learn_alpha)
+        self.kernel_size = kernel_size
 
     def config(self) -> dict[str, Any]:
-        return {
-            "n_experts": self.n_experts,
-            "kernel_size": self.kernel_size,
-            "c": self.c,
-            "normalize_filters": self.normalize_filters,
-            "learn_alpha": self.learn_alpha,
-        }
+        return {"n_experts": self.n_experts, "kernel_size": self.kernel_size, **super().config()}
 
     @property
     def filters(self) -> Tensor:
         """Effective filters, shape (M, k, k)."""
         return self.layers[0].weight[:, 0]
-
-    @property
-    def alpha(self) -> Tensor:
-        """Expert weights, shape (M,)."""
-        return self.layers[2].alpha
 
     def energy(self, x: Tensor) -> Tensor:
         """Energies of a batch of gray images.

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .foe import FieldOfExperts, laplacian_whitening_kernel
 from .layers import Conv2d
-from .poe import DEFAULT_C
+from .experts import DEFAULT_C
 
 __all__ = ["ImageFoE"]
 
@@ -97,11 +97,6 @@ class ImageFoE(FieldOfExperts):
     def filters(self) -> Tensor:
         """Learned filters on the whitened image, shape (M, k, k)."""
         return self.layers[1].weight[:, 0]
-
-    @property
-    def alpha(self) -> Tensor:
-        """Expert weights, shape (M,)."""
-        return self.layers[3].alpha
 
     @property
     def foe(self) -> FieldOfExperts:

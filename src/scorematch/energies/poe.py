@@ -9,13 +9,11 @@ import torch
 from torch import Tensor
 
 from ..validation import check_int, check_number
-from .base import LayeredEnergy
-from .layers import Linear, StudentT, WeightedSum
+from .experts import DEFAULT_C, StudentTExperts
+from .layers import Linear
 
 __all__ = ["ProductOfExperts", "DEFAULT_C", "student_t_log_normalizer"]
 
-#: The paper's fixed expert scale ``c = e^1.5``.
-DEFAULT_C = math.exp(1.5)
 
 
 def student_t_log_normalizer(c: float) -> float:
@@ -23,7 +21,7 @@ def student_t_log_normalizer(c: float) -> float:
     return math.log(math.pi * math.sqrt(2.0) / c)
 
 
-class ProductOfExperts(LayeredEnergy):
+class ProductOfExperts(StudentTExperts):
     """``E(x) = sum_i alpha_i g(w_i^T x)`` with ``g(z) = log(1 + (c z)^2 / 2)`` and ``alpha = exp(beta)``.
 
     Parameters
@@ -63,34 +61,17 @@ class ProductOfExperts(LayeredEnergy):
         n_experts = check_int("n_experts", n_experts, minimum=1)
         c = check_number("c", c, minimum=0, strict=True)
         w = torch.randn(n_experts, dim, generator=generator) / math.sqrt(dim)
-        super().__init__(
-            [
-                Linear(dim, n_experts, normalize=normalize_filters, weight=w),
-                StudentT(c),
-                WeightedSum(n_experts, learn_alpha=learn_alpha),
-            ]
-        )
-        self.dim, self.n_experts, self.c = dim, n_experts, float(c)
-        self.normalize_filters, self.learn_alpha = normalize_filters, learn_alpha
+        super().__init__([Linear(dim, n_experts, normalize=normalize_filters, weight=w)], n_experts, c=c,
+                         normalize_filters=normalize_filters, learn_alpha=learn_alpha)
+        self.dim = dim
 
     def config(self) -> dict[str, Any]:
-        return {
-            "dim": self.dim,
-            "n_experts": self.n_experts,
-            "c": self.c,
-            "normalize_filters": self.normalize_filters,
-            "learn_alpha": self.learn_alpha,
-        }
+        return {"dim": self.dim, **super().config()}
 
     @property
     def filters(self) -> Tensor:
         """Effective filters ``W``, shape (M, D) (unit-norm rows if ``normalize_filters``)."""
         return self.layers[0].weight
-
-    @property
-    def alpha(self) -> Tensor:
-        """Expert weights, shape (M,)."""
-        return self.layers[2].alpha
 
     def energy(self, x: Tensor) -> Tensor:
         """Energies of a batch.
