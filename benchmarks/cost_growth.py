@@ -21,9 +21,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--exact-max", type=int, default=512, help="largest D for the (slow) exact method")
     ap.add_argument("--plot", default=None, help="write a PNG of the curves")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--dims", type=int, nargs="+", default=None, help="PoE sizes D (default 64..1024)")
+    ap.add_argument("--sides", type=int, nargs="+", default=None, help="FoE image sides (default 64..1024)")
     args = ap.parse_args()
     result = measure(quick=args.quick, threads=args.threads, batch=args.batch, repeats=args.repeats,
-                     exact_max=args.exact_max)
+                     exact_max=args.exact_max, device=args.device,
+                     dims=args.dims, sides=args.sides)
     print(json.dumps(result, indent=2))
     if args.plot:
         _draw(result, args.plot)

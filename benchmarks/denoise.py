@@ -38,30 +38,36 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--float64", action="store_true", help="also time float64 (slower)")
     ap.add_argument("--profile", action="store_true", help="also print the torch profiler's top operators")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (times include a synchronize)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     sigma = parse_sigma(args.sigma)
     weight = recommended_weight(args.model, sigma)
     out = {"benchmark": "denoise_512", "threads": args.threads, "torch": torch.__version__,
            "machine": platform.processor() or platform.machine(), "image": args.image, "sigma": sigma,
-           "weight": weight, "load_avg_1min": _loadavg()}
+           "weight": weight, "load_avg_1min": _loadavg(), "device": _device_name(args.device)}
     for dtype in [torch.float32] + ([torch.float64] if args.float64 else []):
-        prior = scorematch.load(args.model).to(dtype)
+        prior = scorematch.load(args.model).to(device=args.device, dtype=dtype)
         for p in prior.parameters():
             p.requires_grad_(False)
         clean = read_image(data_dir() / "set12" / f"{args.image}.png", dtype=dtype)[None, None]  # (1, 1, 512, 512)
         y = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0), dtype=dtype)
+        clean, y = clean.to(args.device), y.to(args.device)
         counter = _count_evaluations()
         times = []
         for _ in range(args.repeats):
             counter["n"] = 0
+            _sync(args.device)
             t0 = time.perf_counter()
             x = denoise(y, prior, sigma=sigma, weight=weight)
+            _sync(args.device)
             times.append(time.perf_counter() - t0)
         n_eval = counter["n"]
+        _sync(args.device)
         t0 = time.perf_counter()
         for _ in range(10):
             _objective.energy_and_grad(prior, y)
+        _sync(args.device)
         t_eval = (time.perf_counter() - t0) / 10
         best = min(times)
         name = str(dtype).replace("torch.", "")
@@ -71,8 +77,8 @@ def main() -> None:
             "evaluations": n_eval,
             "seconds_per_evaluation": round(t_eval, 4),
             "prior_share": round(min(1.0, n_eval * t_eval / best), 3),
-            "psnr_noisy": round(psnr(y, clean), 3),
-            "psnr_denoised": round(psnr(x.clamp(0, 1), clean), 3),
+            "psnr_noisy": round(psnr(y.cpu(), clean.cpu()), 3),
+            "psnr_denoised": round(psnr(x.clamp(0, 1).cpu(), clean.cpu()), 3),
             "under_10s": best <= 10.0,
         }
         if args.profile and dtype == torch.float32:
@@ -101,6 +107,15 @@ def _count_evaluations() -> dict:
     dn = sys.modules["scorematch.tasks.denoise"]  # the module (the package attribute is the function)
     dn.energy_and_grad = counted
     return counter
+
+
+def _sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _device_name(device: str) -> str:
+    return torch.cuda.get_device_name() if str(device).startswith("cuda") else "cpu"
 
 
 def _loadavg() -> float | None:

@@ -40,11 +40,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=RECIPE.steps)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     recipe = FoERecipe(**{**RECIPE.to_dict(), "steps": args.steps})
     out = {"benchmark": "train_foe_5x5x24", "threads": args.threads, "recipe": recipe.to_dict(),
-           "load_avg_1min_start": _loadavg()}
+           "load_avg_1min_start": _loadavg(),
+           "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"}
     train, held = split_images(load_images("train400"), holdout=0.1)
     t0 = time.perf_counter()
     data = training_patches(train, recipe)
@@ -52,7 +54,8 @@ def main() -> None:
     out["data_seconds"] = round(time.perf_counter() - t0, 2)
     gen = torch.Generator().manual_seed(recipe.seed)
     prior = ImageFoE(recipe.n_experts, recipe.kernel_size, scale=recipe.scale, whitening_size=recipe.whitening_size,
-                     normalize_filters=recipe.normalize_filters, generator=gen)
+                     normalize_filters=recipe.normalize_filters, generator=gen).to(args.device)
+    data, val = data.to(args.device), val.to(args.device)
     lam = recipe.lam if recipe.space == "pixel" else recipe.lam * recipe.scale**2
     model = prior if recipe.space == "pixel" else prior.foe
     curve = []

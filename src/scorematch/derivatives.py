@@ -16,6 +16,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from .draws import rademacher
 from .energies.base import Energy
 from .validation import check_int, check_tensor
 
@@ -83,23 +84,6 @@ def exact_hessian(energy: Energy, x: Tensor, *, create_graph: bool = True) -> tu
     """
     g, rows = exact_hessian_rows(energy, x, create_graph=create_graph)
     return g, rows.permute(1, 0, 2)
-
-
-def _draw_device(like: Tensor, generator: torch.Generator | None) -> torch.device:
-    """Random numbers are drawn where the generator lives, then moved next to ``like``."""
-    return generator.device if generator is not None else like.device
-
-
-def rademacher(shape: tuple[int, ...], *, like: Tensor, generator: torch.Generator | None) -> Tensor:
-    """Random signs, shape ``shape``, with ``like``'s dtype and device."""
-    bits = torch.randint(0, 2, shape, generator=generator, device=_draw_device(like, generator))
-    return (2 * bits - 1).to(device=like.device, dtype=like.dtype)
-
-
-def gaussian(shape: tuple[int, ...], *, like: Tensor, generator: torch.Generator | None) -> Tensor:
-    """Standard normal draws, shape ``shape``, with ``like``'s dtype and device."""
-    z = torch.randn(shape, generator=generator, dtype=like.dtype, device=_draw_device(like, generator))
-    return z.to(like.device)
 
 
 def _check_args(energy: Energy, x: Tensor, method: str) -> None:

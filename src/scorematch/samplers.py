@@ -18,6 +18,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .draws import gaussian, uniform
 from .energies.base import Energy
 
 __all__ = ["ChainResult", "langevin", "hmc", "StepSizeController", "energy_and_grad"]
@@ -64,7 +65,7 @@ def _sum_rest(t: Tensor) -> Tensor:
 
 def _accept(log_ratio: Tensor, generator: torch.Generator | None) -> Tensor:
     """Metropolis test per chain: ``u < exp(log_ratio)``; NaN ratios are rejected."""
-    u = torch.rand(log_ratio.shape, generator=generator, dtype=log_ratio.dtype).to(log_ratio.device)
+    u = uniform(tuple(log_ratio.shape), like=log_ratio, generator=generator)
     return torch.log(u) < torch.nan_to_num(log_ratio, nan=-math.inf)
 
 
@@ -124,7 +125,7 @@ def langevin(
     e, g = energy_and_grad(energy, x)
     accepted = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     for _ in range(n_steps):
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+        noise = gaussian(tuple(x.shape), like=x, generator=generator)
         prop = x - 0.5 * eps2 * g + step_size * noise
         if not metropolis:
             x = prop
@@ -191,7 +192,7 @@ def hmc(
     e, g = energy_and_grad(energy, x)
     accepted = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     for _ in range(n_steps):
-        p = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+        p = gaussian(tuple(x.shape), like=x, generator=generator)
         h0 = e + 0.5 * _sum_rest(p * p)
         xn, gn = x, g
         pn = p - 0.5 * step_size * gn

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..derivatives import gaussian
+from ..draws import gaussian
 from ..energies.base import Energy
 from ..validation import check_number, check_tensor
 

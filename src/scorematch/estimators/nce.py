@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..draws import gaussian
 from ..energies.base import Energy
 
 __all__ = ["GaussianNoise", "LogNormalized", "nce_loss"]
@@ -46,7 +47,7 @@ class GaussianNoise:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` samples, shape (n, *shape)."""
-        eps = torch.randn(n, self.mean.shape[0], generator=generator, dtype=self.mean.dtype).to(self.mean.device)
+        eps = gaussian((n, self.mean.shape[0]), like=self.mean, generator=generator)
         return (self.mean + eps @ self.scale_tril.T).reshape(n, *self.shape)
 
     def log_prob(self, y: Tensor) -> Tensor:

@@ -14,8 +14,8 @@ from ..derivatives import (
     grad_with_graph,
     hessian_vector_products,
     input_derivatives,
-    rademacher,
 )
+from ..draws import rademacher
 from ..energies.base import Energy
 from ..validation import check_int, check_number
 

@@ -7,7 +7,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..derivatives import gaussian, grad_with_graph, hessian_vector_products, rademacher
+from ..derivatives import grad_with_graph, hessian_vector_products
+from ..draws import gaussian, rademacher
 from ..energies.base import Energy
 from ..validation import check_int, check_tensor
 

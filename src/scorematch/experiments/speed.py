@@ -26,13 +26,21 @@ __all__ = ["measure", "run", "plot", "report", "fit_exponent", "TITLE"]
 TITLE = "Speed: how the cost grows (curvature vs exact vs Hutchinson)"
 
 
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def _time(fn, params, repeats: int) -> float:
     out = []
+    device = params[0].device
     for _ in range(repeats + 1):
         for p in params:
             p.grad = None
+        _sync(device)
         t = time.perf_counter()
         fn().backward()
+        _sync(device)
         out.append(time.perf_counter() - t)
     return statistics.median(out[1:])  # the first call is a warm-up
 
@@ -44,12 +52,12 @@ def fit_exponent(xs: list[float], ys: list[float]) -> float:
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
 
 
-def poe_growth(dims: list[int], exact_max: int, batch: int, repeats: int) -> dict:
+def poe_growth(dims: list[int], exact_max: int, batch: int, repeats: int, device: str = "cpu") -> dict:
     gen = torch.Generator().manual_seed(0)
     rows = []
     for d in dims:
-        poe = ProductOfExperts(d, d, generator=gen)
-        x = torch.rand(batch, d, generator=gen)
+        poe = ProductOfExperts(d, d, generator=gen).to(device)
+        x = torch.rand(batch, d, generator=gen).to(device)
         params = list(poe.parameters())
         row = {"D": d, "weights": d * d}
         for method in ("curvature", "hutchinson", "exact"):
@@ -67,13 +75,13 @@ def poe_growth(dims: list[int], exact_max: int, batch: int, repeats: int) -> dic
     return {"batch": batch, "rows": rows, "exponent_in_D": exps}
 
 
-def foe_growth(sides: list[int], repeats: int) -> dict:
+def foe_growth(sides: list[int], repeats: int, device: str = "cpu") -> dict:
     gen = torch.Generator().manual_seed(0)
-    foe = FieldOfExperts(24, 5, generator=gen)
+    foe = FieldOfExperts(24, 5, generator=gen).to(device)
     params = list(foe.parameters())
     rows = []
     for s in sides:
-        x = torch.rand(1, 1, s, s, generator=gen)
+        x = torch.rand(1, 1, s, s, generator=gen).to(device)
         rows.append({"side": s, "pixels": s * s,
                      "curvature": _time(lambda: score_matching_loss(foe, x, lam=0.01), params, repeats)})
     pts = [r for r in rows if r["side"] >= 128]
@@ -108,20 +116,22 @@ def _draw(result: dict, path: str | Path) -> None:
 
 
 def measure(*, quick: bool = False, threads: int = 1, batch: int = 64, repeats: int = 5,
-            exact_max: int = 512) -> dict[str, Any]:
-    """Time loss + gradient over the sizes (``quick``: 64..256 only) and fit the log-log exponents."""
+            exact_max: int = 512, device: str = "cpu", dims: list[int] | None = None,
+            sides: list[int] | None = None) -> dict[str, Any]:
+    """Time loss + gradient over the sizes (``quick``: 64..256 only) on ``device`` and fit the log-log exponents."""
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        dims = [64, 128, 256] if quick else [64, 128, 256, 512, 1024]
-        sides = [64, 128, 256] if quick else [64, 128, 256, 512, 1024]
+        dims = dims or ([64, 128, 256] if quick else [64, 128, 256, 512, 1024])
+        sides = sides or ([64, 128, 256] if quick else [64, 128, 256, 512, 1024])
         return {
             "benchmark": "cost_growth",
             "quick": quick,
             "threads": threads,
             "torch": torch.__version__,
-            "poe": poe_growth(dims, min(exact_max, dims[-1]), batch, repeats),
-            "foe": foe_growth(sides, repeats),
+            "device": torch.cuda.get_device_name(device) if str(device).startswith("cuda") else "cpu",
+            "poe": poe_growth(dims, min(exact_max, dims[-1]), batch, repeats, device),
+            "foe": foe_growth(sides, repeats, device),
         }
     finally:
         torch.set_num_threads(old)

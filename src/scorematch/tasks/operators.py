@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..draws import gaussian
+
 __all__ = ["Denoising", "Downsample"]
 
 
@@ -40,7 +42,7 @@ class Denoising:
 
     def __call__(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         """A noisy observation ``x + sigma * n`` (same shape and dtype)."""
-        n = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        n = gaussian(tuple(x.shape), like=x, generator=generator)
         return x + self.sigma * n
 
 
