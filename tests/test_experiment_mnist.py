@@ -119,3 +119,16 @@ def test_expert_features_are_g_of_filter_responses():
     expected = torch.log1p(0.5 * (model.c * z) ** 2)
     assert torch.allclose(torch.as_tensor(mnist.expert_features(model, x)), expected.double(), atol=1e-6)
     assert math.isclose(float(mnist.expert_features(model, x).sum(1)[0]), float(model.energy(x[:1]).detach()), rel_tol=1e-5)
+
+
+def test_sweep_over_two_worker_processes_gives_the_serial_models(quick_run, tmp_path):
+    out, _ = quick_run
+    cfg = mnist.MnistConfig.quick()
+    two = tmp_path / "two"
+    mnist.run(two, quick=True, progress=False, jobs=2)
+    names = sorted(p.name for p in (out / "models").glob("*.safetensors"))
+    assert names == sorted(p.name for p in (two / "models").glob("*.safetensors"))
+    assert len(names) >= len(cfg.lambdas) * len(cfg.parameterizations)
+    for name in names:
+        a, b = load(out / "models" / name).state_dict(), load(two / "models" / name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import shlex
 import sys
 import time
@@ -42,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="results folder (default runs/reproduce, or runs/reproduce-quick with --quick)")
     p.add_argument("--force", action="store_true", help="recompute stages even if cached")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes for the independent training runs of a sweep (default: one per CPU "
+                   "core; results are those of a serial run)")
     add_device_argument(p)
     p.set_defaults(func=run)
 
@@ -77,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
 
     names = _selected(args.what)
     device = resolve_device(args.device)  # experiments that support it train there; the others use the CPU
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
     out = args.out or Path("runs/reproduce-quick" if args.quick else "runs/reproduce")
     out.mkdir(parents=True, exist_ok=True)
     state_file = out / "state.json"
@@ -90,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
         if args.force or stage.get("key") != key or not stage.get("done"):
             print(f"[{name}] running ...", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
-            kwargs = {"device": str(device)} if "device" in inspect.signature(module.run).parameters else {}
+            accepted = inspect.signature(module.run).parameters
+            kwargs = {k: v for k, v in (("device", str(device)), ("jobs", jobs)) if k in accepted}
             module.run(out / name, quick=args.quick, progress=not args.no_progress, **kwargs)
             stage = {"key": key, "done": True, "seconds": time.perf_counter() - t0, "command": command,
                      "finished": time.strftime("%Y-%m-%d %H:%M:%S")}

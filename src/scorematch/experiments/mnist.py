@@ -58,6 +58,7 @@ from ..datasets import downsample2x, load_mnist
 from ..energies import ProductOfExperts
 from ..estimators import score_matching_loss
 from ..serialization import atomic_path, load, load_info, save
+from ..parallel import map_jobs
 from ..train import fit
 
 __all__ = [
@@ -405,6 +406,39 @@ def _stage_done(path: Path, key: str) -> bool:
         return False
 
 
+def _model_path(out_dir: Path, param: str, lam: float, is_long: bool) -> Path:
+    return Path(out_dir) / "models" / f"{_model_name(param, lam, long=is_long)}.safetensors"
+
+
+def _model_file_current(out_dir: Path, param: str, lam: float, is_long: bool, config: MnistConfig) -> bool:
+    path = _model_path(out_dir, param, lam, is_long)
+    key = (config.long() if is_long else config).stage_key(*_TRAIN_FIELDS)
+    return path.exists() and load_info(path)["extra"].get("key") == key
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_data(n_train: int, n_test: int, seed: int) -> MnistData:
+    return load_data(n_train=n_train, n_test=n_test, seed=seed)
+
+
+def _train_job(job: tuple[str, str, float, bool, MnistConfig, bool]) -> tuple[str, float]:
+    """Train one model of the sweep and save it with its curve; runs in a worker process under ``jobs > 1``."""
+    out_dir, param, lam, is_long, config, progress = job
+    out_dir = Path(out_dir)
+    cfg = config.long() if is_long else config
+    data = _cached_data(config.n_train, config.n_test, config.seed)
+    name = _model_name(param, lam, long=is_long)
+    t0 = time.perf_counter()
+    model, history = train_model(data, lam, param=param, config=cfg, progress=progress)
+    seconds = time.perf_counter() - t0
+    _write_csv(out_dir / "training" / f"{name}.csv", history)
+    save(model, _model_path(out_dir, param, lam, is_long),
+         metadata={"lam": lam, "parameterization": param, "key": cfg.stage_key(*_TRAIN_FIELDS),
+                   "train": cfg.train_config().to_dict(), "n_train": cfg.n_train,
+                   "data": "MNIST 2x2-block-averaged to 14x14, [0, 1]", "seconds": seconds})
+    return name, seconds
+
+
 @contextlib.contextmanager
 def _torch_threads(n: int | None) -> Iterator[None]:
     old = torch.get_num_threads()
@@ -417,7 +451,7 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 
 
 def run(out_dir: Path, *, quick: bool = False, progress: bool = True,
-        config: MnistConfig | None = None, threads: int | None = 1) -> dict[str, Any]:
+        config: MnistConfig | None = None, threads: int | None = 1, jobs: int = 1) -> dict[str, Any]:
     """Train the sweep, evaluate likelihoods and classification, write results, then plot.
 
     Stages whose result files exist for the same settings are skipped (a model file is reused when its
@@ -435,6 +469,9 @@ def run(out_dir: Path, *, quick: bool = False, progress: bool = True,
         Torch threads while the experiment runs (restored afterwards); None keeps the current setting.
         One thread is the default: the matrices are small (196 x 196), and on a shared 2-core machine
         more threads made training about ten times slower, not faster.
+    jobs : int
+        Worker processes for the training sweep (:func:`scorematch.parallel.map_jobs`; one torch thread
+        each on a 2-core machine); the models are the same as a serial run's.
 
     Returns
     -------
@@ -442,45 +479,34 @@ def run(out_dir: Path, *, quick: bool = False, progress: bool = True,
         :func:`summary` of the results.
     """
     with _torch_threads(threads):
-        return _run(out_dir, quick=quick, progress=progress, config=config)
+        return _run(out_dir, quick=quick, progress=progress, config=config, n_jobs=jobs)
 
 
-def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | None) -> dict[str, Any]:
+def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | None, n_jobs: int) -> dict[str, Any]:
     config = config or (MnistConfig.quick() if quick else MnistConfig())
     out_dir = Path(out_dir)
     (out_dir / "models").mkdir(parents=True, exist_ok=True)
     (out_dir / "training").mkdir(exist_ok=True)
     t_start = time.perf_counter()
     _write_json(out_dir / "config.json", {"mnist": config.to_dict(), "train": config.train_config().to_dict()})
-    data = load_data(n_train=config.n_train, n_test=config.n_test, seed=config.seed)
+    data = _cached_data(config.n_train, config.n_test, config.seed)
 
     # 1. Training (one model file and one training curve per parameterization and lambda), then the
-    #    longer runs of the convergence check.
-    models: dict[tuple[str, float], ProductOfExperts] = {}
-    long_models: dict[float, ProductOfExperts] = {}
-    timings: dict[str, float] = {}
-    long_config = config.long()
+    #    longer runs of the convergence check; the missing runs are spread over ``jobs`` processes.
     jobs = [(p, lam, False) for p in config.parameterizations for lam in config.lambdas]
     if "free" in config.parameterizations:
         jobs += [("free", lam, True) for lam in config.long_lambdas]
-    for i, (param, lam, is_long) in enumerate(jobs):
-        cfg = long_config if is_long else config
-        key = cfg.stage_key(*_TRAIN_FIELDS)
-        name = _model_name(param, lam, long=is_long)
-        path = out_dir / "models" / f"{name}.safetensors"
-        if path.exists() and load_info(path)["extra"].get("key") == key:
-            model = load(path, expect=ProductOfExperts)
-            logger.info("reusing %s", path)
-        else:
-            t0 = time.perf_counter()
-            model, history = train_model(data, lam, param=param, config=cfg, progress=progress)
-            timings[name] = time.perf_counter() - t0
-            _write_csv(out_dir / "training" / f"{name}.csv", history)
-            save(model, path, metadata={"lam": lam, "parameterization": param, "key": key,
-                                        "train": cfg.train_config().to_dict(), "n_train": cfg.n_train,
-                                        "data": "MNIST 2x2-block-averaged to 14x14, [0, 1]",
-                                        "seconds": timings[name]})
-            logger.info("[%d/%d] %s trained in %.1f s", i + 1, len(jobs), name, timings[name])
+    todo = [(str(out_dir), param, lam, is_long, config, progress and n_jobs == 1)
+            for param, lam, is_long in jobs if not _model_file_current(out_dir, param, lam, is_long, config)]
+    logger.info("mnist: %d of %d models to train (%d jobs)", len(todo), len(jobs), n_jobs)
+    timings: dict[str, float] = {}
+    for name, seconds in map_jobs(_train_job, todo, jobs=n_jobs):
+        timings[name] = seconds
+        logger.info("%s trained in %.1f s", name, seconds)
+    models: dict[tuple[str, float], ProductOfExperts] = {}
+    long_models: dict[float, ProductOfExperts] = {}
+    for param, lam, is_long in jobs:
+        model = load(_model_path(out_dir, param, lam, is_long), expect=ProductOfExperts)
         if is_long:
             long_models[lam] = model
         else:
@@ -528,7 +554,7 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
         _write_json(clf_file, {"key": clf_key, "rows": rows})
 
     # 4. Convergence check: the same evaluation of the longer-trained free-filter models.
-    long_key = long_config.stage_key(*_TRAIN_FIELDS, "long_lambdas", "n_test", "per_class", "n_draws", "clf_c")
+    long_key = config.long().stage_key(*_TRAIN_FIELDS, "long_lambdas", "n_test", "per_class", "n_draws", "clf_c")
     long_file = out_dir / "long.json"
     if long_models and not _stage_done(long_file, long_key):
         kw = dict(per_class=config.per_class, n_draws=config.n_draws, c=config.clf_c, seed=config.seed)

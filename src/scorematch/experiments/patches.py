@@ -375,7 +375,7 @@ def run(
     conditions: tuple[Condition, ...] | None = None,
     lambdas: tuple[float, ...] | None = None,
     seeds: tuple[int, ...] = (0,),
-    workers: int = 1,
+    jobs: int = 1,
     device: str = "cpu",
     ml_reference: bool | None = None,
     cd: bool = True,
@@ -394,8 +394,8 @@ def run(
     conditions, lambdas, seeds
         Override the sweep (default :data:`PLAN`, seed 0; ``conditions`` alone runs each for ``lambdas``
         or all of :data:`LAMBDAS`).
-    workers : int
-        Parallel processes (CPU only; each uses one thread).
+    jobs : int
+        Parallel processes for the independent fits (CPU only; each uses one thread).
     device : str
         ``"cpu"`` or ``"cuda"`` (then the models are trained one after the other on the GPU).
     ml_reference : bool, optional
@@ -430,7 +430,7 @@ def run(
                      **data_statistics(_cached_data(cond, n_test, limit))}
             with atomic_path(data_file) as tmp:
                 tmp.write_text(json.dumps(stats, indent=1))
-    jobs, chain = [], []
+    parallel, chain = [], []
     for cond, lams, ml in plan:
         todo = [(float(lam), "sm") for lam in sorted(lams)] + ([(0.0, "ml")] if ml else [])
         for seed in seeds:
@@ -443,21 +443,21 @@ def run(
                     previous = path
                 if not path.is_file():
                     job = (dataclasses.asdict(cond), lam, seed, str(path), device, limit, n_test, estimator, init_path)
-                    (chain if cont else jobs).append(job)
-    logger.info("patches: %d models to train", len(jobs) + len(chain))
-    if workers > 1 and device == "cpu" and len(jobs) > 1:
+                    (chain if cont else parallel).append(job)
+    logger.info("patches: %d models to train", len(parallel) + len(chain))
+    if jobs > 1 and device == "cpu" and len(parallel) > 1:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_job, j) for j in jobs]
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_job, j) for j in parallel]
             for f in as_completed(futures):
                 r = f.result()
                 if progress:
                     logger.info("%s %s lambda=%g: ll %.2f (%.0f s)", r["condition"], r["estimator"], r["lambda"], r["ll"],
                                 r["seconds"])
     else:
-        chain = jobs + chain
+        chain = parallel + chain
     for j in chain:  # in order: a continuation fit starts from the previous lambda's model
         r = _job(j)
         if progress:
