@@ -43,7 +43,8 @@ from ..priors import FoERecipe, train_image_foe
 from ..serialization import atomic_path, load, load_info, save
 from ..tasks import Downsample, denoise, psnr, superresolve, upscale_start
 
-__all__ = ["run", "plot", "report", "summary", "TITLE", "RECIPE", "PAPER_TABLE1", "PAPER_TABLE2"]
+__all__ = ["run", "plot", "report", "summary", "TITLE", "RECIPE", "RECIPE_8X8X64", "PAPER_TABLE1", "PAPER_TABLE2",
+           "build_default_model"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,13 @@ PAPER_TABLE2 = {
 
 #: The training recipe of our RSM FoE 5x5x24 (the bundled model's; see its model card).
 RECIPE = FoERecipe(lam=1e-5, space="pixel", patch_size=24, steps=6000, lr=0.05, batch_size=64)
+
+#: The recipe of the bundled RSM FoE 8x8x64 (Figure 2l; ``pretrained/foe_8x8x64``): whitened-space score
+#: matching as in the paper, on images whitened with a narrower Laplacian of Gaussian (sigma 0.5, a flatter
+#: spectrum than sigma 1) and scaled by 20 (whitened data of about unit variance, where unit-norm filters meet
+#: the expert's core). See docs/results/restoration/filters.md.
+RECIPE_8X8X64 = FoERecipe(n_experts=64, kernel_size=8, lam=1e-5, space="whitened", scale=20.0, whitening_sigma=0.5,
+                          patch_size=24, steps=6000, lr=0.05, batch_size=64)
 
 
 def _settings(quick: bool) -> dict[str, Any]:
@@ -578,11 +586,12 @@ def _figures(out_dir: Path, figs: tuple[tuple[str, str], ...]) -> list[str]:
 def build_default_model(path: str | os.PathLike, *, recipe: FoERecipe = RECIPE, progress: bool = False,
                         weights: tuple[float, ...] = WEIGHTS, levels: tuple[int, ...] = LEVELS,
                         prior: ImageFoE | None = None, train_seconds: float | None = None) -> Path:
-    """Train the RSM FoE 5x5x24 with ``recipe``, tune its prior weight per noise level, save it to ``path``.
+    """Train an RSM FoE with ``recipe``, tune its prior weight per noise level, save it to ``path``.
 
     The prior weights (``prior_weights``: noise level in 1/256 units -> weight) are chosen on the central
     128x128 crops of :data:`TUNE_IMAGES` (one noise draw per level); ``scorematch denoise`` uses the entry
-    nearest to its ``--sigma``. This is how ``scorematch/pretrained/foe_5x5x24.safetensors`` was made.
+    nearest to its ``--sigma``. This is how ``scorematch/pretrained/foe_5x5x24.safetensors`` (``recipe=RECIPE``)
+    and ``foe_8x8x64.safetensors`` (``recipe=RECIPE_8X8X64``) were made.
     """
     t0 = time.perf_counter()
     if prior is None:  # (``prior``: a model already trained by ``train_image_foe("train400", recipe)``)

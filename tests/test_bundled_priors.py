@@ -1,0 +1,61 @@
+"""The bundled RSM FoE priors (5x5x24 and 8x8x64): listed by ``scorematch models``, usable as ``--model NAME``."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from scorematch.cli import main
+from scorematch.cli.restore import recommended_weight
+from scorematch.datasets import data_dir, read_image
+from scorematch.energies import ImageFoE
+from scorematch.pretrained import available, load_pretrained
+from scorematch.serialization import load_info
+
+
+@pytest.mark.parametrize("name, k, m", [("foe_5x5x24", 5, 24), ("foe_8x8x64", 8, 64)])
+def test_bundled_foe_is_an_image_prior_with_its_recipe_and_weights(name, k, m):
+    prior = load_pretrained(name)
+    assert isinstance(prior, ImageFoE) and prior.kernel_size == k and prior.n_experts == m
+    extra = {m_["name"]: m_ for m_ in available()}[name]
+    assert extra["card"] is not None and extra["energy"] == "ImageFoE"
+    info = load_info(extra["path"])["extra"]
+    assert info["recipe"]["kernel_size"] == k and info["recipe"]["n_experts"] == m
+    assert set(info["prior_weights"]) == {"1", "5", "15", "25"}
+    assert recommended_weight(name, 5 / 256) == info["prior_weights"]["5"]
+
+
+def test_models_cli_lists_the_8x8x64(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "foe_8x8x64" in out and "foe_5x5x24" in out
+
+
+def test_denoise_cli_with_the_bundled_8x8x64(tmp_path, capsys):
+    im = read_image(data_dir() / "set12" / "house.png", dtype=torch.float64)[96:144, 96:144]  # (48, 48)
+    noisy = im.numpy() + (5 / 256) * np.random.default_rng(0).standard_normal(im.shape)
+    np.save(tmp_path / "noisy.npy", noisy)
+    np.save(tmp_path / "clean.npy", im.numpy())
+    rc = main(["denoise", str(tmp_path / "noisy.npy"), "-o", str(tmp_path / "out.npy"), "--sigma", "5/256",
+               "--model", "foe_8x8x64", "--reference", str(tmp_path / "clean.npy"), "--iters", "40"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["psnr"] > out["psnr_input"] + 1
+
+
+def test_recipe_whitening_sigma_reaches_the_patches_and_the_prior():
+    from scorematch.energies.foe import laplacian_whitening_kernel
+    from scorematch.priors import FoERecipe, train_image_foe, training_patches
+
+    ims = [read_image(data_dir() / "set12" / "house.png")[:64, :64]]
+    base = dict(n_experts=2, kernel_size=3, patch_size=8, n_patches=16, steps=2, batch_size=8)
+    a = training_patches(ims, FoERecipe(**base))
+    b = training_patches(ims, FoERecipe(**base, whitening_sigma=0.5))
+    assert not torch.allclose(a, b)
+    for space in ("whitened", "pixel"):
+        prior = train_image_foe(ims, FoERecipe(**base, whitening_sigma=0.5, space=space), holdout=None)
+        assert prior.whitening_sigma == 0.5
+        assert torch.allclose(prior.whitening, 255 * laplacian_whitening_kernel(5, sigma=0.5))
+    with pytest.raises(ValueError, match="whitening_sigma"):
+        FoERecipe(whitening_sigma=0)
