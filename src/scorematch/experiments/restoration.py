@@ -39,6 +39,7 @@ from torch import Tensor
 
 from ..datasets import data_dir, read_image
 from ..energies.image_prior import ImageFoE
+from ..parallel import map_jobs
 from ..priors import FoERecipe, train_image_foe
 from ..serialization import atomic_path, load, load_info, save
 from ..tasks import Downsample, denoise, psnr, superresolve, upscale_start
@@ -59,6 +60,8 @@ LAMBDAS = (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 WEIGHTS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 TV_WEIGHTS = (0.002, 0.004, 0.007, 0.01, 0.015, 0.025, 0.04, 0.06, 0.1)
 N_DRAWS = 3
+#: The model variants beside the 5x5x24 (Figure 2l and the no-whitening comparison).
+VARIANTS = ("foe_8x8x64", "foe_5x5x24_unwhitened")
 
 #: The paper's Table 1 (PSNR dB at sigma = 5/256): CD-1 FoE 5x5x24, Basis Rotation 15x15x25, RSM FoE 5x5x24.
 PAPER_TABLE1 = {
@@ -90,12 +93,14 @@ def _settings(quick: bool) -> dict[str, Any]:
             "sweep_lambdas": [0.0, 1e-5], "sweep_steps": 5, "variant_steps": 5,
             "levels": [5], "weights": [0.3, 1.0], "sweep_weights": [0.3, 1.0], "tv_weights": [0.01, 0.03], "draws": 1,
             "crop": 32, "table_crop": 40, "denoise_iters": 15, "sr_iters": 10, "sweep_n_patches": 300,
+            "quick": True,
         }
     return {
         "recipe": RECIPE.to_dict(), "sweep_lambdas": list(LAMBDAS), "sweep_steps": 1500, "variant_steps": 1500,
         "sweep_weights": [0.1, 0.2, 0.3, 0.5, 1.0],
         "levels": list(LEVELS), "weights": list(WEIGHTS), "tv_weights": list(TV_WEIGHTS), "draws": N_DRAWS,
         "crop": 128, "table_crop": None, "denoise_iters": None, "sr_iters": None, "sweep_n_patches": 20000,
+        "quick": False,
     }
 
 
@@ -133,13 +138,17 @@ def _frozen(energy: ImageFoE) -> ImageFoE:
     return energy
 
 
+def _is_current(path: Path, recipe: dict[str, Any]) -> bool:
+    """Whether ``path`` holds a prior trained with ``recipe`` (an unreadable file is not)."""
+    try:
+        return path.is_file() and load_info(path)["extra"].get("recipe") == recipe
+    except Exception:  # noqa: BLE001 - an unreadable cache is recomputed
+        return False
+
+
 def _train_rsm(path: Path, recipe: dict[str, Any], progress: bool) -> Path:
-    if path.is_file():
-        try:
-            if load_info(path)["extra"].get("recipe") == recipe:
-                return path
-        except Exception:  # noqa: BLE001 - an unreadable cache is recomputed
-            pass
+    if _is_current(path, recipe):
+        return path
     t0 = time.perf_counter()
     prior = train_image_foe("train400", FoERecipe(**recipe), progress=progress)
     save(prior, path, metadata={"recipe": recipe, "holdout": 0.1, "train_seconds": time.perf_counter() - t0})
@@ -326,12 +335,45 @@ def _table2(out_dir: Path, paths, s) -> list[dict[str, Any]]:
     return _cached(out_dir / "table2.json", settings, compute)
 
 
+def _sweep_plan(out_dir: Path, s: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
+    """(model file, recipe) of each lambda of the Figure 2e-g sweep."""
+    return [(out_dir / "models" / f"sweep_lam{lam:g}.safetensors",
+             {**s["recipe"], "lam": lam, "steps": s["sweep_steps"], "n_patches": s["sweep_n_patches"]})
+            for lam in s["sweep_lambdas"]]
+
+
+def _variant_plan(out_dir: Path, s: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
+    """(model file, recipe) of each of :data:`VARIANTS`: the 8x8x64 of the bundled ``foe_8x8x64``
+    (:data:`RECIPE_8X8X64`, full length unless quick) and the 5x5x24 recipe without whitening."""
+    big = {**RECIPE_8X8X64.to_dict(), **({"steps": s["variant_steps"], "n_patches": s["recipe"]["n_patches"]}
+                                          if s["quick"] else {})}
+    recipes = {"foe_8x8x64": big,
+               "foe_5x5x24_unwhitened": {**s["recipe"], "whitening_size": 0, "steps": s["variant_steps"]}}
+    return [(out_dir / "models" / f"{name}.safetensors", recipes[name]) for name in VARIANTS]
+
+
+def _train_job(job: tuple[str, dict[str, Any]]) -> str:
+    """Train one prior of the plan (a worker process's job under ``jobs > 1``)."""
+    path, recipe = job
+    return str(_train_rsm(Path(path), recipe, progress=False))
+
+
+def _train_missing(out_dir: Path, s: dict[str, Any], jobs: int) -> None:
+    """Train every RSM prior of the run that is not cached yet, spread over ``jobs`` processes."""
+    (out_dir / "models").mkdir(parents=True, exist_ok=True)
+    plan = [(out_dir / "models" / "rsm_foe_5x5x24.safetensors", s["recipe"])]
+    plan += _sweep_plan(out_dir, s) + _variant_plan(out_dir, s)
+    todo = [(str(path), recipe) for path, recipe in plan if not _is_current(path, recipe)]
+    if todo:
+        log.info("restoration: training %d priors over %d jobs", len(todo), jobs)
+        map_jobs(_train_job, todo, jobs=jobs)
+
+
 def _sweep(out_dir: Path, s: dict[str, Any], progress: bool) -> list[dict[str, Any]]:
     rows = []
     x = _tune_set(s["crop"])
-    for lam in s["sweep_lambdas"]:
-        recipe = {**s["recipe"], "lam": lam, "steps": s["sweep_steps"], "n_patches": s["sweep_n_patches"]}
-        path = _train_rsm(out_dir / "models" / f"sweep_lam{lam:g}.safetensors", recipe, progress)
+    for lam, (path, recipe) in zip(s["sweep_lambdas"], _sweep_plan(out_dir, s)):
+        path = _train_rsm(path, recipe, progress)
 
         def compute(path=path) -> dict[str, Any]:
             prior = _frozen(load(path))
@@ -350,10 +392,8 @@ def _variants(out_dir: Path, s: dict[str, Any], progress: bool) -> list[dict[str
     """The 8x8x64 RSM FoE (Figure 2l) and the 5x5x24 FoE without whitening, scored like the sweep."""
     x = _tune_set(s["crop"])
     rows = []
-    for name, change in (("foe_8x8x64", {"n_experts": 64, "kernel_size": 8}),
-                         ("foe_5x5x24_unwhitened", {"whitening_size": 0})):
-        recipe = {**s["recipe"], **change, "steps": s["variant_steps"]}
-        path = _train_rsm(out_dir / "models" / f"{name}.safetensors", recipe, progress)
+    for name, (path, recipe) in zip(VARIANTS, _variant_plan(out_dir, s)):
+        path = _train_rsm(path, recipe, progress)
 
         def compute(path=path) -> dict[str, Any]:
             prior = _frozen(load(path))
@@ -366,12 +406,16 @@ def _variants(out_dir: Path, s: dict[str, Any], progress: bool) -> list[dict[str
     return rows
 
 
-def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Compute every table and curve (cached per stage), draw the figures; returns :func:`summary`."""
+def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = True, jobs: int = 1) -> dict[str, Any]:
+    """Compute every table and curve (cached per stage), draw the figures; returns :func:`summary`.
+
+    ``jobs`` worker processes train the priors (the same files as a serial run's); the evaluation is serial.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     s = _settings(quick)
     t0 = time.perf_counter()
+    _train_missing(out_dir, s, jobs)
     paths = _models(out_dir, s, quick, progress)
     best_w = _tune(out_dir, paths, s)
     _write_json(out_dir / "weights.json", best_w)
