@@ -19,7 +19,8 @@ def test_dct_filters_extra_random_unit_norm():
     assert torch.allclose(w.norm(dim=1), torch.ones(10), atol=1e-6)
 
 
-@pytest.mark.parametrize("field,value", [("init", "zca"), ("init_norm", -1.0), ("space", "fourier"), ("lam", -1.0)])
+@pytest.mark.parametrize("field,value", [("init", "zca"), ("init_norm", -1.0), ("space", "fourier"), ("lam", -1.0),
+                                         ("whitening_sigma", 0.0)])
 def test_recipe_validation(field, value):
     with pytest.raises(ValueError):
         FoERecipe(**{field: value})
@@ -79,3 +80,18 @@ def test_interior_loss_margin_validation():
 
     with pytest.raises(ValueError):
         interior_score_matching_loss(ImageFoE(2, 3, whitening_size=3), torch.rand(1, 1, 8, 8), margin=4)
+
+
+def test_whitening_sigma_is_used_and_saved(tmp_path):
+    from scorematch.energies.foe import laplacian_whitening_kernel
+    from scorematch.serialization import load
+
+    prior = train_image_foe(_images(), FoERecipe(n_experts=2, kernel_size=3, whitening_size=5, whitening_sigma=0.5,
+                                                   patch_size=12, n_patches=20, steps=1, space="whitened"),
+                            holdout=None, run_dir=tmp_path)
+    expected = 255 * laplacian_whitening_kernel(5, sigma=0.5)
+    assert torch.allclose(prior.whitening, expected, atol=1e-4)
+    again = load(tmp_path / "prior.safetensors")
+    x = torch.rand(1, 1, 16, 16)
+    assert again.whitening_sigma == 0.5
+    assert torch.allclose(again.energy(x), prior.energy(x))

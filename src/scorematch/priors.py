@@ -52,6 +52,10 @@ class FoERecipe:
         Pixel scale of the training data (255: 0..255).
     whitening_size : int
         Laplacian whitening filter side (5), 0 for none.
+    whitening_sigma : float
+        Gaussian width of the Laplacian-of-Gaussian whitening filter (:func:`laplacian_whitening_kernel`).
+        1 is a band-pass filter that leaves train400 with ~100x less power near Nyquist than at its peak
+        (score matching then favours checkerboard filters); 0.5 is close to the data's 5x5 ZCA filter.
     normalize_filters : bool
         Unit-norm filters (the paper's PoE convention). With unit-norm filters and a fixed ``c`` the
         scale sets the shape of the expert: see the notes of :class:`ImageFoE`.
@@ -88,6 +92,7 @@ class FoERecipe:
     lam: float = 1e-5
     scale: float = 255.0
     whitening_size: int = 5
+    whitening_sigma: float = 1.0
     normalize_filters: bool = True
     patch_size: int = 16
     n_patches: int = 20000
@@ -108,6 +113,8 @@ class FoERecipe:
             raise ValueError(f'init must be "random" or "dct", got {self.init!r}')
         if not self.init_norm >= 0:
             raise ValueError(f"init_norm must be >= 0, got {self.init_norm}")
+        if not self.whitening_sigma > 0:
+            raise ValueError(f"whitening_sigma must be positive, got {self.whitening_sigma}")
         if not self.lam >= 0:
             raise ValueError(f"lam must be >= 0, got {self.lam}")
 
@@ -169,7 +176,8 @@ def training_patches(images: Sequence[Tensor], recipe: FoERecipe) -> Tensor:
     if recipe.space == "pixel":
         sampler = PatchSampler(images, recipe.patch_size)
     else:
-        kernel = laplacian_whitening_kernel(recipe.whitening_size) if recipe.whitening_size else None
+        kernel = (laplacian_whitening_kernel(recipe.whitening_size, sigma=recipe.whitening_sigma)
+                  if recipe.whitening_size else None)
         sampler = PatchSampler(images, recipe.patch_size, scale=recipe.scale, whitening=kernel)
     return sampler(recipe.n_patches, torch.Generator().manual_seed(recipe.seed))
 
@@ -213,7 +221,8 @@ def train_image_foe(
     gen = torch.Generator().manual_seed(recipe.seed)
     if recipe.space == "pixel":
         foe = ImageFoE(recipe.n_experts, recipe.kernel_size, normalize_filters=recipe.normalize_filters,
-                       scale=recipe.scale, whitening_size=recipe.whitening_size, generator=gen)
+                       scale=recipe.scale, whitening_size=recipe.whitening_size,
+                       whitening_sigma=recipe.whitening_sigma, generator=gen)
         loss = functools.partial(score_matching_loss, lam=recipe.lam)
         margin = foe.support - 1
     else:
@@ -229,7 +238,8 @@ def train_image_foe(
     if isinstance(foe, ImageFoE):
         prior = foe
     else:
-        prior = ImageFoE.from_foe(foe, scale=recipe.scale, whitening_size=recipe.whitening_size)
+        prior = ImageFoE.from_foe(foe, scale=recipe.scale, whitening_size=recipe.whitening_size,
+                                  whitening_sigma=recipe.whitening_sigma)
     seconds = time.perf_counter() - t0
     log.info("trained %dx%dx%d FoE in %.1f s", recipe.kernel_size, recipe.kernel_size, recipe.n_experts, seconds)
     if run_dir is not None:
