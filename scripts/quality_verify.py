@@ -1,0 +1,37 @@
+"""Table-1 check of a saved prior (issue 5): MAP denoising at sigma = 5/256 on the five test images, 3 draws.
+
+    PYTHONPATH=src python scripts/quality_verify.py MODEL.safetensors [WEIGHT]
+
+The prior weight comes from the model file's ``prior_weights`` (tuned on the tuning crops by
+``build_default_model``) unless given. Verification only: nothing is tuned here.
+"""
+import json, sys, time
+
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+from scorematch.experiments import restoration as R  # noqa: E402
+from scorematch.serialization import load, load_info  # noqa: E402
+from scorematch.tasks import denoise, psnr  # noqa: E402
+
+path = sys.argv[1]
+w = float(sys.argv[2]) if len(sys.argv) > 2 else float(load_info(path)["extra"]["prior_weights"]["5"])
+prior = R._frozen(load(path))
+bar = {k: v[2] - 0.1 for k, v in R.PAPER_TABLE1.items()}
+out = {"model": path, "weight": w, "images": {}}
+t0 = time.perf_counter()
+for name in R.TABLE1_IMAGES:
+    x = R._image(name)
+    vals = []
+    for d in range(R.N_DRAWS):
+        y = R._noise(x, 5, R._seed(name, 5, d))
+        vals.append(psnr(denoise(y, prior, sigma=5 / 256, weight=w).clamp(0, 1), x))
+    out["images"][name] = {"mean": round(float(np.mean(vals)), 3), "std": round(float(np.std(vals)), 3),
+                           "bar": round(bar[name], 2), "draws": [round(v, 3) for v in vals]}
+    print(name, out["images"][name], flush=True)
+out["mean"] = round(float(np.mean([v["mean"] for v in out["images"].values()])), 3)
+out["seconds"] = time.perf_counter() - t0
+print(json.dumps(out))
+with open("/work/notes/quality_verify.jsonl", "a") as f:
+    f.write(json.dumps(out) + "\n")
