@@ -29,6 +29,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -102,8 +103,8 @@ def _settings(quick: bool) -> dict[str, Any]:
             "quick": True,
         }
     return {
-        "recipe": RECIPE.to_dict(), "sweep_lambdas": list(LAMBDAS), "sweep_steps": 1500, "variant_steps": 1500,
-        "sweep_weights": [0.1, 0.2, 0.3, 0.5, 1.0],
+        "recipe": RECIPE.to_dict(), "sweep_lambdas": list(LAMBDAS), "sweep_steps": RECIPE.steps, "variant_steps": 1500,
+        "sweep_weights": [0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0],
         "levels": list(LEVELS), "weights": list(WEIGHTS), "tv_weights": list(TV_WEIGHTS), "draws": N_DRAWS,
         "crop": 128, "table_crop": None, "denoise_iters": None, "sr_iters": None, "sweep_n_patches": 20000,
         "quick": False,
@@ -369,10 +370,17 @@ def _train_missing(out_dir: Path, s: dict[str, Any], jobs: int) -> None:
     (out_dir / "models").mkdir(parents=True, exist_ok=True)
     plan = [(out_dir / "models" / "rsm_foe_5x5x24.safetensors", s["recipe"])]
     plan += _sweep_plan(out_dir, s) + _variant_plan(out_dir, s)
-    todo = [(str(path), recipe) for path, recipe in plan if not _is_current(path, recipe)]
-    if todo:
-        log.info("restoration: training %d priors over %d jobs", len(todo), jobs)
-        map_jobs(_train_job, todo, jobs=jobs)
+    groups: dict[str, list[tuple[Path, dict[str, Any]]]] = {}  # the same recipe is trained once
+    for path, recipe in plan:
+        if not _is_current(path, recipe):
+            groups.setdefault(_key(recipe), []).append((path, recipe))
+    if groups:
+        log.info("restoration: training %d priors over %d jobs", len(groups), jobs)
+        map_jobs(_train_job, [(str(g[0][0]), g[0][1]) for g in groups.values()], jobs=jobs)
+    for (first, _), *copies in groups.values():
+        for path, _ in copies:
+            with atomic_path(path) as tmp:
+                shutil.copyfile(first, tmp)
 
 
 def _sweep(out_dir: Path, s: dict[str, Any], progress: bool) -> list[dict[str, Any]]:
