@@ -69,6 +69,8 @@ PAPER_TABLE1 = {
     "barbara": (37.30, 37.08, 37.31), "peppers": (37.63, 37.09, 37.41), "house": (37.85, 37.73, 38.03),
     "lena": (38.16, 37.97, 38.19), "boat": (36.33, 36.21, 36.53),
 }
+#: The paper's best lambda for denoising (Figure 2e-g, [0, 1] pixel units), marked on our curves.
+PAPER_BEST_LAMBDA = 1e-5
 #: The paper's Table 2: low-pass start, CD-1, Basis Rotation, RSM.
 PAPER_TABLE2 = {
     "peppers": (27.54, 29.11, 27.69, 29.76), "house": (33.15, 33.53, 33.41, 33.48),
@@ -542,6 +544,7 @@ def _plot_sweep(out_dir: Path, plt) -> Path:
         ax.semilogx(xs, at1, "s--", label="weight 1")
         if 0.0 in lams:
             ax.axvline(xs[lams.index(0.0)] * 3, color="0.8", lw=0.8)
+        ax.axvline(PAPER_BEST_LAMBDA, color="tab:red", ls=":", lw=1.2, label="paper's best lambda")
         ax.set_title(f"sigma = {lv}/256")
         ax.set_xlabel("lambda ([0,1] pixels; leftmost point: lambda = 0)")
         ax.set_ylabel("PSNR (dB), tuning crops")
@@ -588,31 +591,37 @@ def report(out_dir: str | os.PathLike) -> str:
     t1 = table1_summary(out_dir)
     lines = [
         f"Models: RSM FoE 5x5x24 trained here ({s['recipe']['steps']} Adam steps, lambda = {s['recipe']['lam']:g} on "
-        f"[0, 1] pixels, {s['recipe']['space']}-space score matching, 5x5 Laplacian whitening, scale "
-        f"{s['recipe']['scale']:g}); CD-1 FoE 5x5x24 (contrastive divergence, HMC); Roth & Black's 3x3x8. "
+        f"[0, 1] pixels, {s['recipe']['space']}-space score matching, {_whitening_text(s['recipe'])}, scale "
+        f"{s['recipe']['scale']:g}, {'free' if not s['recipe']['normalize_filters'] else 'unit-norm'} filters); CD-1 FoE 5x5x24 (contrastive divergence, HMC); Roth & Black's 3x3x8. "
         "No pretrained Basis Rotation model is public: its column is the paper's number. Prior weights and "
         f"the TV weight were tuned on {', '.join(TUNE_IMAGES)} (never on the test images): "
         f"`{json.dumps(_load(out_dir, 'weights.json'))}`.",
         "",
         f"**Table 1** — denoising PSNR (dB) at sigma = 5/256, mean ± std over {s['draws']} noise draws "
-        "(L-BFGS MAP; 'paper solver' = the paper's 300 annealed steps, weight 1).",
+        "(L-BFGS MAP; 'paper solver' = the paper's 300 annealed steps, weight 1: its fixed step sizes move this "
+        "model's estimate little from the noisy image). Last column: our RSM minus the paper's.",
         "",
-        "| image | noisy | TV | R&B 3x3x8 | CD-1 (ours) | RSM (ours) | RSM, paper solver | paper CD-1 | paper BR | paper RSM |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| image | noisy | TV | R&B 3x3x8 | CD-1 (ours) | RSM (ours) | RSM, paper solver | paper CD-1 | paper BR | paper RSM | RSM - paper |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in t1:
         lines.append("| " + " | ".join([r["image"]] + [_fmt(r.get(c), r.get(c + "_std")) for c in
                      ("noisy", "tv", "rb", "cd1", "rsm", "rsm_paper_solver")] +
-                     [f"{r['paper_cd1']:.2f}", f"{r['paper_br']:.2f}", f"{r['paper_rsm']:.2f}"]) + " |")
+                     [f"{r['paper_cd1']:.2f}", f"{r['paper_br']:.2f}", f"{r['paper_rsm']:.2f}",
+                      f"{r['rsm'] - r['paper_rsm']:+.2f}" if r.get("rsm") is not None else "-"]) + " |")
     t2 = _load(out_dir, "table2.json")["result"]
-    lines += ["", "**Table 2** — 2x super-resolution PSNR (dB). Our starts and models beside the paper's columns.", "",
-              "| image | low-pass start | low-pass + projection | bicubic + projection | R&B | CD-1 (ours) | RSM (ours) | RSM, paper solver | paper low-pass | paper CD-1 | paper BR | paper RSM |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "**Table 2** — 2x super-resolution PSNR (dB). Our starts and models beside the paper's columns; "
+              "our image files are not the paper's, so compare each model with the starts computed by the same code "
+              "(last column: our RSM minus the better of our two projected starts).", "",
+              "| image | low-pass start | low-pass + projection | bicubic + projection | R&B | CD-1 (ours) | RSM (ours) | RSM, paper solver | paper low-pass | paper CD-1 | paper BR | paper RSM | RSM - best start |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in t2:
         p = PAPER_TABLE2[r["image"]]
         lines.append("| " + " | ".join([r["image"]] + [_fmt(r.get(c)) for c in
                      ("lowpass_start", "lowpass_start_projected", "bicubic_projected", "rb", "cd1", "rsm",
-                      "rsm_paper_solver")] + [f"{v:.2f}" for v in p]) + " |")
+                      "rsm_paper_solver")] + [f"{v:.2f}" for v in p] +
+                     [f"{r['rsm'] - max(r['lowpass_start_projected'], r['bicubic_projected']):+.2f}"
+                      if "rsm" in r else "-"]) + " |")
     sm = summary(out_dir)
     if not sm["best_lambda"]:
         lines += ["", "Figure 2e-g (PSNR vs lambda): not computed in this run.", ""] + _figures(out_dir, _DETAIL_FIGS)
@@ -620,13 +629,35 @@ def report(out_dir: str | os.PathLike) -> str:
     lines += ["", "**Figure 2e-g** — PSNR on the tuning crops versus the training lambda (best prior weight and "
               "weight 1). Best lambda per noise level: " +
               ", ".join(f"{lv}/256: {v['lam']:g} ({v['psnr']:.2f} dB, {v['gain_over_lam0']:+.2f} dB vs lambda = 0)"
-                        for lv, v in sm["best_lambda"].items()), "",
-              ""] + _figures(out_dir, _SWEEP_FIGS + _DETAIL_FIGS)
+                        for lv, v in sm["best_lambda"].items()) + ". The paper found its best near 1e-5 (dotted line).",
+              ""] + _variant_lines(out_dir) + [""] + _figures(out_dir, _SWEEP_FIGS + _DETAIL_FIGS)
     return "\n".join(lines)
 
 
+def _whitening_text(recipe: dict[str, Any]) -> str:
+    if not recipe.get("whitening_size"):
+        return "no whitening"
+    return (f"{recipe['whitening_size']}x{recipe['whitening_size']} Laplacian-of-Gaussian whitening "
+            f"(sigma {recipe.get('whitening_sigma', 1.0):g})")
+
+
+def _variant_lines(out_dir: Path) -> list[str]:
+    """The variants' best tuning-crop PSNR at 5/256 beside the 5x5x24's, as a small table."""
+    if not (out_dir / "variants.json").is_file():
+        return []
+    lines = ["", "**Variants** (tuning crops, 5/256, best prior weight):", "",
+             "| model | recipe | PSNR (dB) |", "|---|---|---|"]
+    for row in _load(out_dir, "variants.json"):
+        r = row["recipe"]
+        lines.append(f"| {row['model']} | {r['n_experts']} experts of {r['kernel_size']}x{r['kernel_size']}, "
+                     f"{r['space']} space, {_whitening_text(r)}, scale {r['scale']:g}, {r['steps']} steps | "
+                     f"{max(row['curve'].values()):.2f} |")
+    return lines
+
+
 _SWEEP_FIGS = (("PSNR vs lambda", "fig2efg_psnr_vs_lambda.png"), ("RSM filters", "fig2j_rsm_foe_filters.png"),
-               ("RSM 8x8x64 filters", "fig2l_rsm_foe_8x8x64_filters.png"))
+               ("RSM 8x8x64 filters", "fig2l_rsm_foe_8x8x64_filters.png"),
+               ("RSM 5x5x24 without whitening, filters", "fig2j_rsm_foe_unwhitened_filters.png"))
 _DETAIL_FIGS = (("Lena details", "fig2mq_lena_details.png"),)
 
 
