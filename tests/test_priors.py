@@ -51,7 +51,7 @@ def test_train_with_dct_init_and_free_norms():
 @pytest.mark.parametrize("margin", [0, 2, 4])
 def test_interior_loss_matches_autograd_on_interior_pixels(margin):
     from scorematch.energies import ImageFoE
-    from scorematch.priors import interior_score_matching_loss
+    from scorematch import score_matching_loss
 
     g = torch.Generator().manual_seed(1)
     e = ImageFoE(3, 3, whitening_size=3, normalize_filters=False, generator=g).double()
@@ -65,7 +65,7 @@ def test_interior_loss_matches_autograd_on_interior_pixels(margin):
             (h,) = torch.autograd.grad(grad[:, 0, i, j].sum(), xl, create_graph=True)
             d = h[:, 0, i, j]
             total = total + 0.5 * grad[:, 0, i, j] ** 2 - d + lam * d * d
-    got = interior_score_matching_loss(e, x, lam=lam, margin=margin)
+    got = score_matching_loss(e, x, lam=lam, margin=margin)
     assert torch.allclose(got, total.mean(), rtol=1e-10)
     # and its parameter gradient is the autograd one
     p = next(e.parameters())
@@ -76,10 +76,10 @@ def test_interior_loss_matches_autograd_on_interior_pixels(margin):
 
 def test_interior_loss_margin_validation():
     from scorematch.energies import ImageFoE
-    from scorematch.priors import interior_score_matching_loss
+    from scorematch import score_matching_loss
 
     with pytest.raises(ValueError):
-        interior_score_matching_loss(ImageFoE(2, 3, whitening_size=3), torch.rand(1, 1, 8, 8), margin=4)
+        score_matching_loss(ImageFoE(2, 3, whitening_size=3), torch.rand(1, 1, 8, 8), margin=4)
 
 
 def test_whitening_sigma_is_used_and_saved(tmp_path):

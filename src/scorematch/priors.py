@@ -22,16 +22,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .datasets.images import dequantize
 from .datasets.patches import PatchSampler, load_images, split_images
 from .energies.foe import FieldOfExperts, laplacian_whitening_kernel
 from .energies.image_prior import ImageFoE
-from .derivatives import input_derivatives
 from .estimators.score_matching import score_matching_loss
 from .serialization import save
 from .train import fit
 
-__all__ = ["FoERecipe", "train_image_foe", "training_patches", "dct_filters",
-           "interior_score_matching_loss"]
+__all__ = ["FoERecipe", "train_image_foe", "training_patches", "dct_filters"]
 
 log = logging.getLogger(__name__)
 
@@ -145,22 +144,6 @@ def dct_filters(n: int, k: int, *, generator: torch.Generator | None = None) -> 
     return w[:, None].to(torch.get_default_dtype())
 
 
-def interior_score_matching_loss(energy, x: Tensor, *, lam: float = 0.0, margin: int = 0) -> Tensor:
-    """Eq. 7 (curvature method, diagonal regularizer) summed over the pixels at least ``margin`` from the border.
-
-    ``x`` has shape (B, C, H, W); ``margin = 0`` equals :func:`~scorematch.score_matching_loss`.
-    """
-    if margin < 0 or 2 * margin >= min(x.shape[-2:]):
-        raise ValueError(f"margin must be in [0, {(min(x.shape[-2:]) - 1) // 2}], got {margin}")
-    grad, diag = input_derivatives(energy, x, method="curvature")
-    per_dim = 0.5 * grad * grad - diag
-    if lam:
-        per_dim = per_dim + lam * diag * diag
-    if margin:
-        per_dim = per_dim[..., margin:-margin, margin:-margin]
-    return per_dim.flatten(1).sum(1).mean()
-
-
 def _init_filters(foe: FieldOfExperts, recipe: "FoERecipe", generator: torch.Generator) -> None:
     layer = foe.layers[1] if isinstance(foe, ImageFoE) else foe.layers[0]
     with torch.no_grad():
@@ -176,7 +159,7 @@ def training_patches(images: Sequence[Tensor], recipe: FoERecipe) -> Tensor:
     images = list(images)
     if recipe.dequantize:
         g = torch.Generator().manual_seed(recipe.seed + 1)
-        images = [im + (torch.rand(im.shape, generator=g, dtype=im.dtype) - 0.5) / 255 for im in images]
+        images = [dequantize(im, g) for im in images]
     if recipe.space == "pixel":
         sampler = PatchSampler(images, recipe.patch_size)
     else:
@@ -235,7 +218,7 @@ def train_image_foe(
         loss = functools.partial(score_matching_loss, lam=recipe.lam * recipe.scale**2)
         margin = recipe.kernel_size - 1
     if recipe.interior:
-        loss = functools.partial(interior_score_matching_loss, lam=loss.keywords["lam"], margin=margin)
+        loss = functools.partial(score_matching_loss, lam=loss.keywords["lam"], margin=margin)
     _init_filters(foe, recipe, gen)
     fit(foe, data, loss, steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr, seed=recipe.seed,
         log_every=max(1, recipe.steps // 20), checkpoint_every=0, run_dir=run_dir, progress=progress)

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from ..serialization import atomic_path
 
-__all__ = ["read_image", "write_image", "list_images", "IMAGE_SUFFIXES", "ImageFileError"]
+__all__ = ["read_image", "write_image", "list_images", "dequantize", "IMAGE_SUFFIXES", "ImageFileError"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm")
 _LUMA = np.array([0.299, 0.587, 0.114])
@@ -158,3 +158,12 @@ def list_images(directory: str | os.PathLike) -> list[Path]:
     if not files:
         raise ImageFileError(f"{directory}: no image files ({', '.join(IMAGE_SUFFIXES)}, .npy)")
     return files
+
+
+def dequantize(x: Tensor, generator: torch.Generator | None = None, *, levels: int = 255) -> Tensor:
+    """``x`` plus uniform noise of one grey level, ``U(-1/2, 1/2) / levels`` (same shape and dtype).
+
+    Spreads 8-bit values on [0, 1] over their quantization bins, so a density model cannot fit the grid
+    of exact values.
+    """
+    return x + (torch.rand(x.shape, generator=generator, dtype=x.dtype) - 0.5) / levels

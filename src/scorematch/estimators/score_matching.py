@@ -35,6 +35,7 @@ def score_matching_loss(
     regularizer: Literal["diagonal", "full"] = "diagonal",
     n_probes: int = 1,
     generator: torch.Generator | None = None,
+    margin: int = 0,
 ) -> Tensor:
     """Regularized score-matching loss, averaged over the batch.
 
@@ -61,6 +62,10 @@ def score_matching_loss(
     n_probes : int
         Probes per sample for ``"hutchinson"``.
     generator : torch.Generator, optional
+    margin : int
+        For images (B, C, H, W) and the diagonal regularizer: sum only over the pixels at least ``margin``
+        from the border (score matching of the interior given the border, exact for a field whose cliques
+        reach ``margin`` pixels); 0 sums over every pixel.
 
     Returns
     -------
@@ -77,11 +82,17 @@ def score_matching_loss(
     lam = _check_lam(lam)
     _check_args(energy, x, method)
     n_probes = check_int("n_probes", n_probes, minimum=1)
+    margin = check_int("margin", margin, minimum=0)
+    if margin and (x.dim() != 4 or regularizer != "diagonal" or 2 * margin >= min(x.shape[-2:])):
+        raise ValueError(f"margin needs images (B, C, H, W) larger than 2 * margin and the diagonal regularizer; "
+                         f"got margin {margin} for shape {tuple(x.shape)}")
     if regularizer == "diagonal":
         grad, diag = input_derivatives(energy, x, method=method, n_probes=n_probes, generator=generator)
         per_dim = 0.5 * grad * grad - diag
         if lam:
             per_dim = per_dim + lam * diag * diag
+        if margin:
+            per_dim = per_dim[..., margin:-margin, margin:-margin]
         return per_dim.flatten(1).sum(1).mean()
     if regularizer != "full":
         raise ValueError(f'regularizer must be "diagonal" or "full", got {regularizer!r}')

@@ -46,7 +46,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..datasets import PatchSampler, load_images, split_images
+from ..datasets import PatchSampler, dequantize, load_images, split_images
 from ..energies import ProductOfExperts
 from ..estimators import score_matching_loss
 from ..serialization import atomic_path, save
@@ -197,10 +197,10 @@ def prepare_data(cond: Condition, *, n_test: int = N_TEST, limit: int | None = N
             raise ValueError(f"only {len(x)} patches left after dropping flat/saturated ones")
     x = x[: cond.n_train]
     if cond.dequantize_train:
-        x = x + (torch.rand(x.shape, generator=g, dtype=x.dtype) - 0.5) / 255
+        x = dequantize(x, g)
     gt = torch.Generator().manual_seed(12345)
     test = PatchSampler(test_ims, size, flatten=True)(n_test, gt)
-    test_dq = test + (torch.rand(test.shape, generator=gt, dtype=test.dtype) - 0.5) / 255
+    test_dq = dequantize(test, gt)
     return {"train": x, "test": test, "test_dequantized": test_dq}
 
 
