@@ -70,18 +70,40 @@ def test_superres_cli(tmp_path, clean, capsys):
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "five"], "sigma"),
         (["denoise", "{clean}", "-o", "{d}/o.xyz", "--sigma", "5/256", "--iters", "2"], "extension"),
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "5/256", "--model", "{d}/bad.png"], "model file"),
-        (["superres", "{d}/tiny.npy", "-o", "{d}/o.png"], "H, W >="),
+        (["superres", "{d}/tiny.npy", "-o", "{d}/o.png", "--boundary", "valid"], "H, W >="),
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "5/256", "--reference", "{d}/odd.npy"], "shape"),
     ],
 )
 def test_cli_errors_are_one_line_exit_2(tmp_path, clean, capsys, argv, message):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     np.save(tmp_path / "odd.npy", np.full((7, 9), 0.5))
-    np.save(tmp_path / "tiny.npy", np.full((3, 3), 0.5))  # 6x6 after upscaling: smaller than the prior's support
+    np.save(tmp_path / "tiny.npy", np.full((3, 3), 0.5))  # 6x6 after upscaling: smaller than the prior's support (9)
     argv = [a.format(d=tmp_path, clean=clean[0]) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_unknown_boundary_is_a_one_line_usage_error(clean, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["denoise", str(clean[0]), "-o", "o.png", "--sigma", "5/256", "--boundary", "wrap"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--boundary" in err
+
+
+def test_boundary_flag_reaches_the_solver_and_extension_allows_tiny_images(tmp_path, clean):
+    path, im = clean
+    outs = {}
+    for b in ("replicate", "valid"):
+        assert main(["denoise", str(path), "-o", str(tmp_path / f"{b}.npy"), "--sigma", "0.02", "--iters", "10",
+                     "--boundary", b]) == 0
+        outs[b] = np.load(tmp_path / f"{b}.npy")
+    border = np.abs(outs["replicate"] - outs["valid"])
+    assert border[0].max() > 10 * border[20:28, 20:28].max()  # the rules differ at the border, hardly inside
+    np.save(tmp_path / "tiny.npy", np.full((3, 3), 0.5))
+    assert main(["superres", str(tmp_path / "tiny.npy"), "-o", str(tmp_path / "big.npy")]) == 0
+    assert np.allclose(np.load(tmp_path / "big.npy"), 0.5)
 
 
 def test_cli_help_lists_commands(capsys):

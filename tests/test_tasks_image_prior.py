@@ -1,12 +1,14 @@
-"""ImageFoE: derivatives in float64, the whitening/scale composition, the model file, tiled evaluation."""
+"""ImageFoE: derivatives in float64, the whitening/scale composition, the model file, tiled evaluation, boundaries."""
 
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
 import scorematch
 from scorematch.derivatives import input_derivatives
 from scorematch.energies import FieldOfExperts, ImageFoE, laplacian_whitening_kernel
-from scorematch.tasks._objective import energy_and_grad
+from scorematch.tasks._objective import energy_and_grad, extend
 
 
 def _prior(gen, **kw):
@@ -65,3 +67,81 @@ def test_tiled_energy_and_grad_equal_untiled(gen):
         et, gt = energy_and_grad(prior, x, tile=tile)
         assert torch.allclose(et, e, rtol=1e-12)
         assert torch.allclose(gt, g, rtol=1e-10, atol=1e-10 * g.abs().max().item())
+
+
+NUMPY_MODE = {"symmetric": "symmetric", "reflect": "reflect", "replicate": "edge"}
+
+
+@pytest.mark.parametrize("boundary", sorted(NUMPY_MODE))
+def test_extend_matches_numpy_pad(gen, boundary):
+    x = torch.rand(2, 1, 7, 5, generator=gen, dtype=torch.float64)
+    for m in (1, 3, 4):
+        want = np.pad(x.numpy(), ((0, 0), (0, 0), (m, m), (m, m)), mode=NUMPY_MODE[boundary])
+        assert torch.equal(extend(x, m, boundary), torch.from_numpy(want))
+
+
+def test_extend_rejects_too_small_images_and_unknown_rules(gen):
+    x = torch.rand(1, 1, 4, 6, generator=gen, dtype=torch.float64)
+    assert extend(x, 4, "symmetric").shape[-2:] == (12, 14)
+    with pytest.raises(ValueError, match="more than 4 pixels"):
+        extend(x, 4, "reflect")  # reflect never repeats the edge: it can add at most H - 1
+    assert extend(x, 9, "replicate").shape[-2:] == (22, 24)
+    with pytest.raises(ValueError, match="boundary"):
+        extend(x, 1, "wrap")
+
+
+@pytest.mark.parametrize("boundary", sorted(NUMPY_MODE))
+def test_boundary_energy_is_the_extended_images_energy_with_finite_difference_gradient(gen, boundary):
+    prior = _prior(gen)  # composed support 7: the image is extended by 6 on each side
+    x = torch.rand(1, 1, 9, 8, generator=gen, dtype=torch.float64)
+    e, g = energy_and_grad(prior, x, boundary=boundary)
+    padded = np.pad(x.numpy(), ((0, 0), (0, 0), (6, 6), (6, 6)), mode=NUMPY_MODE[boundary])
+    assert torch.allclose(e, prior.energy(torch.from_numpy(padded)), rtol=1e-12)
+    h = 1e-6
+    for i, j in [(0, 0), (0, 4), (4, 7), (8, 7), (4, 3)]:  # corners, edges, the middle
+        d = torch.zeros_like(x)
+        d[0, 0, i, j] = h
+        fd = (energy_and_grad(prior, x + d, boundary=boundary)[0] - energy_and_grad(prior, x - d, boundary=boundary)[0]) / (2 * h)
+        assert abs(fd.item() - g[0, 0, i, j].item()) < 1e-6 * max(1.0, abs(fd.item()))
+
+
+@pytest.mark.parametrize("boundary", ["replicate", "valid"])
+def test_boundary_with_tiles_equals_untiled(gen, boundary):
+    prior = _prior(gen)
+    x = torch.rand(2, 1, 23, 19, generator=gen, dtype=torch.float64)
+    e, g = energy_and_grad(prior, x, boundary=boundary)
+    et, gt = energy_and_grad(prior, x, tile=6, boundary=boundary)
+    assert torch.allclose(et, e, rtol=1e-12)
+    assert torch.allclose(gt, g, rtol=1e-10, atol=1e-10 * g.abs().max().item())
+
+
+@pytest.mark.parametrize("boundary", sorted(NUMPY_MODE))
+def test_extended_boundary_constrains_border_pixels_at_least_like_interior_ones(gen, boundary):
+    """A box filter on a constant image: a pixel's gradient counts the windows that hold it (times a constant).
+
+    With "valid" a corner pixel is in 1 of the 9 windows of an interior pixel; extended, every pixel is in all
+    9 of its own (and in some twice more through the copies of it that the extension made).
+    """
+    foe = FieldOfExperts(1, 3, generator=gen).double()
+    with torch.no_grad():
+        foe.layers[0].raw_weight.fill_(1.0)
+    x = torch.full((1, 1, 8, 8), 0.7, dtype=torch.float64)
+    _, g_valid = energy_and_grad(foe, x)
+    interior = g_valid[0, 0, 4, 4].item()
+    assert g_valid[0, 0, 0, 0].item() == pytest.approx(interior / 9, rel=1e-12)
+    _, g = energy_and_grad(foe, x, boundary=boundary)
+    assert g[0, 0, 4, 4].item() == pytest.approx(interior, rel=1e-12)
+    assert (g >= interior * (1 - 1e-12)).all()
+
+
+def test_boundary_needs_a_known_support():
+    class Bare(scorematch.energies.base.Energy):
+        def energy(self, x):
+            return (x**2).flatten(1).sum(1)
+
+    x = torch.rand(1, 1, 5, 5, dtype=torch.float64)
+    assert torch.allclose(energy_and_grad(Bare(), x)[1], 2 * x)
+    with pytest.raises(ValueError, match="known support"):
+        energy_and_grad(Bare(), x, boundary="replicate")
+    with pytest.raises(ValueError, match="boundary must be one of"):
+        energy_and_grad(Bare(), x, boundary="periodic")

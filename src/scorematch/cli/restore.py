@@ -15,6 +15,7 @@ from ..devices import add_device_argument, resolve_device
 from ..validation import parse_sigma
 from ..energies.base import Energy
 from ..serialization import load
+from ..tasks import BOUNDARIES, DEFAULT_BOUNDARY
 
 __all__ = ["add_parser", "parse_sigma", "default_model_path", "read_input", "recommended_weight"]
 
@@ -22,6 +23,7 @@ DENOISE_EXAMPLES = """examples:
   scorematch denoise noisy.npy -o clean.png --sigma 5/256
   scorematch denoise noisy.png -o clean.npy --sigma 0.0195 --reference original.png
   scorematch denoise noisy.png -o clean.png --sigma 15/256 --model my_foe.safetensors --method paper
+  scorematch denoise noisy.png -o clean.png --sigma 5/256 --boundary valid
 """
 
 SUPERRES_EXAMPLES = """examples:
@@ -87,6 +89,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="solver: L-BFGS (default) or the paper's annealed gradient steps")
     p.add_argument("--iters", type=int, help="iterations (default: 150 L-BFGS / 300 paper for denoise; 200 for superres)")
     p.add_argument("--tile", type=int, help="evaluate the prior in tiles of this many pixels (large images)")
+    p.add_argument("--boundary", choices=BOUNDARIES, default=DEFAULT_BOUNDARY,
+                   help=f"how the prior treats the image border (default: {DEFAULT_BOUNDARY}; 'valid' constrains "
+                        "border pixels less)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     add_device_argument(p)
 
@@ -132,7 +137,7 @@ def run_denoise(args: argparse.Namespace) -> int:
     energy = _load_model(args.model).to(device)
     weight = args.weight if args.weight is not None else recommended_weight(args.model, sigma)
     x = denoise(y.to(device), energy, sigma=sigma, method=args.method, n_iter=args.iters, weight=weight,
-                tile=args.tile).cpu()
+                tile=args.tile, boundary=args.boundary).cpu()
     write_image(args.output, x[0, 0])
     extra = {"sigma": sigma, "weight": weight}
     if args.reference is not None:
@@ -165,7 +170,8 @@ def run_superres(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     y = read_input(args.lowres)
     energy = _load_model(args.model).to(device)
-    x = superresolve(y.to(device), energy, method=args.method, n_iter=args.iters, tile=args.tile).cpu()
+    x = superresolve(y.to(device), energy, method=args.method, n_iter=args.iters, tile=args.tile,
+                     boundary=args.boundary).cpu()
     write_image(args.output, x[0, 0])
     _report(x, args.reference, {"factor": 2})
     return 0

@@ -51,7 +51,8 @@ class FieldOfExperts(StudentTExperts):
     Notes
     -----
     Boundary handling: the sum runs over the valid positions only (``(H-k+1) (W-k+1)`` of them), so
-    no padding assumption enters the model. A prior on un-whitened images is
+    no padding assumption enters the model (the restoration solvers choose one: their ``boundary``
+    argument). A prior on un-whitened images is
     ``foe.whitened(laplacian_whitening_kernel())``; its curvature pass stays exact because the fixed
     whitening and the learned filters are fused into one filter.
 

@@ -39,8 +39,9 @@ class ImageFoE(FieldOfExperts):
     filters, so :meth:`curvature_derivatives` stays exact (the two linear maps are fused). The learned
     FoE itself is :attr:`foe`, a :class:`FieldOfExperts` view sharing the parameters: train it on whitened
     patches, use this energy for restoration. The energy sums over the valid positions of the composed
-    ``(k + w - 1)``-sized filter; pixels nearer the border than that are constrained less (the solvers'
-    data terms keep them in place).
+    ``(k + w - 1)``-sized filter; pixels nearer the border than that lie in fewer windows. The restoration
+    solvers extend the image instead (``boundary``, :func:`~scorematch.tasks.denoise`), so that border pixels
+    are constrained like interior ones.
 
     Examples
     --------

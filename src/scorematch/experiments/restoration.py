@@ -43,7 +43,7 @@ from ..energies.image_prior import ImageFoE
 from ..parallel import map_jobs
 from ..priors import FoERecipe, train_image_foe
 from ..serialization import atomic_path, load, load_info, save
-from ..tasks import Downsample, denoise, psnr, superresolve, upscale_start
+from ..tasks import DEFAULT_BOUNDARY, Downsample, denoise, psnr, superresolve, upscale_start
 
 __all__ = ["run", "plot", "report", "summary", "TITLE", "RECIPE", "RECIPE_8X8X64", "PAPER_TABLE1", "PAPER_TABLE2",
            "build_default_model"]
@@ -269,6 +269,7 @@ def _tune(out_dir: Path, paths: dict[str, Path], s: dict[str, Any]) -> dict[str,
         return res
 
     settings = {k: s[k] for k in ("crop", "levels", "weights", "tv_weights", "denoise_iters")}
+    settings["boundary"] = DEFAULT_BOUNDARY
     settings["models"] = {k: _key(load_info(p)) for k, p in paths.items()}
     curves = _cached(out_dir / "tuning.json", settings, compute)
     return {m: {lv: float(max(c, key=c.get)) for lv, c in per.items()} for m, per in curves.items()}
@@ -312,6 +313,7 @@ def _table1(out_dir: Path, paths, best_w, s) -> list[dict[str, Any]]:
         return rows
 
     settings = {k: s.get(k) for k in ("draws", "table_crop", "denoise_iters", "paper_solver")}
+    settings["boundary"] = DEFAULT_BOUNDARY
     settings["weights"] = best_w
     settings["models"] = {k: _key(load_info(p)) for k, p in paths.items()}
     return _cached(out_dir / "table1.json", settings, compute)
@@ -340,6 +342,7 @@ def _table2(out_dir: Path, paths, s) -> list[dict[str, Any]]:
         return rows
 
     settings = {k: s.get(k) for k in ("table_crop", "sr_iters", "paper_solver")}
+    settings["boundary"] = DEFAULT_BOUNDARY
     settings["models"] = {k: _key(load_info(p)) for k, p in paths.items()}
     return _cached(out_dir / "table2.json", settings, compute)
 
@@ -397,7 +400,7 @@ def _sweep(out_dir: Path, s: dict[str, Any], progress: bool) -> list[dict[str, A
             return {"curves": curves, "alpha_mean": float(prior.alpha.mean())}
 
         settings = {"recipe": recipe, "crop": s["crop"], "levels": s["levels"], "weights": s["sweep_weights"],
-                    "iters": s["denoise_iters"]}
+                    "iters": s["denoise_iters"], "boundary": DEFAULT_BOUNDARY}
         res = _cached(out_dir / f"sweep_lam{lam:g}.json", settings, compute)
         rows.append({"lam": lam, **res})
     _write_json(out_dir / "lambda_sweep.json", rows)
@@ -415,8 +418,8 @@ def _variants(out_dir: Path, s: dict[str, Any], progress: bool) -> list[dict[str
             prior = _frozen(load(path))
             return {"curve": _weight_curve(prior, x, 5, s["sweep_weights"], s["denoise_iters"])}
 
-        res = _cached(out_dir / f"variant_{name}.json", {"recipe": recipe, "crop": s["crop"], "w": s["sweep_weights"]},
-                      compute)
+        settings = {"recipe": recipe, "crop": s["crop"], "w": s["sweep_weights"], "boundary": DEFAULT_BOUNDARY}
+        res = _cached(out_dir / f"variant_{name}.json", settings, compute)
         rows.append({"model": name, "recipe": recipe, **res})
     _write_json(out_dir / "variants.json", rows)
     return rows
@@ -691,5 +694,5 @@ def build_default_model(path: str | os.PathLike, *, recipe: FoERecipe = RECIPE, 
     curves = {str(lv): _weight_curve(_frozen(prior), x, lv, weights, None) for lv in levels}
     best = {lv: float(max(c, key=c.get)) for lv, c in curves.items()}
     meta = {"recipe": recipe.to_dict(), "holdout": 0.1, "train_seconds": seconds, "prior_weights": best,
-            "tuning": {"images": list(TUNE_IMAGES), "crop": 128, "psnr": curves}}
+            "tuning": {"images": list(TUNE_IMAGES), "crop": 128, "boundary": DEFAULT_BOUNDARY, "psnr": curves}}
     return save(prior, path, metadata=meta)

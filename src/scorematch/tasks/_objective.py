@@ -1,4 +1,4 @@
-"""Energy values and input gradients of an image prior, whole or in tiles (bounded memory)."""
+"""Energy values and input gradients of an image prior, whole or in tiles (bounded memory), with a boundary rule."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from torch import Tensor
 
 from ..energies.base import Energy
 
-__all__ = ["energy_and_grad", "support_of"]
+__all__ = ["energy_and_grad", "support_of", "extend", "BOUNDARIES", "DEFAULT_BOUNDARY"]
+
+#: How a field energy treats the image border (see :func:`energy_and_grad`).
+BOUNDARIES = ("valid", "symmetric", "reflect", "replicate")
+#: The restoration solvers' boundary (:func:`~scorematch.tasks.denoise` documents the measured choice).
+DEFAULT_BOUNDARY = "replicate"
 
 
 def support_of(energy: Energy) -> int | None:
@@ -26,7 +31,44 @@ def _whole(energy: Energy, x: Tensor) -> tuple[Tensor, Tensor]:
     return e.detach(), g
 
 
-def energy_and_grad(energy: Energy, x: Tensor, *, tile: int | None = None) -> tuple[Tensor, Tensor]:
+def _source_index(n: int, m: int, boundary: str, device: torch.device) -> Tensor:
+    i = torch.arange(-m, n + m, device=device)
+    if boundary == "replicate":
+        return i.clamp(0, n - 1)
+    shift = 1 if boundary == "symmetric" else 0  # symmetric repeats the edge pixel, reflect does not
+    i = torch.where(i < 0, -i - shift, i)
+    return torch.where(i > n - 1, 2 * (n - 1) - i + shift, i)
+
+
+def extend(x: Tensor, m: int, boundary: str) -> Tensor:
+    """``x`` extended by ``m`` pixels on each side of its last two axes (differentiable).
+
+    Parameters
+    ----------
+    x : Tensor, shape (..., H, W)
+    m : int
+    boundary : {"symmetric", "reflect", "replicate"}
+        ``"symmetric"``: mirrored about the edge, the edge pixel repeated (``c b a | a b c``); ``"reflect"``:
+        mirrored about the edge pixel (``c b | a b c``); ``"replicate"``: the edge pixel repeated.
+
+    Returns
+    -------
+    Tensor, shape (..., H + 2m, W + 2m)
+    """
+    if boundary not in BOUNDARIES[1:]:
+        raise ValueError(f"boundary must be one of {BOUNDARIES[1:]}, got {boundary!r}")
+    h, w = x.shape[-2:]
+    if boundary != "replicate" and m > min(h, w) - (boundary == "reflect"):
+        raise ValueError(f'{boundary} extension by {m} pixels needs an image of more than {m} pixels a side, '
+                         f'got {h}x{w}; use boundary="replicate" or "valid"')
+    rows = _source_index(h, m, boundary, x.device)
+    cols = _source_index(w, m, boundary, x.device)
+    return x[..., rows, :][..., cols]
+
+
+def energy_and_grad(
+    energy: Energy, x: Tensor, *, tile: int | None = None, boundary: str = "valid"
+) -> tuple[Tensor, Tensor]:
     """``E(x)`` per image and ``dE/dx``, optionally computed tile by tile.
 
     Parameters
@@ -40,12 +82,35 @@ def energy_and_grad(energy: Energy, x: Tensor, *, tile: int | None = None) -> tu
         Window positions per tile side. Each tile reads an ``(tile + S - 1)``-sided crop, so the work
         memory is bounded by the tile size, not the image. The energies and gradients are sums of the
         tiles' parts: equal to the untiled ones up to floating-point summation order.
+    boundary : {"valid", "symmetric", "reflect", "replicate"}
+        ``"valid"``: the energy as defined, a sum over the windows inside the image, so pixels within
+        ``S - 1`` of the border lie in fewer windows and the prior constrains them less (a corner pixel
+        lies in one window, an interior pixel in ``S^2``). Otherwise the energy of the image extended by
+        ``S - 1`` pixels on each side (:func:`extend`), so that every pixel lies in ``S^2`` windows; the
+        gradient is that of this composite, folded back onto the image.
 
     Returns
     -------
     energy : Tensor, shape (B,)
     grad : Tensor, shape (B, 1, H, W)
     """
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+    if boundary == "valid":
+        return _tiled(energy, x, tile)
+    s = support_of(energy)
+    if s is None:
+        raise ValueError(f"boundary {boundary!r} needs a field energy with a known support; "
+                         f"{type(energy).__name__} has none (use boundary='valid')")
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        xe = extend(x, s - 1, boundary)
+    e, ge = _tiled(energy, xe.detach(), tile)
+    (g,) = torch.autograd.grad(xe, x, ge)
+    return e, g
+
+
+def _tiled(energy: Energy, x: Tensor, tile: int | None) -> tuple[Tensor, Tensor]:
     if tile is None:
         return _whole(energy, x)
     s = support_of(energy)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..energies.base import Energy
-from ._objective import energy_and_grad
+from ._objective import DEFAULT_BOUNDARY, energy_and_grad
 from .denoise import PAPER_ETA, annealed_steps
 from .operators import Downsample
 
@@ -73,6 +73,7 @@ def superresolve(
     history: int = 10,
     tol: float = 1e-7,
     tile: int | None = None,
+    boundary: str = DEFAULT_BOUNDARY,
 ) -> Tensor:
     """Most probable high-resolution image whose ``factor x factor`` block averages equal ``y``.
 
@@ -94,7 +95,7 @@ def superresolve(
         over-smooths and scores below the start); returns ``P z``.
     start : {"lowpass", "bicubic"} or Tensor, optional
         Initial image (default: ``"lowpass"`` for the paper's method, ``"bicubic"`` for L-BFGS).
-    n_iter, eta, step_scale, history, tol, tile
+    n_iter, eta, step_scale, history, tol, tile, boundary
         See :func:`~scorematch.tasks.denoise`.
 
     Returns
@@ -122,7 +123,7 @@ def superresolve(
     x = op.project(x0, y)
     if method == "paper":
         for step in annealed_steps(n_iter or 200, eta):
-            _, g = energy_and_grad(energy, x, tile=tile)
+            _, g = energy_and_grad(energy, x, tile=tile, boundary=boundary)
             x = op.project(x - step * step_scale * g, y)
             if not torch.isfinite(x).all():
                 raise FloatingPointError(f"super-resolution steps diverged (eta={step:.3g}); lower step_scale")
@@ -137,7 +138,7 @@ def superresolve(
 
     def closure() -> Tensor:
         with torch.no_grad():
-            e, g = energy_and_grad(energy, op.project(z.data, y), tile=tile)
+            e, g = energy_and_grad(energy, op.project(z.data, y), tile=tile, boundary=boundary)
             z.grad = scale * (g - f2 * op.A_adjoint(op.A(g)))  # P^T g, P's linear part is symmetric
         return scale * e.sum()
 
