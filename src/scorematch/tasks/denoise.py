@@ -129,7 +129,7 @@ def denoise(
         the image, which constrains the pixels near the border less. The others extend the image by the
         prior's support minus one (edge pixels repeated; mirrored with or without the edge pixel), so
         every pixel lies in as many windows as an interior one. Default ``"replicate"``: best on the
-        tuning crops (RSM FoE 5x5x24 at 5 / 15 / 25 (/256), each at its best weight: 36.79 / 29.73 /
+        tuning crops (RSM FoE 5x5x24 of 6,000 steps at 5 / 15 / 25 (/256), each at its best weight: 36.79 / 29.73 /
         26.66 dB against 36.52 / 28.99 / 25.70 for ``"valid"``; symmetric 36.76 / 29.66 / 26.59,
         reflect 36.76 / 29.64 / 26.59).
 
