@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import scorematch  # noqa: E402
 from scorematch.cli.restore import default_model_path, parse_sigma, recommended_weight  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
-from scorematch.tasks import denoise, psnr  # noqa: E402
+from scorematch.tasks import DEFAULT_BOUNDARY, denoise, psnr  # noqa: E402
 from scorematch.tasks import _objective  # noqa: E402
 
 
@@ -45,7 +45,8 @@ def main() -> None:
     weight = recommended_weight(args.model, sigma)
     out = {"benchmark": "denoise_512", "threads": args.threads, "torch": torch.__version__,
            "machine": platform.processor() or platform.machine(), "image": args.image, "sigma": sigma,
-           "weight": weight, "load_avg_1min": _loadavg(), "device": _device_name(args.device)}
+           "weight": weight, "boundary": DEFAULT_BOUNDARY, "load_avg_1min": _loadavg(),
+           "device": _device_name(args.device)}
     for dtype in [torch.float32] + ([torch.float64] if args.float64 else []):
         prior = scorematch.load(args.model).to(device=args.device, dtype=dtype)
         for p in prior.parameters():
@@ -66,7 +67,7 @@ def main() -> None:
         _sync(args.device)
         t0 = time.perf_counter()
         for _ in range(10):
-            _objective.energy_and_grad(prior, y)
+            _objective.energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY)
         _sync(args.device)
         t_eval = (time.perf_counter() - t0) / 10
         best = min(times)
