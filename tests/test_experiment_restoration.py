@@ -17,6 +17,7 @@ def test_restoration_quick(tmp_path):
         assert (tmp_path / name).is_file(), name
     text = restoration.report(tmp_path)
     assert "Table 1" in text and "Table 2" in text
+    assert f"'{restoration.DEFAULT_BOUNDARY}' boundary rule" in text  # the run states how the solvers treat the border
     # cached: a second run recomputes nothing and gives the same numbers
     again = restoration.run(tmp_path, quick=True, progress=False)
     assert json.dumps(again["table1"], sort_keys=True) == json.dumps(out["table1"], sort_keys=True)
