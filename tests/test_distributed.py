@@ -30,10 +30,15 @@ def _train(run_dir=None, optimizer="adam"):
     return {k: v.detach().clone() for k, v in poe.state_dict().items()}
 
 
-def _worker(rank, world, port, out_dir, optimizer):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+def _init_group(rank, world, out_dir):
+    """A gloo group that meets through a file in the test's folder (no free-port race between tests)."""
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method="file://" + os.path.join(out_dir, "rendezvous"), rank=rank,
+                            world_size=world)
+
+
+def _worker(rank, world, out_dir, optimizer):
+    _init_group(rank, world, out_dir)
     try:
         state = _train(run_dir=os.path.join(out_dir, "run"), optimizer=optimizer)
         torch.save(state, os.path.join(out_dir, f"rank{rank}.pt"))  # test-only exchange of plain tensors
@@ -45,7 +50,7 @@ def _worker(rank, world, port, out_dir, optimizer):
 @pytest.mark.parametrize("optimizer", ["adam", pytest.param("lbfgs", marks=pytest.mark.slow)])
 def test_two_process_fit_matches_single_process(tmp_path, optimizer):
     single = _train(optimizer=optimizer)
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path), optimizer), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, str(tmp_path), optimizer), nprocs=2, join=True)
     for r in range(2):
         got = torch.load(tmp_path / f"rank{r}.pt", weights_only=True)
         for k, v in single.items():
@@ -57,7 +62,7 @@ def test_two_process_fit_matches_single_process(tmp_path, optimizer):
         assert torch.allclose(loaded.state_dict()[k], v, rtol=1e-6, atol=1e-12)
 
 
-def _sweep_worker(rank, world, port, out_dir):
+def _sweep_worker(rank, world, out_dir):
     import sys
     from pathlib import Path
 
@@ -66,9 +71,7 @@ def _sweep_worker(rank, world, port, out_dir):
 
     from scorematch.parallel import map_jobs
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    _init_group(rank, world, out_dir)
     try:
         result = map_jobs(train_one, [0.0, 1e-3, 1e-2])
         torch.save(torch.tensor(result, dtype=torch.float64), os.path.join(out_dir, f"sweep{rank}.pt"))
@@ -85,7 +88,7 @@ def test_sweep_over_ranks_matches_serial(tmp_path):
     from parallel_jobs import train_one
 
     serial = torch.tensor([train_one(lam) for lam in [0.0, 1e-3, 1e-2]], dtype=torch.float64)
-    mp.spawn(_sweep_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_sweep_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
     for r in range(2):
         assert torch.equal(torch.load(tmp_path / f"sweep{r}.pt", weights_only=True), serial)
 
