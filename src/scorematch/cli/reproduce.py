@@ -19,7 +19,7 @@ from ..serialization import atomic_path
 
 EXAMPLES = """examples:
   scorematch reproduce all --quick            # a few minutes: every stage on small models
-  scorematch reproduce all                    # the full experiments (about 75 minutes on 2 cores)
+  scorematch reproduce all                    # the full experiments (about 85 minutes on 2 cores)
   scorematch reproduce mnist --out runs/mine  # one experiment
   scorematch reproduce all --force            # recompute finished stages too
 

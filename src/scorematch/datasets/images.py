@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..draws import uniform
 from ..serialization import atomic_path
 
 __all__ = ["read_image", "write_image", "list_images", "dequantize", "IMAGE_SUFFIXES", "ImageFileError"]
@@ -166,4 +167,4 @@ def dequantize(x: Tensor, generator: torch.Generator | None = None, *, levels: i
     Spreads 8-bit values on [0, 1] over their quantization bins, so a density model cannot fit the grid
     of exact values.
     """
-    return x + (torch.rand(x.shape, generator=generator, dtype=x.dtype) - 0.5) / levels
+    return x + (uniform(tuple(x.shape), like=x, generator=generator) - 0.5) / levels

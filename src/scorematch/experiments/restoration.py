@@ -45,7 +45,7 @@ from ..energies.image_prior import ImageFoE
 from ..parallel import map_jobs
 from ..priors import FoERecipe, train_image_foe
 from ..serialization import atomic_path, load, load_info, save
-from ..tasks import DEFAULT_BOUNDARY, Downsample, denoise, psnr, superresolve, upscale_start
+from ..tasks import DEFAULT_BOUNDARY, Denoising, Downsample, denoise, psnr, superresolve, upscale_start
 
 __all__ = ["run", "plot", "report", "summary", "TITLE", "RECIPE", "RECIPE_8X8X64", "PAPER_TABLE1", "PAPER_TABLE2",
            "build_default_model"]
@@ -221,8 +221,7 @@ def _image(name: str, crop: int | None = None) -> Tensor:
 
 
 def _noise(x: Tensor, level: int, seed: int) -> Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return x + (level / 256) * torch.randn(x.shape, generator=g, dtype=x.dtype)
+    return Denoising(level / 256)(x, generator=torch.Generator().manual_seed(seed))
 
 
 def _seed(name: str, level: int, draw: int) -> int:
