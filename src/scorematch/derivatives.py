@@ -6,7 +6,8 @@ Three methods, one signature (:func:`input_derivatives`):
   ``curvature_derivatives(x)`` (every :class:`~scorematch.energies.LayeredEnergy`); O(W).
 - ``"exact"``: the exact Hessian diagonal by autograd, one Hessian-vector product per input
   dimension; works for any energy.
-- ``"hutchinson"``: an unbiased estimate ``E_v[v * (H v)]`` with Rademacher probes ``v``.
+- ``"hutchinson"``: an unbiased stochastic estimate of the diagonal, the mean of ``v * (H v)`` over
+  ``n_probes`` independent Rademacher probes ``v``; ``n_probes`` Hessian-vector products per sample.
 """
 
 from __future__ import annotations
@@ -86,6 +87,34 @@ def exact_hessian(energy: Energy, x: Tensor, *, create_graph: bool = True) -> tu
     return g, rows.permute(1, 0, 2)
 
 
+def hutchinson_probes(
+    energy: Energy, x: Tensor, *, n_probes: int, generator: torch.Generator | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(dE/dx, v, H v)`` for ``n_probes`` independent Rademacher probes ``v`` per sample.
+
+    Each ``v_p * (H v_p)`` is an unbiased estimate of the Hessian diagonal, ``v_p . (H v_p)`` of its trace
+    and ``|H v_p|^2`` of its squared Frobenius norm. Costs ``n_probes`` Hessian-vector products per sample.
+
+    Parameters
+    ----------
+    energy : Energy
+    x : Tensor, shape (B, ...)
+    n_probes : int
+        ``P >= 1``.
+    generator : torch.Generator, optional
+        For the probes.
+
+    Returns
+    -------
+    grad : Tensor, shape like ``x``
+    probes, hvp : Tensor, each shape (P, B, ...)
+    """
+    check_int("n_probes", n_probes, minimum=1)
+    x_leaf, g = grad_with_graph(energy, x)
+    v = rademacher((n_probes, *x.shape), like=x, generator=generator)
+    return g, v, hessian_vector_products(x_leaf, g, v)
+
+
 def _check_args(energy: Energy, x: Tensor, method: str) -> None:
     """Validation shared by the public entries that take ``(energy, x, method)``."""
     if not isinstance(energy, Energy):
@@ -144,9 +173,6 @@ def input_derivatives(
         diag = torch.diagonal(rows, dim1=0, dim2=2).reshape(x.shape)  # (B, D) -> like x
         return g, diag
     if method == "hutchinson":
-        check_int("n_probes", n_probes, minimum=1)
-        x_leaf, g = grad_with_graph(energy, x)
-        v = rademacher((n_probes, *x.shape), like=x, generator=generator)
-        hv = hessian_vector_products(x_leaf, g, v)
+        g, v, hv = hutchinson_probes(energy, x, n_probes=n_probes, generator=generator)
         return g, (v * hv).mean(0)
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
