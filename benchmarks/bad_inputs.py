@@ -41,6 +41,7 @@ class CliCase:
     setup: Callable[[Path], None] | None = None
     code: int = 2
     note: str = ""
+    blocked: tuple[str, ...] = ()  # modules made unimportable during the run (a missing optional dependency)
 
 
 @dataclass
@@ -155,6 +156,23 @@ def _toml(text: str) -> Callable[[Path], None]:
 
 def _write(name: str, content: bytes) -> Callable[[Path], None]:
     return lambda d: (d / name).write_bytes(content)
+
+
+def _npy(name: str, arr: np.ndarray) -> Callable[[Path], None]:
+    return lambda d: np.save(d / name, arr)
+
+
+@contextlib.contextmanager
+def _unimportable(modules: tuple[str, ...]):
+    """``import m`` raises ModuleNotFoundError for each of ``modules`` inside the block, as if not installed."""
+    saved = {m: sys.modules[m] for m in modules if m in sys.modules}
+    sys.modules.update(dict.fromkeys(modules))
+    try:
+        yield
+    finally:
+        for m in modules:
+            del sys.modules[m]
+        sys.modules.update(saved)
 
 
 # ------------------------------------------------------------------------------------- cases
@@ -275,11 +293,40 @@ def cli_cases() -> list[CliCase]:
                 setup=lambda d: (_model(d, _poe()), (d / "n.png").write_bytes(png))),
         CliCase("superres: corrupt input image", "superres {dir}/n.png -o {dir}/out.png", "n.png",
                 setup=_write("n.png", png[: len(png) // 2])),
+        CliCase("denoise: float .npy on the 0..255 scale", "denoise {dir}/n.npy -o {dir}/out.png --sigma 5/256",
+                "divide by 255, or pass --scale 255", setup=_npy("n.npy", _noisy255())),
+        CliCase("superres: float .npy on the 0..255 scale", "superres {dir}/n.npy -o {dir}/out.png",
+                "divide by 255, or pass --scale 255", setup=_npy("n.npy", _noisy255())),
+        CliCase("denoise: float .npy on the 0..65535 scale", "denoise {dir}/n.npy -o {dir}/out.png --sigma 5/256",
+                "pass --scale 65535", setup=_npy("n.npy", 257 * _noisy255())),
+        CliCase("denoise: --scale 0", "denoise {dir}/n.npy -o {dir}/out.png --sigma 5/256 --scale 0",
+                "--scale must be > 0", setup=_npy("n.npy", _noisy255())),
+        CliCase("denoise: 1x1 image", "denoise {dir}/n.npy -o {dir}/out.png --sigma 5/256",
+                "smaller than the prior's 9x9 support", setup=_npy("n.npy", np.full((1, 1), 0.5))),
+        CliCase("denoise: 3x3 image (smaller than the prior)", "denoise {dir}/n.npy -o {dir}/out.png --sigma 5/256",
+                "smaller than the prior's 9x9 support", setup=_npy("n.npy", np.full((3, 3), 0.5))),
+        CliCase("superres: 3x3 image (6x6 upscaled, smaller than the prior)", "superres {dir}/n.npy -o {dir}/out.png",
+                "at least 5x5 pixels", setup=_npy("n.npy", np.full((3, 3), 0.5))),
+        CliCase("denoise: --bits 16 into a JPEG", "denoise {dir}/n.png -o {dir}/out.jpg --sigma 5/256 --bits 16",
+                "holds 8-bit images, not 16-bit", setup=_write("n.png", png)),
+        CliCase("denoise: --bits with a .npy output", "denoise {dir}/n.png -o {dir}/out.npy --sigma 5/256 --bits 8",
+                "holds float64 values", setup=_write("n.png", png)),
+        CliCase("denoise: --reference of another size", "denoise {dir}/n.png -o {dir}/out.png --sigma 5/256 "
+                "--reference {dir}/r.npy", "--reference has shape", setup=lambda d: (
+                    (d / "n.png").write_bytes(png), np.save(d / "r.npy", np.full((7, 9), 0.5)))),
+        CliCase("denoise: Pillow not installed", "denoise {dir}/n.png -o {dir}/out.png --sigma 5/256",
+                "pip install 'scorematch[experiments]'", setup=_write("n.png", png), blocked=("PIL",)),
         CliCase("demo: negative steps", "demo --steps -5", "steps must be >= 0"),
         CliCase("demo: lambda < 0", "demo --lam -1 --steps 1 --n-train 10", "lam must be >= 0"),
         CliCase("demo: no training digits", "demo --n-train 0", "non-empty"),
         CliCase("unknown command", "trian poe", "invalid choice: 'trian'"),
     ]
+
+
+def _noisy255() -> np.ndarray:
+    """A noisy 40x40 float image on the 0..255 scale."""
+    rng = np.random.default_rng(2)
+    return rng.random((40, 40)) * 255 + 5 * rng.standard_normal((40, 40))
 
 
 def _poe(dim: int = 8):
@@ -298,6 +345,7 @@ def library_cases() -> list[LibCase]:
     import scorematch
     from scorematch.checkpoint import load_checkpoint
     from scorematch.datasets import PatchSampler, list_images, read_idx, read_image, write_image
+    from scorematch.tasks import denoise, superresolve
     from scorematch.validation import parse_sigma
 
     poe, x = _poe(), torch.randn(4, 8)
@@ -389,10 +437,24 @@ def library_cases() -> list[LibCase]:
                 lambda d: read_idx(raw_file(d, "s.idx", bytes([0, 0, 9, 1, 0, 0, 0, 1, 1]))), "not supported"),
         LibCase("write_image: NaN pixels", "write_image('out.png', image_with_nan)",
                 lambda d: write_image(d / "out.png", torch.full((4, 4), float("nan"))), "nothing was written"),
+        LibCase("write_image: 16 bits into a JPEG", "write_image('out.jpg', image, bits=16)",
+                lambda d: write_image(d / "out.jpg", torch.rand(4, 4), bits=16), "holds 8-bit images"),
+        LibCase("denoise: image smaller than the prior", "denoise(torch.rand(1, 1, 3, 3), prior, sigma=0.02)",
+                lambda d: denoise(torch.rand(1, 1, 3, 3), _image_prior(), sigma=0.02),
+                "smaller than the prior's 9x9 support"),
+        LibCase("superresolve: upscale smaller than the prior", "superresolve(torch.rand(1, 1, 4, 4), prior)",
+                lambda d: superresolve(torch.rand(1, 1, 4, 4), _image_prior()), "at least 5x5 pixels"),
         LibCase("PatchSampler: patch size 0", "PatchSampler(images, 0)",
                 lambda d: PatchSampler([torch.rand(8, 8)], 0), "size must be a positive integer"),
         LibCase("list_images: empty folder", "list_images(empty_dir)", lambda d: list_images(d), "no image files"),
     ]
+
+
+def _image_prior():
+    """An untrained ImageFoE with the bundled prior's shape: 5x5 filters on the 5x5 whitening (support 9)."""
+    import scorematch
+
+    return scorematch.energies.ImageFoE(24, 5, whitening_size=5)
 
 
 def _hostile(d: Path) -> Path:
@@ -427,7 +489,7 @@ def run_cli_case(case: CliCase, commands: set[str]) -> Result | None:
             case.setup(d)
         before = _listing(d)
         err, out = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out), _unimportable(case.blocked):
             try:
                 code = main(shlex.split(case.argv.format(dir=tmp)))
             except SystemExit as exc:

@@ -1,13 +1,16 @@
-"""``scorematch denoise`` / ``scorematch superres``: sigma parsing, files in and out, errors."""
+"""``scorematch denoise`` / ``scorematch superres``: sigma parsing, files in and out (scale, bit depth, colour),
+errors; the CLI's message for a missing optional dependency."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from scorematch.cli import main
-from scorematch.cli.restore import parse_sigma
+from scorematch.cli import main, reproduce
+from scorematch.cli.restore import NOISY_RANGE, parse_sigma, read_input
 from scorematch.datasets import data_dir, read_image, write_image
 
 
@@ -70,18 +73,35 @@ def test_superres_cli(tmp_path, clean, capsys):
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "five"], "sigma"),
         (["denoise", "{clean}", "-o", "{d}/o.xyz", "--sigma", "5/256", "--iters", "2"], "extension"),
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "5/256", "--model", "{d}/bad.png"], "model file"),
-        (["superres", "{d}/tiny.npy", "-o", "{d}/o.png", "--boundary", "valid"], "H, W >="),
+        (["superres", "{d}/tiny.npy", "-o", "{d}/o.png", "--boundary", "valid"], "smaller than the prior's 9x9"),
+        (["superres", "{d}/tiny.npy", "-o", "{d}/o.png"], "(6x6 after the 2x upscale), smaller than the prior's 9x9 "
+         "support (the window one energy term sees); give an image of at least 5x5 pixels"),
+        (["denoise", "{d}/tiny.npy", "-o", "{d}/o.png", "--sigma", "5/256"], "the image is 3x3 pixels, smaller than "
+         "the prior's 9x9 support"),
+        (["denoise", "{d}/small.npy", "-o", "{d}/o.png", "--sigma", "5/256"], "the image is 9x8 pixels"),
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "5/256", "--reference", "{d}/odd.npy"], "shape"),
+        (["denoise", "{d}/n255.npy", "-o", "{d}/o.png", "--sigma", "5/256"], "values span -3..255, far outside "
+         "[0, 1] (noise may take them to -1..2, not beyond): divide by 255, or pass --scale 255"),
+        (["superres", "{d}/n255.npy", "-o", "{d}/o.png"], "divide by 255, or pass --scale 255"),
+        (["denoise", "{d}/n65535.npy", "-o", "{d}/o.png", "--sigma", "5/256"], "pass --scale 65535"),
+        (["denoise", "{d}/n255.npy", "-o", "{d}/o.png", "--sigma", "5/256", "--scale", "0"], "--scale must be > 0"),
+        (["denoise", "{clean}", "-o", "{d}/o.jpg", "--sigma", "5/256", "--bits", "16"],
+         "a .jpg file holds 8-bit images, not 16-bit; use .png or .tif for 16 bits"),
+        (["superres", "{clean}", "-o", "{d}/o.npy", "--bits", "8"], "a .npy file holds float64 values"),
     ],
 )
-def test_cli_errors_are_one_line_exit_2(tmp_path, clean, capsys, argv, message):
+def test_cli_errors_are_one_line_exit_2_and_write_nothing(tmp_path, clean, capsys, argv, message):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     np.save(tmp_path / "odd.npy", np.full((7, 9), 0.5))
     np.save(tmp_path / "tiny.npy", np.full((3, 3), 0.5))  # 6x6 after upscaling: smaller than the prior's support (9)
+    np.save(tmp_path / "small.npy", np.full((9, 8), 0.5))  # one side short of 9
+    np.save(tmp_path / "n255.npy", np.linspace(-3, 255, 400).reshape(20, 20))  # a noisy image on the 0..255 scale
+    np.save(tmp_path / "n65535.npy", np.linspace(0, 65535, 400).reshape(20, 20))
     argv = [a.format(d=tmp_path, clean=clean[0]) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+    assert not list(tmp_path.glob("o.*"))
 
 
 def test_unknown_boundary_is_a_one_line_usage_error(clean, capsys):
@@ -92,7 +112,7 @@ def test_unknown_boundary_is_a_one_line_usage_error(clean, capsys):
     assert len(err.splitlines()) == 1 and "--boundary" in err
 
 
-def test_boundary_flag_reaches_the_solver_and_extension_allows_tiny_images(tmp_path, clean):
+def test_boundary_flag_reaches_the_solver(tmp_path, clean):
     path, im = clean
     outs = {}
     for b in ("replicate", "valid"):
@@ -101,9 +121,6 @@ def test_boundary_flag_reaches_the_solver_and_extension_allows_tiny_images(tmp_p
         outs[b] = np.load(tmp_path / f"{b}.npy")
     border = np.abs(outs["replicate"] - outs["valid"])
     assert border[0].max() > 10 * border[20:28, 20:28].max()  # the rules differ at the border, hardly inside
-    np.save(tmp_path / "tiny.npy", np.full((3, 3), 0.5))
-    assert main(["superres", str(tmp_path / "tiny.npy"), "-o", str(tmp_path / "big.npy")]) == 0
-    assert np.allclose(np.load(tmp_path / "big.npy"), 0.5)
 
 
 def test_cli_help_lists_commands(capsys):
@@ -111,3 +128,116 @@ def test_cli_help_lists_commands(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "denoise" in out and "superres" in out
+
+
+def test_scale_divides_float_input_and_multiplies_the_output_back(tmp_path, clean):
+    path, im = clean
+    noisy = im.numpy() + 0.02 * np.random.default_rng(1).standard_normal(im.shape)
+    np.save(tmp_path / "unit.npy", noisy)
+    np.save(tmp_path / "n255.npy", 255 * noisy)
+    common = ["--sigma", "0.02", "--iters", "5"]
+    assert main(["denoise", str(tmp_path / "unit.npy"), "-o", str(tmp_path / "a.npy"), *common]) == 0
+    assert main(["denoise", str(tmp_path / "n255.npy"), "-o", str(tmp_path / "b.npy"), *common, "--scale", "255"]) == 0
+    a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
+    assert a.max() <= 1 and b.max() > 100  # b is on the 0..255 scale
+    np.testing.assert_allclose(b, 255 * a, rtol=0, atol=1e-9)
+
+
+def test_scale_leaves_integer_images_alone(tmp_path, clean):
+    path, _ = clean  # an 8-bit PNG: its levels are read on [0, 1] whatever --scale says
+    argv = ["denoise", str(path), "--sigma", "0.02", "--weight", "0"]
+    assert main([*argv, "-o", str(tmp_path / "a.png")]) == 0
+    assert main([*argv, "-o", str(tmp_path / "b.png"), "--scale", "255"]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(path)))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "b.png")), np.asarray(Image.open(path)))
+
+
+@pytest.mark.parametrize("lo, hi, ok", [(-0.2, 1.2, True), (-1.0, 2.0, True), (0.0, 2.01, False), (-1.01, 1.0, False)])
+def test_noisy_float_input_may_leave_the_unit_range_up_to_the_documented_limits(tmp_path, lo, hi, ok):
+    assert NOISY_RANGE == (-1.0, 2.0)
+    np.save(tmp_path / "n.npy", np.linspace(lo, hi, 100).reshape(10, 10))
+    if ok:
+        img, info = read_input(tmp_path / "n.npy")
+        assert img.shape == (1, 1, 10, 10) and img.min().item() == lo and img.max().item() == hi
+        assert info.bits is None and not info.colour
+    else:
+        with pytest.raises(ValueError, match="far outside"):
+            read_input(tmp_path / "n.npy")
+
+
+def _png16(path, arr):
+    Image.fromarray(arr.astype(np.uint16)).save(path)  # mode "I;16"
+    assert Image.open(path).mode == "I;16"
+
+
+def test_16bit_png_in_gives_16bit_png_out_and_bits_overrides(tmp_path):
+    levels = np.random.default_rng(2).integers(0, 65536, (24, 24))
+    _png16(tmp_path / "in.png", levels)
+    argv = ["denoise", str(tmp_path / "in.png"), "--sigma", "0.02", "--weight", "0"]  # weight 0: out = in
+    assert main([*argv, "-o", str(tmp_path / "out.png")]) == 0
+    out = Image.open(tmp_path / "out.png")
+    assert out.mode == "I;16" and np.array_equal(np.asarray(out), levels)  # all 16 bits kept
+    assert main([*argv, "-o", str(tmp_path / "out.tif")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.tif")), levels)
+    assert main([*argv, "-o", str(tmp_path / "out8.png"), "--bits", "8"]) == 0
+    out8 = Image.open(tmp_path / "out8.png")
+    assert out8.mode == "L" and np.array_equal(np.asarray(out8), np.round(levels / 65535 * 255))
+    assert main([*argv, "-o", str(tmp_path / "out.jpg")]) == 0  # JPEG holds 8 bits: its own depth, no error
+    assert Image.open(tmp_path / "out.jpg").mode == "L"
+
+
+def test_8bit_png_in_gives_8bit_out_unless_bits_16(tmp_path, clean):
+    path, _ = clean
+    argv = ["denoise", str(path), "--sigma", "0.02", "--weight", "0"]
+    assert main([*argv, "-o", str(tmp_path / "a.tif")]) == 0
+    assert np.asarray(Image.open(tmp_path / "a.tif")).dtype == np.uint8
+    assert main([*argv, "-o", str(tmp_path / "b.png"), "--bits", "16"]) == 0
+    b = Image.open(tmp_path / "b.png")
+    assert b.mode == "I;16" and np.array_equal(np.asarray(b), np.asarray(Image.open(path)).astype(np.uint16) * 257)
+
+
+def test_colour_input_is_converted_with_one_warning_line(tmp_path, capsys):
+    rgb = np.random.default_rng(3).integers(0, 256, (24, 24, 3)).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "IN.png")
+    Image.fromarray(np.repeat(rgb[..., :1], 3, axis=2)).save(tmp_path / "grey_rgb.png")  # RGB file, gray content
+    assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.02",
+                 "--iters", "2"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"scorematch denoise: warning: {tmp_path / 'IN.png'} is a colour image; it is converted to grey "
+        "(colour restoration is not supported yet)"
+    ]
+    assert (tmp_path / "o.png").is_file()
+    assert main(["superres", str(tmp_path / "grey_rgb.png"), "-o", str(tmp_path / "s.png"), "--iters", "2"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_missing_optional_dependency_names_the_extra(tmp_path, clean, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "PIL", None)  # as if Pillow were not installed
+    assert main(["denoise", str(clean[0]), "-o", str(tmp_path / "o.npy"), "--sigma", "0.02"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "scorematch denoise: error: pillow is not installed (an optional dependency); "
+        "install it with: pip install 'scorematch[experiments]'"
+    ]
+    assert not (tmp_path / "o.npy").exists()
+
+
+def test_missing_matplotlib_in_reproduce_is_one_line_exit_2(monkeypatch, capsys):
+    def run(args):
+        import matplotlib.pyplot  # noqa: F401 - what the plotting stages do
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setattr(reproduce, "run", run)
+    assert main(["reproduce", "speed", "--quick"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "scorematch reproduce: error: matplotlib is not installed (an optional dependency); "
+        "install it with: pip install 'scorematch[experiments]'"
+    ]
+
+
+def test_other_missing_modules_still_raise(monkeypatch):
+    def run(args):
+        import no_such_module_xyz  # noqa: F401 - a bug, not a missing extra: the traceback stays
+
+    monkeypatch.setattr(reproduce, "run", run)
+    with pytest.raises(ModuleNotFoundError):
+        main(["reproduce", "speed", "--quick"])

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from scorematch.datasets import ImageFileError, list_images, read_idx, read_image
+from scorematch.datasets import ImageFileError, list_images, read_idx, read_image, write_image
+from scorematch.datasets.images import ImageInfo, output_bits, read_image_info
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -120,6 +121,72 @@ def test_read_image_round_trips_npy(tmp_path, arr):
     path = tmp_path / "a.npy"
     np.save(path, arr)
     assert np.array_equal(read_image(path, dtype=__import__("torch").float64).numpy(), arr)
+
+
+@FAST
+@given(arr=arrays(np.uint16, st.tuples(st.integers(1, 16), st.integers(1, 16))), suffix=st.sampled_from([".png", ".tif", ".pgm"]))
+def test_write_image_keeps_16_bits(tmp_path, arr, suffix):
+    path = tmp_path / f"a{suffix}"
+    Image.fromarray(arr).save(tmp_path / "in.png")  # mode "I;16"
+    img, info = read_image_info(tmp_path / "in.png", dtype=__import__("torch").float64)
+    assert info == ImageInfo(bits=16, colour=False)
+    write_image(path, img, bits=16)
+    assert np.array_equal(np.asarray(Image.open(path)).astype(np.int64), arr.astype(np.int64))
+    assert read_image_info(path)[1].bits == 16
+
+
+def test_read_image_info_reports_bits_and_colour(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (6, 5, 3)).astype(np.uint8)
+    cases = {
+        "g8.png": (Image.fromarray(rgb[..., 0]), ImageInfo(8, False)),
+        "rgb.png": (Image.fromarray(rgb), ImageInfo(8, True)),
+        "grey_rgb.png": (Image.fromarray(np.repeat(rgb[..., :1], 3, axis=2)), ImageInfo(8, False)),
+        "bw.png": (Image.fromarray(rgb[..., 0] > 127), ImageInfo(1, False)),
+        "f.tif": (Image.fromarray(rgb[..., 0].astype(np.float32) / 255), ImageInfo(None, False)),
+    }
+    for name, (im, want) in cases.items():
+        im.save(tmp_path / name)
+        assert read_image_info(tmp_path / name)[1] == want, name
+    np.save(tmp_path / "rgb.npy", rgb / 255.0)
+    np.save(tmp_path / "u16.npy", rgb[..., 0].astype(np.uint16))
+    assert read_image_info(tmp_path / "rgb.npy")[1] == ImageInfo(None, True)
+    assert read_image_info(tmp_path / "u16.npy")[1] == ImageInfo(16, False)
+
+
+def test_scale_applies_to_float_data_only(tmp_path):
+    np.save(tmp_path / "f.npy", np.array([[0.0, 127.5, 255.0]]))
+    np.save(tmp_path / "u8.npy", np.array([[0, 255]], dtype=np.uint8))
+    assert read_image_info(tmp_path / "f.npy", scale=255)[0].tolist() == [[0.0, 0.5, 1.0]]
+    assert read_image_info(tmp_path / "u8.npy", scale=255)[0].tolist() == [[0.0, 1.0]]
+    with pytest.raises(ImageFileError, match=r"must lie in \[0, 1\]"):
+        read_image(tmp_path / "f.npy")
+    raw, _ = read_image_info(tmp_path / "f.npy", check_range=False)
+    assert raw.max().item() == 255.0
+    with pytest.raises(ValueError, match="scale must be > 0"):
+        read_image_info(tmp_path / "f.npy", scale=0)
+    write_image(tmp_path / "out.npy", raw / 255, scale=255)
+    assert np.array_equal(np.load(tmp_path / "out.npy"), [[0.0, 127.5, 255.0]])
+
+
+@pytest.mark.parametrize("name, bits, want", [("a.png", None, 8), ("a.png", 16, 16), ("a.tif", None, 16),
+                                              ("a.TIF", 8, 8), ("a.pgm", 16, 16), ("a.npy", None, None)])
+def test_output_bits(name, bits, want):
+    assert output_bits(name, bits) == want
+
+
+@pytest.mark.parametrize("name, bits, message", [
+    ("a.jpg", 16, "a .jpg file holds 8-bit images, not 16-bit; use .png or .tif for 16 bits"),
+    ("a.bmp", 16, "a .bmp file holds 8-bit images"),
+    ("a.png", 12, "a .png file holds 8 or 16-bit images, not 12-bit"),
+    ("a.npy", 8, "a .npy file holds float64 values, not 8-bit levels"),
+    ("a.gif", None, "unsupported output extension '.gif'"),
+])
+def test_output_bits_refuses(tmp_path, name, bits, message):
+    with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        output_bits(name, bits)
+    with pytest.raises(ValueError, match="holds|unsupported"):
+        write_image(tmp_path / name, np.zeros((2, 2)), bits=bits)
+    assert not (tmp_path / name).exists()
 
 
 def _clean_image(path) -> None:

@@ -22,10 +22,40 @@ def test_energy_equals_foe_on_scaled_whitened_image(gen):
     prior = _prior(gen)
     x = torch.rand(2, 1, 12, 12, generator=gen, dtype=torch.float64)
     kernel = laplacian_whitening_kernel(5, dtype=torch.float64)
-    assert torch.allclose(prior.whitening, 255.0 * kernel, rtol=1e-6)  # stored in float32 at construction
+    assert torch.equal(prior.whitening, 255.0 * kernel)  # recomputed in float64 by .double()
     white = F.conv2d(x, prior.whitening.reshape(1, 1, 5, 5))
     assert torch.allclose(prior.energy(x), prior.foe.energy(white), rtol=1e-12)
     assert prior.support == 7
+
+
+def _float64_reference(prior, x):
+    """Energy and input gradient with the whitening built here in float64: ``E_foe(conv(x, 255 L))``."""
+    kernel = 255.0 * laplacian_whitening_kernel(5, dtype=torch.float64)  # (5, 5)
+    x = x.detach().requires_grad_(True)
+    e = prior.foe.energy(F.conv2d(x, kernel.reshape(1, 1, 5, 5)))  # (B,)
+    (g,) = torch.autograd.grad(e.sum(), x)
+    return e.detach(), g
+
+
+@pytest.mark.parametrize("source", ["float32 prior", "float32 file", "float64 state with a float32 kernel"])
+def test_double_keeps_the_whitening_in_float64(tmp_path, gen, source):
+    prior = ImageFoE(4, 3, scale=255.0, whitening_size=5, generator=gen)  # float32
+    if source == "float32 file":
+        prior = scorematch.load(scorematch.save(prior, tmp_path / "p.safetensors"))
+    prior = prior.double()
+    if source == "float64 state with a float32 kernel":  # e.g. a float64 file written before this fix
+        state = prior.state_dict()
+        state["layers.0.raw_weight"] = state["layers.0.raw_weight"].float().double()
+        prior.load_state_dict(state)
+    tensors = dict(prior.named_parameters()) | dict(prior.named_buffers())
+    assert "layers.0.raw_weight" in tensors and all(t.dtype == torch.float64 for t in tensors.values())
+    assert torch.equal(prior.whitening, 255.0 * laplacian_whitening_kernel(5, dtype=torch.float64))
+    x = torch.rand(2, 1, 12, 12, generator=gen, dtype=torch.float64)
+    e, g = energy_and_grad(prior, x)
+    e_ref, g_ref = _float64_reference(prior, x)
+    assert torch.allclose(e, e_ref, rtol=1e-14, atol=0)  # a float32 kernel is off by about 1e-8
+    assert torch.allclose(g, g_ref, rtol=1e-13, atol=1e-13 * g_ref.abs().max().item())
+    assert torch.equal(prior.float().whitening, (255.0 * laplacian_whitening_kernel(5, dtype=torch.float64)).float())
 
 
 def test_curvature_derivatives_match_autograd_float64(gen):

@@ -9,6 +9,7 @@ import scorematch
 from scorematch.cli.restore import default_model_path, recommended_weight
 from scorematch.datasets import read_image
 from scorematch.tasks import Downsample, denoise, psnr, superresolve, upscale_start
+from scorematch.tasks._objective import check_image_size
 from scorematch.tasks.denoise import annealed_steps
 
 
@@ -99,3 +100,24 @@ def test_upscale_start_kinds(clean):
         assert torch.allclose(Downsample(2).A(p), y, atol=1e-13)
     with pytest.raises(ValueError):
         upscale_start(y, kind="nearest")
+
+
+def test_images_smaller_than_the_priors_support_are_refused_at_the_entry(prior, clean):
+    assert prior.support == 9  # 5x5 filters on the 5x5 whitening
+    for shape in [(1, 1), (3, 3), (8, 40), (40, 8)]:
+        with pytest.raises(ValueError, match=rf"the image is {shape[0]}x{shape[1]} pixels, smaller than the prior's "
+                                             r"9x9 support \(the window one energy term sees\); give an image of "
+                                             r"at least 9x9 pixels"):
+            denoise(clean[..., : shape[0], : shape[1]], prior, sigma=0.02, n_iter=1)
+    assert denoise(clean[..., :9, :9], prior, sigma=0.02, n_iter=1).shape == (1, 1, 9, 9)  # the smallest accepted
+    with pytest.raises(ValueError, match=r"the image is 4x8 pixels \(8x16 after the 2x upscale\), smaller than the "
+                                         r"prior's 9x9 support .*at least 5x5 pixels"):
+        superresolve(clean[..., :4, :8], prior, n_iter=1)
+    assert superresolve(clean[..., :5, :5], prior, n_iter=1).shape == (1, 1, 10, 10)
+
+
+def test_size_check_rounds_the_smallest_input_up_and_skips_energies_without_support(prior):
+    with pytest.raises(ValueError, match=r"the image is 2x3 pixels \(6x9 after the 3x upscale\).*at least 3x3 pixels"):
+        check_image_size(prior, (2, 3), factor=3)
+    check_image_size(prior, (3, 3), factor=3)  # 9x9: fits
+    check_image_size(scorematch.GaussianEnergy(4), (1, 1))  # no support: nothing to check

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
@@ -16,6 +18,28 @@ __all__ = ["main", "build_parser", "UsageError"]
 #: Modules that each define ``add_parser(subparsers)``; the parser's ``func(args)`` runs the command.
 COMMANDS = (train, reproduce, models, demo, sample)
 COMMANDS += (restore,)  # denoise, superres
+
+
+#: Import names of the optional dependencies whose distribution is named otherwise (pyproject's
+#: ``[project.optional-dependencies]``, read from the installed package's metadata, says which extra has them).
+IMPORT_NAMES = {"scikit-learn": "sklearn", "scikit-image": "skimage", "pillow": "PIL"}
+_REQUIREMENT = re.compile(r"""\s*([A-Za-z0-9._-]+)[^;]*;.*\bextra\s*==\s*["']([^"']+)["']""")  # name, extra
+
+
+def optional_extra(module: str) -> tuple[str, str] | None:
+    """The distribution that provides top-level ``module`` and the extra of ``pip install 'scorematch[EXTRA]'``
+    that installs it, e.g. ``("pillow", "experiments")`` for ``PIL``; None if no extra does."""
+    try:
+        requires = importlib.metadata.requires("scorematch") or []
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return None
+    for requirement in requires:  # e.g. 'scikit-learn>=1.3; extra == "experiments"'
+        found = _REQUIREMENT.match(requirement)
+        if found:
+            dist = found.group(1).lower()
+            if IMPORT_NAMES.get(dist, dist.replace("-", "_")) == module:
+                return dist, found.group(2)
+    return None
 
 
 class UsageError(Exception):
@@ -51,6 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scorematch: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        found = optional_extra((exc.name or "").partition(".")[0])
+        if found is None or args.debug:
+            raise
+        dist, extra = found
+        print(f"scorematch {args.command}: error: {dist} is not installed (an optional dependency); "
+              f"install it with: pip install 'scorematch[{extra}]'", file=sys.stderr)
+        return 2
     except (UsageError, ValueError, TypeError, OSError, ModelFileError) as exc:
         if args.debug:
             raise

@@ -5,25 +5,30 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ..datasets.images import ImageFileError, read_image, write_image
+from ..datasets.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits, read_image_info, write_image
 from ..devices import add_device_argument, resolve_device
-from ..validation import parse_sigma
+from ..validation import check_number, parse_sigma
 from ..energies.base import Energy
 from ..serialization import load
 from ..tasks import BOUNDARIES, DEFAULT_BOUNDARY
 
-__all__ = ["add_parser", "parse_sigma", "default_model_path", "read_input", "recommended_weight"]
+__all__ = ["add_parser", "parse_sigma", "default_model_path", "read_input", "recommended_weight", "NOISY_RANGE"]
+
+#: Float input values accepted around [0, 1] (noise leaves it); beyond, the file is on another scale (0..255).
+NOISY_RANGE = (-1.0, 2.0)
 
 DENOISE_EXAMPLES = """examples:
   scorematch denoise noisy.npy -o clean.png --sigma 5/256
   scorematch denoise noisy.png -o clean.npy --sigma 0.0195 --reference original.png
   scorematch denoise noisy.png -o clean.png --sigma 15/256 --model my_foe.safetensors --method paper
   scorematch denoise noisy.png -o clean.png --sigma 5/256 --boundary valid
+  scorematch denoise noisy255.npy -o clean255.npy --sigma 5/256 --scale 255   # a float array on 0..255
+  scorematch denoise noisy.png -o clean.tif --sigma 5/256 --bits 16
 """
 
 SUPERRES_EXAMPLES = """examples:
@@ -37,24 +42,44 @@ def default_model_path() -> Path:
     return Path(__file__).resolve().parent.parent / "pretrained" / "foe_5x5x24.safetensors"
 
 
-def read_input(path: str | Path, *, allow_out_of_range: bool = False) -> torch.Tensor:
-    """An input image as a float64 (1, 1, H, W) tensor; ``.npy`` floats may leave [0, 1] if allowed (noisy)."""
-    path = Path(path)
-    if path.suffix.lower() == ".npy" and allow_out_of_range:
-        if not path.is_file():
-            raise FileNotFoundError(f"image not found: {path}")
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise ImageFileError(f"{path}: not a readable .npy array ({exc})") from None
-        if arr.ndim != 2 or arr.size == 0 or arr.dtype.kind != "f":
-            raise ImageFileError(f"{path}: expected a non-empty 2-D float array, got {arr.dtype} {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise ImageFileError(f"{path}: the image contains NaN or inf values")
-        img = torch.from_numpy(arr.astype(np.float64))
-    else:
-        img = read_image(path, dtype=torch.float64)
-    return img.reshape(1, 1, *img.shape)
+def read_input(path: str | Path, *, scale: float = 1.0) -> tuple[torch.Tensor, ImageInfo]:
+    """An input image as a float64 (1, 1, H, W) tensor, and what the file held.
+
+    Float data (``.npy``, float TIFF) is divided by ``scale`` and may then leave [0, 1] (noise does) but not
+    :data:`NOISY_RANGE`: values beyond it are on another scale (0..255, 0..65535), an error that names the fix.
+    """
+    img, info = read_image_info(path, dtype=torch.float64, scale=scale, check_range=False)
+    lo, hi = img.min().item(), img.max().item()
+    if lo < NOISY_RANGE[0] or hi > NOISY_RANGE[1]:
+        s = 255 if max(hi, -lo) <= 2 * 255 else 65535
+        raise ImageFileError(
+            f"{path}: values span {lo:.5g}..{hi:.5g}, far outside [0, 1] (noise may take them to "
+            f"{NOISY_RANGE[0]:g}..{NOISY_RANGE[1]:g}, not beyond): divide by {s}, or pass --scale {s}"
+        )
+    return img.reshape(1, 1, *img.shape), info
+
+
+def _read(path: str, args: argparse.Namespace) -> tuple[torch.Tensor, ImageInfo]:
+    """:func:`read_input` with ``--scale``; one warning line on stderr if colour was dropped."""
+    img, info = read_input(path, scale=args.scale)
+    if info.colour:
+        print(f"scorematch {args.command}: warning: {path} is a colour image; it is converted to grey "
+              "(colour restoration is not supported yet)", file=sys.stderr)
+    return img, info
+
+
+def _output_bits(args: argparse.Namespace, info: ImageInfo) -> int | None:
+    """``--bits``, else the input's depth where the output format holds it (16-bit PNG in, 16-bit PNG out)."""
+    follow = info.bits if info.bits in BIT_DEPTHS.get(Path(args.output).suffix.lower(), ()) else None
+    return output_bits(args.output, args.bits if args.bits is not None else follow)
+
+
+def _prepare(args: argparse.Namespace) -> torch.device:
+    """The checks and settings both commands share; the device to run on."""
+    check_number("--scale", args.scale, minimum=0, strict=True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return resolve_device(args.device)
 
 
 def _model_path(path: str | None) -> Path:
@@ -83,6 +108,13 @@ def _load_model(path: str | None) -> Energy:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output image (.png/.tif/... 8/16-bit, or .npy float)")
+    p.add_argument("--bits", type=int, choices=(8, 16),
+                   help="bits per pixel of an image output (default: the input's, where the format holds it "
+                        "(.png, .tif, .pgm hold 16); else 16 for .tif, 8 for the others)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="float images (.npy, float TIFF) in and out are on the 0..SCALE scale, e.g. 255 (default 1); "
+                        "without it float values beyond -1..2 are refused. Integer images are unaffected, and "
+                        "--sigma stays on the [0, 1] scale")
     p.add_argument("--model", help="prior model file (default: the bundled RSM FoE 5x5x24)")
     p.add_argument("--reference", help="clean image: print the PSNR (dB) as JSON")
     p.add_argument("--method", choices=("lbfgs", "paper"), default="lbfgs",
@@ -100,7 +132,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("denoise", help="remove Gaussian noise from an image (MAP with a learned FoE prior)",
                        description="MAP denoising (Kingma & LeCun 2010, eq. 10) with a Field-of-Experts prior.",
                        epilog=DENOISE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("noisy", help="noisy image: PNG/TIFF/... or a float .npy array (values may leave [0, 1])")
+    p.add_argument("noisy", help="noisy image: PNG/TIFF/... or a float .npy array (values may leave [0, 1] as noise "
+                                 "does, within -1..2; see --scale)")
     p.add_argument("--sigma", required=True, type=str, help="noise std on the [0, 1] scale: 5/256 or 0.0195")
     p.add_argument("--weight", type=float, help="prior weight (default: the model's recommended weight, else 1)")
     _common(p)
@@ -115,14 +148,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=run_superres)
 
 
-def _report(out: torch.Tensor, reference: str | None, extra: dict) -> None:
-    if reference is None:
+def _reference(args: argparse.Namespace, shape: tuple[int, int]) -> torch.Tensor | None:
+    """The ``--reference`` image, checked against the output's (H, W) before any work is done."""
+    if args.reference is None:
+        return None
+    ref, _ = _read(args.reference, args)
+    if tuple(ref.shape[-2:]) != tuple(shape):
+        raise ValueError(f"--reference has shape {tuple(ref.shape[-2:])}, the output {tuple(shape)}")
+    return ref
+
+
+def _report(out: torch.Tensor, ref: torch.Tensor | None, extra: dict) -> None:
+    if ref is None:
         return
     from ..tasks import psnr
 
-    ref = read_input(reference)
-    if ref.shape != out.shape:
-        raise ValueError(f"--reference has shape {tuple(ref.shape[-2:])}, the output {tuple(out.shape[-2:])}")
     print(json.dumps({**extra, "psnr": round(psnr(out.clamp(0, 1), ref), 4)}))
 
 
@@ -130,21 +170,19 @@ def run_denoise(args: argparse.Namespace) -> int:
     from ..tasks import denoise, psnr
 
     sigma = parse_sigma(args.sigma)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    y = read_input(args.noisy, allow_out_of_range=True)
+    device = _prepare(args)
+    y, info = _read(args.noisy, args)
+    ref = _reference(args, y.shape[-2:])
+    bits = _output_bits(args, info)
     energy = _load_model(args.model).to(device)
     weight = args.weight if args.weight is not None else recommended_weight(args.model, sigma)
     x = denoise(y.to(device), energy, sigma=sigma, method=args.method, n_iter=args.iters, weight=weight,
                 tile=args.tile, boundary=args.boundary).cpu()
-    write_image(args.output, x[0, 0])
+    write_image(args.output, x[0, 0], bits=bits, scale=args.scale)
     extra = {"sigma": sigma, "weight": weight}
-    if args.reference is not None:
-        ref = read_input(args.reference)
-        if ref.shape == y.shape:
-            extra["psnr_input"] = round(psnr(y, ref), 4)
-    _report(x, args.reference, extra)
+    if ref is not None:
+        extra["psnr_input"] = round(psnr(y, ref), 4)
+    _report(x, ref, extra)
     return 0
 
 
@@ -165,13 +203,13 @@ def recommended_weight(model: str | None, sigma: float) -> float:
 def run_superres(args: argparse.Namespace) -> int:
     from ..tasks import superresolve
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    y = read_input(args.lowres)
+    device = _prepare(args)
+    y, info = _read(args.lowres, args)
+    ref = _reference(args, (2 * y.shape[-2], 2 * y.shape[-1]))
+    bits = _output_bits(args, info)
     energy = _load_model(args.model).to(device)
     x = superresolve(y.to(device), energy, method=args.method, n_iter=args.iters, tile=args.tile,
                      boundary=args.boundary).cpu()
-    write_image(args.output, x[0, 0])
-    _report(x, args.reference, {"factor": 2})
+    write_image(args.output, x[0, 0], bits=bits, scale=args.scale)
+    _report(x, ref, {"factor": 2})
     return 0

@@ -68,13 +68,23 @@ class ImageFoE(FieldOfExperts):
                          learn_alpha=learn_alpha, generator=generator)
         if not scale > 0:
             raise ValueError(f"scale must be positive, got {scale}")
-        if whitening_size:
-            kernel = laplacian_whitening_kernel(whitening_size, sigma=whitening_sigma, dtype=torch.float64)
+        self.scale, self.whitening_size, self.whitening_sigma = float(scale), int(whitening_size), float(whitening_sigma)
+        k = self._front_kernel().to(torch.get_default_dtype())  # (1, 1, w, w)
+        self.layers.insert(0, Conv2d(1, 1, k.shape[-1], weight=k, trainable=False))
+        self.register_load_state_dict_post_hook(_reset_front_kernel)
+
+    def _front_kernel(self) -> Tensor:
+        """``s L`` computed in float64, shape (1, 1, w, w) (w = 1 without whitening)."""
+        if self.whitening_size:
+            kernel = laplacian_whitening_kernel(self.whitening_size, sigma=self.whitening_sigma, dtype=torch.float64)
         else:
             kernel = torch.ones(1, 1, dtype=torch.float64)
-        k = (scale * kernel).to(torch.get_default_dtype()).reshape(1, 1, *kernel.shape)  # (1, 1, w, w)
-        self.layers.insert(0, Conv2d(1, 1, k.shape[-1], weight=k, trainable=False))
-        self.scale, self.whitening_size, self.whitening_sigma = float(scale), int(whitening_size), float(whitening_sigma)
+        return (self.scale * kernel).reshape(1, 1, *kernel.shape)  # (1, 1, w, w)
+
+    def _apply(self, fn, recurse=True):  # .double(), .to(...): the fixed kernel is recomputed at the new precision
+        super()._apply(fn, recurse)
+        _reset_front_kernel(self)
+        return self
 
     def config(self) -> dict[str, Any]:
         return {
@@ -125,3 +135,11 @@ class ImageFoE(FieldOfExperts):
                     whitening_sigma=whitening_sigma).to(next(foe.parameters()).dtype)
         prior.foe.load_state_dict(foe.state_dict())
         return prior
+
+
+def _reset_front_kernel(prior: ImageFoE, _incompatible_keys=None) -> None:
+    """Refill the fixed ``s L`` buffer from its definition in the buffer's dtype, so that a float64 prior holds
+    the float64 kernel (casting a float32 copy, or loading one from a file, would keep float32 rounding)."""
+    w = prior.layers[0].raw_weight
+    with torch.no_grad():
+        w.copy_(prior._front_kernel().to(w))

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from ..energies.base import Energy
 
-__all__ = ["energy_and_grad", "support_of", "extend", "BOUNDARIES", "DEFAULT_BOUNDARY"]
+__all__ = ["energy_and_grad", "support_of", "check_image_size", "extend", "BOUNDARIES", "DEFAULT_BOUNDARY"]
 
 #: How a field energy treats the image border (see :func:`energy_and_grad`).
 BOUNDARIES = ("valid", "symmetric", "reflect", "replicate")
@@ -21,6 +21,22 @@ def support_of(energy: Energy) -> int | None:
     if s is None:
         s = getattr(energy, "kernel_size", None)
     return None if s is None else int(s)
+
+
+def check_image_size(energy: Energy, shape: tuple[int, int], *, factor: int = 1) -> None:
+    """Refuse an (H, W) input whose restored image (``factor`` times larger) is smaller than the prior's support.
+
+    Such an image holds no whole window of the prior: a result would come from the boundary rule alone.
+    Energies without a known support (:func:`support_of`) are not checked.
+    """
+    s = support_of(energy)
+    h, w = shape
+    if s is None or min(h, w) * factor >= s:
+        return
+    upscaled = f" ({h * factor}x{w * factor} after the {factor}x upscale)" if factor != 1 else ""
+    m = -(-s // factor)  # ceil(s / factor): the smallest input side
+    raise ValueError(f"the image is {h}x{w} pixels{upscaled}, smaller than the prior's {s}x{s} support "
+                     f"(the window one energy term sees); give an image of at least {m}x{m} pixels")
 
 
 def _whole(energy: Energy, x: Tensor) -> tuple[Tensor, Tensor]:

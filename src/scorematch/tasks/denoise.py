@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ..energies.base import Energy
-from ._objective import DEFAULT_BOUNDARY, energy_and_grad
+from ._objective import DEFAULT_BOUNDARY, check_image_size, energy_and_grad
 
 __all__ = ["denoise", "denoise_energy_grad", "psnr", "annealed_steps", "PAPER_ETA"]
 
@@ -69,6 +69,7 @@ def _check(y: Tensor, energy: Energy, sigma: float, weight: float) -> None:
         raise ValueError(f"weight must be >= 0, got {weight}")
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
+    check_image_size(energy, y.shape[-2:])
 
 
 def denoise(

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..energies.base import Energy
-from ._objective import DEFAULT_BOUNDARY, energy_and_grad
+from ._objective import DEFAULT_BOUNDARY, check_image_size, energy_and_grad
 from .denoise import PAPER_ETA, annealed_steps
 from .operators import Downsample
 
@@ -114,6 +114,7 @@ def superresolve(
     if not isinstance(y, Tensor) or not y.is_floating_point() or y.dim() != 4 or y.shape[1] != 1:
         raise ValueError("y must be a floating-point tensor of shape (B, 1, h, w)")
     op = Downsample(factor)
+    check_image_size(energy, y.shape[-2:], factor=op.factor)
     y = y.detach()
     if method not in ("lbfgs", "paper"):
         raise ValueError(f'method must be "lbfgs" or "paper", got {method!r}')
