@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .experiments.cache import code_fingerprint, git_state, provenance_rows
 from .serialization import atomic_path
 
 __all__ = ["write_report", "markdown_to_html", "machine_info"]
@@ -23,8 +24,12 @@ def machine_info() -> dict[str, Any]:
 
     from . import __version__
 
+    git = git_state()
     return {
         "scorematch": __version__,
+        "commit": git["commit"],
+        "uncommitted changes": git["dirty"],
+        "code fingerprint": code_fingerprint(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": numpy.__version__,
@@ -57,6 +62,10 @@ def write_report(out_dir: Path, sections: list[tuple[str, str]], state: dict[str
         lines.append(f"| {name} | {st.get('seconds', 0):.0f} s | `{st.get('command', '')}` |")
     lines += ["", "| machine | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in info.items()]
+    lines += ["", "**Provenance** — which code computed each result file (a result is reused only when its "
+              "settings and the code fingerprint match; `--force` recomputes everything):", "",
+              "| result files | computed |", "|---|---|"]
+    lines += [f"| {files} | {text} |" for files, text in provenance_rows(out_dir, state.get("run"))]
     lines.append("")
     for title, body in sections:
         lines += [f"## {title}", "", body.strip(), ""]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import inspect
 import json
 import os
@@ -14,6 +15,8 @@ from typing import Any
 
 from ..devices import add_device_argument, resolve_device
 from ..experiments import EXPERIMENTS, get
+from ..experiments.cache import Cache
+from ..experiments.cache import describe as cache_describe
 from ..report import write_report
 from ..serialization import atomic_path
 
@@ -21,9 +24,12 @@ EXAMPLES = """examples:
   scorematch reproduce all --quick            # a few minutes: every stage on small models
   scorematch reproduce all                    # the full experiments (about 85 minutes on 2 cores)
   scorematch reproduce mnist --out runs/mine  # one experiment
-  scorematch reproduce all --force            # recompute finished stages too
+  scorematch reproduce all --force            # recompute everything, cached results and models included
 
-An interrupted run (Ctrl-C, kill) resumes where it stopped when the same command is run again.
+An interrupted run (Ctrl-C, kill) resumes where it stopped when the same command is run again. Every
+cached result is keyed on its settings and on a fingerprint of the package's code: after a code change the
+affected results are recomputed; the report says, per file, whether it was computed in this run or reused
+(and from which commit).
 """
 
 
@@ -41,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="small models and short runs (a smoke test)")
     p.add_argument("--out", type=Path, default=None,
                    help="results folder (default runs/reproduce, or runs/reproduce-quick with --quick)")
-    p.add_argument("--force", action="store_true", help="recompute stages even if cached")
+    p.add_argument("--force", action="store_true",
+                   help="recompute everything: every stage and every cached result and model inside it")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--jobs", type=int, default=None,
                    help="worker processes for the independent training runs of a sweep (default: one per CPU "
@@ -76,11 +83,28 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(state, indent=2))
 
 
-def run(args: argparse.Namespace) -> int:
-    from .. import __version__
+def _check_device(names: list[str], device: str) -> None:
+    """Refuse a CUDA device for the stages that run on the CPU only (rather than ignore it)."""
+    if not device.startswith("cuda"):
+        return
+    cpu_only = [n for n in names if "device" not in inspect.signature(get(n).run).parameters]
+    if cpu_only:
+        raise ValueError(f"--device {device}: the {', '.join(cpu_only)} stage(s) run on the CPU only; run them "
+                         "without --device, or select only stages that support it (patches)")
 
+
+def _check_dependencies() -> None:
+    """Fail before any work when a package the experiments need is missing (the CLI names its extra)."""
+    for module in ("matplotlib", "sklearn"):
+        if importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_dependencies()
     names = _selected(args.what)
-    device = resolve_device(args.device)  # experiments that support it train there; the others use the CPU
+    device = str(resolve_device(args.device))
+    _check_device(names, device)
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
@@ -88,26 +112,29 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     state_file = out / "state.json"
     state = _load_state(state_file)
-    key = f"quick={args.quick};scorematch={__version__}"
+    cache = Cache(force=args.force)
+    state["run"] = cache.run
     sections: list[tuple[str, str]] = []
     for name in names:
         module = get(name)
         stage = state["stages"].get(name, {})
+        settings = {"stage": name, "quick": args.quick, "device": device}
         command = "scorematch reproduce " + name + (" --quick" if args.quick else "") + f" --out {shlex.quote(str(out))}"
-        if args.force or stage.get("key") != key or not stage.get("done"):
+        if cache.is_current(stage.get("stamp"), settings) and stage.get("done"):
+            print(f"[{name}] cached ({cache_describe(stage['stamp'], None)}); --force recomputes", file=sys.stderr)
+        else:
             print(f"[{name}] running ...", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
             accepted = inspect.signature(module.run).parameters
-            kwargs = {k: v for k, v in (("device", str(device)), ("jobs", jobs)) if k in accepted}
+            kwargs = {k: v for k, v in (("device", device), ("jobs", jobs), ("cache", cache)) if k in accepted}
             module.run(out / name, quick=args.quick, progress=not args.no_progress, **kwargs)
-            stage = {"key": key, "done": True, "seconds": time.perf_counter() - t0, "command": command,
-                     "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+            stage = {"stamp": cache.stamp(settings), "done": True, "seconds": time.perf_counter() - t0,
+                     "command": command, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
             state["stages"][name] = stage
             _save_state(state_file, state)
             print(f"[{name}] done in {stage['seconds']:.0f} s", file=sys.stderr, flush=True)
-        else:
-            print(f"[{name}] cached (finished {stage.get('finished')}); --force recomputes", file=sys.stderr)
         sections.append((module.TITLE if hasattr(module, "TITLE") else name, module.report(out / name)))
+    _save_state(state_file, state)
     page = write_report(out, sections, state, quick=args.quick)
     print(f"report: {out / 'report.md'} and {page}")
     return 0

@@ -30,6 +30,7 @@ from ..estimators import contrastive_divergence_loss
 from ..samplers import StepSizeController
 from ..serialization import atomic_path, load, save
 from ..train import fit
+from .cache import Cache
 
 __all__ = ["train_cd_foe", "run", "plot", "summary", "MODEL_NAME"]
 
@@ -75,6 +76,7 @@ def train_cd_foe(
     progress: bool = False,
     device: str = "cpu",
     reuse_bundled: bool = True,
+    cache: Cache | None = None,
     **settings: Any,
 ) -> Path:
     """Train (or reuse) the CD-1 FoE 5x5x24 on whitened Train400 patches and return its model path.
@@ -99,7 +101,10 @@ def train_cd_foe(
     reuse_bundled : bool
         If the bundled ``scorematch/pretrained/cd_foe_5x5x24.safetensors`` was made by this function with
         identical settings, copy it instead of training (a CPU retrain takes tens of minutes); its metadata
-        says where it was trained. Pass False to retrain.
+        says where it was trained. Pass False to retrain (``cache.force`` does too).
+    cache : Cache, optional
+        What may be reused (default: a new :class:`~scorematch.experiments.cache.Cache`): a model trained here
+        is reused when its stamp is current for the settings and the code.
     **settings
         Overrides of the other settings (``patch_size``, ``batch_size``, ``lr``, ``n_leapfrog``,
         ``initial_step_size``, ``target_acceptance``, ``seed``, ``n_images``, ...).
@@ -117,14 +122,11 @@ def train_cd_foe(
     cfg = _settings(quick=quick, scale=scale, steps=steps, **settings)
     model_path = out_dir / MODEL_NAME
     info_path = out_dir / MODEL_NAME.replace(".safetensors", ".json")
-    if model_path.is_file() and info_path.is_file():
-        try:
-            if json.loads(info_path.read_text())["settings"] == cfg:
-                logger.info("reusing %s", model_path)
-                return model_path
-        except (ValueError, KeyError):
-            pass
-    if reuse_bundled and _copy_bundled(cfg, model_path, info_path):
+    cache = cache or Cache()
+    if cache.model_is_current(model_path, cfg) and info_path.is_file():
+        logger.info("reusing %s", model_path)
+        return model_path
+    if reuse_bundled and not cache.force and _copy_bundled(cfg, model_path, info_path):
         return model_path
     generator = torch.Generator().manual_seed(cfg["seed"])
     train = load_images(cfg["images"], limit=cfg["n_images"])
@@ -164,7 +166,7 @@ def train_cd_foe(
         "final_acceptance": controller.last_acceptance,
         "train_seconds": seconds,
     }
-    save(result.energy.cpu(), model_path, metadata=extra)
+    save(result.energy.cpu(), model_path, metadata={**extra, "stamp": cache.stamp(cfg)})
     history = [dict(row, acceptance=a) for row, a in zip(result.history, acceptance)]
     with atomic_path(info_path) as tmp:
         tmp.write_text(json.dumps({**extra, "history": history}, indent=2))
@@ -194,10 +196,10 @@ def _copy_bundled(cfg: dict[str, Any], model_path: Path, info_path: Path) -> boo
 
 
 def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = True,
-        device: str = "cpu") -> dict[str, Any]:
+        device: str = "cpu", cache: Cache | None = None) -> dict[str, Any]:
     """Train the CD-1 FoE (Figure 2i) and draw its filters; returns :func:`summary`."""
     out_dir = Path(out_dir)
-    train_cd_foe(out_dir, quick=quick, progress=progress, device=device)
+    train_cd_foe(out_dir, quick=quick, progress=progress, device=device, cache=cache)
     plot(out_dir)
     return summary(out_dir)
 

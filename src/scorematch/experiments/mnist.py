@@ -39,7 +39,6 @@ import contextlib
 import csv
 import dataclasses
 import functools
-import hashlib
 import json
 import logging
 import math
@@ -57,9 +56,10 @@ from ..config import TrainConfig
 from ..datasets import downsample2x, load_mnist
 from ..energies import ProductOfExperts
 from ..estimators import score_matching_loss
-from ..serialization import atomic_path, load, load_info, save
+from ..serialization import atomic_path, load, save
 from ..parallel import map_jobs
 from ..train import fit
+from .cache import Cache, read_stamp, write_json
 
 __all__ = [
     "MnistConfig",
@@ -173,11 +173,10 @@ class MnistConfig:
         """The configuration of the convergence check (``steps = long_steps``)."""
         return dataclasses.replace(self, steps=self.long_steps)
 
-    def stage_key(self, *fields: str) -> str:
-        """A short hash of the fields a stage's results depend on (for resuming)."""
+    def settings(self, *fields: str) -> dict[str, Any]:
+        """The fields a stage's results depend on (its cache settings)."""
         d = self.to_dict()
-        blob = json.dumps({f: d[f] for f in fields}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        return {f: d[f] for f in fields}
 
 
 _TRAIN_FIELDS = ("n_train", "steps", "batch_size", "lr", "schedule", "seed")
@@ -392,28 +391,13 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
         return [{k: conv(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2))
-
-
-def _stage_done(path: Path, key: str) -> bool:
-    if not path.exists():
-        return False
-    try:
-        return json.loads(path.read_text()).get("key") == key
-    except (OSError, ValueError):
-        return False
-
-
 def _model_path(out_dir: Path, param: str, lam: float, is_long: bool) -> Path:
     return Path(out_dir) / "models" / f"{_model_name(param, lam, long=is_long)}.safetensors"
 
 
-def _model_file_current(out_dir: Path, param: str, lam: float, is_long: bool, config: MnistConfig) -> bool:
-    path = _model_path(out_dir, param, lam, is_long)
-    key = (config.long() if is_long else config).stage_key(*_TRAIN_FIELDS)
-    return path.exists() and load_info(path)["extra"].get("key") == key
+def _model_settings(param: str, lam: float, is_long: bool, config: MnistConfig) -> dict[str, Any]:
+    cfg = config.long() if is_long else config
+    return {**cfg.settings(*_TRAIN_FIELDS), "lam": lam, "parameterization": param}
 
 
 @functools.lru_cache(maxsize=1)
@@ -421,9 +405,9 @@ def _cached_data(n_train: int, n_test: int, seed: int) -> MnistData:
     return load_data(n_train=n_train, n_test=n_test, seed=seed)
 
 
-def _train_job(job: tuple[str, str, float, bool, MnistConfig, bool]) -> tuple[str, float]:
+def _train_job(job: tuple[str, str, float, bool, MnistConfig, bool, Cache]) -> tuple[str, float]:
     """Train one model of the sweep and save it with its curve; runs in a worker process under ``jobs > 1``."""
-    out_dir, param, lam, is_long, config, progress = job
+    out_dir, param, lam, is_long, config, progress, cache = job
     out_dir = Path(out_dir)
     cfg = config.long() if is_long else config
     data = _cached_data(config.n_train, config.n_test, config.seed)
@@ -433,7 +417,8 @@ def _train_job(job: tuple[str, str, float, bool, MnistConfig, bool]) -> tuple[st
     seconds = time.perf_counter() - t0
     _write_csv(out_dir / "training" / f"{name}.csv", history)
     save(model, _model_path(out_dir, param, lam, is_long),
-         metadata={"lam": lam, "parameterization": param, "key": cfg.stage_key(*_TRAIN_FIELDS),
+         metadata={"lam": lam, "parameterization": param,
+                   "stamp": cache.stamp(_model_settings(param, lam, is_long, config)),
                    "train": cfg.train_config().to_dict(), "n_train": cfg.n_train,
                    "data": "MNIST 2x2-block-averaged to 14x14, [0, 1]", "seconds": seconds})
     return name, seconds
@@ -451,11 +436,12 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 
 
 def run(out_dir: Path, *, quick: bool = False, progress: bool = True,
-        config: MnistConfig | None = None, threads: int | None = 1, jobs: int = 1) -> dict[str, Any]:
+        config: MnistConfig | None = None, threads: int | None = 1, jobs: int = 1,
+        cache: Cache | None = None) -> dict[str, Any]:
     """Train the sweep, evaluate likelihoods and classification, write results, then plot.
 
-    Stages whose result files exist for the same settings are skipped (a model file is reused when its
-    stored settings match), so an interrupted run resumes and ``plot`` can be rerun alone.
+    Stages whose result files are current for ``cache`` (the same settings and code) are skipped, and so are
+    model files saved with a current stamp, so an interrupted run resumes and ``plot`` can be rerun alone.
 
     Parameters
     ----------
@@ -472,6 +458,8 @@ def run(out_dir: Path, *, quick: bool = False, progress: bool = True,
     jobs : int
         Worker processes for the training sweep (:func:`scorematch.parallel.map_jobs`; one torch thread
         each on a 2-core machine); the models are the same as a serial run's.
+    cache : Cache, optional
+        What may be reused (default: a new :class:`~scorematch.experiments.cache.Cache`).
 
     Returns
     -------
@@ -479,16 +467,17 @@ def run(out_dir: Path, *, quick: bool = False, progress: bool = True,
         :func:`summary` of the results.
     """
     with _torch_threads(threads):
-        return _run(out_dir, quick=quick, progress=progress, config=config, n_jobs=jobs)
+        return _run(out_dir, quick=quick, progress=progress, config=config, n_jobs=jobs, cache=cache or Cache())
 
 
-def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | None, n_jobs: int) -> dict[str, Any]:
+def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | None, n_jobs: int,
+         cache: Cache) -> dict[str, Any]:
     config = config or (MnistConfig.quick() if quick else MnistConfig())
     out_dir = Path(out_dir)
     (out_dir / "models").mkdir(parents=True, exist_ok=True)
     (out_dir / "training").mkdir(exist_ok=True)
     t_start = time.perf_counter()
-    _write_json(out_dir / "config.json", {"mnist": config.to_dict(), "train": config.train_config().to_dict()})
+    write_json(out_dir / "config.json", {"mnist": config.to_dict(), "train": config.train_config().to_dict()})
     data = _cached_data(config.n_train, config.n_test, config.seed)
 
     # 1. Training (one model file and one training curve per parameterization and lambda), then the
@@ -496,8 +485,10 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
     jobs = [(p, lam, False) for p in config.parameterizations for lam in config.lambdas]
     if "free" in config.parameterizations:
         jobs += [("free", lam, True) for lam in config.long_lambdas]
-    todo = [(str(out_dir), param, lam, is_long, config, progress and n_jobs == 1)
-            for param, lam, is_long in jobs if not _model_file_current(out_dir, param, lam, is_long, config)]
+    todo = [(str(out_dir), param, lam, is_long, config, progress and n_jobs == 1, cache)
+            for param, lam, is_long in jobs
+            if not cache.model_is_current(_model_path(out_dir, param, lam, is_long),
+                                          _model_settings(param, lam, is_long, config))]
     logger.info("mnist: %d of %d models to train (%d jobs)", len(todo), len(jobs), n_jobs)
     timings: dict[str, float] = {}
     for name, seconds in map_jobs(_train_job, todo, jobs=n_jobs):
@@ -513,9 +504,9 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
             models[(param, lam)] = model
 
     # 2. Exact log-likelihoods.
-    ll_key = config.stage_key(*_TRAIN_FIELDS, "lambdas", "parameterizations", "n_test")
+    ll_settings = config.settings(*_TRAIN_FIELDS, "lambdas", "parameterizations", "n_test")
     ll_file = out_dir / "loglik.json"
-    if not _stage_done(ll_file, ll_key):
+    if not cache.is_current(read_stamp(ll_file), ll_settings):
         rows = []
         dim = data.x_train.shape[1]
         for (param, lam), model in models.items():
@@ -530,13 +521,13 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
                 "filter_norm_min": float(norms.min()), "filter_norm_max": float(norms.max()),
             })
         _write_csv(out_dir / "loglik.csv", rows)
-        _write_json(ll_file, {"key": ll_key, "rows": rows})
+        write_json(ll_file, {"stamp": cache.stamp(ll_settings), "rows": rows})
 
     # 3. Classification with 100 digits per class, several draws; raw pixels as the baseline.
-    clf_key = config.stage_key(*_TRAIN_FIELDS, "lambdas", "parameterizations", "n_test", "per_class",
-                               "n_draws", "clf_c")
+    clf_settings = config.settings(*_TRAIN_FIELDS, "lambdas", "parameterizations", "n_test", "per_class",
+                                   "n_draws", "clf_c")
     clf_file = out_dir / "classification.json"
-    if not _stage_done(clf_file, clf_key):
+    if not cache.is_current(read_stamp(clf_file), clf_settings):
         kw = dict(per_class=config.per_class, n_draws=config.n_draws, c=config.clf_c, seed=config.seed)
         rows = []
         feature_sets = [("raw", math.nan, None)] + [(p, lam, m) for (p, lam), m in models.items()]
@@ -551,12 +542,12 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
                          "errors": " ".join(f"{e:.4f}" for e in errs)})
             logger.info("classification %s lam=%g: %.4f", param, lam, np.mean(errs))
         _write_csv(out_dir / "classification.csv", rows)
-        _write_json(clf_file, {"key": clf_key, "rows": rows})
+        write_json(clf_file, {"stamp": cache.stamp(clf_settings), "rows": rows})
 
     # 4. Convergence check: the same evaluation of the longer-trained free-filter models.
-    long_key = config.long().stage_key(*_TRAIN_FIELDS, "long_lambdas", "n_test", "per_class", "n_draws", "clf_c")
+    long_settings = config.long().settings(*_TRAIN_FIELDS, "long_lambdas", "n_test", "per_class", "n_draws", "clf_c")
     long_file = out_dir / "long.json"
-    if long_models and not _stage_done(long_file, long_key):
+    if long_models and not cache.is_current(read_stamp(long_file), long_settings):
         kw = dict(per_class=config.per_class, n_draws=config.n_draws, c=config.clf_c, seed=config.seed)
         main_ll = {r["lam"]: r for r in _ll_rows(out_dir) if r["parameterization"] == "free"}
         main_err = {r["lam"]: r for r in _clf_rows(out_dir) if r["features"] == "free"}
@@ -575,13 +566,13 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
                 "main_error_mean": main_err[lam]["error_mean"] if lam in main_err else math.nan,
             })
         _write_csv(out_dir / "long.csv", rows)
-        _write_json(long_file, {"key": long_key, "rows": rows})
+        write_json(long_file, {"stamp": cache.stamp(long_settings), "rows": rows})
 
     # 5. Digits shown beside the filters.
-    _write_json(out_dir / "digits.json", {"digits": data.x_test[:16].tolist()})
+    write_json(out_dir / "digits.json", {"digits": data.x_test[:16].tolist()})
     results = summary(out_dir)
     results["seconds"] = {"total": time.perf_counter() - t_start, "training": timings}
-    _write_json(out_dir / "results.json", results)
+    write_json(out_dir / "results.json", results)
     plot(out_dir)
     return results
 

@@ -51,6 +51,7 @@ from ..energies import ProductOfExperts
 from ..estimators import score_matching_loss
 from ..serialization import atomic_path, save
 from ..train import DivergenceError, fit
+from .cache import Cache, read_stamp
 
 __all__ = ["Condition", "CONDITIONS", "LAMBDAS", "run", "plot", "summary", "prepare_data", "train_and_score"]
 
@@ -338,8 +339,15 @@ def train_and_score(
     return result
 
 
-def _job(args: tuple[dict[str, Any], float, int, str, str, int | None, int, str, str | None]) -> dict[str, Any]:
-    cond_dict, lam, seed, out, device, limit, n_test, estimator, init_path = args
+def _run_settings(cond: Condition, lam: float, seed: int, limit: int | None, n_test: int, estimator: str,
+                  init_path: str | None) -> dict[str, Any]:
+    """The settings one fit's result depends on (its cache settings)."""
+    return {"condition": dataclasses.asdict(cond), "lam": lam, "seed": seed, "limit": limit, "n_test": n_test,
+            "estimator": estimator, "init_from": Path(init_path).name if init_path else None}
+
+
+def _job(args: tuple[dict[str, Any], float, int, str, str, int | None, int, str, str | None, Cache]) -> dict[str, Any]:
+    cond_dict, lam, seed, out, device, limit, n_test, estimator, init_path, cache = args
     torch.set_num_threads(1)
     cond = Condition(**cond_dict)
     data = _cached_data(cond, n_test, limit)
@@ -348,6 +356,7 @@ def _job(args: tuple[dict[str, Any], float, int, str, str, int | None, int, str,
                           estimator=estimator, init_path=Path(init_path) if init_path else None)
     res["init_from"] = init_path
     res["settings"] = cond_dict
+    res["stamp"] = cache.stamp(_run_settings(cond, lam, seed, limit, n_test, estimator, init_path))
     with atomic_path(out_path) as tmp:
         tmp.write_text(json.dumps(res, indent=1))
     return res
@@ -379,6 +388,7 @@ def run(
     device: str = "cpu",
     ml_reference: bool | None = None,
     cd: bool = True,
+    cache: Cache | None = None,
 ) -> dict[str, Any]:
     """Run the lambda sweeps, write ``results.csv`` and per-condition ``data__*.json``, draw the figures, then
     train the CD-1 FoE of Figure 2i (:mod:`scorematch.experiments.cd_foe`) into ``out_dir / "cd_foe"``.
@@ -403,6 +413,9 @@ def run(
     cd : bool
         Also train the CD-1 FoE of Figure 2i (on a GPU if there is one: 3 minutes on an H100, tens of
         minutes on 2 CPU cores; quick: about 10 s).
+    cache : Cache, optional
+        What may be reused (default: a new :class:`~scorematch.experiments.cache.Cache`): a fit whose result
+        file is current for its settings and the code is not run again.
 
     Returns
     -------
@@ -410,6 +423,7 @@ def run(
         :func:`summary` of the results.
     """
     out_dir = Path(out_dir)
+    cache = cache or Cache()
     runs_dir = out_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     if ml_reference is None:
@@ -425,8 +439,9 @@ def run(
     # Data statistics and the Gaussian reference, once per condition (one file each).
     for cond, _, _ in plan:
         data_file = out_dir / f"data__{cond.name}__{cond.key()}.json"
-        if not data_file.is_file():
-            stats = {"condition": cond.name, "settings": dataclasses.asdict(cond),
+        data_settings = {"condition": dataclasses.asdict(cond), "n_test": n_test, "limit": limit}
+        if not cache.is_current(read_stamp(data_file), data_settings):
+            stats = {"condition": cond.name, "settings": dataclasses.asdict(cond), "stamp": cache.stamp(data_settings),
                      **data_statistics(_cached_data(cond, n_test, limit))}
             with atomic_path(data_file) as tmp:
                 tmp.write_text(json.dumps(stats, indent=1))
@@ -441,8 +456,10 @@ def run(
                 init_path = str(previous.with_suffix(".safetensors")) if cont and previous is not None else None
                 if cont:
                     previous = path
-                if not path.is_file():
-                    job = (dataclasses.asdict(cond), lam, seed, str(path), device, limit, n_test, estimator, init_path)
+                settings = _run_settings(cond, lam, seed, limit, n_test, estimator, init_path)
+                if not cache.is_current(read_stamp(path), settings):
+                    job = (dataclasses.asdict(cond), lam, seed, str(path), device, limit, n_test, estimator, init_path,
+                           cache)
                     (chain if cont else parallel).append(job)
     logger.info("patches: %d models to train", len(parallel) + len(chain))
     if jobs > 1 and device == "cpu" and len(parallel) > 1:
@@ -469,7 +486,7 @@ def run(
         from . import cd_foe
 
         cd_foe.run(out_dir / "cd_foe", quick=quick, progress=progress,
-                   device="cuda" if torch.cuda.is_available() and not quick else "cpu")
+                   device="cuda" if torch.cuda.is_available() and not quick else "cpu", cache=cache)
     return summary(out_dir)
 
 

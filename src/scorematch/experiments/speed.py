@@ -19,7 +19,7 @@ import torch
 
 from ..energies import FieldOfExperts, ProductOfExperts
 from ..estimators import score_matching_loss
-from ..serialization import atomic_path
+from .cache import Cache, read_stamp, write_json
 
 __all__ = ["measure", "run", "plot", "report", "fit_exponent", "TITLE"]
 
@@ -137,16 +137,19 @@ def measure(*, quick: bool = False, threads: int = 1, batch: int = 64, repeats: 
         torch.set_num_threads(old)
 
 
-def run(out_dir: str | Path, *, quick: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Measure (unless ``cost_growth.json`` exists for the same mode) and draw ``cost_growth.png``."""
+def run(out_dir: str | Path, *, quick: bool = False, progress: bool = True, cache: Cache | None = None) -> dict[str, Any]:
+    """Measure (unless ``cost_growth.json`` is current for ``cache``: same mode, same code) and draw
+    ``cost_growth.png``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "cost_growth.json"
-    result = json.loads(path.read_text()) if path.is_file() else None
-    if result is None or result.get("quick") != quick:
-        result = measure(quick=quick, repeats=2 if quick else 5)
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
+    settings = {"quick": quick, "repeats": 2 if quick else 5}
+    cache = cache or Cache()
+    if cache.is_current(read_stamp(path), settings):
+        result = json.loads(path.read_text())
+    else:
+        result = {**measure(quick=quick, repeats=settings["repeats"]), "stamp": cache.stamp(settings)}
+        write_json(path, result)
     plot(out_dir)
     return result
 

@@ -1,0 +1,160 @@
+"""Cached experiment results, keyed on their settings and on the code that computes them.
+
+Every cached result (a JSON result file, or a model file's metadata) carries a *stamp*::
+
+    {"key": ..., "run": ..., "fingerprint": ..., "commit": ..., "dirty": ..., "computed": ...}
+
+``key`` hashes the result's settings together with :func:`code_fingerprint` (the package's source and
+bundled model files), so a change to the code or to a setting misses the cache. ``run`` names the run
+that computed it: under ``force`` only results of the current run are reused, so ``scorematch reproduce
+--force`` recomputes every level below the stage once (and a result computed earlier in the same run,
+such as a model that two tables share, is not computed twice). ``commit`` and ``dirty`` say which
+source tree computed it; the report lists them (:func:`provenance_rows`).
+
+A :class:`Cache` is a small frozen value: it travels to worker processes with their jobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from ..serialization import atomic_path, load_info
+
+__all__ = ["Cache", "code_fingerprint", "git_state", "read_stamp", "write_json", "describe", "provenance_rows"]
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+_CODE_SUFFIXES = (".py", ".safetensors")
+
+
+@functools.lru_cache(maxsize=None)
+def code_fingerprint(root: Path = _PACKAGE) -> str:
+    """A hash of every source and bundled-model file below ``root`` (names and bytes), 16 hex digits."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def git_state(root: Path = _PACKAGE) -> dict[str, Any]:
+    """``{"commit": hash or None, "dirty": bool or None}`` of the git checkout that holds ``root``.
+
+    Dirty means uncommitted changes to tracked files or untracked files (not ignored ones). Outside a git
+    checkout (an installed package) both are None: the fingerprint still identifies the code.
+    """
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True,
+                              timeout=30).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--", "."))
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class Cache:
+    """Which cached results may be reused in this run.
+
+    Attributes
+    ----------
+    force : bool
+        Reuse only what this run computed (``--force``).
+    run : str
+        This run's id (a new one per :class:`Cache` unless given).
+    """
+
+    force: bool = False
+    run: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    def key(self, settings: Any) -> str:
+        """The cache key of a result: its settings plus the code fingerprint."""
+        return _hash({"settings": settings, "code": code_fingerprint()})
+
+    def stamp(self, settings: Any) -> dict[str, Any]:
+        """The stamp to store with a result computed now from ``settings``."""
+        return {"key": self.key(settings), "run": self.run, "fingerprint": code_fingerprint(), **git_state(),
+                "computed": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+    def is_current(self, stamp: dict[str, Any] | None, settings: Any) -> bool:
+        """Whether a stored result with ``stamp`` may be reused for ``settings``."""
+        if not isinstance(stamp, dict) or stamp.get("key") != self.key(settings):
+            return False
+        return not self.force or stamp.get("run") == self.run
+
+    def json(self, path: str | Path, settings: Any, compute: Callable[[], Any]) -> Any:
+        """The result stored in ``path`` if current, else ``compute()``, stored there with its stamp."""
+        path = Path(path)
+        if self.is_current(read_stamp(path), settings):
+            return json.loads(path.read_text())["result"]
+        result = compute()
+        write_json(path, {"stamp": self.stamp(settings), "settings": settings, "result": result})
+        return result
+
+    def model_is_current(self, path: str | Path, settings: Any) -> bool:
+        """Whether the model file ``path`` was saved with a current stamp for ``settings``."""
+        return self.is_current(read_stamp(path), settings)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, default=str))
+
+
+def read_stamp(path: str | Path) -> dict[str, Any] | None:
+    """The stamp stored in a JSON result file or a model file's metadata; None if absent or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        if path.suffix == ".safetensors":
+            return load_info(path)["extra"].get("stamp")
+        data = json.loads(path.read_text())
+        return data.get("stamp") if isinstance(data, dict) else None
+    except Exception:  # noqa: BLE001 - an unreadable cache entry is recomputed
+        return None
+
+
+def describe(stamp: dict[str, Any], run: str | None) -> str:
+    """'this run' or 'reused: commit abc1234 (dirty), 2026-11-27 10:00:00'."""
+    if run is not None and stamp.get("run") == run:
+        return "computed in this run"
+    commit = (stamp.get("commit") or "unknown commit")[:10]
+    dirty = " + uncommitted changes" if stamp.get("dirty") else ""
+    return f"reused from commit {commit}{dirty} ({stamp.get('computed', '?')})"
+
+
+def provenance_rows(out_dir: str | Path, run: str | None) -> list[tuple[str, str]]:
+    """(files, :func:`describe` of their stamps) for the stamped results below ``out_dir``.
+
+    Files of one folder with the same provenance share a row (named one by one up to three, else counted).
+    """
+    out_dir = Path(out_dir)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for path in sorted(out_dir.rglob("*")):
+        if path.suffix not in (".json", ".safetensors") or path.name.startswith("."):
+            continue
+        stamp = read_stamp(path)
+        if stamp is not None:
+            folder = str(path.parent.relative_to(out_dir))
+            groups.setdefault((folder, describe(stamp, run)), []).append(path.name)
+    rows = []
+    for (folder, text), names in groups.items():
+        shown = ", ".join(names) if len(names) <= 3 else f"{len(names)} files"
+        rows.append((shown if folder == "." else f"{folder}/: {shown}", text))
+    return rows
