@@ -1,22 +1,28 @@
 """Benchmark: peak memory of tiled MAP denoising on a large image (4096x4096 by default); prints JSON.
 
     PYTHONPATH=src python benchmarks/denoise_large.py [--size 4096] [--tile 512] [--iters 5] [--check 768]
+        [--out docs/results/benchmarks/denoise_large_cpu.json]
 
 Runs ``denoise(..., tile=T)`` in a fresh subprocess (so its peak resident memory, ``ru_maxrss``, is its
 own) for the tiled solve of a ``size x size`` image and, for comparison, the untiled solve; and checks on
 a ``check x check`` image that the tiled and untiled results agree (max abs difference). Peak memory does
 not depend on the number of iterations, so a few iterations suffice; seconds per iteration are reported.
+The JSON also records the torch version, the machine and its load average before and after (other processes
+sharing the cores slow the solve, not its memory); ``--out`` writes it to a file as well.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+THREADS = 2  # torch threads of the solve
 
 CHILD = r"""
 import json, resource, sys, time, torch
@@ -24,7 +30,7 @@ sys.path.insert(0, {src!r})
 import scorematch
 from scorematch.cli.restore import default_model_path
 from scorematch.tasks import denoise
-torch.set_num_threads(2)
+torch.set_num_threads({threads})
 size, tile, iters = {size}, {tile}, {iters}
 prior = scorematch.load(default_model_path())
 for p in prior.parameters():
@@ -42,7 +48,7 @@ print(json.dumps({{"size": size, "tile": tile, "iters": iters, "seconds": dt,
 
 
 def _child(size: int, tile: int | None, iters: int) -> dict:
-    code = CHILD.format(src=str(ROOT / "src"), size=size, tile=tile, iters=iters)
+    code = CHILD.format(src=str(ROOT / "src"), threads=THREADS, size=size, tile=tile, iters=iters)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3000)
     if out.returncode != 0:
         return {"size": size, "tile": tile, "error": out.stderr.strip().splitlines()[-1:]}
@@ -56,6 +62,7 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--check", type=int, default=768)
     ap.add_argument("--skip-untiled", action="store_true")
+    ap.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     import torch
@@ -64,6 +71,9 @@ def main() -> None:
     from scorematch.cli.restore import default_model_path
     from scorematch.tasks import denoise
 
+    res = {"benchmark": "denoise_large", "threads": THREADS, "torch": torch.__version__,
+           "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+           "load_avg_1min": round(os.getloadavg()[0], 2)}
     prior = scorematch.load(default_model_path()).double()
     for p in prior.parameters():
         p.requires_grad_(False)
@@ -71,13 +81,16 @@ def main() -> None:
                                 dtype=torch.float64)
     a = denoise(y, prior, sigma=5 / 256, n_iter=40)
     b = denoise(y, prior, sigma=5 / 256, n_iter=40, tile=args.tile // 2)
-    res = {"benchmark": "denoise_large", "equality_check": {"size": args.check, "tile": args.tile // 2, "iters": 40,
-                                                            "dtype": "float64",
-                                                            "max_abs_diff": float((a - b).abs().max())}}
+    res["equality_check"] = {"size": args.check, "tile": args.tile // 2, "iters": 40, "dtype": "float64",
+                             "max_abs_diff": float((a - b).abs().max())}
     res["tiled"] = _child(args.size, args.tile, args.iters)
     if not args.skip_untiled:
         res["untiled"] = _child(args.size, None, args.iters)
-    print(json.dumps(res, indent=2))
+    res["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

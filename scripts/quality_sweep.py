@@ -1,13 +1,14 @@
 """Recipe search for the RSM FoE 5x5x24 (issue 5): train a variant, score it on the tuning crops.
 
-    PYTHONPATH=src python scripts/quality_sweep.py NAME '{"normalize_filters": false}' [--init dct] [--dequant]
-        [--levels 5,15] [--weights 0.1,0.2,...] [--steps N]
+    PYTHONPATH=src python scripts/quality_sweep.py NAME '{"normalize_filters": false}' [--levels 5,15]
+        [--weights 0.1,0.2,...] [--iters N] [--model FILE] [--out DIR]
 
 Trains with ``train_image_foe``'s recipe (restoration.RECIPE plus the JSON changes) and scores MAP denoising
 (L-BFGS) on the six tuning crops (never the test images), one noise draw per level, over a grid of prior
-weights. Appends one JSON line to /work/notes/quality_results.jsonl; saves the model under /work/notes/models.
+weights. Appends one JSON line to ``OUT/quality_results.jsonl`` and saves the model under ``OUT/models``; ``--out``
+defaults to ``runs/quality`` in the repository (``runs/`` is git-ignored).
 """
-import argparse, json, sys, time
+import argparse, json, time
 from pathlib import Path
 
 import torch
@@ -24,10 +25,12 @@ ap.add_argument("--levels", default="5")
 ap.add_argument("--weights", default="0.1,0.2,0.3,0.5,0.7,1.0,1.5")
 ap.add_argument("--iters", type=int, default=None)
 ap.add_argument("--model", default=None, help="score an existing model file instead of training")
+ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "runs" / "quality",
+                help="folder for quality_results.jsonl and models/")
 args = ap.parse_args()
 
 changes = json.loads(args.changes)
-out = Path("/work/notes/models"); out.mkdir(parents=True, exist_ok=True)
+out = args.out / "models"; out.mkdir(parents=True, exist_ok=True)
 t0 = time.perf_counter()
 if args.model:
     prior = load(args.model); recipe = None; secs = None
@@ -48,5 +51,5 @@ for lv in [int(v) for v in args.levels.split(",")]:
 row = {"name": args.name, "changes": changes, "train_s": secs, "eval_s": time.perf_counter() - t1, "res": res,
        "alpha_mean": float(prior.alpha.mean()), "filter_norm_mean": float(prior.filters.flatten(1).norm(dim=1).mean())}
 print(json.dumps(row))
-with open("/work/notes/quality_results.jsonl", "a") as f:
+with open(args.out / "quality_results.jsonl", "a") as f:
     f.write(json.dumps(row) + "\n")

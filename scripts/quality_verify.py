@@ -1,11 +1,13 @@
 """Table-1 check of a saved prior (issue 5): MAP denoising at sigma = 5/256 on the five test images, 3 draws.
 
-    PYTHONPATH=src python scripts/quality_verify.py MODEL.safetensors [WEIGHT]
+    PYTHONPATH=src python scripts/quality_verify.py MODEL.safetensors [WEIGHT] [--out FILE.jsonl]
 
 The prior weight comes from the model file's ``prior_weights`` (tuned on the tuning crops by
-``build_default_model``) unless given. Verification only: nothing is tuned here.
+``build_default_model``) unless given. Verification only: nothing is tuned here. Appends one JSON line to
+``--out`` (default ``runs/quality/quality_verify.jsonl`` in the repository; ``runs/`` is git-ignored).
 """
-import json, sys, time
+import argparse, json, time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,8 +17,14 @@ from scorematch.experiments import restoration as R  # noqa: E402
 from scorematch.serialization import load, load_info  # noqa: E402
 from scorematch.tasks import denoise, psnr  # noqa: E402
 
-path = sys.argv[1]
-w = float(sys.argv[2]) if len(sys.argv) > 2 else float(load_info(path)["extra"]["prior_weights"]["5"])
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("model")
+ap.add_argument("weight", nargs="?", type=float, default=None)
+ap.add_argument("--out", type=Path, help="JSON-lines file to append to",
+                default=Path(__file__).resolve().parents[1] / "runs" / "quality" / "quality_verify.jsonl")
+args = ap.parse_args()
+path = args.model
+w = args.weight if args.weight is not None else float(load_info(path)["extra"]["prior_weights"]["5"])
 prior = R._frozen(load(path))
 bar = {k: v[2] - 0.1 for k, v in R.PAPER_TABLE1.items()}
 out = {"model": path, "weight": w, "images": {}}
@@ -33,5 +41,6 @@ for name in R.TABLE1_IMAGES:
 out["mean"] = round(float(np.mean([v["mean"] for v in out["images"].values()])), 3)
 out["seconds"] = time.perf_counter() - t0
 print(json.dumps(out))
-with open("/work/notes/quality_verify.jsonl", "a") as f:
+args.out.parent.mkdir(parents=True, exist_ok=True)
+with open(args.out, "a") as f:
     f.write(json.dumps(out) + "\n")
