@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from scorematch.cli import main
-from scorematch.cli.restore import recommended_weight
+from scorematch.pretrained import recommended_weight
 from scorematch.datasets import data_dir, read_image
 from scorematch.energies import ImageFoE
 from scorematch.pretrained import available, load_pretrained

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -14,10 +13,11 @@ from ..datasets.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits
 from ..devices import add_device_argument, resolve_device
 from ..validation import check_number, parse_sigma
 from ..energies.base import Energy
+from ..pretrained import recommended_weight
 from ..serialization import load
 from ..tasks import BOUNDARIES, DEFAULT_BOUNDARY
 
-__all__ = ["add_parser", "parse_sigma", "default_model_path", "read_input", "recommended_weight", "NOISY_RANGE"]
+__all__ = ["add_parser", "parse_sigma", "default_model_path", "read_input", "NOISY_RANGE"]
 
 #: Float input values accepted around [0, 1] (noise leaves it); beyond, the file is on another scale (0..255).
 NOISY_RANGE = (-1.0, 2.0)
@@ -175,7 +175,7 @@ def run_denoise(args: argparse.Namespace) -> int:
     ref = _reference(args, y.shape[-2:])
     bits = _output_bits(args, info)
     energy = _load_model(args.model).to(device)
-    weight = args.weight if args.weight is not None else recommended_weight(args.model, sigma)
+    weight = args.weight if args.weight is not None else recommended_weight(_model_path(args.model), sigma)
     x = denoise(y.to(device), energy, sigma=sigma, method=args.method, n_iter=args.iters, weight=weight,
                 tile=args.tile, boundary=args.boundary).cpu()
     write_image(args.output, x[0, 0], bits=bits, scale=args.scale)
@@ -184,20 +184,6 @@ def run_denoise(args: argparse.Namespace) -> int:
         extra["psnr_input"] = round(psnr(y, ref), 4)
     _report(x, ref, extra)
     return 0
-
-
-def recommended_weight(model: str | None, sigma: float) -> float:
-    """The prior weight stored in a model file for the nearest noise level (``prior_weights``), else 1."""
-    from ..serialization import load_info
-
-    extra = load_info(_model_path(model)).get("extra", {})
-    table = extra.get("prior_weights")
-    if isinstance(table, dict) and table:
-        levels = {float(k) / 256: float(v) for k, v in table.items()}
-        nearest = min(levels, key=lambda s: abs(math.log(s / sigma)))
-        return levels[nearest]
-    w = extra.get("prior_weight")
-    return float(w) if isinstance(w, (int, float)) else 1.0
 
 
 def run_superres(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from ..energies import Energy
 from ..serialization import load, load_info
 
-__all__ = ["models_dir", "available", "resolve", "load_pretrained"]
+__all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended_weight"]
 
 
 def models_dir() -> Path:
@@ -56,3 +57,18 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
 def load_pretrained(name_or_path: str | os.PathLike) -> Energy:
     """Load a bundled model by name, or any model file by path."""
     return load(resolve(name_or_path))
+
+
+def recommended_weight(name_or_path: str | os.PathLike, sigma: float) -> float:
+    """The prior weight a model file recommends at noise level ``sigma`` (on the [0, 1] scale).
+
+    Its metadata's ``prior_weights`` (noise level in 1/256 units -> weight, chosen on tuning images) gives the
+    entry of the nearest level (in log sigma); a single ``prior_weight`` is used at every level; else 1.
+    """
+    extra = load_info(resolve(name_or_path)).get("extra", {})
+    table = extra.get("prior_weights")
+    if isinstance(table, dict) and table:
+        levels = {float(k) / 256: float(v) for k, v in table.items()}
+        return levels[min(levels, key=lambda s: abs(math.log(s / sigma)))]
+    w = extra.get("prior_weight")
+    return float(w) if isinstance(w, (int, float)) else 1.0
