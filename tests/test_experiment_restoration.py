@@ -13,10 +13,12 @@ def test_restoration_quick(tmp_path):
     assert {r["image"] for r in out["table1"]} == set(restoration.TABLE1_IMAGES)
     assert len(out["table2"]) == len(restoration.TABLE2_IMAGES)
     for name in ("fig2efg_psnr_vs_lambda.png", "fig2j_rsm_foe_filters.png", "fig2mq_lena_details.png",
-                 "table1.csv", "table2.csv", "weights.json"):
+                 "table1.csv", "table2.csv", "heldout.csv", "weights.json", "choices.json"):
         assert (tmp_path / name).is_file(), name
     text = restoration.report(tmp_path)
-    assert "Table 1" in text and "Table 2" in text
+    assert "Table 1" in text and "Table 2" in text and "Held-out images" in text
+    assert "the same recipe, only the estimator swapped" in text  # the CD-1 column isolates the estimator
+    assert {r["method"] for r in out["heldout"]} >= {"rsm", "cd1", "foe_5x5x24"}
     assert f"'{restoration.DEFAULT_BOUNDARY}' boundary rule" in text  # the run states how the solvers treat the border
     # cached: a second run recomputes nothing and gives the same numbers
     again = restoration.run(tmp_path, quick=True, progress=False)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import scorematch
-from scorematch.cli.restore import default_model_path, recommended_weight
+from scorematch.cli.restore import default_model_path
+from scorematch.pretrained import recommended_weight
 from scorematch.datasets import read_image
 from scorematch.tasks import Downsample, denoise, psnr, superresolve, upscale_start
 from scorematch.tasks._objective import check_image_size
@@ -31,7 +32,7 @@ def clean():
 def test_denoise_improves_psnr(prior, clean, level):
     sigma = level / 256
     y = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(level), dtype=clean.dtype)
-    x = denoise(y, prior, sigma=sigma, weight=recommended_weight(None, sigma))
+    x = denoise(y, prior, sigma=sigma, weight=recommended_weight(default_model_path(), sigma))
     assert x.dtype == y.dtype and x.shape == y.shape
     assert psnr(x, clean) > psnr(y, clean) + (0.1 if level == 1 else 0.5)
 

@@ -142,7 +142,7 @@ def describe(stamp: dict[str, Any], run: str | None) -> str:
 def provenance_rows(out_dir: str | Path, run: str | None) -> list[tuple[str, str]]:
     """(files, :func:`describe` of their stamps) for the stamped results below ``out_dir``.
 
-    Files of one folder with the same provenance share a row (named one by one up to three, else counted).
+    Files of one folder with the same provenance share a row (named one by one up to eight, else counted).
     """
     out_dir = Path(out_dir)
     groups: dict[tuple[str, str], list[str]] = {}
@@ -155,6 +155,6 @@ def provenance_rows(out_dir: str | Path, run: str | None) -> list[tuple[str, str
             groups.setdefault((folder, describe(stamp, run)), []).append(path.name)
     rows = []
     for (folder, text), names in groups.items():
-        shown = ", ".join(names) if len(names) <= 3 else f"{len(names)} files"
+        shown = ", ".join(names) if len(names) <= 8 else f"{len(names)} files"
         rows.append((shown if folder == "." else f"{folder}/: {shown}", text))
     return rows
