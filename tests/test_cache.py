@@ -50,7 +50,7 @@ def test_json_cache_hits_and_misses(tmp_path, other_code):
     assert forced.json(tmp_path / "r.json", {"a": 2}, lambda: compute(5)) == 5
     assert forced.json(tmp_path / "r.json", {"a": 2}, lambda: compute(6)) == 5  # computed by this forced run
     other_code()
-    assert c.json(tmp_path / "r.json", {"a": 2}, lambda: compute(7)) == 7  # the code changed
+    assert Cache().json(tmp_path / "r.json", {"a": 2}, lambda: compute(7)) == 7  # the code changed
     assert calls == [1, 3, 4, 5, 7]
     stamp = read_stamp(tmp_path / "r.json")
     assert stamp["fingerprint"] == "edited-source" and {"commit", "dirty", "computed", "run"} <= set(stamp)
@@ -69,7 +69,9 @@ def test_restoration_prior_is_retrained_when_code_or_recipe_changes(tmp_path, ot
     restoration._train_prior(path, {**TINY, "steps": 3}, forced, progress=False)
     assert read_stamp(path)["run"] == forced.run
     other_code()
-    restoration._train_prior(path, {**TINY, "steps": 3}, c, progress=False)
+    with pytest.raises(RuntimeError, match="source changed during this run"):
+        c.check_code()  # what a worker process of the old run does before any work
+    restoration._train_prior(path, {**TINY, "steps": 3}, Cache(), progress=False)
     assert read_stamp(path)["fingerprint"] == "edited-source"
 
 
@@ -104,10 +106,7 @@ def test_provenance_names_the_commit_of_reused_results(tmp_path):
     assert provenance_rows(tmp_path, run=c.run) == [("a.json", "computed in this run")]
 
 
-def test_reproduce_refuses_cuda_for_cpu_only_stages(tmp_path, capsys, monkeypatch):
-    from scorematch.cli import reproduce
-
-    monkeypatch.setattr(reproduce, "resolve_device", lambda name: "cuda")
+def test_reproduce_refuses_cuda_for_cpu_only_stages(tmp_path, capsys):
     assert main(["reproduce", "restoration", "--device", "cuda", "--out", str(tmp_path)]) == 2
     assert "restoration stage(s) run on the CPU only" in capsys.readouterr().err
 

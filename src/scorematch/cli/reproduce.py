@@ -51,8 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="recompute everything: every stage and every cached result and model inside it")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--jobs", type=int, default=None,
-                   help="worker processes for the independent training runs of a sweep (default: one per CPU "
-                   "core; results are those of a serial run)")
+                   help="worker processes for the independent trainings and evaluations (default: one per CPU "
+                   "core)")
     add_device_argument(p)
     p.set_defaults(func=run)
 
@@ -83,28 +83,33 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(state, indent=2))
 
 
-def _check_device(names: list[str], device: str) -> None:
-    """Refuse a CUDA device for the stages that run on the CPU only (rather than ignore it)."""
-    if not device.startswith("cuda"):
+def _check_device(names: list[str], requested: str) -> None:
+    """Refuse an explicit ``--device cuda`` for the stages that run on the CPU only (rather than ignore it);
+    ``--device auto`` runs those stages on the CPU."""
+    if not requested.startswith("cuda"):
         return
     cpu_only = [n for n in names if "device" not in inspect.signature(get(n).run).parameters]
     if cpu_only:
-        raise ValueError(f"--device {device}: the {', '.join(cpu_only)} stage(s) run on the CPU only; run them "
-                         "without --device, or select only stages that support it (patches)")
+        raise ValueError(f"--device {requested}: the {', '.join(cpu_only)} stage(s) run on the CPU only; run them "
+                         "without --device (or with --device auto), or select only stages that support it (patches)")
 
 
-def _check_dependencies() -> None:
-    """Fail before any work when a package the experiments need is missing (the CLI names its extra)."""
-    for module in ("matplotlib", "sklearn"):
+#: Optional packages each stage needs beyond matplotlib (which every stage's figures need).
+STAGE_NEEDS = {"mnist": ("sklearn",)}
+
+
+def _check_dependencies(names: list[str]) -> None:
+    """Fail before any work when a package the selected stages need is missing (the CLI names its extra)."""
+    for module in ("matplotlib", *(m for n in names for m in STAGE_NEEDS.get(n, ()))):
         if importlib.util.find_spec(module) is None:
             raise ModuleNotFoundError(f"No module named {module!r}", name=module)
 
 
 def run(args: argparse.Namespace) -> int:
-    _check_dependencies()
     names = _selected(args.what)
+    _check_dependencies(names)
+    _check_device(names, str(args.device))
     device = str(resolve_device(args.device))
-    _check_device(names, device)
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")

@@ -76,18 +76,28 @@ class Cache:
         Reuse only what this run computed (``--force``).
     run : str
         This run's id (a new one per :class:`Cache` unless given).
+    code : str
+        The code fingerprint the run started with (:func:`code_fingerprint`); worker processes check that
+        their code is still the same (:meth:`check_code`), so a source edit during a run cannot mix code.
     """
 
     force: bool = False
     run: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex[:12])
+    code: str = dataclasses.field(default_factory=lambda: code_fingerprint())
+
+    def check_code(self) -> None:
+        """Raise if the package's code changed since this run started (call it in worker processes)."""
+        if code_fingerprint() != self.code:
+            raise RuntimeError("the scorematch source changed during this run (code fingerprint "
+                               f"{code_fingerprint()} != {self.code}); rerun the command to recompute")
 
     def key(self, settings: Any) -> str:
         """The cache key of a result: its settings plus the code fingerprint."""
-        return _hash({"settings": settings, "code": code_fingerprint()})
+        return _hash({"settings": settings, "code": self.code})
 
     def stamp(self, settings: Any) -> dict[str, Any]:
         """The stamp to store with a result computed now from ``settings``."""
-        return {"key": self.key(settings), "run": self.run, "fingerprint": code_fingerprint(), **git_state(),
+        return {"key": self.key(settings), "run": self.run, "fingerprint": self.code, **git_state(),
                 "computed": time.strftime("%Y-%m-%d %H:%M:%S")}
 
     def is_current(self, stamp: dict[str, Any] | None, settings: Any) -> bool:
@@ -132,6 +142,8 @@ def read_stamp(path: str | Path) -> dict[str, Any] | None:
 
 def describe(stamp: dict[str, Any], run: str | None) -> str:
     """'this run' or 'reused: commit abc1234 (dirty), 2026-11-27 10:00:00'."""
+    if not isinstance(stamp, dict):
+        return "unknown"
     if run is not None and stamp.get("run") == run:
         return "computed in this run"
     commit = (stamp.get("commit") or "unknown commit")[:10]

@@ -408,6 +408,7 @@ def _cached_data(n_train: int, n_test: int, seed: int) -> MnistData:
 def _train_job(job: tuple[str, str, float, bool, MnistConfig, bool, Cache]) -> tuple[str, float]:
     """Train one model of the sweep and save it with its curve; runs in a worker process under ``jobs > 1``."""
     out_dir, param, lam, is_long, config, progress, cache = job
+    cache.check_code()
     out_dir = Path(out_dir)
     cfg = config.long() if is_long else config
     data = _cached_data(config.n_train, config.n_test, config.seed)

@@ -348,6 +348,7 @@ def _run_settings(cond: Condition, lam: float, seed: int, limit: int | None, n_t
 
 def _job(args: tuple[dict[str, Any], float, int, str, str, int | None, int, str, str | None, Cache]) -> dict[str, Any]:
     cond_dict, lam, seed, out, device, limit, n_test, estimator, init_path, cache = args
+    cache.check_code()
     torch.set_num_threads(1)
     cond = Condition(**cond_dict)
     data = _cached_data(cond, n_test, limit)

@@ -4,23 +4,26 @@ Models (all priors on [0, 1] gray images, :class:`~scorematch.energies.ImageFoE`
 
 - ``rsm``: our RSM FoE 5x5x24, trained by :func:`scorematch.priors.train_image_foe` with :data:`RECIPE`
   on ``data/train400`` (every 10th image held out);
-- ``cd1``: the CD-1 FoE 5x5x24 of :mod:`scorematch.experiments.cd_foe` (the bundled file
-  ``pretrained/cd_foe_5x5x24.safetensors`` if present, else trained here), whitened 0..255 domain;
+- ``cd1``: a CD-1 FoE 5x5x24 trained with the same recipe, only the estimator swapped (``estimator="cd1"``:
+  contrastive divergence with one HMC transition), so the two columns compare the estimators;
 - ``rb``: Roth & Black's published 3x3x8 CD FoE (0..255, no whitening);
 - ``tv``: scikit-image's ``denoise_tv_chambolle`` (if scikit-image is installed).
 
 No pretrained Basis Rotation (Weiss & Freeman) model is public: the paper's column is quoted, not recomputed.
 
-Tuning, never on test images: every prior weight (the MAP objective is ``w E(x) + |x - y|^2 / 2 sigma^2``)
-and the TV weight are chosen per model and noise level on :data:`TUNE_IMAGES` (Set12 images that appear in
-neither table), central 128x128 crops, one noise draw. Table 1 then uses those weights on the test images
-with :data:`N_DRAWS` noise draws (seeds fixed). Figure 2e-g: for each lambda a FoE is trained with the same
-recipe, shortened to :data:`SWEEP_STEPS` steps on :data:`SWEEP_PATCHES` patches, and scored on the tuning
-crops, both at ``w = 1`` and at the best ``w``. Every solver uses the default boundary rule
+Every choice is made on the central crops of :data:`TUNE_IMAGES` (Set12 images in neither table), never on a
+reported image: the prior weight per model and noise level (the MAP objective is
+``w E(x) + |x - y|^2 / 2 sigma^2``), the TV weight, the paper solver's weight, the super-resolution L-BFGS
+iterations per model and the paper's super-resolution step (:func:`_tune`). Table 1 uses them on the test
+images with :data:`N_DRAWS` noise draws (seeds fixed); Table 2 is deterministic. Figure 2e-g: for each lambda a
+FoE is trained with the same recipe, shortened to :data:`SWEEP_STEPS` steps on :data:`SWEEP_PATCHES` patches;
+its weight and the best lambda are chosen on one noise draw of the tuning crops, and reported on
+:data:`N_DRAWS` further draws. The held-out table (:func:`heldout_images`) scores the run's priors and the
+bundled :data:`BUNDLED` on images no choice looks at. Every solver uses the default boundary rule
 (:data:`~scorematch.tasks.DEFAULT_BOUNDARY`).
 
-``run(out_dir, quick=...)`` computes (each stage cached in a JSON keyed by its settings), ``plot`` draws
-from the files, ``report`` returns the markdown section, ``summary`` the headline numbers.
+``run(out_dir, quick=...)`` computes (each unit cached in a JSON file, :mod:`~scorematch.experiments.cache`),
+``plot`` draws from the files, ``report`` returns the markdown section, ``summary`` the headline numbers.
 """
 
 from __future__ import annotations
@@ -255,6 +258,7 @@ def _weight_curve(prior: ImageFoE, x: Tensor, level: int, weights, iters,
 def _unit(job: tuple[Callable[..., Any], dict[str, Any], str, dict[str, Any], Cache]) -> Any:
     """One cached unit of evaluation: ``fn(**kwargs)``, stored in ``path`` (a worker's job under ``jobs > 1``)."""
     fn, kwargs, path, settings, cache = job
+    cache.check_code()
     return cache.json(path, settings, lambda: fn(**kwargs))
 
 
@@ -300,7 +304,9 @@ def _tune_sr(path: str, crop: int, iters_grid, paper_steps, paper_iters, boundar
 
 
 def _best(curve: dict[str, float]) -> float:
-    return float(max(curve, key=curve.get))
+    """The key (a number) of the largest finite value of ``curve``."""
+    finite = {k: v for k, v in curve.items() if math.isfinite(v)}
+    return float(max(finite, key=finite.get))
 
 
 def _tune(out_dir: Path, paths: dict[str, Path], s: dict[str, Any], cache: Cache, n_jobs: int) -> dict[str, Any]:
@@ -383,7 +389,7 @@ def _table1(out_dir: Path, paths, choices, s, cache: Cache, n_jobs: int) -> list
                                  details_file=str(out_dir / "lena_details.npz") if name == "lena" else None),
              out_dir / "table1" / f"{name}.json", {**settings, "image": name}) for name in TABLE1_IMAGES]
     rows = [r for rs in _units(jobs, cache, n_jobs) for r in rs]
-    write_json(out_dir / "table1.json", {"stamp": cache.stamp(settings), "result": rows})
+    write_json(out_dir / "table1.json", {"settings": settings, "result": rows})  # its units carry the stamps
     return rows
 
 
@@ -412,7 +418,7 @@ def _table2(out_dir: Path, paths, choices, s, cache: Cache, n_jobs: int) -> list
     jobs = [(_table2_image, dict(name=name, paths={k: str(p) for k, p in paths.items()}, choices=choices, s=s),
              out_dir / "table2" / f"{name}.json", {**settings, "image": name}) for name in TABLE2_IMAGES]
     rows = _units(jobs, cache, n_jobs)
-    write_json(out_dir / "table2.json", {"stamp": cache.stamp(settings), "result": rows})
+    write_json(out_dir / "table2.json", {"settings": settings, "result": rows})  # its units carry the stamps
     return rows
 
 
@@ -436,6 +442,7 @@ def _variant_plan(out_dir: Path, s: dict[str, Any]) -> list[tuple[Path, dict[str
 def _train_job(job: tuple[str, dict[str, Any], Cache]) -> str:
     """Train one prior of the plan (a worker process's job under ``jobs > 1``)."""
     path, recipe, cache = job
+    cache.check_code()
     return str(_train_prior(Path(path), recipe, cache, progress=False))
 
 
@@ -553,7 +560,7 @@ def _heldout(out_dir: Path, paths, choices, s, cache: Cache, n_jobs: int) -> lis
              out_dir / "heldout" / f"{name.replace('/', '_')}.json", {**settings, "image": name})
             for name, f in heldout_images(s["heldout_limit"])]
     rows = [r for rs in _units(jobs, cache, n_jobs) for r in rs]
-    write_json(out_dir / "heldout.json", {"stamp": cache.stamp(settings), "result": rows})
+    write_json(out_dir / "heldout.json", {"settings": settings, "result": rows})  # its units carry the stamps
     return rows
 
 
@@ -561,7 +568,8 @@ def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = Tru
         cache: Cache | None = None) -> dict[str, Any]:
     """Compute every table and curve (each unit cached in a JSON file), draw the figures; returns :func:`summary`.
 
-    ``jobs`` worker processes train the priors and evaluate the units (the same results as a serial run's).
+    ``jobs`` worker processes train the priors and evaluate the units (one torch thread each on 2 cores; a
+    serial run uses the process's threads, so its floating-point sums may round differently).
     ``cache`` (default: a new :class:`~scorematch.experiments.cache.Cache`) says what may be reused.
     """
     out_dir = Path(out_dir)
@@ -622,8 +630,10 @@ def table1_summary(out_dir: Path) -> list[dict[str, Any]]:
 
 
 def heldout_summary(out_dir: Path) -> list[dict[str, Any]]:
-    """Per noise level and method: mean PSNR over the held-out images, its std over images, and the paired
-    difference to the run's RSM FoE (mean and std over images)."""
+    """Per noise level and method: mean PSNR over the held-out images and its std over the images, and the
+    difference to the run's RSM FoE paired over the images: its mean, the std of that mean (the per-image
+    differences' std over sqrt(n): the images are the draws here, and the question is the average), and on
+    how many images the method scored higher."""
     rows = _load(out_dir, "heldout.json")["result"]
     out = []
     for lv in sorted({r["level"] for r in rows}):
@@ -632,23 +642,25 @@ def heldout_summary(out_dir: Path) -> list[dict[str, Any]]:
             mean, std = _mean_std(rs, method)
             diff, diff_std = paired_difference([r[method] for r in rs], [r["rsm"] for r in rs])
             out.append({"level": lv, "method": method, "n_images": len(rs), "psnr": mean, "psnr_std": std,
-                        "minus_rsm": diff, "minus_rsm_std": diff_std})
+                        "minus_rsm": diff, "minus_rsm_std": diff_std / math.sqrt(len(rs)),
+                        "images_above_rsm": sum(r[method] > r["rsm"] for r in rs)})
     return out
 
 
 def sweep_summary(out_dir: Path) -> dict[str, dict[str, Any]]:
-    """Figure 2e-g per noise level: each lambda's PSNR at its chosen weight over the report draws (mean, std),
-    the best lambda, its paired gain over lambda = 0 and over the runner-up (mean, std over the draws)."""
+    """Figure 2e-g per noise level: the best lambda, chosen (like each lambda's weight) on the choice draw, its
+    PSNR over the report draws (mean, std), and its paired gains over lambda = 0 and over the runner-up of the
+    choice draw (mean, std over the report draws)."""
     sweep = _load(out_dir, "lambda_sweep.json")
     out = {}
     for lv in sweep[0]["curves"]:
+        chosen = {r["lam"]: max(v for v in r["curves"][lv].values() if math.isfinite(v)) for r in sweep}
         at_best = {r["lam"]: r["draws"][lv][str(_best(r["curves"][lv]))] for r in sweep}
-        means = {lam: float(np.mean(v)) for lam, v in at_best.items()}
-        ranked = sorted(means, key=means.get, reverse=True)
+        ranked = sorted(chosen, key=chosen.get, reverse=True)
         best = ranked[0]
-        entry = {"lam": best, "psnr": means[best], "psnr_std": float(np.std(at_best[best], ddof=1))
+        entry = {"lam": best, "psnr": float(np.mean(at_best[best])), "psnr_std": float(np.std(at_best[best], ddof=1))
                  if len(at_best[best]) > 1 else math.nan, "n_draws": len(at_best[best]),
-                 "psnr_by_lambda": means}
+                 "psnr_by_lambda": {lam: float(np.mean(v)) for lam, v in at_best.items()}}
         for name, other in (("gain_over_lam0", 0.0), ("gain_over_runner_up", ranked[1] if len(ranked) > 1 else None)):
             if other in at_best and other != best:
                 entry[name], entry[name + "_std"] = paired_difference(at_best[best], at_best[other])
@@ -835,12 +847,14 @@ def _heldout_lines(sm: dict[str, Any]) -> list[str]:
     n = rows[0]["n_images"]
     lines = [f"**Held-out images** — denoising PSNR (dB) on {n} images that no choice of this project looked at "
              "(Set12's airplane and the tenth of Train400 that no prior trains on; one noise draw per image and "
-             "level): mean ± std over the images, and each method minus our RSM FoE (paired over the images; a tie "
-             "when within two standard deviations). `foe_5x5x24` is the bundled prior with its model card's weights.",
-             "", "| sigma | method | PSNR | minus RSM |", "|---|---|---|---|"]
+             "level): mean ± std over the images, each method minus our RSM FoE (paired over the images; a tie "
+             "when within two standard deviations of the mean difference), and on how many images it scored "
+             "higher. `foe_5x5x24` is the bundled prior with its model card's weights.",
+             "", "| sigma | method | PSNR | minus RSM | images above RSM |", "|---|---|---|---|---|"]
     for r in rows:
-        diff = "" if r["method"] == "rsm" else describe(r["minus_rsm"], r["minus_rsm_std"])
-        lines.append(f"| {r['level']}/256 | {r['method']} | {_fmt(r['psnr'], r['psnr_std'])} | {diff} |")
+        diff, above = ("", "") if r["method"] == "rsm" else (describe(r["minus_rsm"], r["minus_rsm_std"]),
+                                                              f"{r['images_above_rsm']}/{r['n_images']}")
+        lines.append(f"| {r['level']}/256 | {r['method']} | {_fmt(r['psnr'], r['psnr_std'])} | {diff} | {above} |")
     return lines
 
 
@@ -852,8 +866,8 @@ def _sweep_text(best: dict[str, dict[str, Any]], s: dict[str, Any]) -> str:
                   f"{describe(v['gain_over_runner_up'], v['gain_over_runner_up_std'])}" if "runner_up_lam" in v else "")
         parts.append(f"{lv}/256: {v['lam']:g} ({_fmt(v['psnr'], v['psnr_std'])} dB; over lambda = 0: {gain}{runner})")
     return ("**Figure 2e-g** — PSNR on the tuning crops versus the training lambda. Each lambda's prior weight is "
-            f"chosen on one noise draw; the curve reports {s['sweep_draws']} further draws at that weight (mean; "
-            "differences paired over the draws). Best lambda per noise level: " + ", ".join(parts) +
+            f"chosen on one noise draw, and so is the best lambda; the curve reports {s['sweep_draws']} further draws "
+            "at that weight (mean; differences paired over the draws). Best lambda per noise level: " + ", ".join(parts) +
             ". The paper found its best near 1e-5 (dotted line). "
             f"Each lambda's FoE is trained for {s['sweep_steps']} steps on {s['sweep_n_patches']} patches "
             f"(the Table 1 model: {s['recipe']['steps']} on {s['recipe']['n_patches']}).")

@@ -119,11 +119,11 @@ def denoise(
         First and last step of the paper's schedule.
     step_scale : float, optional
         Multiplies the raw gradient of ``w E(x) + |x - y|^2 / (2 sigma^2)`` in the paper's steps. Default
-        ``sigma**2``: steps preconditioned by the data term's curvature ``1 / sigma^2`` (the reading of the
-        paper's schedule that is stable on the [0, 1] scale and moves the estimate; measured on the tuning
-        crops by ``scorematch reproduce restoration``). ``1 / 255**2`` takes the steps in 0..255 pixel units,
-        which barely moves the estimate at small ``sigma`` (34.6 dB in Table 1 at 5/256 for the RSM FoE);
-        raw steps (``step_scale=1``) diverge for small ``sigma``: they must stay below ``2 sigma^2``.
+        ``sigma**2``: steps preconditioned by the data term's curvature ``1 / sigma^2``, the reading of the
+        paper's schedule that is stable on the [0, 1] scale (SPEC section 6); ``scorematch reproduce
+        restoration`` reports it beside L-BFGS. ``1 / 255**2`` takes the steps in 0..255 pixel units, which
+        barely moves the estimate at small ``sigma``; raw steps (``step_scale=1``) diverge for small
+        ``sigma``: they must stay below ``2 sigma^2``.
     tile : int, optional
         Evaluate the prior's gradient in tiles of this many window positions (bounded memory for large
         images; equal to the untiled result up to rounding).
