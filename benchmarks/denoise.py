@@ -23,7 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import scorematch  # noqa: E402
-from scorematch.cli.restore import default_model_path, parse_sigma, recommended_weight  # noqa: E402
+from scorematch.cli.restore import default_model_path, parse_sigma  # noqa: E402
+from scorematch.pretrained import recommended_weight  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.tasks import DEFAULT_BOUNDARY, denoise, psnr  # noqa: E402
 from scorematch.tasks import _objective  # noqa: E402

@@ -25,7 +25,7 @@ from scorematch.experiments.cache import read_stamp, write_json  # noqa: E402
 #: stage -> file patterns published from its run folder.
 PUBLISHED = {
     "restoration": ["table1.csv", "table2.csv", "heldout.csv", "table1.json", "table2.json", "heldout.json",
-                    "lambda_sweep.json", "variants.json", "weights.json", "choices.json", "fig*.png"],
+                    "lambda_sweep.json", "variants.json", "weights.json", "choices.json", "settings.json", "fig*.png"],
     "mnist": ["loglik.csv", "classification.csv", "long.csv", "results.json", "*.png"],
     "patches": ["results.csv", "summary.json", "*.png", "cd_foe/*.png"],
     "speed": ["cost_growth.json", "cost_growth.png"],

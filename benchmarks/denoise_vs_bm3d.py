@@ -1,0 +1,141 @@
+"""Benchmark: what a user runs, beside BM3D on the same noisy image, in one script; prints JSON.
+
+    PYTHONPATH=src python benchmarks/denoise_vs_bm3d.py [--image lena] [--sigma 5/256] [--rounds 3] [--out F]
+
+Each round times, one after the other (interleaved, so a change of machine load hits all three):
+
+- ``cli``: ``scorematch denoise NOISY.npy -o OUT.png --sigma S`` as a subprocess, start-up included;
+- ``library``: ``scorematch.tasks.denoise`` with the bundled default prior in float32, at its recommended weight;
+- ``bm3d``: ``bm3d.bm3d(y, sigma_psd=S)`` (the ``bm3d`` package: ``pip install bm3d``).
+
+It reports the median and all times of each, the PSNR each reaches, the CLI's and the library's time as a
+fraction of BM3D's, and a roofline row: the achieved GFLOP/s of one evaluation of the prior's energy and
+input gradient (the composed filter bank forward and its transpose, 2 x 2 x experts x support^2 x pixels
+FLOP) against a float32 matrix product measured in the same run. Numbers are for this machine; other
+processes running at the same time inflate them (the load average at start and end is recorded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from scorematch.cli.restore import default_model_path, parse_sigma  # noqa: E402
+from scorematch.datasets import data_dir, read_image  # noqa: E402
+from scorematch.pretrained import load_pretrained, recommended_weight  # noqa: E402
+from scorematch.tasks import DEFAULT_BOUNDARY, denoise, psnr  # noqa: E402
+from scorematch.tasks._objective import energy_and_grad, support_of  # noqa: E402
+
+
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _timed(fn) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def _cli(noisy: Path, out: Path, sigma: str) -> None:
+    cmd = [sys.executable, "-m", "scorematch", "denoise", str(noisy), "-o", str(out), "--sigma", sigma]
+    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+
+
+def _bm3d(y: np.ndarray, sigma: float) -> np.ndarray:
+    import bm3d
+
+    return np.asarray(bm3d.bm3d(y, sigma_psd=sigma), dtype=np.float64)
+
+
+def _matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm up
+    best = min(_timed(lambda: a @ b)[0] for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _prior_gflops(prior, y: torch.Tensor, repeats: int = 5) -> dict[str, float]:
+    """Achieved GFLOP/s of one energy-and-gradient evaluation (forward and transposed filter bank)."""
+    support = support_of(prior)
+    pad = support - 1
+    pixels = (y.shape[-2] + pad) * (y.shape[-1] + pad)
+    flop = 2 * 2 * prior.alpha.numel() * support**2 * pixels
+    energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY)  # warm up
+    best = min(_timed(lambda: energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY))[0] for _ in range(repeats))
+    return {"seconds": round(best, 4), "gflop": round(flop / 1e9, 3), "gflops": round(flop / best / 1e9, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--image", default="lena")
+    ap.add_argument("--sigma", default="5/256")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = ap.parse_args(argv)
+    sigma = parse_sigma(args.sigma)
+    clean = read_image(data_dir() / "set12" / f"{args.image}.png", dtype=torch.float32)
+    y = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
+    prior = load_pretrained(default_model_path()).float().eval()
+    for p in prior.parameters():
+        p.requires_grad_(False)
+    weight = recommended_weight(default_model_path(), sigma)
+    result = {"benchmark": "denoise_vs_bm3d", "image": args.image, "shape": list(clean.shape), "sigma": sigma,
+              "weight": weight, "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+              "load_avg_start": _loadavg()}
+    times: dict[str, list[float]] = {"cli": [], "library": [], "bm3d": []}
+    scores: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        noisy, out = Path(tmp) / "noisy.npy", Path(tmp) / "out.png"
+        np.save(noisy, y.double().numpy())
+        for _ in range(args.rounds):
+            t, _ = _timed(lambda: _cli(noisy, out, args.sigma))
+            times["cli"].append(t)
+            t, x = _timed(lambda: denoise(y[None, None], prior, sigma=sigma, weight=weight))
+            times["library"].append(t)
+            t, b = _timed(lambda: _bm3d(y.double().numpy(), sigma))
+            times["bm3d"].append(t)
+        scores["cli"] = psnr(read_image(out, dtype=torch.float64), clean.double())  # 8-bit PNG output
+        scores["library"] = psnr(x[0, 0].clamp(0, 1), clean)
+        scores["bm3d"] = psnr(torch.from_numpy(np.clip(b, 0, 1)), clean.double())
+    med = {k: statistics.median(v) for k, v in times.items()}
+    result.update({
+        "seconds_median": {k: round(v, 3) for k, v in med.items()},
+        "seconds_all": {k: [round(t, 3) for t in v] for k, v in times.items()},
+        "psnr": {k: round(v, 3) for k, v in scores.items()},
+        "cli_over_bm3d": round(med["cli"] / med["bm3d"], 3),
+        "library_over_bm3d": round(med["library"] / med["bm3d"], 3),
+        "roofline": {"prior_evaluation": _prior_gflops(prior, y[None, None]),
+                     "matmul_gflops": round(_matmul_gflops(), 1)},
+        "load_avg_end": _loadavg(),
+    })
+    r = result["roofline"]
+    r["fraction_of_matmul"] = round(r["prior_evaluation"]["gflops"] / r["matmul_gflops"], 3)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
