@@ -2,8 +2,8 @@
 
     python3 scripts/publish_results.py runs/full [--stages restoration mnist] [--to docs/results]
 
-For each stage, the files of :data:`PUBLISHED` are copied from ``RUN/STAGE/`` to ``TO/STAGE/`` and a
-``provenance.json`` beside them records the commit, dirty flag and code fingerprint of the run, the machine
+For each stage, the files of :data:`PUBLISHED` are copied from ``RUN/STAGE/`` to its folder under ``TO`` and
+a ``provenance.json`` (``STAGE_provenance.json`` in a folder named otherwise) beside them records the commit, dirty flag and code fingerprint of the run, the machine
 (``RUN/machine.json``), the stage's command, wall time and finish time (``RUN/state.json``), and, per
 copied file, the stamp the run stored with it. The README's result blocks are then written from these files
 by ``docs/build_readme.py``. A stage that the run did not finish is refused.
@@ -22,13 +22,14 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from scorematch.experiments.cache import read_stamp, write_json  # noqa: E402
 
-#: stage -> file patterns published from its run folder.
+#: stage -> (folder under ``TO``, file patterns published from the stage's run folder).
 PUBLISHED = {
-    "restoration": ["table1.csv", "table2.csv", "heldout.csv", "table1.json", "table2.json", "heldout.json",
-                    "lambda_sweep.json", "variants.json", "weights.json", "choices.json", "settings.json", "fig*.png"],
-    "mnist": ["loglik.csv", "classification.csv", "long.csv", "results.json", "*.png"],
-    "patches": ["results.csv", "summary.json", "*.png", "cd_foe/*.png"],
-    "speed": ["cost_growth.json", "cost_growth.png"],
+    "restoration": ("restoration", ["table1.csv", "table2.csv", "heldout.csv", "table1.json", "table2.json",
+                                    "heldout.json", "lambda_sweep.json", "variants.json", "weights.json",
+                                    "choices.json", "settings.json", "fig*.png"]),
+    "mnist": ("mnist", ["loglik.csv", "classification.csv", "long.csv", "results.json", "*.png"]),
+    "patches": ("patches", ["results.csv", "summary.json", "*.png", "cd_foe/*.png"]),
+    "speed": ("benchmarks", ["cost_growth.json", "cost_growth.png"]),
 }
 
 
@@ -38,21 +39,22 @@ def publish(run: Path, stage: str, to: Path) -> list[Path]:
     info = state["stages"].get(stage)
     if not info or not info.get("done"):
         raise SystemExit(f"{run}: stage {stage!r} is not finished; run 'scorematch reproduce {stage}' first")
-    src, dst = run / stage, to / stage
+    folder, patterns = PUBLISHED[stage]
+    src, dst = run / stage, to / folder
     dst.mkdir(parents=True, exist_ok=True)
     copied = []
-    for pattern in PUBLISHED[stage]:
+    for pattern in patterns:
         for path in sorted(src.glob(pattern)):
             target = dst / path.name
             shutil.copyfile(path, target)
             copied.append(target)
     stamps = {p.name: read_stamp(src / p.name) for p in copied if read_stamp(src / p.name)}
-    write_json(dst / "provenance.json", {
+    write_json(dst / ("provenance.json" if folder == stage else f"{stage}_provenance.json"), {
         "stage": stage, "command": info.get("command"), "seconds": info.get("seconds"),
         "finished": info.get("finished"), "stage_stamp": info.get("stamp"),
         "machine": json.loads((run / "machine.json").read_text()), "files": stamps,
     })
-    return copied + [dst / "provenance.json"]
+    return copied
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     stages = args.stages or [s for s in PUBLISHED if state["stages"].get(s, {}).get("done")]
     for stage in stages:
         files = publish(args.run, stage, args.to)
-        print(f"{stage}: {len(files)} files -> {args.to / stage}")
+        print(f"{stage}: {len(files)} files -> {args.to / PUBLISHED[stage][0]}")
     return 0
 
 
