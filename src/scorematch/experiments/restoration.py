@@ -48,7 +48,7 @@ from ..energies.image_prior import ImageFoE
 from ..parallel import map_jobs
 from ..pretrained import recommended_weight, resolve
 from ..priors import FoERecipe, train_image_foe
-from ..serialization import atomic_path, load, load_info, save
+from ..serialization import atomic_path, load, save
 from ..tasks import DEFAULT_BOUNDARY, Denoising, Downsample, denoise, psnr, superresolve, upscale_start
 from .cache import Cache, read_stamp, write_json
 from .compare import describe, paired_difference
