@@ -5,7 +5,9 @@
 Reports the wall time of ``scorematch.tasks.denoise`` (L-BFGS, default settings, the model's recommended
 prior weight for the noise level; float32, and float64 with ``--float64``),
 the number of energy evaluations, the time per evaluation split into the prior's forward/backward
-(convolutions, expert nonlinearity) and the solver's own work, and the PSNR reached. Numbers are for
+(convolutions, expert nonlinearity) and the solver's own work, and the PSNR reached. ``gradient_pass``
+compares the prior's energy-and-gradient pass by the layers' own rules (``LayeredEnergy.energy_and_grad``,
+what the solvers use) with the same pass by autograd, in interleaved rounds (median seconds and their ratio). Numbers are for
 this machine (2 shared cores): other processes running at the same time inflate them.
 """
 
@@ -83,6 +85,7 @@ def main() -> None:
             "psnr_denoised": round(psnr(x.clamp(0, 1).cpu(), clean.cpu()), 3),
             "under_10s": best <= 10.0,
         }
+        out[name]["gradient_pass"] = _gradient_pass(prior, y)
         if args.profile and dtype == torch.float32:
             from torch.profiler import ProfilerActivity, profile
 
@@ -96,6 +99,22 @@ def main() -> None:
             ]
     out["load_avg_1min_end"] = _loadavg()
     print(json.dumps(out, indent=2))
+
+
+def _gradient_pass(prior, y, rounds: int = 7) -> dict:
+    """Median seconds of one energy-and-gradient pass: the layers' rules against autograd, interleaved."""
+    import statistics
+
+    passes = {"layers": prior.energy_and_grad, "autograd": lambda x: scorematch.Energy.energy_and_grad(prior, x)}
+    times = {k: [] for k in passes}
+    for _ in range(rounds):
+        for k, f in passes.items():
+            t0 = time.perf_counter()
+            f(y)
+            times[k].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"layers_s": round(med["layers"], 4), "autograd_s": round(med["autograd"], 4),
+            "autograd_over_layers": round(med["autograd"] / med["layers"], 2), "rounds": rounds}
 
 
 def _count_evaluations() -> dict:

@@ -144,3 +144,32 @@ def test_curvature_gradients_are_double_differentiable(gen):
     energy = _perturb(sm.ProductOfExperts(3, 4, generator=gen).double(), gen)
     x = torch.randn(2, 3, generator=gen, dtype=D, requires_grad=True)
     assert torch.autograd.gradgradcheck(lambda x: sm.input_derivatives(energy, x), (x,))
+
+
+def _layered_energies(gen):
+    """Every layered energy shape: the models above, an ImageFoE (fixed whitening in front), a two-layer
+    energy (Square, positive pooling, Log1p) and a PoE with a fixed linear layer prepended."""
+    two = _perturb(sm.TwoLayerEnergy(6, 5, 3).double(), gen)
+    prior = _perturb(sm.energies.ImageFoE(3, 3, scale=20.0, whitening_size=5, whitening_sigma=0.5).double(), gen)
+    poe, x_poe = _models(gen)[0]
+    fixed = sm.energies.layers.Linear(6, 6, weight=torch.randn(6, 6, generator=gen, dtype=D), trainable=False)
+    return [*_models(gen), (two, torch.randn(4, 6, generator=gen, dtype=D)),
+            (prior, torch.rand(2, 1, 10, 9, generator=gen, dtype=D)), (poe.prepend(fixed), x_poe)]
+
+
+@pytest.mark.parametrize("which", range(6), ids=["poe", "foe", "whitened-foe", "two-layer", "image-foe", "prepended"])
+def test_layered_energy_and_grad_equals_autograd(which, gen):
+    """The layers' own gradient pass (no autograd) against autograd, float64."""
+    energy, x = _layered_energies(gen)[which]
+    e, g = energy.energy_and_grad(x)
+    e_ref, g_ref = sm.Energy.energy_and_grad(energy, x)  # the base class's autograd pass
+    assert e.shape == e_ref.shape and g.shape == x.shape
+    assert _rel(e, e_ref) < 1e-12
+    assert _rel(g, g_ref) < 1e-10
+    assert not g.requires_grad and all(p.grad is None for p in energy.parameters())
+
+
+def test_layered_energy_and_grad_checks_its_input(gen):
+    foe = sm.FieldOfExperts(4, 5).double()
+    with pytest.raises(ValueError, match="H, W >= 5"):
+        foe.energy_and_grad(torch.zeros(1, 1, 3, 3, dtype=D))

@@ -23,3 +23,31 @@ def test_restoration_quick(tmp_path):
     # cached: a second run recomputes nothing and gives the same numbers
     again = restoration.run(tmp_path, quick=True, progress=False)
     assert json.dumps(again["table1"], sort_keys=True) == json.dumps(out["table1"], sort_keys=True)
+
+
+def _counting(f):
+    calls = []
+
+    def score(w):
+        calls.append(w)
+        return f(w)
+    return score, calls
+
+
+@pytest.mark.parametrize("peak", [0.1, 0.3, 0.5, 0.7, 1.0, 1.4])
+def test_climb_finds_the_best_of_a_unimodal_grid_with_fewer_evaluations(peak):
+    grid = restoration.WEIGHTS
+    score, calls = _counting(lambda w: -abs(w - peak))
+    curve = restoration.climb(score, grid)
+    assert restoration._best(curve) == peak
+    assert len(calls) == len(set(calls)) < len(grid)  # each point scored once, never the whole grid
+    assert list(curve) == [str(w) for w in sorted(calls)]
+
+
+def test_climb_edge_cases():
+    assert restoration.climb(lambda w: 1.0, [0.5]) == {"0.5": 1.0}
+    # a flat curve stops at once: the middle point and its two neighbours (ties keep the current point)
+    assert list(restoration.climb(lambda w: 0.0, [1, 2, 3, 4, 5])) == ["2.0", "3.0", "4.0"]
+    # a diverging (non-finite) region counts as the lowest score
+    curve = restoration.climb(lambda w: float("nan") if w > 2 else w, [1, 2, 3, 4, 5])
+    assert restoration._best(curve) == 2.0 and curve["3.0"] == float("-inf")

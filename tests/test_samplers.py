@@ -7,7 +7,7 @@ import torch
 
 from scorematch import GaussianEnergy
 from scorematch.energies import FieldOfExperts
-from scorematch.samplers import StepSizeController, energy_and_grad, hmc, langevin
+from scorematch.samplers import StepSizeController, hmc, langevin
 
 
 def _gaussian(dtype=torch.float64):
@@ -89,7 +89,7 @@ def test_sampler_does_not_touch_parameter_gradients():
 def test_energy_and_grad_matches_autograd():
     foe = FieldOfExperts(4, 3).double()
     x = torch.randn(2, 1, 7, 7, dtype=torch.float64)
-    e, g = energy_and_grad(foe, x)
+    e, g = foe.energy_and_grad(x)
     assert torch.allclose(g, -foe.score(x).detach())
     assert torch.allclose(e, foe.energy(x).detach())
 

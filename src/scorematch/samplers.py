@@ -21,7 +21,7 @@ from torch import Tensor
 from .draws import gaussian, uniform
 from .energies.base import Energy
 
-__all__ = ["ChainResult", "langevin", "hmc", "StepSizeController", "energy_and_grad"]
+__all__ = ["ChainResult", "langevin", "hmc", "StepSizeController"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +39,6 @@ class ChainResult(NamedTuple):
 
     samples: Tensor
     acceptance: Tensor
-
-
-def energy_and_grad(energy: Energy, x: Tensor) -> tuple[Tensor, Tensor]:
-    """``(E(x), dE/dx)`` without a graph: shapes (B,) and like ``x``; parameters get no gradient."""
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        e = energy.energy(x)
-        (g,) = torch.autograd.grad(e.sum(), x)
-    return e.detach(), g.detach()
 
 
 def _check(x0: Tensor, step_size: float, n_steps: int) -> None:
@@ -122,17 +113,17 @@ def langevin(
     _check(x0, step_size, n_steps)
     eps2 = step_size * step_size
     x = x0.detach().clone()
-    e, g = energy_and_grad(energy, x)
+    e, g = energy.energy_and_grad(x)
     accepted = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     for _ in range(n_steps):
         noise = gaussian(tuple(x.shape), like=x, generator=generator)
         prop = x - 0.5 * eps2 * g + step_size * noise
         if not metropolis:
             x = prop
-            e, g = energy_and_grad(energy, x)
+            e, g = energy.energy_and_grad(x)
             accepted += 1
             continue
-        e_new, g_new = energy_and_grad(energy, prop)
+        e_new, g_new = energy.energy_and_grad(prop)
         fwd = _sum_rest(noise * noise)  # |x' - x + eps^2/2 g(x)|^2 / eps^2
         back = _sum_rest((x - prop + 0.5 * eps2 * g_new) ** 2) / eps2
         log_ratio = e - e_new - 0.5 * back + 0.5 * fwd
@@ -189,7 +180,7 @@ def hmc(
     if n_leapfrog < 1:
         raise ValueError(f"n_leapfrog must be >= 1, got {n_leapfrog}")
     x = x0.detach().clone()
-    e, g = energy_and_grad(energy, x)
+    e, g = energy.energy_and_grad(x)
     accepted = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     for _ in range(n_steps):
         p = gaussian(tuple(x.shape), like=x, generator=generator)
@@ -198,7 +189,7 @@ def hmc(
         pn = p - 0.5 * step_size * gn
         for i in range(n_leapfrog):
             xn = xn + step_size * pn
-            en, gn = energy_and_grad(energy, xn)
+            en, gn = energy.energy_and_grad(xn)
             if i < n_leapfrog - 1:
                 pn = pn - step_size * gn
         pn = pn - 0.5 * step_size * gn

@@ -33,6 +33,15 @@ class Energy(nn.Module):
         (g,) = torch.autograd.grad(self.energy(x).sum(), x, create_graph=True)
         return -g
 
+    def energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(E(x), dE/dx)`` without a graph (by autograd here), shapes (B,) and like ``x``; the parameters
+        get no gradient. The restoration solvers and samplers call this once per step."""
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            e = self.energy(x)
+            (g,) = torch.autograd.grad(e.sum(), x)
+        return e.detach(), g.detach()
+
     def config(self) -> dict[str, Any]:
         """Constructor keyword arguments that rebuild this energy (used by :func:`scorematch.save`)."""
         raise NotImplementedError(f"{type(self).__name__} does not describe its configuration")
@@ -90,11 +99,31 @@ class LayeredEnergy(Energy):
             raise ValueError("a LayeredEnergy needs at least one layer")
         self.layers = nn.ModuleList(layers)
 
+    def _check(self, x: Tensor) -> None:
+        """Raise a clear error for an input this energy cannot take (subclasses check shapes; default: none)."""
+
     def energy(self, x: Tensor) -> Tensor:
+        self._check(x)
         h = x
         for layer in self.layers:
             h = layer(h)
         return h
+
+    def energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(E(x), dE/dx)`` by one forward and one backward pass of the layers' own rules
+        (:meth:`~scorematch.energies.layers.CurvatureLayer.backward`), without autograd: about half the time
+        of the autograd pass on an image FoE. Not differentiable; shapes (B,) and like ``x``."""
+        self._check(x)
+        with torch.no_grad():
+            ops = [layer.frozen() for layer in self.layers]
+            inputs, h = [], x
+            for op in ops:
+                inputs.append(h)
+                h = op(h)
+            delta = torch.ones_like(h)  # dE/dE, shape (B,)
+            for op, h_in in zip(reversed(ops), reversed(inputs)):
+                delta = op.backward(h_in, delta)
+        return h, delta
 
     def fused_layers(self) -> list[Any]:
         """The layers ``frozen()`` for one pass, with each run of consecutive linear ops fused into one."""
@@ -119,6 +148,7 @@ class LayeredEnergy(Energy):
         -------
         grad, diag : Tensor, each shaped like ``x``; differentiable w.r.t. the parameters.
         """
+        self._check(x)
         layers = self.fused_layers()
         last_needed = max((i for i, op in enumerate(layers) if op.needs_input), default=-1)
         inputs = [x]

@@ -101,19 +101,14 @@ class FieldOfExperts(StudentTExperts):
         -------
         Tensor, shape (B,)
         """
-        self._check_image(x)
         return super().energy(x)
 
-    def _check_image(self, x: Tensor) -> None:
+    def _check(self, x: Tensor) -> None:
         self.check_input(x, 3)
         if x.shape[1] != 1 or min(x.shape[2:]) < self.kernel_size:
             raise ValueError(
                 f"x must have shape (B, 1, H, W) with H, W >= {self.kernel_size}, got {tuple(x.shape)}"
             )
-
-    def curvature_derivatives(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self._check_image(x)
-        return super().curvature_derivatives(x)
 
     def whitened(self, kernel: Tensor) -> LayeredEnergy:
         """The prior ``E(L x)`` on un-whitened images, sharing this model's parameters.

@@ -119,7 +119,7 @@ class ImageFoE(FieldOfExperts):
         foe.normalize_filters, foe.learn_alpha = self.normalize_filters, self.learn_alpha
         return foe
 
-    def _check_image(self, x: Tensor) -> None:
+    def _check(self, x: Tensor) -> None:
         self.check_input(x, 3)
         if x.shape[1] != 1 or min(x.shape[2:]) < self.support:
             raise ValueError(f"x must have shape (B, 1, H, W) with H, W >= {self.support}, got {tuple(x.shape)}")

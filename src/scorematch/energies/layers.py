@@ -65,7 +65,8 @@ class CurvatureLayer(nn.Module):
     """A feed-forward layer with a curvature-backpropagation rule.
 
     Subclasses implement ``forward(h)`` and ``backward_curvature(h, delta, delta2)``, where ``h`` is the
-    layer's input and ``delta``/``delta2`` are shaped like its output (batch first).
+    layer's input and ``delta``/``delta2`` are shaped like its output (batch first); :meth:`backward` is the
+    first-order part alone (override it where that is cheaper).
     """
 
     #: True when the layer is linear in its input (its second derivative is zero).
@@ -77,6 +78,10 @@ class CurvatureLayer(nn.Module):
 
     def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
         raise NotImplementedError
+
+    def backward(self, h: Tensor, delta: Tensor) -> Tensor:
+        """``delta_in = (d output / d h)^T delta``, shaped like ``h`` (the gradient pass)."""
+        return self.backward_curvature(h, delta, None)[0]
 
     def frozen(self) -> "CurvatureLayer | LinearOp | ConvOp":
         """The layer for one curvature pass, with derived weights computed once (default: itself)."""
@@ -161,6 +166,9 @@ class LinearOp:
     def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
         w = self.weight
         return delta @ w, None if delta2 is None else delta2 @ (w * w)
+
+    def backward(self, h: Tensor, delta: Tensor) -> Tensor:
+        return delta @ self.weight
 
     def fuse(self, nxt: Any) -> "LinearOp | None":
         if not isinstance(nxt, LinearOp):
@@ -256,6 +264,9 @@ class ConvOp:
         w = self.weight
         return F.conv_transpose2d(delta, w), None if delta2 is None else F.conv_transpose2d(delta2, w * w)
 
+    def backward(self, h: Tensor, delta: Tensor) -> Tensor:
+        return F.conv_transpose2d(delta, self.weight)
+
     def fuse(self, nxt: Any) -> "ConvOp | None":
         return ConvOp(compose_kernels(self.weight, nxt.weight)) if isinstance(nxt, ConvOp) else None
 
@@ -286,6 +297,9 @@ class Elementwise(CurvatureLayer):
             curv = curv + d1 * d1 * delta2
         return d1 * delta, curv
 
+    def backward(self, h: Tensor, delta: Tensor) -> Tensor:
+        return self.derivatives(h)[0] * delta
+
 
 class StudentT(Elementwise):
     """The Student-t (Cauchy-like) expert of eq. 8: ``f(z) = log(1 + (c z)^2 / 2)``.
@@ -305,7 +319,7 @@ class StudentT(Elementwise):
         self.c = float(c)
 
     def f(self, h: Tensor) -> Tensor:
-        return torch.log1p(0.5 * (self.c * h) ** 2)
+        return (h * h).mul_(0.5 * self.c * self.c).log1p_()  # three passes over h (its size dominates)
 
     def derivatives(self, h: Tensor) -> tuple[Tensor, Tensor]:
         c2 = self.c * self.c
@@ -327,6 +341,11 @@ class StudentT(Elementwise):
             d1 = c2 * h * inv
             curv = curv + d1 * d1 * delta2
         return d_in, curv
+
+    def backward(self, h: Tensor, delta: Tensor) -> Tensor:
+        c2 = self.c * self.c
+        one_plus_u = torch.addcmul(h.new_ones(()), h, h, value=0.5 * c2)
+        return (h * c2).mul_(delta).div_(one_plus_u)  # f'(h) delta (delta may be an expanded view)
 
     def extra_repr(self) -> str:
         return f"c={self.c:.6g}"
@@ -383,7 +402,7 @@ class WeightedSum(CurvatureLayer):
         return a.view(1, -1, *([1] * (h.dim() - 2)))  # (1, M, 1, ...)
 
     def forward(self, h: Tensor) -> Tensor:
-        return (h * self._expand(self.alpha, h)).flatten(1).sum(1)  # (B,)
+        return h.flatten(2).sum(2) @ self.alpha if h.dim() > 2 else h @ self.alpha  # (B,), one pass over h
 
     def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
         a = self._expand(self.alpha, h)

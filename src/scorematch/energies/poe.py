@@ -44,7 +44,7 @@ class ProductOfExperts(StudentTExperts):
     >>> import torch, scorematch
     >>> poe = scorematch.ProductOfExperts(4, 4, learn_alpha=False)
     >>> poe.energy(torch.zeros(3, 4))
-    tensor([0., 0., 0.], grad_fn=<SumBackward1>)
+    tensor([0., 0., 0.], grad_fn=<MvBackward0>)
     """
 
     def __init__(
@@ -84,7 +84,6 @@ class ProductOfExperts(StudentTExperts):
         -------
         Tensor, shape (B,)
         """
-        self._check(x)
         return super().energy(x)
 
     def _check(self, x: Tensor) -> None:
@@ -94,10 +93,6 @@ class ProductOfExperts(StudentTExperts):
                 f"x must have shape (B, {self.dim}) for this {self.dim}-dimensional PoE, got {tuple(x.shape)}"
                 + (" (flatten the patches first: x.flatten(1))" if x.dim() > 2 else "")
             )
-
-    def curvature_derivatives(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self._check(x)
-        return super().curvature_derivatives(x)
 
     def log_likelihood(self, x: Tensor) -> Tensor:
         """Exact ``log p(x)`` of a square PoE with ``alpha = 1`` (SPEC section 3).

@@ -76,14 +76,9 @@ class TwoLayerEnergy(LayeredEnergy):
 
     def energy(self, x: Tensor) -> Tensor:
         """x : Tensor, shape (B, D) -> Tensor, shape (B,)."""
-        self._check(x)
         return super().energy(x)
 
     def _check(self, x: Tensor) -> None:
         self.check_input(x, 1)
         if x.shape[1] != self.dim:
             raise ValueError(f"x must have shape (B, {self.dim}), got {tuple(x.shape)}")
-
-    def curvature_derivatives(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self._check(x)
-        return super().curvature_derivatives(x)

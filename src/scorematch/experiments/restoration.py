@@ -18,9 +18,10 @@ iterations per model and the paper's super-resolution step (:func:`_tune`). Tabl
 images with :data:`N_DRAWS` noise draws (seeds fixed); Table 2 is deterministic. Figure 2e-g: for each lambda a
 FoE is trained with the same recipe, shortened to :data:`SWEEP_STEPS` steps on :data:`SWEEP_PATCHES` patches;
 its weight and the best lambda are chosen on one noise draw of the tuning crops, and reported on
-:data:`N_DRAWS` further draws. The held-out table (:func:`heldout_images`) scores the run's priors and the
-bundled :data:`BUNDLED` on images no choice looks at. Every solver uses the default boundary rule
-(:data:`~scorematch.tasks.DEFAULT_BOUNDARY`).
+:data:`N_DRAWS` further draws. The held-out table (:func:`heldout_images`) scores the run's RSM and CD-1
+FoEs (:data:`HELDOUT_PRIORS`) and the bundled :data:`BUNDLED` on images no choice looks at. Every solver uses
+the default boundary rule (:data:`~scorematch.tasks.DEFAULT_BOUNDARY`). Each weight, step and iteration count is
+the best of its grid as found by :func:`climb` (a climb from the grid's middle), at about half a full scan's cost.
 
 ``run(out_dir, quick=...)`` computes (each unit cached in a JSON file, :mod:`~scorematch.experiments.cache`),
 ``plot`` draws from the files, ``report`` returns the markdown section, ``summary`` the headline numbers.
@@ -65,6 +66,7 @@ TABLE2_IMAGES = ("peppers", "house", "lena", "boat", "castle")
 #: Set12 images in neither table: the tuning set for prior weights, the TV weight and Figure 2e-g.
 TUNE_IMAGES = ("cameraman", "couple", "man", "monarch", "starfish", "parrot")
 LEVELS = (1, 5, 15, 25)  # noise std in 1/256 units; 25 goes beyond the paper
+SWEEP_LEVELS = (1, 5, 15)  # Figure 2e-g's, as in the paper
 LAMBDAS = (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.4)
 TV_WEIGHTS = (0.002, 0.004, 0.007, 0.01, 0.015, 0.025, 0.04, 0.06, 0.1)
@@ -78,6 +80,8 @@ SR_PAPER_STEPS = (1 / 255**2, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 HELDOUT_LEVELS = (5, 15, 25)
 #: Bundled priors scored on the held-out images beside the run's own (with their model cards' weights).
 BUNDLED = ("foe_5x5x24",)
+#: The run's priors on the held-out images, beside :data:`BUNDLED` and TV (Roth & Black's 3x3x8 is in Table 1 only).
+HELDOUT_PRIORS = ("rsm", "cd1")
 #: The model variants beside the 5x5x24 (Figure 2l and the no-whitening comparison).
 VARIANTS = ("foe_8x8x64", "foe_5x5x24_unwhitened")
 
@@ -123,7 +127,7 @@ def _settings(quick: bool) -> dict[str, Any]:
         return {
             "recipe": recipe, "cd_recipe": _cd_recipe(recipe),
             "sweep_lambdas": [0.0, 1e-5], "sweep_steps": 5, "variant_steps": 5,
-            "levels": [5], "weights": [0.3, 1.0], "sweep_weights": [0.3, 1.0], "tv_weights": [0.01, 0.03], "draws": 1,
+            "levels": [5], "sweep_levels": [5], "weights": [0.3, 1.0], "sweep_weights": [0.3, 1.0], "tv_weights": [0.01, 0.03], "draws": 1,
             "sweep_draws": 1, "crop": 32, "table_crop": 40, "denoise_iters": 15, "sr_iters_grid": [5, 10],
             "sr_paper_steps": [1e-3, 1e-2], "paper_iters": 20, "sweep_n_patches": 300,
             "heldout_levels": [5], "heldout_limit": 2, "heldout_crop": 40,
@@ -133,7 +137,7 @@ def _settings(quick: bool) -> dict[str, Any]:
         "recipe": RECIPE.to_dict(), "cd_recipe": _cd_recipe(RECIPE.to_dict()),
         "sweep_lambdas": list(LAMBDAS), "sweep_steps": SWEEP_STEPS, "variant_steps": 1500,
         "sweep_weights": [0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0],
-        "levels": list(LEVELS), "weights": list(WEIGHTS), "tv_weights": list(TV_WEIGHTS), "draws": N_DRAWS,
+        "levels": list(LEVELS), "sweep_levels": list(SWEEP_LEVELS), "weights": list(WEIGHTS), "tv_weights": list(TV_WEIGHTS), "draws": N_DRAWS,
         "sweep_draws": N_DRAWS, "crop": 128, "table_crop": None, "denoise_iters": None,
         "sr_iters_grid": list(SR_ITERS_GRID), "sr_paper_steps": list(SR_PAPER_STEPS), "paper_iters": None,
         "sweep_n_patches": SWEEP_PATCHES, "heldout_levels": list(HELDOUT_LEVELS), "heldout_limit": None,
@@ -247,12 +251,34 @@ def _tune_set(crop: int) -> Tensor:
 # ----------------------------------------------------------------------------------------------- stages
 
 
+def climb(score: Callable[[float], float], grid) -> dict[str, float]:
+    """Scores of the points of ``grid`` visited by a climb from its middle towards the better neighbour, until
+    no neighbour scores higher: {str(point): score}, in grid order.
+
+    The climb ends at the grid's best point whenever the scores are unimodal along the (sorted) grid, after
+    about half the evaluations of a full scan. Non-finite scores count as the lowest.
+    """
+    grid, seen = sorted(float(g) for g in grid), {}
+
+    def at(i: int) -> float:
+        if i not in seen:
+            v = float(score(grid[i]))
+            seen[i] = v if math.isfinite(v) else -math.inf
+        return seen[i]
+
+    i = (len(grid) - 1) // 2
+    while (nxt := max((j for j in (i - 1, i, i + 1) if 0 <= j < len(grid)), key=lambda j: (at(j), j == i))) != i:
+        i = nxt
+    return {str(grid[j]): seen[j] for j in sorted(seen)}
+
+
 def _weight_curve(prior: ImageFoE, x: Tensor, level: int, weights, iters,
                   boundary: str = DEFAULT_BOUNDARY, draw: int = 0) -> dict[str, float]:
-    """Mean PSNR over the images ``x`` (B, 1, H, W) denoised at each prior weight, for one noise draw."""
+    """Mean PSNR over the images ``x`` (B, 1, H, W) denoised at the prior weights of ``weights`` that a
+    :func:`climb` to the best one visits, for one noise draw."""
     y = _noise(x, level, _seed("tune", level, draw))
-    return {str(w): _mean_psnr(denoise(y, prior, sigma=level / 256, weight=w, n_iter=iters, boundary=boundary), x)
-            for w in weights}
+    return climb(lambda w: _mean_psnr(denoise(y, prior, sigma=level / 256, weight=w, n_iter=iters,
+                                              boundary=boundary), x), weights)
 
 
 def _unit(job: tuple[Callable[..., Any], dict[str, Any], str, dict[str, Any], Cache]) -> Any:
@@ -268,15 +294,14 @@ def _units(jobs: list[tuple[Callable[..., Any], dict[str, Any], Path, dict[str, 
     return map_jobs(_unit, [(fn, kw, str(path), settings, cache) for fn, kw, path, settings in jobs], jobs=n_jobs)
 
 
-def _tune_prior(path: str, crop: int, levels, weights, iters, boundary) -> dict[str, dict[str, float]]:
-    """Prior weight -> tuning-crop PSNR, per noise level, for the prior in ``path`` (one draw)."""
-    prior, x = _frozen(load(path)), _tune_set(crop)
-    return {str(lv): _weight_curve(prior, x, lv, weights, iters, boundary) for lv in levels}
+def _tune_prior(path: str, crop: int, level: int, weights, iters, boundary) -> dict[str, float]:
+    """Prior weight -> tuning-crop PSNR at one noise level, for the prior in ``path`` (one draw)."""
+    return _weight_curve(_frozen(load(path)), _tune_set(crop), level, weights, iters, boundary)
 
 
 def _tune_tv(crop: int, levels, weights) -> dict[str, dict[str, float]]:
     x = _tune_set(crop)
-    return {str(lv): {str(w): _mean_psnr(_tv(_noise(x, lv, _seed("tune", lv, 0)), w), x) for w in weights}
+    return {str(lv): climb(lambda w, y=_noise(x, lv, _seed("tune", lv, 0)): _mean_psnr(_tv(y, w), x), weights)
             for lv in levels}
 
 
@@ -284,23 +309,24 @@ def _tune_paper(path: str, crop: int, weights, iters, boundary) -> dict[str, flo
     """Prior weight -> tuning-crop PSNR at 5/256 for the paper's annealed solver."""
     prior, x = _frozen(load(path)), _tune_set(crop)
     y = _noise(x, 5, _seed("tune", 5, 0))
-    return {str(w): _mean_psnr(denoise(y, prior, sigma=5 / 256, method="paper", weight=w, n_iter=iters,
-                                       boundary=boundary), x) for w in weights}
+    return climb(lambda w: _mean_psnr(denoise(y, prior, sigma=5 / 256, method="paper", weight=w, n_iter=iters,
+                                              boundary=boundary), x), weights)
 
 
 def _tune_sr(path: str, crop: int, iters_grid, paper_steps, paper_iters, boundary) -> dict[str, Any]:
     """2x super-resolution PSNR on the tuning crops: per L-BFGS iteration count and per paper step scale."""
     prior, x = _frozen(load(path)), _tune_set(crop)
     y = Downsample(2).A(x)
-    lbfgs = {str(n): _mean_psnr(superresolve(y, prior, n_iter=n, boundary=boundary), x) for n in iters_grid}
-    paper = {}
-    for step in paper_steps:
+    lbfgs = climb(lambda n: _mean_psnr(superresolve(y, prior, n_iter=int(n), boundary=boundary), x), iters_grid)
+
+    def paper(step: float) -> float:
         try:
             out = superresolve(y, prior, method="paper", step_scale=step, n_iter=paper_iters, boundary=boundary)
-            paper[str(step)] = _mean_psnr(out, x)
         except FloatingPointError:
-            paper[str(step)] = -math.inf
-    return {"lbfgs_iters": lbfgs, "paper_step_scale": paper}
+            return -math.inf
+        return _mean_psnr(out, x)
+
+    return {"lbfgs_iters": lbfgs, "paper_step_scale": climb(paper, paper_steps) if paper_steps else {}}
 
 
 def _best(curve: dict[str, float]) -> float:
@@ -316,33 +342,34 @@ def _tune(out_dir: Path, paths: dict[str, Path], s: dict[str, Any], cache: Cache
     Returns {"weights": {model: {level: w}}, "paper_weight": w, "sr_iters": {model: n}, "sr_paper_step": s}.
     """
     keys, b = _model_keys(paths), s["boundary"]
-    jobs = [(_tune_prior, dict(path=str(p), crop=s["crop"], levels=s["levels"], weights=s["weights"],
-                               iters=s["denoise_iters"], boundary=b),
-             out_dir / "tuning" / f"weights_{k}.json",
-             {"model": keys[k], **{f: s[f] for f in ("crop", "levels", "weights", "denoise_iters", "boundary")}})
-            for k, p in paths.items()]
-    jobs += [(_tune_sr, dict(path=str(p), crop=s["crop"], iters_grid=s["sr_iters_grid"],
-                             paper_steps=s["sr_paper_steps"] if k == "rsm" else [],
-                             paper_iters=s["paper_iters"], boundary=b),
-              out_dir / "tuning" / f"sr_{k}.json",
-              {"model": keys[k], "paper": k == "rsm",
-               **{f: s[f] for f in ("crop", "sr_iters_grid", "sr_paper_steps", "paper_iters", "boundary")}})
-             for k, p in paths.items()]
-    jobs.append((_tune_paper, dict(path=str(paths["rsm"]), crop=s["crop"], weights=s["weights"],
-                                   iters=s["paper_iters"], boundary=b), out_dir / "tuning" / "paper_rsm.json",
-                 {"model": keys["rsm"], **{f: s[f] for f in ("crop", "weights", "paper_iters", "boundary")}}))
+    jobs = {}  # name -> unit; the longest units (super-resolution, paper solver) first, then the weight curves
+    for k, p in paths.items():
+        jobs[f"sr_{k}"] = (_tune_sr, dict(path=str(p), crop=s["crop"], iters_grid=s["sr_iters_grid"],
+                                          paper_steps=s["sr_paper_steps"] if k == "rsm" else [],
+                                          paper_iters=s["paper_iters"], boundary=b),
+                           out_dir / "tuning" / f"sr_{k}.json",
+                           {"model": keys[k], "paper": k == "rsm",
+                            **{f: s[f] for f in ("crop", "sr_iters_grid", "sr_paper_steps", "paper_iters", "boundary")}})
+    jobs["paper"] = (_tune_paper, dict(path=str(paths["rsm"]), crop=s["crop"], weights=s["weights"],
+                                       iters=s["paper_iters"], boundary=b), out_dir / "tuning" / "paper_rsm.json",
+                     {"model": keys["rsm"], **{f: s[f] for f in ("crop", "weights", "paper_iters", "boundary")}})
+    for lv in reversed(s["levels"]):  # one unit per model and level (the high levels take longest)
+        for k, p in paths.items():
+            jobs[f"weights_{k}_{lv}"] = (
+                _tune_prior, dict(path=str(p), crop=s["crop"], level=lv, weights=s["weights"],
+                                  iters=s["denoise_iters"], boundary=b),
+                out_dir / "tuning" / f"weights_{k}_{lv}.json",
+                {"model": keys[k], "level": lv, **{f: s[f] for f in ("crop", "weights", "denoise_iters", "boundary")}})
     if _have_tv():
-        jobs.append((_tune_tv, dict(crop=s["crop"], levels=s["levels"], weights=s["tv_weights"]),
-                     out_dir / "tuning" / "weights_tv.json", {f: s[f] for f in ("crop", "levels", "tv_weights")}))
-    res = _units(jobs, cache, n_jobs)
-    n = len(paths)
-    weights = {k: {lv: _best(c) for lv, c in r.items()} for k, r in zip(paths, res[:n])}
-    if _have_tv():
-        weights["tv"] = {lv: _best(c) for lv, c in res[-1].items()}
-    sr = dict(zip(paths, res[n : 2 * n]))
-    return {"weights": weights, "paper_weight": _best(res[2 * n]),
-            "sr_iters": {k: int(_best(r["lbfgs_iters"])) for k, r in sr.items()},
-            "sr_paper_step": _best(sr["rsm"]["paper_step_scale"])}
+        jobs["tv"] = (_tune_tv, dict(crop=s["crop"], levels=s["levels"], weights=s["tv_weights"]),
+                      out_dir / "tuning" / "weights_tv.json", {f: s[f] for f in ("crop", "levels", "tv_weights")})
+    res = dict(zip(jobs, _units(list(jobs.values()), cache, n_jobs)))
+    weights = {k: {str(lv): _best(res[f"weights_{k}_{lv}"]) for lv in s["levels"]} for k in paths}
+    if "tv" in res:
+        weights["tv"] = {lv: _best(c) for lv, c in res["tv"].items()}
+    return {"weights": weights, "paper_weight": _best(res["paper"]),
+            "sr_iters": {k: int(_best(res[f"sr_{k}"]["lbfgs_iters"])) for k in paths},
+            "sr_paper_step": _best(res["sr_rsm"]["paper_step_scale"])}
 
 
 def _table1_image(name: str, paths: dict[str, str], choices: dict[str, Any], s: dict[str, Any],
@@ -472,29 +499,32 @@ def _train_cost(recipe: dict[str, Any]) -> float:
     return recipe["steps"] * per_step
 
 
-def _sweep_lambda(path: str, s: dict[str, Any]) -> dict[str, Any]:
-    """Figure 2e-g for one lambda: the weight curve on draw 0 (the choice), then the chosen weight and weight 1
-    on :data:`N_DRAWS` further draws (the report), per noise level."""
+def _sweep_level(path: str, level: int, s: dict[str, Any]) -> dict[str, Any]:
+    """Figure 2e-g for one lambda and noise level: the weight curve on draw 0 (the choice), then the chosen
+    weight and weight 1 on :data:`N_DRAWS` further draws (the report)."""
     prior, x = _frozen(load(path)), _tune_set(s["crop"])
-    out: dict[str, Any] = {"curves": {}, "draws": {}, "alpha_mean": float(prior.alpha.mean())}
-    for lv in s["levels"]:
-        curve = _weight_curve(prior, x, lv, s["sweep_weights"], s["denoise_iters"], s["boundary"])
-        best = str(_best(curve))
-        out["curves"][str(lv)] = curve
-        out["draws"][str(lv)] = {
-            w: [_weight_curve(prior, x, lv, [float(w)], s["denoise_iters"], s["boundary"], draw=d)[str(float(w))]
-                for d in range(1, s["sweep_draws"] + 1)]
-            for w in dict.fromkeys((best, "1.0"))}
-    return out
+    curve = _weight_curve(prior, x, level, s["sweep_weights"], s["denoise_iters"], s["boundary"])
+    draws = {w: [_weight_curve(prior, x, level, [float(w)], s["denoise_iters"], s["boundary"], draw=d)[str(float(w))]
+                 for d in range(1, s["sweep_draws"] + 1)]
+             for w in dict.fromkeys((str(_best(curve)), "1.0"))}
+    return {"curve": curve, "draws": draws, "alpha_mean": float(prior.alpha.mean())}
 
 
 def _sweep(out_dir: Path, s: dict[str, Any], cache: Cache, n_jobs: int) -> list[dict[str, Any]]:
+    """Figure 2e-g, one cached unit per lambda and noise level; rows per lambda with ``curves`` and ``draws``
+    per level."""
     plan = _sweep_plan(out_dir, s)
-    jobs = [(_sweep_lambda, dict(path=str(path), s=s), out_dir / f"sweep_lam{lam:g}.json",
-             {"recipe": recipe, "model": read_stamp(path)["key"],
-              **{f: s[f] for f in ("crop", "levels", "sweep_weights", "sweep_draws", "denoise_iters", "boundary")}})
-            for lam, (path, recipe) in zip(s["sweep_lambdas"], plan)]
-    rows = [{"lam": lam, **res} for lam, res in zip(s["sweep_lambdas"], _units(jobs, cache, n_jobs))]
+    jobs = [(_sweep_level, dict(path=str(path), level=lv, s=s), out_dir / "sweep" / f"lam{lam:g}_{lv}.json",
+             {"recipe": recipe, "model": read_stamp(path)["key"], "level": lv,
+              **{f: s[f] for f in ("crop", "sweep_weights", "sweep_draws", "denoise_iters", "boundary")}})
+            for lam, (path, recipe) in zip(s["sweep_lambdas"], plan) for lv in s["sweep_levels"]]
+    res = iter(_units(jobs, cache, n_jobs))
+    rows = []
+    for lam in s["sweep_lambdas"]:
+        units = {str(lv): next(res) for lv in s["sweep_levels"]}
+        rows.append({"lam": lam, "curves": {lv: u["curve"] for lv, u in units.items()},
+                     "draws": {lv: u["draws"] for lv, u in units.items()},
+                     "alpha_mean": next(iter(units.values()))["alpha_mean"]})
     write_json(out_dir / "lambda_sweep.json", rows)
     return rows
 
@@ -553,6 +583,7 @@ def _heldout_image(name: str, file: str, paths: dict[str, str], choices: dict[st
 
 def _heldout(out_dir: Path, paths, choices, s, cache: Cache, n_jobs: int) -> list[dict[str, Any]]:
     """The run's priors and the bundled :data:`BUNDLED` priors on :func:`heldout_images`."""
+    paths = {k: paths[k] for k in HELDOUT_PRIORS}
     models = {**{k: str(p) for k, p in paths.items()}, **{k: str(resolve(k)) for k in BUNDLED}}
     settings = {"models": {**_model_keys(paths), **{k: k for k in BUNDLED}},
                 "choices": choices, **{f: s[f] for f in ("heldout_levels", "heldout_crop", "denoise_iters", "boundary")}}

@@ -39,14 +39,6 @@ def check_image_size(energy: Energy, shape: tuple[int, int], *, factor: int = 1)
                      f"(the window one energy term sees); give an image of at least {m}x{m} pixels")
 
 
-def _whole(energy: Energy, x: Tensor) -> tuple[Tensor, Tensor]:
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        e = energy.energy(x)  # (B,)
-        (g,) = torch.autograd.grad(e.sum(), x)
-    return e.detach(), g
-
-
 def _source_index(n: int, m: int, boundary: str, device: torch.device) -> Tensor:
     i = torch.arange(-m, n + m, device=device)
     if boundary == "replicate":
@@ -128,7 +120,7 @@ def energy_and_grad(
 
 def _tiled(energy: Energy, x: Tensor, tile: int | None) -> tuple[Tensor, Tensor]:
     if tile is None:
-        return _whole(energy, x)
+        return energy.energy_and_grad(x)
     s = support_of(energy)
     if s is None:
         raise ValueError(f"tiling needs a field energy with a known support; {type(energy).__name__} has none")
@@ -144,7 +136,7 @@ def _tiled(energy: Energy, x: Tensor, tile: int | None) -> tuple[Tensor, Tensor]
         for j in range(0, pw, tile):
             i1, j1 = min(i + tile, ph), min(j + tile, pw)
             crop = x[..., i : i1 + s - 1, j : j1 + s - 1]  # (B, 1, ti + S - 1, tj + S - 1): windows i..i1-1
-            ei, gi = _whole(energy, crop)
+            ei, gi = energy.energy_and_grad(crop)
             e += ei
             g[..., i : i1 + s - 1, j : j1 + s - 1] += gi
     return e, g
