@@ -125,8 +125,8 @@ def _count_evaluations() -> dict:
         counter["n"] += 1
         return original(*a, **k)
 
-    dn = sys.modules["scorematch.tasks.denoise"]  # the module (the package attribute is the function)
-    dn.energy_and_grad = counted
+    solver = sys.modules["scorematch.tasks.restore"]  # the module (the package attribute is the function)
+    solver.energy_and_grad = counted
     return counter
 
 

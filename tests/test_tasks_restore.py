@@ -122,3 +122,73 @@ def test_size_check_rounds_the_smallest_input_up_and_skips_energies_without_supp
         check_image_size(prior, (2, 3), factor=3)
     check_image_size(prior, (3, 3), factor=3)  # 9x9: fits
     check_image_size(scorematch.GaussianEnergy(4), (1, 1))  # no support: nothing to check
+
+
+# ----------------------------------------------------------------------------- the general solver
+
+from scorematch.tasks import Blur, Denoising, Inpaint, restore  # noqa: E402
+from scorematch.tasks._objective import extend  # noqa: E402
+from scorematch.tasks.restore import objective_and_grad  # noqa: E402
+
+
+def _motion_kernel() -> torch.Tensor:
+    k = torch.zeros(7, 7, dtype=torch.float64)
+    k[3, :] = 1.0
+    k[2, 4:] = 0.5
+    return k / k.sum()
+
+
+def test_restore_with_the_identity_is_denoise(prior, clean):
+    y = Denoising(5 / 256)(clean, generator=torch.Generator().manual_seed(4))
+    a = denoise(y, prior, sigma=5 / 256, weight=0.5, n_iter=10)
+    b = restore(y, Denoising(5 / 256), prior, sigma=5 / 256, weight=0.5, n_iter=10)
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("boundary", ["periodic", "valid"])
+def test_restore_deblurs(prior, clean, boundary):
+    op, sigma = Blur(_motion_kernel(), boundary=boundary), 0.01
+    y = op.observe(clean, sigma=sigma, generator=torch.Generator().manual_seed(5))
+    x = restore(y, op, prior, sigma=sigma, weight=0.5, n_iter=60)
+    assert x.shape == clean.shape
+    start = op.start(y)
+    assert psnr(x, clean) > psnr(start, clean) + 2.0  # a clear gain over the blurred image
+
+
+def test_restore_inpaints_without_noise_and_keeps_the_known_pixels(prior, clean):
+    mask = (torch.rand(64, 64, generator=torch.Generator().manual_seed(6)) > 0.5).double()
+    op = Inpaint(mask)
+    y = op.A(clean)
+    x = restore(y, op, prior, sigma=0.0, n_iter=60)
+    known = mask.bool()[None, None]
+    assert torch.allclose(x[known], clean[known], atol=1e-12)
+    assert psnr(x, clean) > psnr(op.start(y), clean) + 0.3  # better than the smooth fill it starts from
+
+
+def test_restore_objective_gradient_is_the_autograd_one(prior, clean, gen):
+    """float64: the scaled MAP objective's gradient through a valid blur against autograd."""
+    op = Blur(_motion_kernel()[:5, :6], boundary="valid")
+    x = clean[..., :24, :24].clone()
+    y = op.A(x) + 0.01 * torch.randn(op.A(x).shape, generator=gen, dtype=torch.float64)
+    value, g = objective_and_grad(x, y, op, prior, sigma=0.02, weight=0.7)
+    xr = x.clone().requires_grad_(True)
+    e = prior.energy(extend(xr, prior.support - 1, "replicate"))
+    r = op.A(xr) - y
+    ref = 0.02**2 * 0.7 * e.sum() + 0.5 * (r * r).sum()
+    (g_ref,) = torch.autograd.grad(ref, xr)
+    assert torch.allclose(value, ref.detach(), rtol=1e-12)
+    assert torch.allclose(g, g_ref, rtol=1e-10, atol=1e-12)
+
+
+def test_restore_refuses_bad_problems(prior, clean):
+    op = Blur(_motion_kernel())
+    with pytest.raises(ValueError, match="no exact constraint"):
+        restore(clean, op, prior, sigma=0.0)
+    with pytest.raises(ValueError, match="sigma"):
+        restore(clean, op, prior, sigma=-1.0)
+    with pytest.raises(TypeError, match="LinearOperator"):
+        restore(clean, "blur", prior, sigma=0.1)
+    with pytest.raises(ValueError, match="step_scale"):
+        restore(Downsample(2).A(clean), Downsample(2), prior, sigma=0.0, method="paper")
+    with pytest.raises(ValueError, match="smaller than the prior"):
+        restore(clean[..., :4, :4], Denoising(0.1), prior, sigma=0.1)

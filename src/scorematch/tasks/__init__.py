@@ -1,8 +1,10 @@
-"""Restoration tasks: degradation operators and MAP solvers using an energy as the prior."""
+"""Restoration tasks: degradation operators and one MAP solver using an energy as the prior."""
 
 from ._objective import BOUNDARIES, DEFAULT_BOUNDARY
-from .denoise import denoise, denoise_energy_grad, psnr
-from .operators import Denoising, Downsample
+from .denoise import denoise, psnr
+from .operators import BLUR_BOUNDARIES, Blur, Denoising, Downsample, Inpaint, LinearOperator
+from .restore import objective_and_grad, restore
 from .superres import superresolve, upscale_start
 
-__all__ = ["BOUNDARIES", "DEFAULT_BOUNDARY", "Denoising", "Downsample", "denoise", "denoise_energy_grad", "superresolve", "upscale_start", "psnr"]
+__all__ = ["BOUNDARIES", "BLUR_BOUNDARIES", "DEFAULT_BOUNDARY", "LinearOperator", "Denoising", "Downsample", "Blur",
+           "Inpaint", "restore", "objective_and_grad", "denoise", "superresolve", "upscale_start", "psnr"]

@@ -1,8 +1,8 @@
-"""MAP denoising with an energy prior (Kingma & LeCun 2010, eq. 10)."""
+"""MAP denoising with an energy prior (Kingma & LeCun 2010, eq. 10): the identity case of
+:func:`~scorematch.tasks.restore`."""
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Literal
 
@@ -10,14 +10,11 @@ import torch
 from torch import Tensor
 
 from ..energies.base import Energy
-from ._objective import DEFAULT_BOUNDARY, check_image_size, energy_and_grad
+from ._objective import DEFAULT_BOUNDARY, check_image_size
+from .operators import Denoising
+from .restore import PAPER_ETA, annealed_steps, restore
 
-__all__ = ["denoise", "denoise_energy_grad", "psnr", "annealed_steps", "PAPER_ETA"]
-
-log = logging.getLogger(__name__)
-
-#: The paper's step-size annealing, first and last step (geometric in between).
-PAPER_ETA = (2e-2, 5e-4)
+__all__ = ["denoise", "psnr", "annealed_steps", "PAPER_ETA"]
 
 
 def psnr(x: Tensor, reference: Tensor, *, data_range: float = 1.0) -> float:
@@ -26,36 +23,6 @@ def psnr(x: Tensor, reference: Tensor, *, data_range: float = 1.0) -> float:
         raise ValueError(f"shapes differ: {tuple(x.shape)} and {tuple(reference.shape)}")
     mse = torch.mean((x.double() - reference.double()) ** 2).item()
     return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
-
-
-def annealed_steps(n: int, eta: tuple[float, float] = PAPER_ETA) -> list[float]:
-    """``n`` step sizes decaying geometrically from ``eta[0]`` to ``eta[1]``."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    a, b = eta
-    if not (a > 0 and b > 0):
-        raise ValueError(f"step sizes must be positive, got {eta}")
-    return [a * (b / a) ** (t / max(n - 1, 1)) for t in range(n)]
-
-
-def denoise_energy_grad(
-    x: Tensor, y: Tensor, energy: Energy, *, sigma: float, weight: float = 1.0, tile: int | None = None,
-    boundary: str = DEFAULT_BOUNDARY,
-) -> tuple[Tensor, Tensor]:
-    """The scaled MAP objective ``F(x) = sigma^2 (w E(x) + |x - y|^2 / (2 sigma^2))`` and its gradient.
-
-    ``tile`` and ``boundary``: see :func:`~scorematch.tasks._objective.energy_and_grad`.
-
-    Returns
-    -------
-    value : Tensor, scalar (summed over the batch)
-    grad : Tensor, shaped like ``x``
-    """
-    e, g = energy_and_grad(energy, x, tile=tile, boundary=boundary)
-    r = x - y
-    s2 = sigma * sigma
-    value = s2 * weight * e.sum() + 0.5 * (r * r).sum()
-    return value, s2 * weight * g + r
 
 
 def _check(y: Tensor, energy: Energy, sigma: float, weight: float) -> None:
@@ -150,46 +117,5 @@ def denoise(
     torch.Size([1, 1, 16, 16])
     """
     _check(y, energy, sigma, weight)
-    y = y.detach()
-    if method == "paper":
-        return _paper(y, energy, sigma=sigma, weight=weight, n_iter=n_iter or 300, eta=eta,
-                      step_scale=sigma * sigma if step_scale is None else step_scale, tile=tile, boundary=boundary)
-    if method != "lbfgs":
-        raise ValueError(f'method must be "lbfgs" or "paper", got {method!r}')
-    return _lbfgs(y, energy, sigma=sigma, weight=weight, n_iter=n_iter or 150, history=history, tol=tol, tile=tile,
-                  boundary=boundary)
-
-
-def _paper(y: Tensor, energy: Energy, *, sigma, weight, n_iter, eta, step_scale, tile, boundary) -> Tensor:
-    x = y.clone()
-    s2 = sigma * sigma
-    for step in annealed_steps(n_iter, eta):
-        _, g = denoise_energy_grad(x, y, energy, sigma=sigma, weight=weight, tile=tile, boundary=boundary)
-        x = x - (step * step_scale / s2) * g
-        if not torch.isfinite(x).all():
-            raise FloatingPointError(
-                f"the paper's gradient steps diverged (eta={step:.3g}, step_scale={step_scale:.3g}, "
-                f"sigma={sigma:.4g}); use a smaller step_scale or method='lbfgs'"
-            )
-    return x
-
-
-def _lbfgs(y: Tensor, energy: Energy, *, sigma, weight, n_iter, history, tol, tile, boundary) -> Tensor:
-    x = torch.nn.Parameter(y.clone())
-    opt = torch.optim.LBFGS([x], lr=1.0, max_iter=n_iter, max_eval=int(n_iter * 1.25) + 1,
-                            history_size=history, tolerance_grad=tol, tolerance_change=1e-12,
-                            line_search_fn="strong_wolfe")
-    n_eval = 0
-
-    def closure() -> Tensor:
-        nonlocal n_eval
-        n_eval += 1
-        with torch.no_grad():
-            value, g = denoise_energy_grad(x.data, y, energy, sigma=sigma, weight=weight, tile=tile,
-                                           boundary=boundary)
-        x.grad = g
-        return value
-
-    opt.step(closure)
-    log.info("L-BFGS denoising: %d evaluations", n_eval)
-    return x.detach()
+    return restore(y, Denoising(sigma), energy, sigma=sigma, weight=weight, method=method, n_iter=n_iter,
+                   history=history, tol=tol, eta=eta, step_scale=step_scale, tile=tile, boundary=boundary)

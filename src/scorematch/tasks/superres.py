@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..energies.base import Energy
-from ._objective import DEFAULT_BOUNDARY, check_image_size, energy_and_grad
-from .denoise import PAPER_ETA, annealed_steps
+from ._objective import DEFAULT_BOUNDARY, check_image_size
 from .operators import Downsample
+from .restore import PAPER_ETA, restore
 
 __all__ = ["superresolve", "upscale_start", "LBFGS_ITERS", "PAPER_STEP_SCALE"]
 
@@ -126,27 +126,6 @@ def superresolve(
     if start is None:
         start = "lowpass" if method == "paper" else "bicubic"
     x0 = start.to(y) if isinstance(start, Tensor) else upscale_start(y, factor=factor, kind=start)
-    x = op.project(x0, y)
-    if method == "paper":
-        for step in annealed_steps(n_iter or 200, eta):
-            _, g = energy_and_grad(energy, x, tile=tile, boundary=boundary)
-            x = op.project(x - step * step_scale * g, y)
-            if not torch.isfinite(x).all():
-                raise FloatingPointError(f"super-resolution steps diverged (eta={step:.3g}); lower step_scale")
-        return x
-    z = torch.nn.Parameter(x.clone())
-    f2 = factor * factor
-    n_iter = n_iter or LBFGS_ITERS
-    opt = torch.optim.LBFGS([z], lr=1.0, max_iter=n_iter, max_eval=int(n_iter * 1.25) + 1,
-                            history_size=history, tolerance_grad=tol, tolerance_change=1e-14,
-                            line_search_fn="strong_wolfe")
-    scale = 1 / 255**2  # a well-scaled objective (the prior's curvature in 0..255 units is order 1)
-
-    def closure() -> Tensor:
-        with torch.no_grad():
-            e, g = energy_and_grad(energy, op.project(z.data, y), tile=tile, boundary=boundary)
-            z.grad = scale * (g - f2 * op.A_adjoint(op.A(g)))  # P^T g, P's linear part is symmetric
-        return scale * e.sum()
-
-    opt.step(closure)
-    return op.project(z.detach(), y)
+    return restore(y, op, energy, sigma=0.0, method=method, start=x0,
+                   n_iter=n_iter or (200 if method == "paper" else LBFGS_ITERS), history=history, tol=tol,
+                   eta=eta, step_scale=step_scale, tile=tile, boundary=boundary)
