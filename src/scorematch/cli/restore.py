@@ -1,4 +1,5 @@
-"""``scorematch denoise`` and ``scorematch superres``: MAP restoration of one image with a learned prior."""
+"""``scorematch denoise``, ``superres``, ``deblur`` and ``inpaint``: MAP restoration of one image with a learned
+prior (one solver, :func:`scorematch.tasks.restore`)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from ..validation import check_number, parse_sigma
 from ..energies.base import Energy
 from ..pretrained import recommended_weight
 from ..serialization import load
-from ..tasks import BOUNDARIES, DEFAULT_BOUNDARY
+from ..tasks import BLUR_BOUNDARIES, BOUNDARIES, DEFAULT_BOUNDARY
+from ..tasks.superres import PAPER_STEP_SCALE
 
-__all__ = ["add_parser", "parse_sigma", "default_model_path", "read_input", "NOISY_RANGE"]
+__all__ = ["add_parser", "parse_sigma", "default_model_path", "read_input", "read_kernel", "read_mask", "NOISY_RANGE"]
 
 #: Float input values accepted around [0, 1] (noise leaves it); beyond, the file is on another scale (0..255).
 NOISY_RANGE = (-1.0, 2.0)
@@ -33,7 +35,18 @@ DENOISE_EXAMPLES = """examples:
 
 SUPERRES_EXAMPLES = """examples:
   scorematch superres small.png -o big.png
+  scorematch superres small.png -o big.png --factor 4
   scorematch superres small.png -o big.png --reference original.png --method paper
+"""
+
+DEBLUR_EXAMPLES = """examples:
+  scorematch deblur blurry.png -o sharp.png --kernel kernel.npy --sigma 0.01
+  scorematch deblur photo.png -o sharp.png --kernel kernel.png --sigma 2/256 --blur-boundary valid
+"""
+
+INPAINT_EXAMPLES = """examples:
+  scorematch inpaint damaged.png --mask known.png -o filled.png
+  scorematch inpaint noisy.png --mask known.npy -o filled.png --sigma 5/256
 """
 
 
@@ -144,8 +157,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "averages equal the input (Kingma & LeCun 2010, sec. 4.3).",
                        epilog=SUPERRES_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     q.add_argument("lowres", help="low-resolution image: PNG/TIFF/... or .npy")
+    q.add_argument("--factor", type=int, choices=(2, 3, 4), default=2, help="upscale factor (default 2)")
     _common(q)
     q.set_defaults(func=run_superres)
+
+    d = sub.add_parser("deblur", help="remove a known blur (and Gaussian noise) with a learned FoE prior",
+                       description="MAP deblurring: the most probable image x under the prior given y = k * x + n, "
+                       "k a known kernel (convolution, centre pixel (h // 2, w // 2) at the origin).",
+                       epilog=DEBLUR_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("blurry", help="blurred image: PNG/TIFF/... or .npy")
+    d.add_argument("--kernel", required=True, help="blur kernel: .npy array or a grey image, normalized to sum 1")
+    d.add_argument("--sigma", required=True, type=str, help="noise std on the [0, 1] scale: 0.01 or 2/256")
+    d.add_argument("--blur-boundary", choices=BLUR_BOUNDARIES, default="periodic",
+                   help="periodic (default: the image wraps around) or valid (the blurred image is smaller than "
+                        "the sharp one by the kernel size minus one: a real photo)")
+    d.add_argument("--weight", type=float, help="prior weight (default: the model's recommended denoising weight "
+                                                "at --sigma)")
+    _common(d)
+    d.set_defaults(func=run_deblur)
+
+    i = sub.add_parser("inpaint", help="fill in missing pixels with a learned FoE prior",
+                       description="MAP inpainting: the known pixels (non-zero in --mask) are kept exactly, or, with "
+                       "--sigma, treated as noisy; the others are filled in by the prior.",
+                       epilog=INPAINT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    i.add_argument("image", help="image with missing pixels (their values are ignored): PNG/TIFF/... or .npy")
+    i.add_argument("--mask", required=True, help="mask of the image's size: non-zero = known pixel (.npy or image)")
+    i.add_argument("--sigma", type=str, help="noise std of the known pixels (default: none, kept exactly)")
+    i.add_argument("--weight", type=float, help="prior weight with --sigma (default: the model's recommended one)")
+    _common(i)
+    i.set_defaults(func=run_inpaint)
 
 
 def _reference(args: argparse.Namespace, shape: tuple[int, int]) -> torch.Tensor | None:
@@ -191,11 +231,74 @@ def run_superres(args: argparse.Namespace) -> int:
 
     device = _prepare(args)
     y, info = _read(args.lowres, args)
-    ref = _reference(args, (2 * y.shape[-2], 2 * y.shape[-1]))
+    ref = _reference(args, (args.factor * y.shape[-2], args.factor * y.shape[-1]))
     bits = _output_bits(args, info)
     energy = _load_model(args.model).to(device)
-    x = superresolve(y.to(device), energy, method=args.method, n_iter=args.iters, tile=args.tile,
-                     boundary=args.boundary).cpu()
+    x = superresolve(y.to(device), energy, factor=args.factor, method=args.method, n_iter=args.iters,
+                     tile=args.tile, boundary=args.boundary).cpu()
     write_image(args.output, x[0, 0], bits=bits, scale=args.scale)
-    _report(x, ref, {"factor": 2})
+    _report(x, ref, {"factor": args.factor})
     return 0
+
+
+def read_kernel(path: str) -> torch.Tensor:
+    """A blur kernel (.npy or grey image) as a float64 (kh, kw) tensor normalized to sum 1."""
+    k, _ = read_image_info(path, dtype=torch.float64, check_range=False)
+    if not torch.isfinite(k).all():
+        raise ValueError(f"--kernel {path} contains NaN or inf values")
+    if not k.sum() > 0:
+        raise ValueError(f"--kernel {path} sums to {float(k.sum()):.4g}; a blur kernel needs a positive sum")
+    return k / k.sum()
+
+
+def read_mask(path: str, shape: tuple[int, int]) -> torch.Tensor:
+    """A mask of the image's (H, W) size (non-zero = known pixel) as a float64 0/1 tensor."""
+    m, _ = read_image_info(path, dtype=torch.float64, check_range=False)
+    if tuple(m.shape) != tuple(shape):
+        raise ValueError(f"--mask {path} is {tuple(m.shape)}, the image {tuple(shape)}: give a mask of the image's size")
+    if not torch.isfinite(m).all():
+        raise ValueError(f"--mask {path} contains NaN or inf values")
+    if not (m != 0).any():
+        raise ValueError(f"--mask {path} marks no pixel as known (all zero)")
+    return (m != 0).double()
+
+
+def _solve(args: argparse.Namespace, y: torch.Tensor, info: ImageInfo, op, sigma: float, device) -> int:
+    """Run :func:`~scorematch.tasks.restore` for ``op`` and write the output (deblur and inpaint)."""
+    from ..tasks import psnr, restore
+
+    h, w = op.image_size(*y.shape[-2:])
+    ref = _reference(args, (h, w))
+    bits = _output_bits(args, info)
+    energy = _load_model(args.model).to(device)
+    weight = 1.0 if sigma == 0 else (args.weight if args.weight is not None
+                                     else recommended_weight(_model_path(args.model), sigma))
+    x = restore(y.to(device), op, energy, sigma=sigma, weight=weight, method=args.method, n_iter=args.iters,
+                tile=args.tile, boundary=args.boundary,
+                step_scale=PAPER_STEP_SCALE if sigma == 0 and args.method == "paper" else None).cpu()
+    write_image(args.output, x[0, 0], bits=bits, scale=args.scale)
+    extra = {"sigma": sigma, "weight": weight}
+    if ref is not None and tuple(y.shape[-2:]) == (h, w):
+        extra["psnr_input"] = round(psnr(op.start(y), ref), 4)
+    _report(x, ref, extra)
+    return 0
+
+
+def run_deblur(args: argparse.Namespace) -> int:
+    from ..tasks import Blur
+
+    sigma = parse_sigma(args.sigma)
+    device = _prepare(args)
+    y, info = _read(args.blurry, args)
+    op = Blur(read_kernel(args.kernel).to(device), boundary=args.blur_boundary)
+    return _solve(args, y, info, op, sigma, device)
+
+
+def run_inpaint(args: argparse.Namespace) -> int:
+    from ..tasks import Inpaint
+
+    sigma = 0.0 if args.sigma is None else parse_sigma(args.sigma)
+    device = _prepare(args)
+    y, info = _read(args.image, args)
+    op = Inpaint(read_mask(args.mask, tuple(y.shape[-2:])).to(device))
+    return _solve(args, y, info, op, sigma, device)
