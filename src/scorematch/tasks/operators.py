@@ -14,7 +14,8 @@ from torch import Tensor
 
 from ..draws import gaussian
 
-__all__ = ["LinearOperator", "Denoising", "Downsample", "Blur", "Inpaint", "BLUR_BOUNDARIES"]
+__all__ = ["LinearOperator", "Denoising", "Downsample", "Blur", "Inpaint", "PhysicsOperator", "as_operator",
+           "BLUR_BOUNDARIES"]
 
 #: How :class:`Blur` treats the image border.
 BLUR_BOUNDARIES = ("periodic", "valid")
@@ -44,8 +45,8 @@ class LinearOperator:
         raise NotImplementedError
 
     def image_size(self, h: int, w: int) -> tuple[int, int]:
-        """(H, W) of the image behind an (h, w) observation (default: the same)."""
-        return h, w
+        """(H, W) of the image behind an (h, w) observation (default: the size of ``A^T`` of one)."""
+        return tuple(self.A_adjoint(torch.zeros(1, 1, h, w)).shape[-2:])
 
     def start(self, y: Tensor) -> Tensor:
         """A first estimate of ``x`` from ``y`` (default: ``y`` itself)."""
@@ -329,3 +330,30 @@ def _gauss(x: Tensor, s: float) -> Tensor:
     flat = F.conv2d(F.pad(flat, (r, r, 0, 0)), k.view(1, 1, 1, -1))
     flat = F.conv2d(F.pad(flat, (0, 0, r, r)), k.view(1, 1, -1, 1))
     return flat.reshape(b, c, h, w)
+
+
+class PhysicsOperator(LinearOperator):
+    """Any object with ``A`` and ``A_adjoint`` methods (e.g. a deepinv ``LinearPhysics``) as a
+    :class:`LinearOperator`; the start is ``y`` when ``A^T y`` has its shape, else ``A^T y``."""
+
+    def __init__(self, physics) -> None:
+        self.physics = physics
+
+    def A(self, x: Tensor) -> Tensor:
+        return self.physics.A(x)
+
+    def A_adjoint(self, y: Tensor) -> Tensor:
+        return self.physics.A_adjoint(y)
+
+    def start(self, y: Tensor) -> Tensor:
+        back = self.A_adjoint(y)
+        return y.clone() if back.shape == y.shape else back
+
+
+def as_operator(operator) -> LinearOperator:
+    """``operator`` itself if a :class:`LinearOperator`, else a :class:`PhysicsOperator` around it."""
+    if isinstance(operator, LinearOperator):
+        return operator
+    if callable(getattr(operator, "A", None)) and callable(getattr(operator, "A_adjoint", None)):
+        return PhysicsOperator(operator)
+    raise TypeError(f"operator must be a LinearOperator or have A and A_adjoint methods, got {type(operator).__name__}")

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ..energies.base import Energy
 from ._objective import DEFAULT_BOUNDARY, check_image_size, energy_and_grad
-from .operators import LinearOperator
+from .operators import LinearOperator, as_operator
 
 __all__ = ["restore", "objective_and_grad", "annealed_steps", "PAPER_ETA", "CONSTRAINED_SCALE"]
 
@@ -63,7 +63,8 @@ def restore(
         The observation, on the [0, 1] scale (not clipped or quantized).
     operator : LinearOperator
         ``A`` (:mod:`~scorematch.tasks.operators`: :class:`Denoising`, :class:`Downsample`, :class:`Blur`,
-        :class:`Inpaint`).
+        :class:`Inpaint`), or any object with ``A`` and ``A_adjoint`` methods such as a deepinv ``LinearPhysics``
+        (:class:`~scorematch.tasks.operators.PhysicsOperator`).
     energy : Energy
         The prior on [0, 1] images of ``operator.image_size(h, w)``, with ``C`` channels.
     sigma : float
@@ -106,9 +107,11 @@ def restore(
     >>> restore(y, op, ImageFoE(4, 3, whitening_size=3), sigma=0.01, n_iter=5).shape
     torch.Size([1, 1, 16, 16])
     """
+    operator = as_operator(operator)
     _check(y, operator, energy, sigma, weight, method)
     y = y.detach()
     x0 = (operator.start(y) if start is None else start.to(y)).detach()
+    check_image_size(energy, x0.shape[-2:])
     if sigma == 0:
         x0 = operator.project(x0, y)
         if method == "paper":
@@ -129,8 +132,6 @@ def _check(y: Tensor, operator: LinearOperator, energy: Energy, sigma: float, we
     if not isinstance(y, Tensor) or not y.is_floating_point() or y.dim() != 4:
         raise ValueError(f"y must be a floating-point tensor of shape (B, C, h, w), got "
                          f"{tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__}")
-    if not isinstance(operator, LinearOperator):
-        raise TypeError(f"operator must be a LinearOperator, got {type(operator).__name__}")
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
     if not (math.isfinite(sigma) and sigma >= 0):
@@ -141,7 +142,6 @@ def _check(y: Tensor, operator: LinearOperator, energy: Energy, sigma: float, we
         raise ValueError(f"weight must be >= 0, got {weight}")
     if method not in ("lbfgs", "paper"):
         raise ValueError(f'method must be "lbfgs" or "paper", got {method!r}')
-    check_image_size(energy, operator.image_size(*y.shape[-2:]))
 
 
 def objective_and_grad(x: Tensor, y: Tensor, operator: LinearOperator, energy: Energy, *, sigma: float,

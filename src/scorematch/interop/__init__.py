@@ -1,0 +1,1 @@
+"""Our energies inside other libraries (optional extras): :mod:`scorematch.interop.deepinv`."""
