@@ -196,19 +196,39 @@ def test_8bit_png_in_gives_8bit_out_unless_bits_16(tmp_path, clean):
     assert b.mode == "I;16" and np.array_equal(np.asarray(b), np.asarray(Image.open(path)).astype(np.uint16) * 257)
 
 
-def test_colour_input_is_converted_with_one_warning_line(tmp_path, capsys):
-    rgb = np.random.default_rng(3).integers(0, 256, (24, 24, 3)).astype(np.uint8)
-    Image.fromarray(rgb).save(tmp_path / "IN.png")
-    Image.fromarray(np.repeat(rgb[..., :1], 3, axis=2)).save(tmp_path / "grey_rgb.png")  # RGB file, gray content
-    assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.02",
-                 "--iters", "2"]) == 0
-    assert capsys.readouterr().err.splitlines() == [
-        f"scorematch denoise: warning: {tmp_path / 'IN.png'} is a colour image; it is converted to grey "
-        "(colour restoration is not supported yet)"
+def test_colour_input_keeps_its_colour_with_one_note_line(tmp_path, capsys):
+    """A colour image is restored channel by channel by the grey prior and written in colour; an RGB file of gray
+    content stays gray."""
+    from scorematch.datasets import read_image
+
+    clean = read_image(data_dir() / "castle" / "102061.jpg", colour=True, dtype=torch.float64)[:, 100:148, 200:248]
+    noisy = (clean + 0.03 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(3))).clamp(0, 1)
+    Image.fromarray(np.round(noisy.permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(tmp_path / "IN.png")
+    np.save(tmp_path / "ref.npy", clean.permute(1, 2, 0).numpy())
+    assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.03",
+                 "--iters", "30", "--reference", str(tmp_path / "ref.npy")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"scorematch denoise: note: {tmp_path / 'IN.png'} is a colour image; the grey prior restores each of its "
+        "channels (the output keeps the colour)"
     ]
-    assert (tmp_path / "o.png").is_file()
+    out = json.loads(captured.out.strip().splitlines()[-1])
+    assert out["psnr"] > out["psnr_input"] + 1.0
+    assert Image.open(tmp_path / "o.png").mode == "RGB"
+    grey = np.repeat(np.asarray(Image.open(tmp_path / "IN.png"))[..., :1], 3, axis=2)
+    Image.fromarray(grey).save(tmp_path / "grey_rgb.png")  # an RGB file of gray content
     assert main(["superres", str(tmp_path / "grey_rgb.png"), "-o", str(tmp_path / "s.png"), "--iters", "2"]) == 0
     assert capsys.readouterr().err == ""
+    assert Image.open(tmp_path / "s.png").mode == "L"
+
+
+def test_a_grey_reference_for_a_colour_output_is_refused_before_any_work(tmp_path, capsys):
+    Image.fromarray(np.full((24, 24, 3), (10, 120, 200), dtype=np.uint8)).save(tmp_path / "IN.png")
+    np.save(tmp_path / "ref.npy", np.full((24, 24), 0.5))
+    assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.02",
+                 "--reference", str(tmp_path / "ref.npy")]) == 2
+    assert "--reference is a grey image, the output colour" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_missing_optional_dependency_names_the_extra(tmp_path, clean, monkeypatch, capsys):

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
+import torch
 
 from scorematch.datasets import ImageFileError, list_images, read_idx, read_image, write_image
 from scorematch.datasets.images import ImageInfo, output_bits, read_image_info
@@ -334,3 +335,21 @@ def test_a_folder_without_images_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("no images here")
     with pytest.raises(ImageFileError, match="no image files"):
         list_images(tmp_path)
+
+
+def test_colour_round_trip_png_and_npy(tmp_path):
+    """``colour=True`` keeps the channels, (3, H, W); the default still converts to gray; .npy colour is (H, W, 3)."""
+    rgb = np.random.default_rng(5).integers(0, 256, (6, 7, 3)).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "c.png")
+    x = read_image(tmp_path / "c.png", colour=True, dtype=torch.float64)
+    assert x.shape == (3, 6, 7) and torch.allclose(x, torch.from_numpy(rgb).permute(2, 0, 1).double() / 255)
+    assert read_image(tmp_path / "c.png").shape == (6, 7)
+    write_image(tmp_path / "o.png", x)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")), rgb)
+    write_image(tmp_path / "o.tif", x)  # TIFF's 16-bit default gives way to 8 bits for colour
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o.tif")), rgb)
+    with pytest.raises(ValueError, match="8 bits"):
+        write_image(tmp_path / "o16.png", x, bits=16)
+    write_image(tmp_path / "o.npy", x)
+    assert np.load(tmp_path / "o.npy").shape == (6, 7, 3)
+    assert torch.allclose(read_image(tmp_path / "o.npy", colour=True, dtype=torch.float64), x)

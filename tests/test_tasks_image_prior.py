@@ -175,3 +175,12 @@ def test_boundary_needs_a_known_support():
         energy_and_grad(Bare(), x, boundary="replicate")
     with pytest.raises(ValueError, match="boundary must be one of"):
         energy_and_grad(Bare(), x, boundary="periodic")
+
+
+def test_a_grey_prior_acts_on_each_channel_of_a_colour_batch(gen):
+    prior = ImageFoE(3, 3, scale=20.0, whitening_size=3).double()
+    x = torch.rand(2, 3, 12, 11, generator=gen, dtype=torch.float64)
+    e, g = energy_and_grad(prior, x, boundary="replicate")
+    parts = [energy_and_grad(prior, x[:, c : c + 1], boundary="replicate") for c in range(3)]
+    assert torch.allclose(e, sum(p[0] for p in parts))
+    assert torch.allclose(g, torch.cat([p[1] for p in parts], 1))

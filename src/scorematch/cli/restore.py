@@ -21,6 +21,8 @@ from ..tasks.superres import PAPER_STEP_SCALE
 
 __all__ = ["add_parser", "parse_sigma", "default_model_path", "read_input", "read_kernel", "read_mask", "NOISY_RANGE"]
 
+#: Each restoration command and the argument that names its input image.
+RESTORE_COMMANDS = {"denoise": "noisy", "superres": "lowres", "deblur": "blurry", "inpaint": "image"}
 #: Float input values accepted around [0, 1] (noise leaves it); beyond, the file is on another scale (0..255).
 NOISY_RANGE = (-1.0, 2.0)
 
@@ -56,12 +58,12 @@ def default_model_path() -> Path:
 
 
 def read_input(path: str | Path, *, scale: float = 1.0) -> tuple[torch.Tensor, ImageInfo]:
-    """An input image as a float64 (1, 1, H, W) tensor, and what the file held.
+    """An input image as a float64 (1, C, H, W) tensor (C = 3 for colour, else 1), and what the file held.
 
     Float data (``.npy``, float TIFF) is divided by ``scale`` and may then leave [0, 1] (noise does) but not
     :data:`NOISY_RANGE`: values beyond it are on another scale (0..255, 0..65535), an error that names the fix.
     """
-    img, info = read_image_info(path, dtype=torch.float64, scale=scale, check_range=False)
+    img, info = read_image_info(path, dtype=torch.float64, scale=scale, check_range=False, colour=True)
     lo, hi = img.min().item(), img.max().item()
     if lo < NOISY_RANGE[0] or hi > NOISY_RANGE[1]:
         s = 255 if max(hi, -lo) <= 2 * 255 else 65535
@@ -69,15 +71,15 @@ def read_input(path: str | Path, *, scale: float = 1.0) -> tuple[torch.Tensor, I
             f"{path}: values span {lo:.5g}..{hi:.5g}, far outside [0, 1] (noise may take them to "
             f"{NOISY_RANGE[0]:g}..{NOISY_RANGE[1]:g}, not beyond): divide by {s}, or pass --scale {s}"
         )
-    return img.reshape(1, 1, *img.shape), info
+    return img.reshape(1, -1, *img.shape[-2:]), info
 
 
 def _read(path: str, args: argparse.Namespace) -> tuple[torch.Tensor, ImageInfo]:
-    """:func:`read_input` with ``--scale``; one warning line on stderr if colour was dropped."""
+    """:func:`read_input` with ``--scale``; one note on stderr when a grey prior restores a colour image."""
     img, info = read_input(path, scale=args.scale)
-    if info.colour:
-        print(f"scorematch {args.command}: warning: {path} is a colour image; it is converted to grey "
-              "(colour restoration is not supported yet)", file=sys.stderr)
+    if info.colour and args.command in RESTORE_COMMANDS and path == getattr(args, RESTORE_COMMANDS[args.command]):
+        print(f"scorematch {args.command}: note: {path} is a colour image; the grey prior restores each of its "
+              "channels (the output keeps the colour)", file=sys.stderr)
     return img, info
 
 
@@ -109,14 +111,19 @@ def _model_path(path: str | None) -> Path:
     return resolve(path)
 
 
-def _load_model(path: str | None) -> Energy:
+def _load_model(path: str | None, args: argparse.Namespace, device: torch.device) -> Energy:
+    """The prior, frozen, on ``device`` in float32 (float64 with ``--float64``)."""
     p = _model_path(path)
     energy = load(p)
     if not hasattr(energy, "kernel_size"):
         raise ValueError(f"{p} holds a {type(energy).__name__}; an image prior (ImageFoE/FieldOfExperts) is needed")
     for q in energy.parameters():
         q.requires_grad_(False)
-    return energy.double()
+    return energy.to(device=device, dtype=_dtype(args))
+
+
+def _dtype(args: argparse.Namespace) -> torch.dtype:
+    return torch.float64 if args.float64 else torch.float32
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -137,6 +144,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--boundary", choices=BOUNDARIES, default=DEFAULT_BOUNDARY,
                    help=f"how the prior treats the image border (default: {DEFAULT_BOUNDARY}; 'valid' constrains "
                         "border pixels less)")
+    p.add_argument("--float64", action="store_true",
+                   help="compute in float64 (default float32: within 0.002 dB of float64 on the tuning crops at "
+                        "1-25/256 and 2x super-resolution, 2-5x faster; docs/results/benchmarks/float32_vs_float64.json)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     add_device_argument(p)
 
@@ -188,13 +198,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     i.set_defaults(func=run_inpaint)
 
 
-def _reference(args: argparse.Namespace, shape: tuple[int, int]) -> torch.Tensor | None:
-    """The ``--reference`` image, checked against the output's (H, W) before any work is done."""
+def _reference(args: argparse.Namespace, shape: tuple[int, int], channels: int) -> torch.Tensor | None:
+    """The ``--reference`` image, checked against the output's (H, W) and channels before any work is done."""
     if args.reference is None:
         return None
     ref, _ = _read(args.reference, args)
     if tuple(ref.shape[-2:]) != tuple(shape):
         raise ValueError(f"--reference has shape {tuple(ref.shape[-2:])}, the output {tuple(shape)}")
+    if ref.shape[1] != channels:
+        kinds = {1: "grey", 3: "colour"}
+        raise ValueError(f"--reference is a {kinds[ref.shape[1]]} image, the output {kinds[channels]}")
     return ref
 
 
@@ -212,13 +225,13 @@ def run_denoise(args: argparse.Namespace) -> int:
     sigma = parse_sigma(args.sigma)
     device = _prepare(args)
     y, info = _read(args.noisy, args)
-    ref = _reference(args, y.shape[-2:])
+    ref = _reference(args, y.shape[-2:], y.shape[1])
     bits = _output_bits(args, info)
-    energy = _load_model(args.model).to(device)
+    energy = _load_model(args.model, args, device)
     weight = args.weight if args.weight is not None else recommended_weight(_model_path(args.model), sigma)
-    x = denoise(y.to(device), energy, sigma=sigma, method=args.method, n_iter=args.iters, weight=weight,
-                tile=args.tile, boundary=args.boundary).cpu()
-    write_image(args.output, x[0, 0], bits=bits, scale=args.scale)
+    x = denoise(y.to(device, _dtype(args)), energy, sigma=sigma, method=args.method, n_iter=args.iters,
+                weight=weight, tile=args.tile, boundary=args.boundary).cpu()
+    write_image(args.output, x[0], bits=bits, scale=args.scale)
     extra = {"sigma": sigma, "weight": weight}
     if ref is not None:
         extra["psnr_input"] = round(psnr(y, ref), 4)
@@ -231,12 +244,12 @@ def run_superres(args: argparse.Namespace) -> int:
 
     device = _prepare(args)
     y, info = _read(args.lowres, args)
-    ref = _reference(args, (args.factor * y.shape[-2], args.factor * y.shape[-1]))
+    ref = _reference(args, (args.factor * y.shape[-2], args.factor * y.shape[-1]), y.shape[1])
     bits = _output_bits(args, info)
-    energy = _load_model(args.model).to(device)
-    x = superresolve(y.to(device), energy, factor=args.factor, method=args.method, n_iter=args.iters,
-                     tile=args.tile, boundary=args.boundary).cpu()
-    write_image(args.output, x[0, 0], bits=bits, scale=args.scale)
+    energy = _load_model(args.model, args, device)
+    x = superresolve(y.to(device, _dtype(args)), energy, factor=args.factor, method=args.method,
+                     n_iter=args.iters, tile=args.tile, boundary=args.boundary).cpu()
+    write_image(args.output, x[0], bits=bits, scale=args.scale)
     _report(x, ref, {"factor": args.factor})
     return 0
 
@@ -268,15 +281,15 @@ def _solve(args: argparse.Namespace, y: torch.Tensor, info: ImageInfo, op, sigma
     from ..tasks import psnr, restore
 
     h, w = op.image_size(*y.shape[-2:])
-    ref = _reference(args, (h, w))
+    ref = _reference(args, (h, w), y.shape[1])
     bits = _output_bits(args, info)
-    energy = _load_model(args.model).to(device)
+    energy = _load_model(args.model, args, device)
     weight = 1.0 if sigma == 0 else (args.weight if args.weight is not None
                                      else recommended_weight(_model_path(args.model), sigma))
-    x = restore(y.to(device), op, energy, sigma=sigma, weight=weight, method=args.method, n_iter=args.iters,
-                tile=args.tile, boundary=args.boundary,
+    x = restore(y.to(device, _dtype(args)), op, energy, sigma=sigma, weight=weight, method=args.method,
+                n_iter=args.iters, tile=args.tile, boundary=args.boundary,
                 step_scale=PAPER_STEP_SCALE if sigma == 0 and args.method == "paper" else None).cpu()
-    write_image(args.output, x[0, 0], bits=bits, scale=args.scale)
+    write_image(args.output, x[0], bits=bits, scale=args.scale)
     extra = {"sigma": sigma, "weight": weight}
     if ref is not None and tuple(y.shape[-2:]) == (h, w):
         extra["psnr_input"] = round(psnr(op.start(y), ref), 4)

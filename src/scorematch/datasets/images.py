@@ -1,7 +1,8 @@
-"""Gray image I/O: 8- and 16-bit PNG/JPEG/TIFF/BMP and float ``.npy``, as float arrays in [0, 1].
+"""Image I/O: 8- and 16-bit PNG/JPEG/TIFF/BMP and float ``.npy``, as float arrays in [0, 1].
 
-Colour images are converted to gray with the ITU-R BT.601 luma weights
-``Y = 0.299 R + 0.587 G + 0.114 B`` (computed in float, not Pillow's rounded integer "L" mode).
+By default a colour image is converted to gray with the ITU-R BT.601 luma weights
+``Y = 0.299 R + 0.587 G + 0.114 B`` (computed in float, not Pillow's rounded integer "L" mode); with
+``colour=True`` it keeps its three channels, shape (3, H, W). A ``.npy`` colour image is (H, W, 3).
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ def _to_unit(arr: np.ndarray, path: Path) -> tuple[np.ndarray, int]:
     raise ImageFileError(f"{path}: unsupported pixel type {arr.dtype}")
 
 
-def read_image(path: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -> Tensor:
-    """Read a gray image as a tensor of shape (H, W) in [0, 1].
+def read_image(path: str | os.PathLike, *, dtype: torch.dtype = torch.float32, colour: bool = False) -> Tensor:
+    """Read an image as a tensor of shape (H, W) in [0, 1] (gray), or (3, H, W) for a colour file with ``colour``.
 
     Parameters
     ----------
@@ -70,21 +71,24 @@ def read_image(path: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -
         PNG/JPEG/TIFF/BMP/PGM (8- or 16-bit, gray or colour) or ``.npy`` (a 2-D float array in [0, 1],
         or uint8/uint16).
     dtype : torch.dtype
+    colour : bool
+        Keep a colour file's channels (default: convert it to gray).
 
     Returns
     -------
-    Tensor, shape (H, W), range [0, 1]
+    Tensor, shape (H, W) or (3, H, W), range [0, 1]
 
     Raises
     ------
     ImageFileError
         Unreadable, truncated, empty, non-2-D or out-of-range input.
     """
-    return read_image_info(path, dtype=dtype)[0]
+    return read_image_info(path, dtype=dtype, colour=colour)[0]
 
 
 def read_image_info(
-    path: str | os.PathLike, *, dtype: torch.dtype = torch.float32, scale: float = 1.0, check_range: bool = True
+    path: str | os.PathLike, *, dtype: torch.dtype = torch.float32, scale: float = 1.0, check_range: bool = True,
+    colour: bool = False,
 ) -> tuple[Tensor, ImageInfo]:
     """:func:`read_image`, with what the file held (bit depth, colour) and options for float data.
 
@@ -97,10 +101,12 @@ def read_image_info(
         are always their levels over ``2**bits - 1``.
     check_range : bool
         Refuse float values outside [0, 1] (after the division). False keeps them as they are (noisy data).
+    colour : bool
+        Keep a colour file's three channels (``info.colour``; a file whose channels are equal stays gray).
 
     Returns
     -------
-    image : Tensor, shape (H, W), range [0, 1] if ``check_range``
+    image : Tensor, shape (H, W), or (3, H, W) for colour with ``colour``; range [0, 1] if ``check_range``
     info : ImageInfo
     """
     path = Path(path)
@@ -108,7 +114,9 @@ def read_image_info(
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")
     unit, info = _read_npy(path) if path.suffix.lower() == ".npy" else _read_pil(path)
-    if unit.ndim != 2:
+    if unit.ndim == 3 and unit.shape[-1] == 3:  # (H, W, 3) RGB
+        unit = unit.transpose(2, 0, 1) if colour and info.colour else unit @ _LUMA
+    if unit.ndim != (3 if colour and info.colour else 2):
         raise ImageFileError(f"{path}: expected a 2-D gray image, got shape {unit.shape}; save one image per file")
     if unit.size == 0:
         raise ImageFileError(f"{path}: the image is empty (0 pixels)")
@@ -139,7 +147,7 @@ def _read_npy(path: Path) -> tuple[np.ndarray, ImageInfo]:
     else:
         raise ImageFileError(f"{path}: .npy images must be float (in [0, 1]) or uint8/uint16, got {arr.dtype}")
     if unit.ndim == 3 and unit.shape[-1] in (3, 4):  # (H, W, 3 or 4): RGB(A), the alpha dropped
-        return _rgb_to_gray(unit[..., :3], bits)
+        return _rgb(unit[..., :3], bits)
     return unit, ImageInfo(bits, colour=False)
 
 
@@ -149,7 +157,7 @@ def _read_pil(path: Path) -> tuple[np.ndarray, ImageInfo]:
     try:
         with Image.open(path) as im:
             im.load()
-            return _pil_to_gray(im, path)
+            return _pil_array(im, path)
     except ImageFileError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
@@ -160,7 +168,8 @@ def _read_pil(path: Path) -> tuple[np.ndarray, ImageInfo]:
         raise ImageFileError(f"{path}: corrupt image data ({type(exc).__name__}: {exc})") from None
 
 
-def _pil_to_gray(im, path: Path) -> tuple[np.ndarray, ImageInfo]:
+def _pil_array(im, path: Path) -> tuple[np.ndarray, ImageInfo]:
+    """(H, W) gray or (H, W, 3) RGB values in [0, 1], and what the file held."""
     mode = im.mode
     if mode in ("1", "L"):
         unit, bits = _to_unit(np.asarray(im), path)
@@ -173,14 +182,14 @@ def _pil_to_gray(im, path: Path) -> tuple[np.ndarray, ImageInfo]:
     if mode == "F":
         return np.asarray(im).astype(np.float64), ImageInfo(None, colour=False)
     if mode in ("LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"):
-        return _rgb_to_gray(np.asarray(im.convert("RGB")).astype(np.float64) / 255.0, 8)  # (H, W, 3)
+        return _rgb(np.asarray(im.convert("RGB")).astype(np.float64) / 255.0, 8)  # (H, W, 3)
     raise ImageFileError(f"{path}: unsupported image mode {mode!r}; convert it to gray or RGB")
 
 
-def _rgb_to_gray(rgb: np.ndarray, bits: int | None) -> tuple[np.ndarray, ImageInfo]:
-    """(H, W, 3) -> (H, W) luma; ``colour`` is False when the three channels are equal (a gray image)."""
+def _rgb(rgb: np.ndarray, bits: int | None) -> tuple[np.ndarray, ImageInfo]:
+    """(H, W, 3) values and their info; ``colour`` is False when the three channels are equal (a gray image)."""
     colour = not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
-    return rgb @ _LUMA, ImageInfo(bits, colour)
+    return rgb, ImageInfo(bits, colour)
 
 
 def output_bits(path: str | os.PathLike, bits: int | None = None) -> int | None:
@@ -210,16 +219,17 @@ def output_bits(path: str | os.PathLike, bits: int | None = None) -> int | None:
 def write_image(
     path: str | os.PathLike, image: Tensor | np.ndarray, *, bits: int | None = None, scale: float = 1.0
 ) -> Path:
-    """Write a (H, W) image in [0, 1] (clipped) atomically; the format follows the extension.
+    """Write a (H, W) gray or (3, H, W) colour image in [0, 1] (clipped) atomically; the format follows the extension.
 
     Parameters
     ----------
     path : path-like
         ``.npy`` keeps float64 values unquantized; image formats store integer levels.
-    image : Tensor or ndarray, shape (H, W), range [0, 1]
+    image : Tensor or ndarray, shape (H, W) or (3, H, W), range [0, 1]
+        A ``.npy`` file holds a colour image as (H, W, 3).
     bits : {8, 16}, optional
         Bits per pixel of an image format (see :func:`output_bits`); default 16 for ``.tif``/``.tiff``,
-        8 for the others.
+        8 for the others. Colour image files are 8-bit (Pillow writes no 16-bit RGB).
     scale : float
         A ``.npy`` file holds the clipped values times ``scale`` (the 0..``scale`` scale, as read by
         :func:`read_image_info`); image formats hold levels ``0 .. 2**bits - 1`` whatever the scale.
@@ -229,11 +239,19 @@ def write_image(
     Path
     """
     path = Path(path)
-    bits = output_bits(path, bits)
+    requested, bits = bits, output_bits(path, bits)
     scale = check_number("scale", scale, minimum=0, strict=True)
     arr = image.detach().cpu().double().numpy() if isinstance(image, Tensor) else np.asarray(image, dtype=np.float64)
-    if arr.ndim != 2 or arr.size == 0:
-        raise ValueError(f"image must have shape (H, W) with H, W >= 1, got {arr.shape}")
+    if arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    colour = arr.ndim == 3 and arr.shape[0] == 3
+    if not (arr.ndim == 2 or colour) or arr.size == 0:
+        raise ValueError(f"image must have shape (H, W) or (3, H, W) with H, W >= 1, got {arr.shape}")
+    if colour:
+        arr = arr.transpose(1, 2, 0)  # (H, W, 3)
+        if bits == 16 and requested is not None:
+            raise ValueError(f"{path}: colour images are written with 8 bits (or as .npy), not 16")
+        bits = 8 if bits == 16 else bits
     if not np.isfinite(arr).all():
         raise ValueError(f"image contains NaN or inf values; nothing was written to {path}")
     arr = np.clip(arr, 0.0, 1.0)

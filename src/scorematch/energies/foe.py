@@ -86,6 +86,11 @@ class FieldOfExperts(StudentTExperts):
         return {"n_experts": self.n_experts, "kernel_size": self.kernel_size, **super().config()}
 
     @property
+    def in_channels(self) -> int:
+        """Channels of the images this energy takes (1: grey)."""
+        return int(self.layers[0].raw_weight.shape[1])
+
+    @property
     def filters(self) -> Tensor:
         """Effective filters, shape (M, k, k)."""
         return self.layers[0].weight[:, 0]

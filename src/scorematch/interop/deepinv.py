@@ -21,7 +21,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from ..energies.base import Energy
-from ..tasks._objective import DEFAULT_BOUNDARY, energy_and_grad, extend, support_of
+from ..tasks._objective import DEFAULT_BOUNDARY, energy_and_grad, extend, per_channel, support_of
 
 try:
     from deepinv.optim import Prior
@@ -62,24 +62,17 @@ class EnergyPrior(Prior):
             self._converted[key] = _frozen_copy(self.energy).to(device=x.device, dtype=x.dtype)
         return self._converted[key]
 
-    def _channels(self, x: Tensor) -> tuple[Tensor, int]:
-        """``x`` with the channels folded into the batch when the prior is grey: (B * C, 1, H, W), and C."""
-        c = x.shape[1]
-        grey = getattr(self.energy, "n_channels", 1) == 1
-        return (x.reshape(-1, 1, *x.shape[-2:]), c) if grey and c > 1 else (x, 1)
-
     def fn(self, x: Tensor, *args, **kwargs) -> Tensor:
         """``E(x)`` per image, shape (B,); differentiable w.r.t. ``x``."""
-        energy, (flat, c) = self._energy_for(x), self._channels(x)
+        energy = self._energy_for(x)
+        flat, c = per_channel(energy, x)
         if self.boundary != "valid":
             flat = extend(flat, support_of(energy) - 1, self.boundary)
         return energy.energy(flat).reshape(-1, c).sum(1)
 
     def grad(self, x: Tensor, *args, **kwargs) -> Tensor:
         """``dE/dx``, shaped like ``x`` (the layers' own gradient pass, no graph)."""
-        energy, (flat, _) = self._energy_for(x), self._channels(x)
-        _, g = energy_and_grad(energy, flat, tile=self.tile, boundary=self.boundary)
-        return g.reshape(x.shape)
+        return energy_and_grad(self._energy_for(x), x, tile=self.tile, boundary=self.boundary)[1]
 
 
 def _frozen_copy(energy: Energy) -> Energy:

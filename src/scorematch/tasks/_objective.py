@@ -7,7 +7,8 @@ from torch import Tensor
 
 from ..energies.base import Energy
 
-__all__ = ["energy_and_grad", "support_of", "check_image_size", "extend", "BOUNDARIES", "DEFAULT_BOUNDARY"]
+__all__ = ["energy_and_grad", "support_of", "channels_of", "per_channel", "check_image_size", "extend", "BOUNDARIES",
+           "DEFAULT_BOUNDARY"]
 
 #: How a field energy treats the image border (see :func:`energy_and_grad`).
 BOUNDARIES = ("valid", "symmetric", "reflect", "replicate")
@@ -21,6 +22,22 @@ def support_of(energy: Energy) -> int | None:
     if s is None:
         s = getattr(energy, "kernel_size", None)
     return None if s is None else int(s)
+
+
+def channels_of(energy: Energy) -> int | None:
+    """Channels of the images an energy takes (``in_channels``; ``None`` if unknown)."""
+    c = getattr(energy, "in_channels", None)
+    return None if c is None else int(c)
+
+
+def per_channel(energy: Energy, x: Tensor) -> tuple[Tensor, int]:
+    """``x`` (B, C, H, W) with its channels folded into the batch, (B * C, 1, H, W), when ``energy`` is a grey
+    prior and ``C > 1`` (the prior then acts on each channel alone); and the number of channels folded (1 if none).
+    """
+    c = x.shape[1]
+    if c > 1 and channels_of(energy) == 1:
+        return x.reshape(-1, 1, *x.shape[-2:]), c
+    return x, 1
 
 
 def check_image_size(energy: Energy, shape: tuple[int, int], *, factor: int = 1) -> None:
@@ -85,7 +102,8 @@ def energy_and_grad(
         A field energy that sums a term over every valid ``S x S`` window (``S`` = ``energy.support`` or
         ``energy.kernel_size``), such as :class:`~scorematch.FieldOfExperts` or
         :class:`~scorematch.energies.ImageFoE`.
-    x : Tensor, shape (B, 1, H, W)
+    x : Tensor, shape (B, C, H, W)
+        A grey prior acts on each of the ``C`` channels (:func:`per_channel`), its energies summed per image.
     tile : int, optional
         Window positions per tile side. Each tile reads an ``(tile + S - 1)``-sided crop, so the work
         memory is bounded by the tile size, not the image. The energies and gradients are sums of the
@@ -100,8 +118,12 @@ def energy_and_grad(
     Returns
     -------
     energy : Tensor, shape (B,)
-    grad : Tensor, shape (B, 1, H, W)
+    grad : Tensor, shape (B, C, H, W)
     """
+    flat, c = per_channel(energy, x)
+    if c > 1:
+        e, g = energy_and_grad(energy, flat, tile=tile, boundary=boundary)
+        return e.reshape(-1, c).sum(1), g.reshape(x.shape)
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
     if boundary == "valid":

@@ -28,8 +28,8 @@ def psnr(x: Tensor, reference: Tensor, *, data_range: float = 1.0) -> float:
 def _check(y: Tensor, energy: Energy, sigma: float, weight: float) -> None:
     if not isinstance(y, Tensor) or not y.is_floating_point():
         raise TypeError("y must be a floating-point tensor")
-    if y.dim() != 4 or y.shape[1] != 1:
-        raise ValueError(f"y must have shape (B, 1, H, W), got {tuple(y.shape)}")
+    if y.dim() != 4:
+        raise ValueError(f"y must have shape (B, C, H, W), got {tuple(y.shape)}")
     if not (math.isfinite(sigma) and sigma > 0):
         raise ValueError(f"sigma must be a positive number, got {sigma}")
     if not weight >= 0:
@@ -62,8 +62,8 @@ def denoise(
 
     Parameters
     ----------
-    y : Tensor, shape (B, 1, H, W), range about [0, 1]
-        Noisy images (not clipped or quantized).
+    y : Tensor, shape (B, C, H, W), range about [0, 1]
+        Noisy images (not clipped or quantized); a grey prior acts on each of the ``C`` channels.
     energy : Energy
         The prior on [0, 1] images, e.g. :class:`~scorematch.energies.ImageFoE`.
     sigma : float

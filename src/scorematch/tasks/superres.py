@@ -41,7 +41,7 @@ def upscale_start(y: Tensor, *, factor: int = 2, kind: Literal["lowpass", "bicub
 
     Parameters
     ----------
-    y : Tensor, shape (B, 1, h, w)
+    y : Tensor, shape (B, C, h, w)
     factor : int
     kind : {"lowpass", "bicubic"}
         ``"lowpass"``: the paper's start, a linear (bilinear) upscale followed by a low-pass filter (our
@@ -52,7 +52,7 @@ def upscale_start(y: Tensor, *, factor: int = 2, kind: Literal["lowpass", "bicub
 
     Returns
     -------
-    Tensor, shape (B, 1, h * factor, w * factor)
+    Tensor, shape (B, C, h * factor, w * factor)
     """
     if y.dim() != 4:
         raise ValueError(f"y must have shape (B, C, h, w), got {tuple(y.shape)}")
@@ -86,7 +86,7 @@ def superresolve(
 
     Parameters
     ----------
-    y : Tensor, shape (B, 1, h, w), range [0, 1]
+    y : Tensor, shape (B, C, h, w), range [0, 1] (a grey prior acts on each channel)
     energy : Energy
         Prior on [0, 1] images.
     factor : int
@@ -105,7 +105,7 @@ def superresolve(
 
     Returns
     -------
-    Tensor, shape (B, 1, h * factor, w * factor); its block averages equal ``y`` up to rounding.
+    Tensor, shape (B, C, h * factor, w * factor); its block averages equal ``y`` up to rounding.
 
     Examples
     --------
@@ -116,8 +116,8 @@ def superresolve(
     >>> bool(torch.allclose(Downsample(2).A(x), y, atol=1e-12))
     True
     """
-    if not isinstance(y, Tensor) or not y.is_floating_point() or y.dim() != 4 or y.shape[1] != 1:
-        raise ValueError("y must be a floating-point tensor of shape (B, 1, h, w)")
+    if not isinstance(y, Tensor) or not y.is_floating_point() or y.dim() != 4:
+        raise ValueError("y must be a floating-point tensor of shape (B, C, h, w)")
     op = Downsample(factor)
     check_image_size(energy, y.shape[-2:], factor=op.factor)
     y = y.detach()
