@@ -38,7 +38,7 @@ from scorematch.cli.restore import default_model_path, parse_sigma  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.pretrained import load_pretrained, recommended_weight  # noqa: E402
 from scorematch.tasks import DEFAULT_BOUNDARY, denoise, psnr  # noqa: E402
-from scorematch.tasks._objective import energy_and_grad, support_of  # noqa: E402
+from scorematch.tasks._objective import image_energy_and_grad, support_of  # noqa: E402
 
 
 def _loadavg() -> float | None:
@@ -78,8 +78,8 @@ def _prior_gflops(prior, y: torch.Tensor, repeats: int = 5) -> dict[str, float]:
     pad = support - 1
     pixels = (y.shape[-2] + pad) * (y.shape[-1] + pad)
     flop = 2 * 2 * prior.alpha.numel() * support**2 * pixels
-    energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY)  # warm up
-    best = min(_timed(lambda: energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY))[0] for _ in range(repeats))
+    image_energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY)  # warm up
+    best = min(_timed(lambda: image_energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY))[0] for _ in range(repeats))
     return {"seconds": round(best, 4), "gflop": round(flop / 1e9, 3), "gflops": round(flop / best / 1e9, 1)}
 
 

@@ -30,8 +30,7 @@ METHODS: tuple[str, ...] = ("curvature", "exact", "hutchinson")
 def grad_with_graph(energy: Energy, x: Tensor) -> tuple[Tensor, Tensor]:
     """``(x_leaf, dE/dx)`` with a graph for further differentiation."""
     x = x.detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(energy.energy(x).sum(), x, create_graph=True)
-    return x, g
+    return x, -energy.score(x)
 
 
 def hessian_vector_products(

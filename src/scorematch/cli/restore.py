@@ -145,8 +145,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help=f"how the prior treats the image border (default: {DEFAULT_BOUNDARY}; 'valid' constrains "
                         "border pixels less)")
     p.add_argument("--float64", action="store_true",
-                   help="compute in float64 (default float32: within 0.002 dB of float64 on the tuning crops at "
-                        "1-25/256 and 2x super-resolution, 2-5x faster; docs/results/benchmarks/float32_vs_float64.json)")
+                   help="compute in float64 (default float32, faster; the two are compared on the tuning crops in "
+                        "docs/results/benchmarks/float32_vs_float64.json)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     add_device_argument(p)
 

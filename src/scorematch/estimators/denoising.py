@@ -46,7 +46,6 @@ def denoising_score_matching_loss(
         raise TypeError(f"energy must be a scorematch Energy, got {type(energy).__name__}")
     check_tensor("x", x, min_dim=2)
     noise = gaussian(tuple(x.shape), like=x, generator=generator)
-    x_noisy = (x + sigma * noise).detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(energy.energy(x_noisy).sum(), x_noisy, create_graph=True)
+    grad = -energy.score(x + sigma * noise)  # dE/dx at the noisy points, with a graph
     residual = grad - noise / sigma  # (x_noisy - x) / sigma^2 = noise / sigma
     return 0.5 * (residual * residual).flatten(1).sum(1).mean()

@@ -21,7 +21,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from ..energies.base import Energy
-from ..tasks._objective import DEFAULT_BOUNDARY, energy_and_grad, extend, per_channel, support_of
+from ..tasks._objective import DEFAULT_BOUNDARY, image_energy_and_grad, extend, per_channel, support_of
 
 try:
     from deepinv.optim import Prior
@@ -72,7 +72,7 @@ class EnergyPrior(Prior):
 
     def grad(self, x: Tensor, *args, **kwargs) -> Tensor:
         """``dE/dx``, shaped like ``x`` (the layers' own gradient pass, no graph)."""
-        return energy_and_grad(self._energy_for(x), x, tile=self.tile, boundary=self.boundary)[1]
+        return image_energy_and_grad(self._energy_for(x), x, tile=self.tile, boundary=self.boundary)[1]
 
 
 def _frozen_copy(energy: Energy) -> Energy:

@@ -7,10 +7,10 @@ from torch import Tensor
 
 from ..energies.base import Energy
 
-__all__ = ["energy_and_grad", "support_of", "channels_of", "per_channel", "check_image_size", "extend", "BOUNDARIES",
-           "DEFAULT_BOUNDARY"]
+__all__ = ["image_energy_and_grad", "support_of", "channels_of", "per_channel", "check_image_size", "extend",
+           "BOUNDARIES", "DEFAULT_BOUNDARY"]
 
-#: How a field energy treats the image border (see :func:`energy_and_grad`).
+#: How a field energy treats the image border (see :func:`image_energy_and_grad`).
 BOUNDARIES = ("valid", "symmetric", "reflect", "replicate")
 #: The restoration solvers' boundary (:func:`~scorematch.tasks.denoise` documents the measured choice).
 DEFAULT_BOUNDARY = "replicate"
@@ -91,7 +91,7 @@ def extend(x: Tensor, m: int, boundary: str) -> Tensor:
     return x[..., rows, :][..., cols]
 
 
-def energy_and_grad(
+def image_energy_and_grad(
     energy: Energy, x: Tensor, *, tile: int | None = None, boundary: str = "valid"
 ) -> tuple[Tensor, Tensor]:
     """``E(x)`` per image and ``dE/dx``, optionally computed tile by tile.
@@ -122,7 +122,7 @@ def energy_and_grad(
     """
     flat, c = per_channel(energy, x)
     if c > 1:
-        e, g = energy_and_grad(energy, flat, tile=tile, boundary=boundary)
+        e, g = image_energy_and_grad(energy, flat, tile=tile, boundary=boundary)
         return e.reshape(-1, c).sum(1), g.reshape(x.shape)
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")

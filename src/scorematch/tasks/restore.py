@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ..energies.base import Energy
-from ._objective import DEFAULT_BOUNDARY, check_image_size, energy_and_grad
+from ._objective import DEFAULT_BOUNDARY, check_image_size, image_energy_and_grad
 from .operators import LinearOperator, as_operator
 
 __all__ = ["restore", "objective_and_grad", "annealed_steps", "PAPER_ETA", "CONSTRAINED_SCALE"]
@@ -91,7 +91,7 @@ def restore(
         Multiplies the raw gradient in the paper's steps: default ``sigma^2`` with noise (steps preconditioned by
         the data term's curvature, see :func:`~scorematch.tasks.denoise`); required without noise.
     tile, boundary
-        How the prior's gradient is evaluated (:func:`~scorematch.tasks._objective.energy_and_grad`).
+        How the prior's gradient is evaluated (:func:`~scorematch.tasks._objective.image_energy_and_grad`).
 
     Returns
     -------
@@ -154,7 +154,7 @@ def objective_and_grad(x: Tensor, y: Tensor, operator: LinearOperator, energy: E
     value : Tensor, scalar (summed over the batch)
     grad : Tensor, shaped like ``x``
     """
-    e, g = energy_and_grad(energy, x, tile=tile, boundary=boundary)
+    e, g = image_energy_and_grad(energy, x, tile=tile, boundary=boundary)
     r = operator.A(x) - y
     s2 = sigma * sigma
     value = s2 * weight * e.sum() + 0.5 * (r * r).sum()
@@ -172,7 +172,7 @@ def _paper(y, operator, energy, x, *, sigma, weight, n_iter, eta, step_scale, ti
 
 def _paper_constrained(y, operator, energy, x, *, n_iter, eta, step_scale, tile, boundary) -> Tensor:
     for step in annealed_steps(n_iter, eta):
-        _, g = energy_and_grad(energy, x, tile=tile, boundary=boundary)
+        _, g = image_energy_and_grad(energy, x, tile=tile, boundary=boundary)
         x = operator.project(x - step * step_scale * g, y)
         _check_finite(x, step, step_scale, "")
     return x
@@ -218,7 +218,7 @@ def _lbfgs_constrained(y, operator, energy, x0, *, n_iter, history, tol, tile, b
     def closure_of(z):
         def closure() -> Tensor:
             with torch.no_grad():
-                e, g = energy_and_grad(energy, operator.project(z.data, y), tile=tile, boundary=boundary)
+                e, g = image_energy_and_grad(energy, operator.project(z.data, y), tile=tile, boundary=boundary)
                 z.grad = CONSTRAINED_SCALE * operator.project(g, zero)  # P^T g: P's linear part is symmetric
             return CONSTRAINED_SCALE * e.sum()
         return closure
