@@ -14,7 +14,7 @@ from ..datasets.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits
 from ..devices import add_device_argument, resolve_device
 from ..validation import check_number, parse_sigma
 from ..energies.base import Energy
-from ..pretrained import recommended_weight
+from ..pretrained import DEFAULT_PRIOR, models_dir, recommended_weight
 from ..serialization import load
 from ..tasks import BLUR_BOUNDARIES, BOUNDARIES, DEFAULT_BOUNDARY
 from ..tasks.superres import PAPER_STEP_SCALE
@@ -54,7 +54,7 @@ INPAINT_EXAMPLES = """examples:
 
 def default_model_path() -> Path:
     """The FoE bundled with the package (``scorematch/pretrained/foe_5x5x24.safetensors``)."""
-    return Path(__file__).resolve().parent.parent / "pretrained" / "foe_5x5x24.safetensors"
+    return models_dir() / f"{DEFAULT_PRIOR}.safetensors"
 
 
 def read_input(path: str | Path, *, scale: float = 1.0) -> tuple[torch.Tensor, ImageInfo]:

@@ -13,7 +13,10 @@ from typing import Any
 from ..energies import Energy
 from ..serialization import load, load_info
 
-__all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended_weight"]
+__all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended_weight", "DEFAULT_PRIOR"]
+
+#: The bundled prior every restoration command uses by default.
+DEFAULT_PRIOR = "foe_5x5x24"
 
 
 def models_dir() -> Path:
