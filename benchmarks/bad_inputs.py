@@ -604,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in bad:
         print(f"UNEXPECTED: {r.case.name}: exit {r.code} {r.error} {r.message!r} left {r.left}", file=sys.stderr)
     if not args.check:
-        from scorematch.serialization import atomic_path
+        from scorematch.io import atomic_path
 
         with atomic_path(args.out) as tmp:
             tmp.write_text(render(cli, lib))

@@ -21,6 +21,7 @@ MODULES = [
     "scorematch.energies",
     "scorematch.estimators",
     "scorematch.datasets",
+    "scorematch.io",
     "scorematch.distributed",
     "scorematch.parallel",
     "scorematch.devices",

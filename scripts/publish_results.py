@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from scorematch.experiments.cache import read_stamp, write_json  # noqa: E402
+from scorematch.experiments.cache import read_stamp  # noqa: E402
+from scorematch.io import write_json  # noqa: E402
 
 #: stage -> (folder under ``TO``, file patterns published from the stage's run folder).
 PUBLISHED = {

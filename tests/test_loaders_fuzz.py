@@ -16,7 +16,7 @@ from PIL import Image
 import torch
 
 from scorematch.datasets import ImageFileError, list_images, read_idx, read_image, write_image
-from scorematch.datasets.images import ImageInfo, output_bits, read_image_info
+from scorematch.io.images import ImageInfo, output_bits, read_image_info
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

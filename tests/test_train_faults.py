@@ -15,7 +15,7 @@ import torch
 
 import scorematch
 from scorematch.checkpoint import load_checkpoint
-from scorematch.serialization import atomic_path
+from scorematch.io import atomic_path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .datasets.images import dequantize
+from .io.images import dequantize
 from .datasets.patches import PatchSampler, load_images, split_images
 from .energies.foe import FieldOfExperts, laplacian_whitening_kernel
 from .energies.image_prior import ImageFoE

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .experiments.cache import code_fingerprint, git_state, provenance_rows
-from .serialization import atomic_path
+from .io.atomic import atomic_path
 
 __all__ = ["write_report", "markdown_to_html", "machine_info"]
 

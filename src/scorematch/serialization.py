@@ -6,11 +6,8 @@ name in a fixed registry.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +18,9 @@ from torch import Tensor
 
 from .energies import Energy, FieldOfExperts, GaussianEnergy, ProductOfExperts, TwoLayerEnergy
 from .energies.image_prior import ImageFoE
+from .io.atomic import atomic_path
 
-__all__ = ["save", "load", "ENERGY_CLASSES", "ModelFileError", "atomic_path", "FORMAT"]
+__all__ = ["save", "load", "ENERGY_CLASSES", "ModelFileError", "FORMAT"]
 
 FORMAT = "scorematch-model/1"
 
@@ -37,41 +35,6 @@ class ModelFileError(ValueError):
     """A model or checkpoint file that cannot be read as what was asked for."""
 
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it to ``path`` (never a partial file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private (0600); give it an ordinary file's mode
-    try:
-        yield Path(tmp)
-        _fsync(tmp)  # the data reaches the disk before the rename makes it visible
-        os.replace(tmp, path)
-        _fsync(path.parent)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _fsync(path: str | os.PathLike) -> None:
-    """Flush a file (or a directory entry) to disk; best effort where the OS does not allow it."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 #: File openings of formats that can carry code (pickle protocols 2-5, torch.save's zip archive).

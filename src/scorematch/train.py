@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import inspect
 import json
 import logging
@@ -24,7 +23,9 @@ from . import distributed as dist_util
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .energies import Energy
-from .serialization import atomic_path, energy_metadata, save
+from .io.atomic import atomic_path
+from .io.tables import write_csv
+from .serialization import energy_metadata, save
 
 __all__ = ["fit", "FitResult", "DivergenceError", "TrainingInterrupted", "Sampler"]
 
@@ -485,7 +486,4 @@ def _describe(energy: Energy) -> dict[str, Any]:
 def _write_metrics(path: Path, history: list[dict[str, float]]) -> None:
     if not history:
         return
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
+    write_csv(path, history)

@@ -18,7 +18,7 @@ from ..experiments import EXPERIMENTS, get
 from ..experiments.cache import Cache
 from ..experiments.cache import describe as cache_describe
 from ..report import write_report
-from ..serialization import atomic_path
+from ..io.atomic import atomic_path
 
 EXAMPLES = """examples:
   scorematch reproduce all --quick            # a few minutes: every stage on small models

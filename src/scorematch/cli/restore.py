@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..datasets.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits, read_image_info, write_image
+from ..io.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits, read_image_info, write_image
 from ..devices import add_device_argument, resolve_device
 from ..validation import check_number, parse_sigma
 from ..energies.base import Energy

@@ -40,7 +40,8 @@ from ..distributed import barrier, init_from_env, is_main_process, world_size
 from ..energies import Energy, FieldOfExperts, ProductOfExperts, laplacian_whitening_kernel
 from ..estimators import score_matching_loss
 from ..parallel import map_jobs
-from ..serialization import atomic_path, load
+from ..io.atomic import atomic_path
+from ..serialization import load
 from ..checkpoint import load_checkpoint
 from ..train import CHECKPOINT, MODEL, DivergenceError, TrainingInterrupted, _check_resumable, fit
 from ..validation import check_int, check_number

@@ -1,7 +1,7 @@
 """Data sets and loaders: MNIST idx files (and, in later modules, images and patches)."""
 
 from .paths import data_dir
-from .images import IMAGE_SUFFIXES, ImageFileError, dequantize, list_images, read_image, write_image
+from ..io.images import IMAGE_SUFFIXES, ImageFileError, dequantize, list_images, read_image, write_image
 from .patches import PatchSampler, load_images, split_images, whiten
 from .mnist import MNIST_FILES, downsample2x, load_mnist, read_idx
 

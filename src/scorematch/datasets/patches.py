@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .images import list_images, read_image
+from ..io.images import list_images, read_image
 from .paths import data_dir
 
 __all__ = ["load_images", "whiten", "PatchSampler", "split_images"]

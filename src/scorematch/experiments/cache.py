@@ -26,9 +26,10 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from ..serialization import atomic_path, load_info
+from ..io.tables import write_json
+from ..serialization import load_info
 
-__all__ = ["Cache", "code_fingerprint", "git_state", "read_stamp", "write_json", "describe", "provenance_rows"]
+__all__ = ["Cache", "code_fingerprint", "git_state", "read_stamp", "describe", "provenance_rows"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _CODE_SUFFIXES = (".py", ".safetensors")
@@ -118,12 +119,6 @@ class Cache:
     def model_is_current(self, path: str | Path, settings: Any) -> bool:
         """Whether the model file ``path`` was saved with a current stamp for ``settings``."""
         return self.is_current(read_stamp(path), settings)
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1, default=str))
 
 
 def read_stamp(path: str | Path) -> dict[str, Any] | None:

@@ -28,7 +28,8 @@ from ..datasets import PatchSampler, load_images
 from ..energies import FieldOfExperts, laplacian_whitening_kernel
 from ..estimators import contrastive_divergence_loss
 from ..samplers import StepSizeController
-from ..serialization import atomic_path, load, save
+from ..io.atomic import atomic_path
+from ..serialization import load, save
 from ..train import fit
 from .cache import Cache
 

@@ -38,7 +38,7 @@ def save_filter_grid(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..serialization import atomic_path
+    from ..io.atomic import atomic_path
 
     w = filters.detach().cpu().double().numpy() if isinstance(filters, torch.Tensor) else np.asarray(filters, float)
     if w.ndim == 2:

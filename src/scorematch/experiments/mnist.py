@@ -56,10 +56,11 @@ from ..config import TrainConfig
 from ..datasets import downsample2x, load_mnist
 from ..energies import ProductOfExperts
 from ..estimators import score_matching_loss
-from ..serialization import atomic_path, load, save
+from ..serialization import load, save
 from ..parallel import map_jobs
 from ..train import fit
-from .cache import Cache, read_stamp, write_json
+from ..io.tables import write_csv, write_json
+from .cache import Cache, read_stamp
 
 __all__ = [
     "MnistConfig",
@@ -373,13 +374,6 @@ def train_model(
 # --------------------------------------------------------------------------------------------- run
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _read_csv(path: Path) -> list[dict[str, Any]]:
     def conv(v: str) -> Any:
         try:
@@ -416,7 +410,7 @@ def _train_job(job: tuple[str, str, float, bool, MnistConfig, bool, Cache]) -> t
     t0 = time.perf_counter()
     model, history = train_model(data, lam, param=param, config=cfg, progress=progress)
     seconds = time.perf_counter() - t0
-    _write_csv(out_dir / "training" / f"{name}.csv", history)
+    write_csv(out_dir / "training" / f"{name}.csv", history)
     save(model, _model_path(out_dir, param, lam, is_long),
          metadata={"lam": lam, "parameterization": param,
                    "stamp": cache.stamp(_model_settings(param, lam, is_long, config)),
@@ -521,7 +515,7 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
                 "logabsdet": float(torch.linalg.slogdet(model.filters.detach().double()).logabsdet),
                 "filter_norm_min": float(norms.min()), "filter_norm_max": float(norms.max()),
             })
-        _write_csv(out_dir / "loglik.csv", rows)
+        write_csv(out_dir / "loglik.csv", rows)
         write_json(ll_file, {"stamp": cache.stamp(ll_settings), "rows": rows})
 
     # 3. Classification with 100 digits per class, several draws; raw pixels as the baseline.
@@ -542,7 +536,7 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
                          "error_std": float(np.std(errs, ddof=1)) if len(errs) > 1 else 0.0,
                          "errors": " ".join(f"{e:.4f}" for e in errs)})
             logger.info("classification %s lam=%g: %.4f", param, lam, np.mean(errs))
-        _write_csv(out_dir / "classification.csv", rows)
+        write_csv(out_dir / "classification.csv", rows)
         write_json(clf_file, {"stamp": cache.stamp(clf_settings), "rows": rows})
 
     # 4. Convergence check: the same evaluation of the longer-trained free-filter models.
@@ -566,7 +560,7 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
                 "main_test_loglik": main_ll[lam]["test_loglik"] if lam in main_ll else math.nan,
                 "main_error_mean": main_err[lam]["error_mean"] if lam in main_err else math.nan,
             })
-        _write_csv(out_dir / "long.csv", rows)
+        write_csv(out_dir / "long.csv", rows)
         write_json(long_file, {"stamp": cache.stamp(long_settings), "rows": rows})
 
     # 5. Digits shown beside the filters.

@@ -30,7 +30,6 @@ from the result files, ``summary(out_dir)`` returns the headline table.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import hashlib
@@ -49,7 +48,9 @@ from torch import Tensor
 from ..datasets import PatchSampler, dequantize, load_images, split_images
 from ..energies import ProductOfExperts
 from ..estimators import score_matching_loss
-from ..serialization import atomic_path, save
+from ..io.atomic import atomic_path
+from ..io.tables import write_csv
+from ..serialization import save
 from ..train import DivergenceError, fit
 from .cache import Cache, read_stamp
 
@@ -500,10 +501,7 @@ def _write_table(out_dir: Path) -> None:
     runs = _load_runs(out_dir) + _load_runs(out_dir, "ml")
     runs.sort(key=lambda r: (r["condition"], r.get("estimator", "sm"), r["lambda"], r["seed"]))
     rows = [{k: r.get(k, "sm" if k == "estimator" else None) for k in _COLUMNS} for r in runs]
-    with atomic_path(out_dir / "results.csv") as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(_COLUMNS))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out_dir / "results.csv", rows, columns=_COLUMNS)
 
 
 def _load_stats(out_dir: Path) -> dict[str, dict[str, Any]]:

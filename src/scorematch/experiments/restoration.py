@@ -29,7 +29,6 @@ the best of its grid as found by :func:`climb` (a climb from the grid's middle),
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -49,9 +48,11 @@ from ..energies.image_prior import ImageFoE
 from ..parallel import map_jobs
 from ..pretrained import recommended_weight, resolve
 from ..priors import FoERecipe, train_image_foe
-from ..serialization import atomic_path, load, save
+from ..io.atomic import atomic_path
+from ..serialization import load, save
 from ..tasks import DEFAULT_BOUNDARY, Denoising, Downsample, denoise, psnr, superresolve, upscale_start
-from .cache import Cache, read_stamp, write_json
+from ..io.tables import write_csv, write_json
+from .cache import Cache, read_stamp
 from .compare import describe, paired_difference
 
 __all__ = ["run", "plot", "report", "summary", "TITLE", "RECIPE", "RECIPE_8X8X64", "PAPER_TABLE1", "PAPER_TABLE2",
@@ -704,11 +705,7 @@ def _write_tables(out_dir: Path) -> None:
     tables = {"table1.csv": table1_summary(out_dir), "table2.csv": _load(out_dir, "table2.json")["result"],
               "heldout.csv": heldout_summary(out_dir)}
     for name, rows in tables.items():
-        with atomic_path(out_dir / name) as tmp:
-            with open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(rows[0]))
-                w.writeheader()
-                w.writerows(rows)
+        write_csv(out_dir / name, rows)
 
 
 def plot(out_dir: str | os.PathLike) -> list[Path]:

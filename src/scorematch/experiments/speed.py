@@ -19,7 +19,8 @@ import torch
 
 from ..energies import FieldOfExperts, ProductOfExperts
 from ..estimators import score_matching_loss
-from .cache import Cache, read_stamp, write_json
+from ..io.tables import write_json
+from .cache import Cache, read_stamp
 
 __all__ = ["measure", "run", "plot", "report", "fit_exponent", "TITLE"]
 

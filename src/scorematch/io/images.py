@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 
 from ..draws import uniform
-from ..serialization import atomic_path
 from ..validation import check_number
+from .atomic import atomic_path
 
 __all__ = [
     "read_image", "read_image_info", "write_image", "output_bits", "list_images", "dequantize", "ImageInfo",
