@@ -6,7 +6,8 @@ import torch
 
 import scorematch
 from scorematch.datasets import data_dir, read_image
-from scorematch.energies import FieldOfExperts, roth_black_3x3
+from scorematch.energies import FieldOfExperts
+from scorematch.pretrained import roth_black_3x3
 
 
 def _reference_energy(img: np.ndarray, filters: np.ndarray, alpha: np.ndarray) -> float:

@@ -7,7 +7,6 @@ from .image_prior import ImageFoE
 from .layers import Conv2d, CurvatureLayer, Elementwise, Linear, Log1p, Square, StudentT, WeightedSum
 from .experts import DEFAULT_C, StudentTExperts
 from .poe import ProductOfExperts
-from .pretrained import roth_black_3x3
 from .twolayer import TwoLayerEnergy
 
 __all__ = [
@@ -29,5 +28,4 @@ __all__ = [
     "Square",
     "Log1p",
     "WeightedSum",
-    "roth_black_3x3",
 ]

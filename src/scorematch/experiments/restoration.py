@@ -46,7 +46,7 @@ from torch import Tensor
 from ..datasets import data_dir, list_images, read_image, split_images
 from ..energies.image_prior import ImageFoE
 from ..parallel import map_jobs
-from ..pretrained import recommended_weight, resolve
+from ..pretrained import recommended_weight, resolve, roth_black_3x3
 from ..priors import FoERecipe, train_image_foe
 from ..io.atomic import atomic_path
 from ..serialization import load, save
@@ -178,8 +178,6 @@ def _roth_black(path: Path, cache: Cache) -> Path | None:
     if cache.model_is_current(path, settings):
         return path
     try:
-        from ..energies.pretrained import roth_black_3x3
-
         save(ImageFoE.from_foe(roth_black_3x3(), scale=255.0, whitening_size=0), path,
              metadata={**settings, "stamp": cache.stamp(settings)})
     except (ImportError, OSError, ValueError) as exc:

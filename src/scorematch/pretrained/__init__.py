@@ -12,8 +12,10 @@ from typing import Any
 
 from ..energies import Energy
 from ..serialization import load, load_info
+from .roth_black import ROTH_BLACK_FILE, roth_black_3x3
 
-__all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended_weight", "DEFAULT_PRIOR"]
+__all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended_weight", "roth_black_3x3",
+           "ROTH_BLACK_FILE", "DEFAULT_PRIOR"]
 
 #: The bundled prior every restoration command uses by default.
 DEFAULT_PRIOR = "foe_5x5x24"

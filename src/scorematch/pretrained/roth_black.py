@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .foe import FieldOfExperts
+from ..datasets.paths import data_dir
+from ..energies.foe import FieldOfExperts
 
 __all__ = ["roth_black_3x3", "ROTH_BLACK_FILE"]
 
@@ -60,13 +61,12 @@ def roth_black_3x3(path: str | os.PathLike | None = None, *, dtype: torch.dtype 
     Examples
     --------
     >>> import torch
-    >>> from scorematch.energies.pretrained import roth_black_3x3
+    >>> from scorematch.pretrained import roth_black_3x3
     >>> foe = roth_black_3x3()
     >>> foe.filters.shape, foe.c
     (torch.Size([8, 3, 3]), 1.0)
     """
     if path is None:
-        from ..datasets.paths import data_dir
 
         path = data_dir() / ROTH_BLACK_FILE
     path = Path(path)
