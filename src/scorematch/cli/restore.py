@@ -151,10 +151,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_device_argument(p)
 
 
+def _command(sub: argparse._SubParsersAction, name: str, summary: str, description: str,
+             examples: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=summary, description=description, epilog=examples,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("denoise", help="remove Gaussian noise from an image (MAP with a learned FoE prior)",
-                       description="MAP denoising (Kingma & LeCun 2010, eq. 10) with a Field-of-Experts prior.",
-                       epilog=DENOISE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _command(sub, "denoise", "remove Gaussian noise from an image (MAP with a learned FoE prior)",
+                 "MAP denoising (Kingma & LeCun 2010, eq. 10) with a Field-of-Experts prior.", DENOISE_EXAMPLES)
     p.add_argument("noisy", help="noisy image: PNG/TIFF/... or a float .npy array (values may leave [0, 1] as noise "
                                  "does, within -1..2; see --scale)")
     p.add_argument("--sigma", required=True, type=str, help="noise std on the [0, 1] scale: 5/256 or 0.0195")
@@ -162,19 +167,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.set_defaults(func=run_denoise)
 
-    q = sub.add_parser("superres", help="2x super-resolution with a learned FoE prior",
-                       description="Upscale by 2: the most probable image under the prior whose 2x2 block "
-                       "averages equal the input (Kingma & LeCun 2010, sec. 4.3).",
-                       epilog=SUPERRES_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    q = _command(sub, "superres", "super-resolution by 2, 3 or 4 with a learned FoE prior",
+                 "Upscale by --factor: the most probable image under the prior whose factor x factor block averages "
+                 "equal the input (Kingma & LeCun 2010, sec. 4.3).", SUPERRES_EXAMPLES)
     q.add_argument("lowres", help="low-resolution image: PNG/TIFF/... or .npy")
     q.add_argument("--factor", type=int, choices=(2, 3, 4), default=2, help="upscale factor (default 2)")
     _common(q)
     q.set_defaults(func=run_superres)
 
-    d = sub.add_parser("deblur", help="remove a known blur (and Gaussian noise) with a learned FoE prior",
-                       description="MAP deblurring: the most probable image x under the prior given y = k * x + n, "
-                       "k a known kernel (convolution, centre pixel (h // 2, w // 2) at the origin).",
-                       epilog=DEBLUR_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = _command(sub, "deblur", "remove a known blur (and Gaussian noise) with a learned FoE prior",
+                 "MAP deblurring: the most probable image x under the prior given y = k * x + n, k a known kernel "
+                 "(convolution, centre pixel (h // 2, w // 2) at the origin).", DEBLUR_EXAMPLES)
     d.add_argument("blurry", help="blurred image: PNG/TIFF/... or .npy")
     d.add_argument("--kernel", required=True, help="blur kernel: .npy array or a grey image, normalized to sum 1")
     d.add_argument("--sigma", required=True, type=str, help="noise std on the [0, 1] scale: 0.01 or 2/256")
@@ -186,10 +189,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _common(d)
     d.set_defaults(func=run_deblur)
 
-    i = sub.add_parser("inpaint", help="fill in missing pixels with a learned FoE prior",
-                       description="MAP inpainting: the known pixels (non-zero in --mask) are kept exactly, or, with "
-                       "--sigma, treated as noisy; the others are filled in by the prior.",
-                       epilog=INPAINT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    i = _command(sub, "inpaint", "fill in missing pixels with a learned FoE prior",
+                 "MAP inpainting: the known pixels (non-zero in --mask) are kept exactly, or, with --sigma, treated "
+                 "as noisy; the others are filled in by the prior.", INPAINT_EXAMPLES)
     i.add_argument("image", help="image with missing pixels (their values are ignored): PNG/TIFF/... or .npy")
     i.add_argument("--mask", required=True, help="mask of the image's size: non-zero = known pixel (.npy or image)")
     i.add_argument("--sigma", type=str, help="noise std of the known pixels (default: none, kept exactly)")
