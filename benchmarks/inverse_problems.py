@@ -10,7 +10,7 @@ Problems (each with ``scorematch.tasks.restore`` and the bundled ``foe_5x5x24``,
   (``skimage.restoration.inpaint_biharmonic``);
 - super-resolution by 3 and 4 (block average); anchor: bicubic upscale projected onto the constraint.
 
-Every choice (our prior weight for deblurring, Wiener's balance) is made on the central crops of the tuning images
+Every choice (our prior weight for deblurring, Wiener's balance, our iteration budget for inpainting) is made on the central crops of the tuning images
 (``experiments.restoration.TUNE_IMAGES``) and reported on central crops of the held-out images
 (``experiments.restoration.heldout_images``: no choice of the project looks at them). Per problem: the mean PSNR of
 ours and of the anchor, and their difference paired over the images (mean, std of the mean, and the tie rule of
@@ -33,6 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from scorematch.experiments import restoration as R  # noqa: E402
+from scorematch.experiments.cache import code_fingerprint, git_state  # noqa: E402
 from scorematch.experiments.compare import describe, paired_difference  # noqa: E402
 from scorematch.io import read_image  # noqa: E402
 from scorematch.pretrained import load_pretrained  # noqa: E402
@@ -41,6 +42,7 @@ from scorematch.tasks import Blur, Downsample, Inpaint, psnr, restore, superreso
 NOISE = 0.01
 WEIGHTS = (0.06, 0.12, 0.25, 0.5, 1.0)
 BALANCES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+INPAINT_ITERS = (80, 200, 500)
 
 
 def motion_kernel(seed: int, size: int = 27) -> torch.Tensor:
@@ -97,6 +99,13 @@ def _deblur_problem(images, tag):
     return out
 
 
+def _loadavg() -> float | None:
+    try:
+        return round(float(Path("/proc/loadavg").read_text().split()[0]), 2)
+    except OSError:
+        return None
+
+
 def _mean(values) -> float:
     return float(np.mean(values))
 
@@ -123,7 +132,8 @@ def main() -> None:
     test = _images(R.heldout_images(args.images), args.crop)
     out = {"benchmark": "inverse_problems", "model": "foe_5x5x24", "crop": args.crop, "n_tune": len(tune),
            "n_test": len(test), "noise": NOISE, "threads": args.threads, "torch": torch.__version__,
-           "machine": platform.processor() or platform.machine(), "problems": {}}
+           "machine": platform.processor() or platform.machine(), **git_state(), "fingerprint": code_fingerprint(),
+           "load_avg_1min": _loadavg(), "problems": {}}
 
     # deblurring: the prior weight and Wiener's balance chosen on the tuning crops
     tune_b, test_b = _deblur_problem(tune, "tune-blur"), _deblur_problem(test, "test-blur")
@@ -142,15 +152,21 @@ def main() -> None:
     # inpainting, 50 % random missing pixels, no noise
     from skimage.restoration import inpaint_biharmonic
 
-    ours_i, anchor_i = [], []
-    for n, x in enumerate(test):
-        mask = (torch.rand(x.shape[-2:], generator=torch.Generator().manual_seed(_seed("test-mask", n))) > 0.5)
-        op = Inpaint(mask.float())
-        y = op.A(x)
-        ours_i.append(_psnr(restore(y, op, prior, sigma=0.0), x))
-        filled = inpaint_biharmonic(x[0, 0].double().numpy(), ~mask.numpy())
-        anchor_i.append(_psnr(torch.from_numpy(filled).float()[None, None], x))
-    out["problems"]["inpaint_50pct"] = _result(ours_i, anchor_i, bar=0.5)
+    def masked(images, tag):
+        out = []
+        for n, x in enumerate(images):
+            mask = torch.rand(x.shape[-2:], generator=torch.Generator().manual_seed(_seed(tag, n))) > 0.5
+            out.append((x, mask, Inpaint(mask.float())))
+        return out
+
+    def ours_i(problem, iters):
+        return [_psnr(restore(op.A(x), op, prior, sigma=0.0, n_iter=int(iters)), x) for x, _, op in problem]
+
+    tune_i, test_i = masked(tune, "tune-mask"), masked(test, "test-mask")
+    iters = int(max(INPAINT_ITERS, key=lambda v: _mean(ours_i(tune_i, v))))
+    anchor_i = [_psnr(torch.from_numpy(inpaint_biharmonic(x[0, 0].double().numpy(), ~mask.numpy())).float()[None, None],
+                      x) for x, mask, _ in test_i]
+    out["problems"]["inpaint_50pct"] = {"iters": iters, **_result(ours_i(test_i, iters), anchor_i, bar=0.5)}
 
     # super-resolution by 3 and 4
     for f in (3, 4):
