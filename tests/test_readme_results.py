@@ -85,10 +85,17 @@ def _cells(block: str) -> dict[str, dict[str, str]]:
     return {row[0]: dict(zip(rows[0], row)) for row in rows[2:]}
 
 
-@pytest.mark.skipif(not (RESULTS / "restoration" / "provenance.json").is_file(),
-                    reason="restoration artifacts not yet republished in the new format")
+#: Blocks written from the restoration run's artifacts, which wait for the full run to be republished.
+AWAITING_RUN = {"restoration-table1", "restoration-lambda", "restoration-superres", "restoration-heldout",
+                "known-gaps"}
+
+
 def test_readme_figures_are_the_stored_ones():
-    diff = br.check(ROOT / "README.md", RESULTS)
+    """Every block whose artifacts are in docs/results equals them; only the restoration blocks may lack theirs
+    (until a full run is republished), and once their artifacts are there they are checked too."""
+    ready = br.renderable(RESULTS)
+    assert set(br.BLOCKS) - set(ready) <= AWAITING_RUN, set(br.BLOCKS) - set(ready)
+    diff = br.check(ROOT / "README.md", RESULTS, only=ready)
     assert diff == "", "README.md differs from its artifacts; run python docs/build_readme.py\n" + diff
 
 
@@ -117,6 +124,9 @@ def _set_lam0_draws(data, level: str, weight: str, psnrs: list[float]) -> None:
      "R&B 3x3x8: 80"),
     (HELDOUT, "restoration-heldout", lambda p: _edit_rows(p, _set(cd1=40.0), image="airplane", level=5),
      "| CD-1 (same recipe) | 36.24 ± 5.32 | tie (+2.73 ± 2.89); 1/2 above |"),
+    ("benchmarks/inverse_problems.json", "inverse-problems",
+     lambda p: _edit_json(p, lambda d: d["problems"]["superres_3x"].update(ours=30.0)),
+     "| super-resolution 3x (bicubic, projected) | 30.00 | 26.98 | +0.14 ± 0.04 |"),
     (TABLE1, "known-gaps", lambda p: _set_draws(p, "barbara", rsm=[39.9, 40.1], cd1=[40.0, 40.4]),  # now a tie
      "CD-1 (same recipe) above our RSM FoE beyond the tie rule on House by +0.21 dB (std unknown) and Lena by "
      "+0.52 dB (std unknown);"),
