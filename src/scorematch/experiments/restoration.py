@@ -827,8 +827,8 @@ def _models_text(s: dict[str, Any], choices: dict[str, Any]) -> str:
         f"{_boundary_text(s)} Every choice was made on the central crops of {', '.join(TUNE_IMAGES)} (never on a "
         f"reported image): prior and TV weights `{json.dumps(choices['weights'])}`, the paper solver's weight "
         f"{choices['paper_weight']:g}, the super-resolution L-BFGS iterations per model "
-        f"`{json.dumps(choices['sr_iters'])}` and the paper's super-resolution step scale {choices['sr_paper_step']:.3g}. "
-        "A difference smaller than two standard deviations of the paired per-draw differences is written as a tie.")
+        f"`{json.dumps(choices['sr_iters'])}` and the paper's super-resolution step scale {choices['sr_paper_step']:.3g}, "
+        "each the best point of its grid as found by a climb from the grid's middle. A difference smaller than two standard deviations of the paired per-draw differences is written as a tie.")
 
 
 def _table1_lines(sm: dict[str, Any], s: dict[str, Any]) -> list[str]:
