@@ -27,7 +27,8 @@ from .io.atomic import atomic_path
 from .io.tables import write_csv
 from .serialization import energy_metadata, save
 
-__all__ = ["fit", "FitResult", "DivergenceError", "TrainingInterrupted", "Sampler"]
+__all__ = ["fit", "FitResult", "DivergenceError", "TrainingInterrupted", "Sampler", "check_resumable",
+           "RESUME_MAY_CHANGE"]
 
 logger = logging.getLogger(__name__)
 
@@ -287,7 +288,7 @@ def fit(
             _remove_stale_temporaries(run_path)
         if resume and ckpt_file.exists():
             ckpt = load_checkpoint(ckpt_file)
-            _check_resumable(ckpt, energy, config, ckpt_file)
+            check_resumable(ckpt, energy, config, ckpt_file)
             energy.load_state_dict(ckpt.energy.state_dict())
             optimizer.load_state_dict(ckpt.optimizer_state)
             generator.set_state(ckpt.generator_state)
@@ -427,10 +428,10 @@ def fit(
 
 
 #: TrainConfig fields that may differ between a checkpoint and the run resuming it.
-_RESUME_MAY_CHANGE = ("steps", "log_every", "checkpoint_every")
+RESUME_MAY_CHANGE = ("steps", "log_every", "checkpoint_every")
 
 
-def _check_resumable(ckpt: Any, energy: Energy, config: TrainConfig, path: Path) -> None:
+def check_resumable(ckpt: Any, energy: Energy, config: TrainConfig, path: Path) -> None:
     """Refuse to continue a checkpoint of another model or other settings (it would not be the same run)."""
     fix = "use a new run directory, or the settings the run was started with"
     mine = {"class": type(energy).__name__, "config": energy.config()}
@@ -445,7 +446,7 @@ def _check_resumable(ckpt: Any, energy: Energy, config: TrainConfig, path: Path)
     differ = {
         k: (ckpt.train_config.get(k), now[k])
         for k in now
-        if k not in _RESUME_MAY_CHANGE and ckpt.train_config.get(k) != now[k]
+        if k not in RESUME_MAY_CHANGE and ckpt.train_config.get(k) != now[k]
     }
     if differ:
         text = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(differ.items()))

@@ -43,7 +43,8 @@ from ..parallel import map_jobs
 from ..io.atomic import atomic_path
 from ..serialization import load
 from ..checkpoint import load_checkpoint
-from ..train import CHECKPOINT, MODEL, DivergenceError, TrainingInterrupted, _check_resumable, fit
+from ..train import (CHECKPOINT, MODEL, RESUME_MAY_CHANGE, DivergenceError, TrainingInterrupted, check_resumable,
+                     fit)
 from ..validation import check_int, check_number
 
 __all__ = ["OPTIONS", "Option", "SettingsError", "resolve_settings", "read_toml", "to_toml", "prepare", "add_parser", "run"]
@@ -106,7 +107,8 @@ OPTIONS: tuple[Option, ...] = (
 )
 BY_NAME = {o.name: o for o in OPTIONS}
 #: Settings that may change when a run is resumed.
-RESUME_MAY_CHANGE = ("steps", "checkpoint_every", "log_every", "device")
+#: Settings that may differ when a run is resumed: the trainer's, and the device it runs on.
+CLI_RESUME_MAY_CHANGE = RESUME_MAY_CHANGE + ("device",)
 
 EXAMPLES = """examples:
   scorematch train poe --data mnist --lam 0.01 --out runs/poe-mnist
@@ -304,7 +306,7 @@ def _check_resume(out: Path, model: str, settings: dict[str, Any]) -> None:
     differ = {
         k: (before.get(k), v)
         for k, v in settings.items()
-        if k not in RESUME_MAY_CHANGE and before.get(k) != v
+        if k not in CLI_RESUME_MAY_CHANGE and before.get(k) != v
     }
     if differ:
         text = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(differ.items()))
@@ -475,7 +477,7 @@ def _train_one(model_name: str, settings: dict[str, Any], out: Path, *, resume: 
     )
     loss = functools.partial(score_matching_loss, lam=settings["lam"], method=settings["method"])
     if args.resume and (out / CHECKPOINT).exists():  # refuse a mismatched checkpoint before writing anything
-        _check_resumable(load_checkpoint(out / CHECKPOINT), prepared.energy, config, out / CHECKPOINT)
+        check_resumable(load_checkpoint(out / CHECKPOINT), prepared.energy, config, out / CHECKPOINT)
     if is_main_process():
         out.mkdir(parents=True, exist_ok=True)
         with atomic_path(out / SETTINGS_FILE) as tmp:
