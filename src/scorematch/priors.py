@@ -164,7 +164,7 @@ def dct_filters(n: int, k: int, *, generator: torch.Generator | None = None) -> 
 
 
 def _init_filters(foe: FieldOfExperts, recipe: "FoERecipe", generator: torch.Generator) -> None:
-    layer = foe.layers[1] if isinstance(foe, ImageFoE) else foe.layers[0]
+    layer = foe.filter_layer
     with torch.no_grad():
         if recipe.init == "dct":
             layer.raw_weight.copy_(dct_filters(recipe.n_experts, recipe.kernel_size, generator=generator))

@@ -40,6 +40,21 @@ class StudentTExperts(LayeredEnergy):
                 "learn_alpha": self.learn_alpha}
 
     @property
+    def filter_layer(self) -> CurvatureLayer:
+        """The learned filters: the layer just before the experts."""
+        return self.layers[-3]
+
+    @property
+    def expert(self) -> StudentT:
+        """The Student-t nonlinearity ``g``."""
+        return self.layers[-2]
+
+    @property
+    def weighting(self) -> WeightedSum:
+        """The weighted sum over the experts (its ``beta`` is ``log alpha``)."""
+        return self.layers[-1]
+
+    @property
     def alpha(self) -> Tensor:
         """Expert weights, shape (M,)."""
-        return self.layers[-1].alpha
+        return self.weighting.alpha

@@ -92,8 +92,8 @@ class FieldOfExperts(StudentTExperts):
 
     @property
     def filters(self) -> Tensor:
-        """Effective filters, shape (M, k, k)."""
-        return self.layers[0].weight[:, 0]
+        """The learned (effective) filters, shape (M, k, k); an ImageFoE's act on the whitened image."""
+        return self.filter_layer.weight[:, 0]
 
     def energy(self, x: Tensor) -> Tensor:
         """Energies of a batch of gray images.

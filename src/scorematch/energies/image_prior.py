@@ -105,11 +105,6 @@ class ImageFoE(FieldOfExperts):
         return self.layers[0].raw_weight[0, 0]
 
     @property
-    def filters(self) -> Tensor:
-        """Learned filters on the whitened image, shape (M, k, k)."""
-        return self.layers[1].weight[:, 0]
-
-    @property
     def foe(self) -> FieldOfExperts:
         """The learned FoE on whitened, scaled images (shares this prior's parameters)."""
         foe = FieldOfExperts.__new__(FieldOfExperts)

@@ -71,7 +71,7 @@ class ProductOfExperts(StudentTExperts):
     @property
     def filters(self) -> Tensor:
         """Effective filters ``W``, shape (M, D) (unit-norm rows if ``normalize_filters``)."""
-        return self.layers[0].weight
+        return self.filter_layer.weight
 
     def energy(self, x: Tensor) -> Tensor:
         """Energies of a batch.
@@ -111,7 +111,7 @@ class ProductOfExperts(StudentTExperts):
             raise ValueError(
                 f"the exact likelihood needs a square model (n_experts == dim), got {self.n_experts} x {self.dim}"
             )
-        if self.learn_alpha and bool((self.layers[2].beta != 0).any()):
+        if self.learn_alpha and bool((self.weighting.beta != 0).any()):
             raise ValueError(
                 "the exact likelihood needs alpha = 1; build the model with learn_alpha=False"
             )

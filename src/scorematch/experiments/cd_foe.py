@@ -219,7 +219,7 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
         order = torch.argsort(foe.alpha, descending=True)
         labels = [f"a={foe.alpha[i]:.2g}" for i in order]
         kernel = laplacian_whitening_kernel(ws["size"], sigma=ws["sigma"]).reshape(1, 1, ws["size"], ws["size"])
-        composed = compose_kernels(kernel, foe.layers[0].weight)[:, 0]  # (24, 9, 9): filters on raw images
+        composed = compose_kernels(kernel, foe.filter_layer.weight)[:, 0]  # (24, 9, 9): filters on raw images
     return [
         save_filter_grid(filters[order], out_dir / "fig2i_cd_foe_filters.png", ncols=8, labels=labels,
                          title="CD-1 FoE 5x5x24 filters (whitened domain), sorted by alpha"),

@@ -274,8 +274,7 @@ def expert_features(model: ProductOfExperts, x: Tensor) -> np.ndarray:
     -------
     numpy.ndarray, shape (N, M), float64
     """
-    linear, expert = model.layers[0], model.layers[1]
-    return expert(linear(x.to(next(model.parameters()).dtype))).double().numpy()
+    return model.expert(model.filter_layer(x.to(next(model.parameters()).dtype))).double().numpy()
 
 
 def _class_sample(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:

@@ -262,13 +262,13 @@ def train_and_score(
         from ..serialization import load
 
         with torch.no_grad():
-            model.layers[0].raw_weight.copy_(load(init_path).layers[0].raw_weight.double())
+            model.filter_layer.raw_weight.copy_(load(init_path).filter_layer.raw_weight.double())
     elif cond.init in ("zca", "continuation"):
         cov = torch.cov(data["train"].T)  # (D, D)
         evals, evecs = torch.linalg.eigh(cov)
         zca = evecs @ torch.diag(evals.clamp_min(1e-12) ** -0.5) @ evecs.T  # C^{-1/2}
         with torch.no_grad():
-            model.layers[0].raw_weight.copy_(cond.init_scale * zca)
+            model.filter_layer.raw_weight.copy_(cond.init_scale * zca)
     elif cond.init != "random":
         raise ValueError(f'init must be "random", "zca" or "continuation", got {cond.init!r}')
     model = model.to(dev)

@@ -85,6 +85,6 @@ def roth_black_3x3(path: str | os.PathLike | None = None, *, dtype: torch.dtype 
     m, k = filters.shape[0], filters.shape[1]
     foe = FieldOfExperts(m, k, c=1.0, normalize_filters=False, learn_alpha=True).double()
     with torch.no_grad():
-        foe.layers[0].raw_weight.copy_(torch.from_numpy(filters).reshape(m, 1, k, k))
-        foe.layers[2].beta.copy_(torch.from_numpy(np.log(alpha)))
+        foe.filter_layer.raw_weight.copy_(torch.from_numpy(filters).reshape(m, 1, k, k))
+        foe.weighting.beta.copy_(torch.from_numpy(np.log(alpha)))
     return foe.to(dtype).eval()
