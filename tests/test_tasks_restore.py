@@ -192,3 +192,11 @@ def test_restore_refuses_bad_problems(prior, clean):
         restore(Downsample(2).A(clean), Downsample(2), prior, sigma=0.0, method="paper")
     with pytest.raises(ValueError, match="smaller than the prior"):
         restore(clean[..., :4, :4], Denoising(0.1), prior, sigma=0.1)
+
+
+def test_restore_progress_bar_changes_nothing_but_stderr(prior, clean, capsys):
+    y = Denoising(5 / 256)(clean, generator=torch.Generator().manual_seed(8))
+    quiet = restore(y, Denoising(5 / 256), prior, sigma=5 / 256, n_iter=4)
+    shown = restore(y, Denoising(5 / 256), prior, sigma=5 / 256, n_iter=4, progress=True)
+    assert torch.equal(quiet, shown)
+    assert "restore" in capsys.readouterr().err

@@ -232,7 +232,8 @@ def run_denoise(args: argparse.Namespace) -> int:
     energy = _load_model(args.model, args, device)
     weight = args.weight if args.weight is not None else recommended_weight(_model_path(args.model), sigma)
     x = denoise(y.to(device, _dtype(args)), energy, sigma=sigma, method=args.method, n_iter=args.iters,
-                weight=weight, tile=args.tile, boundary=args.boundary).cpu()
+                weight=weight, tile=args.tile, boundary=args.boundary,
+                progress=sys.stderr.isatty()).cpu()
     write_image(args.output, x[0], bits=bits, scale=args.scale)
     extra = {"sigma": sigma, "weight": weight}
     if ref is not None:
@@ -250,7 +251,8 @@ def run_superres(args: argparse.Namespace) -> int:
     bits = _output_bits(args, info)
     energy = _load_model(args.model, args, device)
     x = superresolve(y.to(device, _dtype(args)), energy, factor=args.factor, method=args.method,
-                     n_iter=args.iters, tile=args.tile, boundary=args.boundary).cpu()
+                     n_iter=args.iters, tile=args.tile, boundary=args.boundary,
+                     progress=sys.stderr.isatty()).cpu()
     write_image(args.output, x[0], bits=bits, scale=args.scale)
     _report(x, ref, {"factor": args.factor})
     return 0
@@ -290,7 +292,8 @@ def _solve(args: argparse.Namespace, y: torch.Tensor, info: ImageInfo, op, sigma
                                      else recommended_weight(_model_path(args.model), sigma))
     x = restore(y.to(device, _dtype(args)), op, energy, sigma=sigma, weight=weight, method=args.method,
                 n_iter=args.iters, tile=args.tile, boundary=args.boundary,
-                step_scale=PAPER_STEP_SCALE if sigma == 0 and args.method == "paper" else None).cpu()
+                step_scale=PAPER_STEP_SCALE if sigma == 0 and args.method == "paper" else None,
+                progress=sys.stderr.isatty()).cpu()
     write_image(args.output, x[0], bits=bits, scale=args.scale)
     extra = {"sigma": sigma, "weight": weight}
     if ref is not None and tuple(y.shape[-2:]) == (h, w):

@@ -53,6 +53,7 @@ def denoise(
     step_scale: float | None = None,
     tile: int | None = None,
     boundary: str = DEFAULT_BOUNDARY,
+    progress: bool = False,
 ) -> Tensor:
     """MAP estimate ``argmin_x  w E(x) + |x - y|^2 / (2 sigma^2)`` of a clean image under Gaussian noise.
 
@@ -102,6 +103,8 @@ def denoise(
         tuning crops (RSM FoE 5x5x24 of 6,000 steps at 5 / 15 / 25 (/256), each at its best weight: 36.79 / 29.73 /
         26.66 dB against 36.52 / 28.99 / 25.70 for ``"valid"``; symmetric 36.76 / 29.66 / 26.59,
         reflect 36.76 / 29.64 / 26.59).
+    progress : bool
+        Show a progress bar of the objective evaluations on stderr.
 
     Returns
     -------
@@ -118,4 +121,5 @@ def denoise(
     """
     _check(y, energy, sigma, weight)
     return restore(y, Denoising(sigma), energy, sigma=sigma, weight=weight, method=method, n_iter=n_iter,
-                   history=history, tol=tol, eta=eta, step_scale=step_scale, tile=tile, boundary=boundary)
+                   history=history, tol=tol, eta=eta, step_scale=step_scale, tile=tile, boundary=boundary,
+                   progress=progress)

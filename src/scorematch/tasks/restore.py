@@ -54,6 +54,7 @@ def restore(
     step_scale: float | None = None,
     tile: int | None = None,
     boundary: str = DEFAULT_BOUNDARY,
+    progress: bool = False,
 ) -> Tensor:
     """MAP estimate of the image ``x`` behind ``y = A x + n``, ``n ~ N(0, sigma^2 I)``, under the prior ``E``.
 
@@ -92,6 +93,8 @@ def restore(
         the data term's curvature, see :func:`~scorematch.tasks.denoise`); required without noise.
     tile, boundary
         How the prior's gradient is evaluated (:func:`~scorematch.tasks._objective.image_energy_and_grad`).
+    progress : bool
+        Show a progress bar of the objective evaluations on stderr.
 
     Returns
     -------
@@ -112,20 +115,51 @@ def restore(
     y = y.detach()
     x0 = (operator.start(y) if start is None else start.to(y)).detach()
     check_image_size(energy, x0.shape[-2:])
-    if sigma == 0:
-        x0 = operator.project(x0, y)
+    if method == "paper" and sigma == 0 and step_scale is None:
+        raise ValueError("the paper's steps without noise need a step_scale (e.g. superres.PAPER_STEP_SCALE)")
+    n_iter = n_iter or {("paper", True): 200, ("paper", False): 300, ("lbfgs", True): 80, ("lbfgs", False): 150}[
+        (method, sigma == 0)]
+    with _Progress(n_iter if method == "paper" else _max_eval(n_iter), progress) as bar:
+        if sigma == 0:
+            x0 = operator.project(x0, y)
+            if method == "paper":
+                return _paper_constrained(y, operator, energy, x0, n_iter=n_iter, eta=eta, step_scale=step_scale,
+                                          tile=tile, boundary=boundary, bar=bar)
+            return _lbfgs_constrained(y, operator, energy, x0, n_iter=n_iter, history=history,
+                                      tol=1e-7 if tol is None else tol, tile=tile, boundary=boundary, bar=bar)
         if method == "paper":
-            if step_scale is None:
-                raise ValueError("the paper's steps without noise need a step_scale (e.g. superres.PAPER_STEP_SCALE)")
-            return _paper_constrained(y, operator, energy, x0, n_iter=n_iter or 200, eta=eta, step_scale=step_scale,
-                                      tile=tile, boundary=boundary)
-        return _lbfgs_constrained(y, operator, energy, x0, n_iter=n_iter or 80, history=history,
-                                  tol=1e-7 if tol is None else tol, tile=tile, boundary=boundary)
-    if method == "paper":
-        return _paper(y, operator, energy, x0, sigma=sigma, weight=weight, n_iter=n_iter or 300, eta=eta,
-                      step_scale=sigma * sigma if step_scale is None else step_scale, tile=tile, boundary=boundary)
-    return _lbfgs(y, operator, energy, x0, sigma=sigma, weight=weight, n_iter=n_iter or 150, history=history,
-                  tol=1e-6 if tol is None else tol, tile=tile, boundary=boundary)
+            return _paper(y, operator, energy, x0, sigma=sigma, weight=weight, n_iter=n_iter, eta=eta,
+                          step_scale=sigma * sigma if step_scale is None else step_scale, tile=tile,
+                          boundary=boundary, bar=bar)
+        return _lbfgs(y, operator, energy, x0, sigma=sigma, weight=weight, n_iter=n_iter, history=history,
+                      tol=1e-6 if tol is None else tol, tile=tile, boundary=boundary, bar=bar)
+
+
+def _max_eval(n_iter: int) -> int:
+    """The L-BFGS evaluation budget of ``n_iter`` iterations."""
+    return int(n_iter * 1.25) + 1
+
+
+class _Progress:
+    """A tqdm bar of ``total`` objective evaluations on stderr when ``enabled``, else nothing (a context manager)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.bar = total, enabled, None
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, desc="restore", unit="eval", leave=False)
+        return self
+
+    def update(self) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _check(y: Tensor, operator: LinearOperator, energy: Energy, sigma: float, weight: float, method: str) -> None:
@@ -161,17 +195,19 @@ def objective_and_grad(x: Tensor, y: Tensor, operator: LinearOperator, energy: E
     return value, s2 * weight * g + operator.A_adjoint(r)
 
 
-def _paper(y, operator, energy, x, *, sigma, weight, n_iter, eta, step_scale, tile, boundary) -> Tensor:
+def _paper(y, operator, energy, x, *, sigma, weight, n_iter, eta, step_scale, tile, boundary, bar) -> Tensor:
     s2 = sigma * sigma
     for step in annealed_steps(n_iter, eta):
+        bar.update()
         _, g = objective_and_grad(x, y, operator, energy, sigma=sigma, weight=weight, tile=tile, boundary=boundary)
         x = x - (step * step_scale / s2) * g
         _check_finite(x, step, step_scale, f", sigma={sigma:.4g}")
     return x
 
 
-def _paper_constrained(y, operator, energy, x, *, n_iter, eta, step_scale, tile, boundary) -> Tensor:
+def _paper_constrained(y, operator, energy, x, *, n_iter, eta, step_scale, tile, boundary, bar) -> Tensor:
     for step in annealed_steps(n_iter, eta):
+        bar.update()
         _, g = image_energy_and_grad(energy, x, tile=tile, boundary=boundary)
         x = operator.project(x - step * step_scale * g, y)
         _check_finite(x, step, step_scale, "")
@@ -187,19 +223,20 @@ def _check_finite(x: Tensor, step: float, step_scale: float, extra: str) -> None
 def _minimize(x0: Tensor, closure_of, *, n_iter: int, history: int, tol: float, change: float) -> Tensor:
     """L-BFGS (strong Wolfe) from ``x0``; ``closure_of(z)`` returns the closure that sets ``z.grad``."""
     z = torch.nn.Parameter(x0.clone())
-    opt = torch.optim.LBFGS([z], lr=1.0, max_iter=n_iter, max_eval=int(n_iter * 1.25) + 1, history_size=history,
+    opt = torch.optim.LBFGS([z], lr=1.0, max_iter=n_iter, max_eval=_max_eval(n_iter), history_size=history,
                             tolerance_grad=tol, tolerance_change=change, line_search_fn="strong_wolfe")
     opt.step(closure_of(z))
     return z.detach()
 
 
-def _lbfgs(y, operator, energy, x0, *, sigma, weight, n_iter, history, tol, tile, boundary) -> Tensor:
+def _lbfgs(y, operator, energy, x0, *, sigma, weight, n_iter, history, tol, tile, boundary, bar) -> Tensor:
     n_eval = 0
 
     def closure_of(x):
         def closure() -> Tensor:
             nonlocal n_eval
             n_eval += 1
+            bar.update()
             with torch.no_grad():
                 value, g = objective_and_grad(x.data, y, operator, energy, sigma=sigma, weight=weight, tile=tile,
                                               boundary=boundary)
@@ -212,11 +249,12 @@ def _lbfgs(y, operator, energy, x0, *, sigma, weight, n_iter, history, tol, tile
     return out
 
 
-def _lbfgs_constrained(y, operator, energy, x0, *, n_iter, history, tol, tile, boundary) -> Tensor:
+def _lbfgs_constrained(y, operator, energy, x0, *, n_iter, history, tol, tile, boundary, bar) -> Tensor:
     zero = torch.zeros_like(y)
 
     def closure_of(z):
         def closure() -> Tensor:
+            bar.update()
             with torch.no_grad():
                 e, g = image_energy_and_grad(energy, operator.project(z.data, y), tile=tile, boundary=boundary)
                 z.grad = CONSTRAINED_SCALE * operator.project(g, zero)  # P^T g: P's linear part is symmetric

@@ -79,6 +79,7 @@ def superresolve(
     tol: float = 1e-7,
     tile: int | None = None,
     boundary: str = DEFAULT_BOUNDARY,
+    progress: bool = False,
 ) -> Tensor:
     """Most probable high-resolution image whose ``factor x factor`` block averages equal ``y``.
 
@@ -100,7 +101,7 @@ def superresolve(
         tuning crops); returns ``P z``.
     start : {"lowpass", "bicubic"} or Tensor, optional
         Initial image (default: ``"lowpass"`` for the paper's method, ``"bicubic"`` for L-BFGS).
-    n_iter, eta, step_scale, history, tol, tile, boundary
+    n_iter, eta, step_scale, history, tol, tile, boundary, progress
         See :func:`~scorematch.tasks.denoise`.
 
     Returns
@@ -128,4 +129,4 @@ def superresolve(
     x0 = start.to(y) if isinstance(start, Tensor) else upscale_start(y, factor=factor, kind=start)
     return restore(y, op, energy, sigma=0.0, method=method, start=x0,
                    n_iter=n_iter or (200 if method == "paper" else LBFGS_ITERS), history=history, tol=tol,
-                   eta=eta, step_scale=step_scale, tile=tile, boundary=boundary)
+                   eta=eta, step_scale=step_scale, tile=tile, boundary=boundary, progress=progress)
