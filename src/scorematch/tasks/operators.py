@@ -194,6 +194,7 @@ class Blur(LinearOperator):
         if boundary not in BLUR_BOUNDARIES:
             raise ValueError(f"boundary must be one of {BLUR_BOUNDARIES}, got {boundary!r}")
         self.kernel, self.boundary = _check_kernel(kernel), boundary
+        self._spectra: dict[tuple, Tensor] = {}  # (h, w, dtype, device) -> the kernel's FFT, made once per shape
 
     def _weight(self, like: Tensor) -> Tensor:
         """The flipped kernel as a correlation weight, shape (1, 1, kh, kw)."""
@@ -201,12 +202,15 @@ class Blur(LinearOperator):
 
     def _spectrum(self, h: int, w: int, like: Tensor) -> Tensor:
         """FFT of the kernel placed with its centre at the origin of an (h, w) grid, shape (h, w // 2 + 1)."""
-        kh, kw = self.kernel.shape
-        if kh > h or kw > w:
-            raise ValueError(f"the {kh}x{kw} kernel is larger than the {h}x{w} image")
-        grid = torch.zeros(h, w, dtype=like.dtype, device=like.device)
-        grid[:kh, :kw] = self.kernel.to(like)
-        return torch.fft.rfft2(grid.roll((-(kh // 2), -(kw // 2)), (0, 1)))
+        key = (h, w, like.dtype, like.device)
+        if key not in self._spectra:
+            kh, kw = self.kernel.shape
+            if kh > h or kw > w:
+                raise ValueError(f"the {kh}x{kw} kernel is larger than the {h}x{w} image")
+            grid = torch.zeros(h, w, dtype=like.dtype, device=like.device)
+            grid[:kh, :kw] = self.kernel.to(like)
+            self._spectra[key] = torch.fft.rfft2(grid.roll((-(kh // 2), -(kw // 2)), (0, 1)))
+        return self._spectra[key]
 
     def _periodic(self, x: Tensor, conj: bool) -> Tensor:
         h, w = x.shape[-2:]
