@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch.autograd import gradcheck, gradgradcheck
 
+from scorematch.energies import LayeredEnergy
 from scorematch.energies.layers import (
     Conv2d,
     Linear,
@@ -99,3 +100,23 @@ def test_bad_weight_shape_is_a_clear_error():
         Linear(4, 3, weight=torch.zeros(4, 3))
     with pytest.raises(ValueError, match="c must be positive"):
         StudentT(c=0.0)
+
+
+def test_conv_op_flushes_subnormal_weights_outside_autograd_only():
+    """A filter that decayed to subnormal numbers is zeroed in no-grad passes (4x faster on the CPU, the same
+    energy and gradient); with autograd on, the weights stay as they are so that they can still learn."""
+    torch.manual_seed(0)
+    w = torch.randn(3, 1, 3, 3)
+    w[1] = 1e-41  # a dead filter, subnormal in float32
+    conv = Conv2d(1, 3, 3, weight=w)
+    assert torch.equal(conv.frozen().weight, w)
+    with torch.no_grad():
+        flushed = conv.frozen().weight
+    assert torch.all(flushed[1] == 0) and torch.equal(flushed[[0, 2]], w[[0, 2]])
+    energy = LayeredEnergy([conv, StudentT(), WeightedSum(3)])
+    x = torch.rand(2, 1, 8, 8)
+    e, g = energy.energy_and_grad(x)
+    x_ref = x.clone().requires_grad_()
+    e_ref = energy(x_ref)
+    (g_ref,) = torch.autograd.grad(e_ref.sum(), x_ref)
+    assert torch.allclose(e, e_ref.detach(), rtol=1e-6) and torch.allclose(g, g_ref, rtol=1e-5, atol=1e-7)
