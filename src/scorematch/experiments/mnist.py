@@ -480,7 +480,7 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
     if "free" in config.parameterizations:
         jobs += [("free", lam, True) for lam in config.long_lambdas]
     todo = [(str(out_dir), param, lam, is_long, config, progress and n_jobs == 1, cache)
-            for param, lam, is_long in jobs
+            for param, lam, is_long in sorted(jobs, key=lambda j: not j[2])  # the long runs first
             if not cache.model_is_current(_model_path(out_dir, param, lam, is_long),
                                           _model_settings(param, lam, is_long, config))]
     logger.info("mnist: %d of %d models to train (%d jobs)", len(todo), len(jobs), n_jobs)

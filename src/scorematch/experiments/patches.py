@@ -50,6 +50,7 @@ from ..energies import ProductOfExperts
 from ..estimators import score_matching_loss
 from ..io.atomic import atomic_path
 from ..io.tables import write_csv
+from ..parallel import map_jobs
 from ..serialization import save
 from ..train import DivergenceError, fit
 from .cache import Cache, read_stamp
@@ -364,6 +365,11 @@ def _job(args: tuple[dict[str, Any], float, int, str, str, int | None, int, str,
     return res
 
 
+def _fit_in_order(jobs: list[tuple]) -> list[dict[str, Any]]:
+    """Run the fits of ``jobs`` (arguments of :func:`_job`) one after the other (a worker's unit)."""
+    return [_job(j) for j in jobs]
+
+
 @functools.lru_cache(maxsize=2)
 def _cached_data(cond: Condition, n_test: int, limit: int | None) -> dict[str, Tensor]:
     return prepare_data(cond, n_test=n_test, limit=limit)
@@ -464,24 +470,14 @@ def run(
                            cache)
                     (chain if cont else parallel).append(job)
     logger.info("patches: %d models to train", len(parallel) + len(chain))
-    if jobs > 1 and device == "cpu" and len(parallel) > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_job, j) for j in parallel]
-            for f in as_completed(futures):
-                r = f.result()
-                if progress:
-                    logger.info("%s %s lambda=%g: ll %.2f (%.0f s)", r["condition"], r["estimator"], r["lambda"], r["ll"],
-                                r["seconds"])
-    else:
-        chain = parallel + chain
-    for j in chain:  # in order: a continuation fit starts from the previous lambda's model
-        r = _job(j)
-        if progress:
-            logger.info("%s %s lambda=%g: ll %.2f (%.0f s)", r["condition"], r["estimator"], r["lambda"], r["ll"],
-                        r["seconds"])
+    # The continuation chain is one job (each fit starts from the previous lambda's model), run beside the
+    # independent fits; the longest first.
+    units = ([chain] if chain else []) + [[j] for j in parallel]
+    for results in map_jobs(_fit_in_order, units, jobs=jobs if device == "cpu" else 1):
+        for r in results:
+            if progress:
+                logger.info("%s %s lambda=%g: ll %.2f (%.0f s)", r["condition"], r["estimator"], r["lambda"],
+                            r["ll"], r["seconds"])
     _write_table(out_dir)
     plot(out_dir)
     if cd:
