@@ -1,5 +1,7 @@
 """Degradation operators: adjointness, projection, shapes."""
 
+import math
+
 import pytest
 import torch
 
@@ -149,3 +151,20 @@ def test_operator_errors():
         Inpaint(torch.zeros(4, 4))
     with pytest.raises(NotImplementedError, match="sigma > 0"):
         Blur(torch.ones(3, 3)).project(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4))
+
+
+def test_denoising_start_smooths_with_the_noise_level_and_keeps_constants():
+    """The first estimate of denoising: ``y`` smoothed by a Gaussian whose width grows with sigma (1 pixel at
+    25/256), normalized at the border so that a constant image stays constant."""
+    from scorematch.tasks.operators import START_SMOOTHING
+
+    flat = torch.full((1, 2, 9, 11), 0.3, dtype=torch.float64)
+    assert torch.allclose(Denoising(25 / 256).start(flat), flat)
+    y = torch.zeros(1, 1, 15, 15, dtype=torch.float64)
+    y[0, 0, 7, 7] = 1.0
+    for sigma in (5 / 256, 25 / 256):
+        s = START_SMOOTHING * sigma
+        out = Denoising(sigma).start(y)[0, 0]
+        assert out.sum().item() == pytest.approx(1.0, rel=1e-6)
+        ratio = (out[7, 8] / out[7, 7]).item()  # one pixel off the centre of a Gaussian of std s
+        assert ratio == pytest.approx(math.exp(-1 / (2 * s * s)), rel=1e-6)

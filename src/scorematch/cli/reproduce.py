@@ -22,7 +22,8 @@ from ..io.atomic import atomic_path
 
 EXAMPLES = """examples:
   scorematch reproduce all --quick            # a few minutes: every stage on small models
-  scorematch reproduce all                    # the full experiments (about 85 minutes on 2 cores)
+  scorematch reproduce all                    # the full experiments (about an hour on 2 cores; the report
+                                              # gives each stage's time)
   scorematch reproduce mnist --out runs/mine  # one experiment
   scorematch reproduce all --force            # recompute everything, cached results and models included
 

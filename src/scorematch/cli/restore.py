@@ -139,7 +139,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference", help="clean image: print the PSNR (dB) as JSON")
     p.add_argument("--method", choices=("lbfgs", "paper"), default="lbfgs",
                    help="solver: L-BFGS (default) or the paper's annealed gradient steps")
-    p.add_argument("--iters", type=int, help="iterations (default: 150 L-BFGS / 300 paper for denoise; 200 for superres)")
+    p.add_argument("--iters", type=int, help="iterations (default: 60 L-BFGS / 300 paper for denoise, 80 / 200 "
+                   "for superres, 150 for deblur and noisy inpaint, 80 for exact inpaint)")
     p.add_argument("--tile", type=int, help="evaluate the prior in tiles of this many pixels (large images)")
     p.add_argument("--boundary", choices=BOUNDARIES, default=DEFAULT_BOUNDARY,
                    help=f"how the prior treats the image border (default: {DEFAULT_BOUNDARY}; 'valid' constrains "

@@ -51,6 +51,8 @@ from ..priors import FoERecipe, train_image_foe
 from ..io.atomic import atomic_path
 from ..serialization import load, save
 from ..tasks import DEFAULT_BOUNDARY, Denoising, Downsample, denoise, psnr, superresolve, upscale_start
+from ..tasks.denoise import DENOISE_ITERS
+from ..tasks.operators import START_SMOOTHING
 from ..io.tables import write_csv, write_json
 from .cache import Cache, read_stamp
 from .compare import describe, paired_difference
@@ -824,7 +826,9 @@ def _models_text(s: dict[str, Any], choices: dict[str, Any]) -> str:
         f"the same recipe, only the estimator swapped (contrastive divergence, one HMC transition of "
         f"{s['cd_recipe']['cd_leapfrog']} leapfrog steps per patch), so its column isolates the estimator; Roth & "
         "Black's published 3x3x8. No pretrained Basis Rotation model is public: its column is the paper's number. "
-        f"{_boundary_text(s)} Every choice was made on the central crops of {', '.join(TUNE_IMAGES)} (never on a "
+        f"{_boundary_text(s)} Denoising runs {DENOISE_ITERS} L-BFGS iterations from the noisy image smoothed by a "
+        f"Gaussian of std {START_SMOOTHING:g} sigma pixels (both chosen on the tuning crops), the paper's solver from "
+        "the noisy image itself. Every choice was made on the central crops of {', '.join(TUNE_IMAGES)} (never on a "
         f"reported image): prior and TV weights `{json.dumps(choices['weights'])}`, the paper solver's weight "
         f"{choices['paper_weight']:g}, the super-resolution L-BFGS iterations per model "
         f"`{json.dumps(choices['sr_iters'])}` and the paper's super-resolution step scale {choices['sr_paper_step']:.3g}, "

@@ -19,6 +19,11 @@ __all__ = ["LinearOperator", "Denoising", "Downsample", "Blur", "Inpaint", "Phys
 
 #: How :class:`Blur` treats the image border.
 BLUR_BOUNDARIES = ("periodic", "valid")
+#: Denoising's first estimate is ``y`` smoothed by a Gaussian of std ``START_SMOOTHING * sigma`` pixels (1 pixel
+#: at 25/256, 0.2 at 5/256). Chosen on the tuning crops (foe_5x5x24, 6 crops of 128x128, one draw) from 0, 6.4,
+#: 8.2 and 10.2 sigma: at 25/256 it reaches 26.95 dB in 50 L-BFGS iterations, where the start ``y`` gives 26.81
+#: after 150; at 15/256 29.82 dB in 60 iterations (``y``: 29.80 after 150); at 5/256 the same estimate.
+START_SMOOTHING = 10.24
 
 
 def _check_batch(x: Tensor, name: str = "x") -> None:
@@ -94,6 +99,12 @@ class Denoising(LinearOperator):
     def __call__(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         """A noisy observation ``x + sigma * n`` (same shape and dtype)."""
         return self.observe(x, sigma=self.sigma, generator=generator)
+
+    def start(self, y: Tensor) -> Tensor:
+        """``y`` smoothed by a Gaussian of std :data:`START_SMOOTHING` ``* sigma`` pixels (normalized at the
+        border): closer to the MAP estimate than ``y`` at high noise, so L-BFGS needs fewer iterations."""
+        s = START_SMOOTHING * self.sigma
+        return _gauss(y, s) / _gauss(torch.ones_like(y[:1, :1]), s)
 
 
 class Downsample(LinearOperator):
