@@ -459,7 +459,21 @@ def _denoise_speed(results: Path) -> str:
             f"the prior; `benchmarks/denoise.py`); a {tiled['size']}x{tiled['size']} image is denoised in "
             f"{tiled['tile']}x{tiled['tile']} tiles with {_f(tiled['peak_rss_mib'] / 1024, 1)} GiB peak memory "
             f"({big['threads']} threads on {big['cpus']} cores, load average {_f(big['load_avg_1min'])} at the start; "
-            f"`benchmarks/denoise_large.py`).")
+            f"`benchmarks/denoise_large.py`). " + _versus_bm3d(results))
+
+
+def _versus_bm3d(results: Path) -> str:
+    """What a user runs against BM3D on the same noisy image, in one script (benchmarks/denoise_vs_bm3d.py)."""
+    v = _json(results, "benchmarks/denoise_vs_bm3d_cpu.json")
+    t, q, r = v["seconds_median"], v["psnr"], v["roofline"]
+    return (f"Beside BM3D in one script (`benchmarks/denoise_vs_bm3d.py`, the same noisy {v['image'].capitalize()} at "
+            f"{_f(v['sigma'] * 256, 0)}/256, medians of {len(v['seconds_all']['cli'])} interleaved rounds, load average "
+            f"{_f(v['load_avg_start'])} at the start): `scorematch denoise` end to end {_f(t['cli'], 1)} s "
+            f"({_f(q['cli'])} dB, 8-bit output), the library call {_f(t['library'], 1)} s ({_f(q['library'])} dB), "
+            f"BM3D {_f(t['bm3d'], 1)} s ({_f(q['bm3d'])} dB): the command takes {_f(v['cli_over_bm3d'])}x BM3D's time. "
+            f"One prior evaluation runs at {_f(r['prior_evaluation']['gflops'], 1)} GFLOP/s, "
+            f"{_f(100 * r['fraction_of_matmul'], 1)}% of a matrix product's {_f(r['matmul_gflops'], 0)} GFLOP/s on the "
+            "same cores.")
 
 
 def _listed(names: list[str]) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from scorematch.experiments import patches  # noqa: E402
 from scorematch.experiments.cache import read_stamp  # noqa: E402
 from scorematch.io import write_json  # noqa: E402
 
@@ -29,9 +30,14 @@ PUBLISHED = {
                                     "heldout.json", "lambda_sweep.json", "variants.json", "weights.json",
                                     "choices.json", "settings.json", "fig*.png"]),
     "mnist": ("mnist", ["loglik.csv", "classification.csv", "long.csv", "results.json", "*.png"]),
-    "patches": ("patches", ["results.csv", "summary.json", "*.png", "cd_foe/*.png"]),
+    "patches": ("patches", ["results.csv", "*.png", "cd_foe/*.png"]),
     "speed": ("benchmarks", ["cost_growth.json", "cost_growth.png"]),
 }
+
+
+#: stage -> {file: function of the stage's run folder}: summaries the stage computes from its stored results
+#: (in its report) without writing them, written beside the copied files.
+DERIVED = {"patches": {"summary.json": lambda folder: patches.summary(folder)}}
 
 
 def publish(run: Path, stage: str, to: Path) -> list[Path]:
@@ -49,11 +55,16 @@ def publish(run: Path, stage: str, to: Path) -> list[Path]:
             target = dst / path.name
             shutil.copyfile(path, target)
             copied.append(target)
+    for name, derive in DERIVED.get(stage, {}).items():
+        write_json(dst / name, derive(src))
+        copied.append(dst / name)
     stamps = {p.name: read_stamp(src / p.name) for p in copied if read_stamp(src / p.name)}
     write_json(dst / ("provenance.json" if folder == stage else f"{stage}_provenance.json"), {
         "stage": stage, "command": info.get("command"), "seconds": info.get("seconds"),
         "finished": info.get("finished"), "stage_stamp": info.get("stamp"),
         "machine": json.loads((run / "machine.json").read_text()), "files": stamps,
+        "derived": {name: f"scorematch.experiments.{stage}.summary of the run's results"
+                    for name in DERIVED.get(stage, {})},
     })
     return copied
 

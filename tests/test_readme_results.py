@@ -85,16 +85,10 @@ def _cells(block: str) -> dict[str, dict[str, str]]:
     return {row[0]: dict(zip(rows[0], row)) for row in rows[2:]}
 
 
-#: Blocks written from the restoration run's artifacts, which wait for the full run to be republished.
-AWAITING_RUN = {"restoration-table1", "restoration-lambda", "restoration-superres", "restoration-heldout",
-                "known-gaps"}
-
-
 def test_readme_figures_are_the_stored_ones():
-    """Every block whose artifacts are in docs/results equals them; only the restoration blocks may lack theirs
-    (until a full run is republished), and once their artifacts are there they are checked too."""
+    """Every result block of the README renders from its artifacts in docs/results and equals them."""
     ready = br.renderable(RESULTS)
-    assert set(br.BLOCKS) - set(ready) <= AWAITING_RUN, set(br.BLOCKS) - set(ready)
+    assert set(br.BLOCKS) == set(ready), set(br.BLOCKS) - set(ready)
     diff = br.check(ROOT / "README.md", RESULTS, only=ready)
     assert diff == "", "README.md differs from its artifacts; run python docs/build_readme.py\n" + diff
 
