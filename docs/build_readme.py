@@ -513,8 +513,18 @@ def _superres_gap(t2: _Fields) -> str:
 
 
 def _known_gaps(results: Path) -> str:
-    return "\n".join(_table1_gaps(_table1(results)) + [_heldout_gap(_heldout(results)),
+    return "\n".join(_table1_gaps(_table1(results)) + [_heldout_gap(_heldout(results)), _bm3d_gap(results),
                                                         _superres_gap(_table2(results)), _mnist_gap(results)])
+
+
+def _bm3d_gap(results: Path) -> str:
+    """BM3D against our RSM FoE on the held-out images and noise draws (benchmarks/heldout_bm3d.py)."""
+    levels = _json(results, "benchmarks/heldout_bm3d_cpu.json")["levels"]
+    gaps = [f"{describe(e['bm3d_minus']['rsm']['mean'], e['bm3d_minus']['rsm']['std_of_mean'])} at {lv}/256 "
+            f"(higher on {e['bm3d_minus']['rsm']['images_bm3d_higher']} of {e['n_images']} images)"
+            for lv, e in sorted(levels.items(), key=lambda kv: int(kv[0]))]
+    return ("- BM3D (`benchmarks/heldout_bm3d.py`, the same held-out images and noise draws) is above our RSM FoE by "
+            + "; ".join(gaps) + ".")
 
 
 def _mnist_gap(results: Path) -> str:
