@@ -20,7 +20,6 @@ machine; other processes running at the same time inflate them (the load average
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+from _output import emit, load_average
 
 
 def conv_transpose(delta: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -57,10 +58,6 @@ def matmul_shift(delta: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 WAYS = {"conv_transpose2d": conv_transpose, "conv_transpose2d_channels_last": conv_transpose_channels_last,
         "grouped_sum": grouped_sum, "matmul_shift": matmul_shift}
-
-
-def _loadavg() -> float:
-    return round(float(Path("/proc/loadavg").read_text().split()[0]), 2)
 
 
 def _case(shape: tuple[int, ...], w: torch.Tensor, grad: bool, rounds: int) -> dict[str, dict[str, float]]:
@@ -101,15 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     w = torch.randn(24, 1, 5, 5, generator=torch.Generator().manual_seed(1))
     result = {"benchmark": "conv_adjoint", "torch": torch.__version__, "threads": args.threads,
-              "rounds": args.rounds, "filters": list(w.shape), "load_avg_start": _loadavg(),
+              "rounds": args.rounds, "filters": list(w.shape), "load_avg_start": load_average(),
               "restore_512x512_no_grad": _case((1, 24, 512, 512), w, grad=False, rounds=args.rounds),
               "train_64x24x24_forward_backward": _case((64, 24, 20, 20), w, grad=True, rounds=args.rounds),
-              "load_avg_end": _loadavg()}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+              "load_avg_end": load_average()}
+    emit(result, args.out)
     return 0
 
 

@@ -18,7 +18,6 @@ processes running at the same time inflate them (the load average at start and e
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -34,18 +33,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from _output import emit, load_average  # noqa: E402
 from scorematch.cli.restore import default_model_path, parse_sigma  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.pretrained import load_pretrained, recommended_weight  # noqa: E402
 from scorematch.tasks import DEFAULT_BOUNDARY, denoise, psnr  # noqa: E402
 from scorematch.tasks._objective import image_energy_and_grad, support_of  # noqa: E402
-
-
-def _loadavg() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
 
 
 def _timed(fn) -> tuple[float, object]:
@@ -118,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"benchmark": "denoise_vs_bm3d", "image": args.image, "shape": list(clean.shape), "sigma": sigma,
               "weight": weight, "torch": torch.__version__, "threads": torch.get_num_threads(),
               "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
-              "load_avg_start": _loadavg()}
+              "load_avg_start": load_average()}
     times: dict[str, list[float]] = {"cli": [], "library": [], "bm3d": []}
     scores: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,15 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         "library_over_bm3d": round(med["library"] / med["bm3d"], 3),
         "roofline": {"prior_evaluation": _prior_gflops(prior, y[None, None]),
                      "matmul_gflops": round(_matmul_gflops(), 1)},
-        "load_avg_end": _loadavg(),
+        "load_avg_end": load_average(),
     })
     r = result["roofline"]
     r["fraction_of_matmul"] = round(r["prior_evaluation"]["gflops"] / r["matmul_gflops"], 3)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
     return 0
 
 

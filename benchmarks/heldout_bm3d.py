@@ -24,6 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from _output import emit  # noqa: E402
 from scorematch.datasets import read_image  # noqa: E402
 from scorematch.experiments.restoration import _noise, _seed, heldout_images  # noqa: E402
 from scorematch.tasks import psnr  # noqa: E402
@@ -63,10 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                                            "std_of_mean": round(statistics.stdev(d) / math.sqrt(len(d)), 3),
                                            "images_bm3d_higher": sum(v > 0 for v in d)}
         result["levels"][str(level)] = entry
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
     return 0
 
 

@@ -37,7 +37,7 @@ PUBLISHED = {
 
 #: stage -> {file: function of the stage's run folder}: summaries the stage computes from its stored results
 #: (in its report) without writing them, written beside the copied files.
-DERIVED = {"patches": {"summary.json": lambda folder: patches.summary(folder)}}
+DERIVED = {"patches": {"summary.json": patches.summary}}
 
 
 def publish(run: Path, stage: str, to: Path) -> list[Path]:
