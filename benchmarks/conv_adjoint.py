@@ -2,18 +2,22 @@
 
     PYTHONPATH=src python benchmarks/conv_adjoint.py [--threads 2] [--rounds 7] [--out F]
 
-The prior's input gradient applies the adjoint of its learned correlation: ``delta`` (B, 24, h, w) -> (B, 1,
-h + 4, w + 4) for 24 filters of 5x5 (``ConvOp.backward``, today ``F.conv_transpose2d``). Each way below computes
-the same map; the script checks it against ``conv_transpose2d`` (largest absolute difference) and times it in
-interleaved rounds (median milliseconds):
+The prior's input gradient applies the adjoint of its correlations: ``delta`` (B, 24, h, w) -> (B, 1, h + 4,
+w + 4) for the 24 learned filters of 5x5, and (B, 1, h, w) -> (B, 1, h + 4, w + 4) for the fixed whitening filter
+(``ConvOp.backward``). Each way below computes the same map; the script checks it against ``conv_transpose2d``
+(largest absolute difference) and times it in interleaved rounds (median milliseconds):
 
-- ``conv_transpose2d``: today's call, contiguous and channels-last;
+- ``conv_transpose2d``: torch's transposed convolution, contiguous and channels-last (``ConvOp`` with autograd);
 - ``grouped_sum``: each channel correlated with its flipped filter (``groups=24``), then summed over channels;
+- ``full_correlation``: ``F.conv2d`` of ``delta`` padded by ``k - 1`` with the flipped, transposed kernel
+  (``ConvOp`` without autograd, for a single filter);
 - ``matmul_shift``: ``W^T delta`` as one matrix product (25 x 24 by 24 x hw), then the 25 planes added into the
-  output at their offsets.
+  output at their offsets (:func:`scorematch.energies.layers.bank_adjoint`: ``ConvOp`` without autograd, for a
+  bank of filters).
 
-Two cases: ``restore`` (one 512x512 image, no autograd: the solvers' pass) and ``train`` (64 patches of 24x24,
-the forward and the backward of autograd through the map: the curvature pass of training). Numbers are for this
+Three cases: ``restore`` (one 512x512 image, no autograd: the solvers' pass), ``whitening`` (the single whitening
+filter on the same image, no autograd) and ``train`` (64 patches of 24x24, the forward and the backward of
+autograd through the map: the curvature pass of training). Numbers are for this
 machine; other processes running at the same time inflate them (the load average is recorded).
 """
 
@@ -30,6 +34,9 @@ import torch.nn.functional as F
 
 from _output import emit, load_average
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from scorematch.energies.layers import bank_adjoint  # noqa: E402
+
 
 def conv_transpose(delta: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return F.conv_transpose2d(delta, w)
@@ -45,19 +52,12 @@ def grouped_sum(delta: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return F.conv2d(full, w.flip(-1, -2), groups=w.shape[0]).sum(1, keepdim=True)
 
 
-def matmul_shift(delta: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    b, c, h, wd = delta.shape
-    k = w.shape[-1]
-    planes = (w.reshape(c, k * k).t() @ delta.reshape(b, c, h * wd)).reshape(b, k, k, h, wd)
-    out = delta.new_zeros(b, 1, h + k - 1, wd + k - 1)
-    for i in range(k):
-        for j in range(k):
-            out[:, 0, i : i + h, j : j + wd] += planes[:, i, j]
-    return out
+def full_correlation(delta: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return F.conv2d(F.pad(delta, (w.shape[-1] - 1,) * 4), w.transpose(0, 1).flip(-1, -2))
 
 
 WAYS = {"conv_transpose2d": conv_transpose, "conv_transpose2d_channels_last": conv_transpose_channels_last,
-        "grouped_sum": grouped_sum, "matmul_shift": matmul_shift}
+        "grouped_sum": grouped_sum, "full_correlation": full_correlation, "matmul_shift": bank_adjoint}
 
 
 def _case(shape: tuple[int, ...], w: torch.Tensor, grad: bool, rounds: int) -> dict[str, dict[str, float]]:
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"benchmark": "conv_adjoint", "torch": torch.__version__, "threads": args.threads,
               "rounds": args.rounds, "filters": list(w.shape), "load_avg_start": load_average(),
               "restore_512x512_no_grad": _case((1, 24, 512, 512), w, grad=False, rounds=args.rounds),
+              "whitening_516x516_no_grad": _case((1, 1, 516, 516), w[:1], grad=False, rounds=args.rounds),
               "train_64x24x24_forward_backward": _case((64, 24, 20, 20), w, grad=True, rounds=args.rounds),
               "load_avg_end": load_average()}
     emit(result, args.out)

@@ -4,16 +4,19 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.autograd import gradcheck, gradgradcheck
 
 from scorematch.energies import LayeredEnergy
 from scorematch.energies.layers import (
     Conv2d,
+    ConvOp,
     Linear,
     Log1p,
     Square,
     StudentT,
     WeightedSum,
+    bank_adjoint,
     compose_kernels,
 )
 
@@ -120,3 +123,19 @@ def test_conv_op_flushes_subnormal_weights_outside_autograd_only():
     e_ref = energy(x_ref)
     (g_ref,) = torch.autograd.grad(e_ref.sum(), x_ref)
     assert torch.allclose(e, e_ref.detach(), rtol=1e-6) and torch.allclose(g, g_ref, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 5), (4, 2, 3), (1, 3, 2)], ids=["bank", "two-channel", "single"])
+def test_no_grad_adjoints_equal_conv_transpose2d(shape):
+    """The restoration pass's forms of the adjoint (one matrix product over the bank; the flipped full
+    correlation for a single filter) against F.conv_transpose2d, float64."""
+    c_out, c_in, k = shape
+    gen = torch.Generator().manual_seed(3)
+    w = torch.randn(c_out, c_in, k, k, generator=gen, dtype=torch.float64)
+    h = torch.randn(2, c_in, 9, 7, generator=gen, dtype=torch.float64)
+    delta = torch.randn(2, c_out, 10 - k, 8 - k, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(bank_adjoint(delta, w), F.conv_transpose2d(delta, w), rtol=1e-12, atol=1e-12)
+    op = ConvOp(w)
+    with torch.no_grad():
+        torch.testing.assert_close(op(h), F.conv2d(h, w), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(op.backward(h, delta), F.conv_transpose2d(delta, w), rtol=1e-12, atol=1e-12)
