@@ -9,7 +9,9 @@ Each round times, one after the other (interleaved, so a change of machine load 
 - ``bm3d``: ``bm3d.bm3d(y, sigma_psd=S)`` (the ``bm3d`` package: ``pip install bm3d``).
 
 It reports the median and all times of each, the PSNR each reaches, the CLI's and the library's time as a
-fraction of BM3D's, and a roofline row: the achieved GFLOP/s of one evaluation of the prior's energy and
+fraction of BM3D's, the start-up that every ``scorematch`` command pays before its work (``startup``: a fresh
+``python -c "import torch"``, and the same with ``torch._dynamo``, which ``torch.optim``'s optimizers import on
+their first use; medians of the rounds), and a roofline row: the achieved GFLOP/s of one evaluation of the prior's energy and
 input gradient (the FLOP its correlations execute, forward and transposed; the composed filter bank's count,
 2 x 2 x experts x support^2 x pixels, beside it) against a float32 matrix product measured in the same run. Numbers are for this machine; other
 processes running at the same time inflate them (the load average at start and end is recorded).
@@ -50,6 +52,13 @@ def _timed(fn) -> tuple[float, object]:
 def _cli(noisy: Path, out: Path, sigma: str) -> None:
     cmd = [sys.executable, "-m", "scorematch", "denoise", str(noisy), "-o", str(out), "--sigma", sigma]
     subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+
+
+def _python(code: str) -> None:
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+STARTUP = {"import_torch": "import torch", "import_torch_and_dynamo": "import torch, torch._dynamo"}
 
 
 def _bm3d(y: np.ndarray, sigma: float) -> np.ndarray:
@@ -112,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
               "weight": weight, "torch": torch.__version__, "threads": torch.get_num_threads(),
               "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
               "load_avg_start": load_average()}
-    times: dict[str, list[float]] = {"cli": [], "library": [], "bm3d": []}
+    times: dict[str, list[float]] = {"cli": [], "library": [], "bm3d": [], **{k: [] for k in STARTUP}}
     scores: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         noisy, out = Path(tmp) / "noisy.npy", Path(tmp) / "out.png"
@@ -124,13 +133,18 @@ def main(argv: list[str] | None = None) -> int:
             times["library"].append(t)
             t, b = _timed(lambda: _bm3d(y.double().numpy(), sigma))
             times["bm3d"].append(t)
+            for name, code in STARTUP.items():
+                times[name].append(_timed(lambda: _python(code))[0])
         scores["cli"] = psnr(read_image(out, dtype=torch.float64), clean.double())  # 8-bit PNG output
         scores["library"] = psnr(x[0, 0].clamp(0, 1), clean)
         scores["bm3d"] = psnr(torch.from_numpy(np.clip(b, 0, 1)), clean.double())
     med = {k: statistics.median(v) for k, v in times.items()}
+    startup = {k: round(med.pop(k), 3) for k in STARTUP}
     result.update({
         "seconds_median": {k: round(v, 3) for k, v in med.items()},
-        "seconds_all": {k: [round(t, 3) for t in v] for k, v in times.items()},
+        "seconds_all": {k: [round(t, 3) for t in times[k]] for k in med},
+        "startup_seconds_median": startup,
+        "startup_over_bm3d": round(startup["import_torch_and_dynamo"] / med["bm3d"], 3),
         "psnr": {k: round(v, 3) for k, v in scores.items()},
         "cli_over_bm3d": round(med["cli"] / med["bm3d"], 3),
         "library_over_bm3d": round(med["library"] / med["bm3d"], 3),
