@@ -37,7 +37,7 @@ class TwoLayerEnergy(LayeredEnergy):
     -----
     The Becker-LeCun diagonal is *not* exact here: a pooling unit mixes several squared filter
     outputs before the second nonlinearity, so the Hessian w.r.t. the squared outputs has
-    off-diagonal terms that the rule drops (tests/test_derivatives.py measures the gap).
+    off-diagonal terms that the rule drops (tests/energies/test_derivatives.py measures the gap).
     """
 
     def __init__(
