@@ -14,7 +14,7 @@ step device
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"; } | tee "$OUT/device.txt"
 step "GPU tests"
-timeout 240 python3 -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider 2>&1 | tee "$OUT/pytest_gpu.log" | tail -4
+timeout 240 python3 -m pytest -q -m gpu tests/gpu/test_gpu.py -p no:cacheprovider 2>&1 | tee "$OUT/pytest_gpu.log" | tail -4
 step "sm_loss"
 timeout 120 python3 benchmarks/sm_loss.py --device cuda --rounds 11 --no-torchebm > "$OUT/sm_loss_cuda.json"
 step "cost growth"

@@ -3,7 +3,7 @@
     python docs/build_api.py            # writes docs/api.md
     python docs/build_api.py --check    # exit 1 if docs/api.md is out of date or a public name is undocumented
 
-CI runs the check (tests/test_docs.py).
+CI runs the check (tests/docs/test_docs.py).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Every sentence of the README that states a measured number sits in a block
     <!-- /results:NAME -->
 
 whose text the renderer ``BLOCKS[NAME]`` formats from the JSON/CSV files that the measuring scripts stored under
-``docs/results/``; prose without numbers stays outside the blocks. CI runs the check (tests/test_readme_results.py).
+``docs/results/``; prose without numbers stays outside the blocks. CI runs the check (tests/docs/test_readme_results.py).
 
 Adding a block: write ``def _name(results: Path) -> str``, which reads its files with :func:`_json` / :func:`_csv`
 (a missing field raises ``KeyError`` naming the file) and formats numbers with :func:`_f` (which refuses nan), add

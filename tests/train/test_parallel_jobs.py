@@ -7,7 +7,7 @@ import pytest
 
 from scorematch.parallel import map_jobs
 
-sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
 from parallel_jobs import train_one  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 
 Crops of two tuning images (never a reported image) are denoised with ``foe_5x5x24`` at its recommended weight
 and the PSNRs compared with ``tests/helpers/quality_pin.json`` (+-0.02 dB). A deliberate change of the model or
-solver updates the pin with ``python3 tests/test_quality_pin.py --update`` (and says why in the commit).
+solver updates the pin with ``python3 tests/tasks/test_quality_pin.py --update`` (and says why in the commit).
 """
 
 import json
@@ -16,7 +16,7 @@ from scorematch.datasets import data_dir, read_image
 from scorematch.pretrained import load_pretrained, recommended_weight
 from scorematch.tasks import Denoising, denoise, psnr
 
-PIN = Path(__file__).parent / "helpers" / "quality_pin.json"
+PIN = Path(__file__).parents[1] / "helpers" / "quality_pin.json"
 CASES = [("cameraman", 5), ("cameraman", 25), ("parrot", 15)]  # (tuning image, sigma in 1/256)
 CROP = 64
 

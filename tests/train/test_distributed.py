@@ -66,7 +66,7 @@ def _sweep_worker(rank, world, out_dir):
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+    sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
     from parallel_jobs import train_one
 
     from scorematch.parallel import map_jobs
@@ -84,7 +84,7 @@ def test_sweep_over_ranks_matches_serial(tmp_path):
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+    sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
     from parallel_jobs import train_one
 
     serial = torch.tensor([train_one(lam) for lam in [0.0, 1e-3, 1e-2]], dtype=torch.float64)

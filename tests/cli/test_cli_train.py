@@ -23,7 +23,7 @@ import scorematch
 from scorematch.cli import build_parser, main
 from scorematch.cli.train import BY_NAME, OPTIONS, SettingsError, read_toml, resolve_settings, to_toml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import bad_inputs  # noqa: E402
 

@@ -1,7 +1,7 @@
 """The CUDA path: energies, derivatives, estimators, samplers, restoration, fit and the CLI on the GPU agree
 with the CPU (skipped without CUDA).
 
-``SCOREMATCH_TEST_DEVICE=cpu pytest -m gpu tests/test_gpu.py`` runs the same checks with the CPU as the
+``SCOREMATCH_TEST_DEVICE=cpu pytest -m gpu tests/gpu/test_gpu.py`` runs the same checks with the CPU as the
 "device", to debug the tests themselves on a machine without a GPU.
 """
 

@@ -17,11 +17,11 @@ import scorematch
 from scorematch.checkpoint import load_checkpoint
 from scorematch.io import atomic_path
 
-HERE = Path(__file__).parent / "helpers"
+HERE = Path(__file__).parents[1] / "helpers"
 sys.path.insert(0, str(HERE))
 import resume_child  # noqa: E402
 
-SRC = str(Path(__file__).parent.parent / "src")
+SRC = str(Path(__file__).parents[2] / "src")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "docs" / "results"
 #: The restoration files of a quick run (`scorematch reproduce restoration --quick`, one noise draw, so every std
 #: over the draws is nan) as `scripts/publish_results.py` published them: the format the generator reads.
