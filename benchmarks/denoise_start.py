@@ -2,17 +2,20 @@
 
     PYTHONPATH=src python benchmarks/denoise_start.py [--out F]
 
-The choice behind :data:`scorematch.tasks.operators.START_SMOOTHING` and
-:data:`scorematch.tasks.denoise.DENOISE_ITERS`: the bundled ``foe_5x5x24`` at its model card's weights denoises the
-central 128x128 crops of the six tuning images (one noise draw per level, the restoration experiment's tuning
-draw) by L-BFGS (memory 10, strong Wolfe, as :func:`scorematch.tasks.restore`) from ``y`` smoothed by a Gaussian
-of std ``factor * sigma`` pixels (factor 0: ``y`` itself), and records the mean PSNR every 10 iterations up to
-150 (the optimizer is stepped 10 iterations at a time, its memory kept). No reported image is used.
+The choices behind :data:`scorematch.tasks.operators.START_SMOOTHING`, :data:`scorematch.tasks.denoise.DENOISE_ITERS`
+and :data:`scorematch.tasks.denoise.DENOISE_RTOL`: the bundled ``foe_5x5x24`` at its model card's weights denoises
+the central 128x128 crops of the six tuning images (one noise draw per level, the restoration experiment's tuning
+draw) by the solvers' L-BFGS (:func:`scorematch.tasks.lbfgs.minimize`: memory 10, strong Wolfe) from ``y`` smoothed
+by a Gaussian of std ``factor * sigma`` pixels (factor 0: ``y`` itself), and records the mean PSNR every 10
+iterations up to 150 (``psnr``). ``rtol`` runs :func:`scorematch.tasks.denoise` itself (the default start and
+budget) with each relative-decrease tolerance of a grid: iterations, evaluations and mean PSNR, and the PSNR's
+difference from ``rtol = 0`` (all ``DENOISE_ITERS`` iterations). No reported image is used.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -25,13 +28,13 @@ from _output import emit, load_average  # noqa: E402
 from scorematch.experiments.restoration import TUNE_IMAGES, _frozen, _mean_psnr, _noise, _seed, _tune_set  # noqa: E402
 from scorematch.pretrained import recommended_weight, resolve  # noqa: E402
 from scorematch.serialization import load  # noqa: E402
-from scorematch.tasks import Denoising, objective_and_grad  # noqa: E402
+from scorematch.tasks import Denoising, denoise, lbfgs, objective_and_grad  # noqa: E402
 from scorematch.tasks import operators  # noqa: E402
-from scorematch.tasks.restore import _max_eval  # noqa: E402
 
 LEVELS = (5, 15, 25)
 FACTORS = (0.0, 6.4, 8.192, 10.24)  # std of the start's smoothing per unit of sigma (pixels)
 CHUNK, ITERS = 10, 150
+RTOLS = (0.0, 3e-6, 1e-5, 3e-5, 1e-4)
 
 
 def _start(y: torch.Tensor, sigma: float, factor: float) -> torch.Tensor:
@@ -47,20 +50,41 @@ def _start(y: torch.Tensor, sigma: float, factor: float) -> torch.Tensor:
 def _trajectory(prior, x: torch.Tensor, y: torch.Tensor, sigma: float, weight: float, factor: float) -> dict[str, float]:
     """Mean PSNR after every ``CHUNK`` iterations (key: iterations; "0": the start)."""
     op = Denoising(sigma)
-    z = torch.nn.Parameter(_start(y, sigma, factor))
-    opt = torch.optim.LBFGS([z], lr=1.0, max_iter=CHUNK, max_eval=_max_eval(CHUNK), history_size=10,
-                            tolerance_grad=1e-6, tolerance_change=1e-12, line_search_fn="strong_wolfe")
+    start = _start(y, sigma, factor)
+    out = {"0": round(_mean_psnr(start, x), 3)}
 
-    def closure() -> torch.Tensor:
-        with torch.no_grad():
-            value, g = objective_and_grad(z.data, y, op, prior, sigma=sigma, weight=weight)
-        z.grad = g
-        return value
+    def record(z: torch.Tensor, value: float) -> None:
+        record.n += 1
+        if record.n % CHUNK == 0:
+            out[str(record.n)] = round(_mean_psnr(z, x), 3)
 
-    out = {"0": round(_mean_psnr(z.detach(), x), 3)}
-    for it in range(CHUNK, ITERS + 1, CHUNK):
-        opt.step(closure)
-        out[str(it)] = round(_mean_psnr(z.detach(), x), 3)
+    record.n = 0
+    lbfgs.minimize(lambda z: objective_and_grad(z, y, op, prior, sigma=sigma, weight=weight), start, max_iter=ITERS,
+                   max_eval=int(ITERS * 1.25) + 1, tol_grad=1e-6, tol_change=1e-12, callback=record)
+    return out
+
+
+class _Counts(logging.Handler):
+    """The iterations and evaluations that :func:`scorematch.tasks.restore` logs."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.n_iter, self.n_eval = record.args
+
+
+def _stopping(prior, x: torch.Tensor, y: torch.Tensor, sigma: float, weight: float) -> dict[str, dict]:
+    """``denoise`` with each tolerance of ``RTOLS``: iterations, evaluations, mean PSNR and its change."""
+    counts = _Counts()
+    logger = logging.getLogger("scorematch.tasks.restore")
+    logger.addHandler(counts)
+    logger.setLevel(logging.INFO)
+    out = {}
+    try:
+        for rtol in RTOLS:
+            p = _mean_psnr(denoise(y, prior, sigma=sigma, weight=weight, rtol=rtol), x)
+            out[f"{rtol:g}"] = {"iterations": counts.n_iter, "evaluations": counts.n_eval, "psnr": round(p, 4),
+                                "psnr_minus_rtol_0": round(p - out["0"]["psnr"], 4) if out else 0.0}
+    finally:
+        logger.removeHandler(counts)
     return out
 
 
@@ -72,13 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     path = resolve("foe_5x5x24")
     prior, x = _frozen(load(path)), _tune_set(128)
     result = {"benchmark": "denoise_start", "model": "foe_5x5x24", "images": list(TUNE_IMAGES), "crop": 128,
-              "factors": list(FACTORS), "load_avg_start": load_average(), "psnr": {}}
+              "factors": list(FACTORS), "rtols": list(RTOLS), "load_avg_start": load_average(), "psnr": {}, "rtol": {}}
     for level in LEVELS:
         sigma = level / 256
         y = _noise(x, level, _seed("tune", level, 0))
         weight = recommended_weight(path, sigma)
         result["psnr"][str(level)] = {"weight": weight, **{
             f"{factor:g}": _trajectory(prior, x, y, sigma, weight, factor) for factor in FACTORS}}
+        result["rtol"][str(level)] = _stopping(prior, x, y, sigma, weight)
     result["load_avg_end"] = load_average()
     emit(result, args.out)
     return 0

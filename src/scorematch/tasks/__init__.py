@@ -1,5 +1,6 @@
 """Restoration tasks: degradation operators and one MAP solver using an energy as the prior."""
 
+from . import lbfgs
 from ._objective import BOUNDARIES, DEFAULT_BOUNDARY
 from .denoise import denoise, psnr
 from .operators import BLUR_BOUNDARIES, Blur, Denoising, Downsample, Inpaint, LinearOperator
@@ -7,4 +8,4 @@ from .restore import objective_and_grad, restore
 from .superres import superresolve, upscale_start
 
 __all__ = ["BOUNDARIES", "BLUR_BOUNDARIES", "DEFAULT_BOUNDARY", "LinearOperator", "Denoising", "Downsample", "Blur",
-           "Inpaint", "restore", "objective_and_grad", "denoise", "superresolve", "upscale_start", "psnr"]
+           "Inpaint", "restore", "objective_and_grad", "denoise", "superresolve", "upscale_start", "psnr", "lbfgs"]

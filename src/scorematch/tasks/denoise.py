@@ -14,12 +14,16 @@ from ._objective import DEFAULT_BOUNDARY, check_image_size
 from .operators import Denoising
 from .restore import PAPER_ETA, annealed_steps, restore
 
-__all__ = ["denoise", "psnr", "annealed_steps", "PAPER_ETA", "DENOISE_ITERS"]
+__all__ = ["denoise", "psnr", "annealed_steps", "PAPER_ETA", "DENOISE_ITERS", "DENOISE_RTOL"]
 
 #: L-BFGS iterations of :func:`denoise` (from :meth:`Denoising.start`), chosen on the tuning crops: the estimate
 #: no longer improves after 30 iterations at 5/256, 60 at 15/256, 50 at 25/256 (see
 #: :data:`~scorematch.tasks.operators.START_SMOOTHING`).
 DENOISE_ITERS = 60
+#: L-BFGS relative-decrease tolerance of :func:`denoise` (:func:`scorematch.tasks.lbfgs.minimize`), chosen on the
+#: tuning crops (``benchmarks/denoise_start.py``): at 5/256 it stops after about 25 iterations, where the estimate
+#: has converged; at 15 and 25/256 it does not stop before :data:`DENOISE_ITERS`.
+DENOISE_RTOL = 3e-5
 
 
 def psnr(x: Tensor, reference: Tensor, *, data_range: float = 1.0) -> float:
@@ -54,6 +58,7 @@ def denoise(
     n_iter: int | None = None,
     history: int = 10,
     tol: float = 1e-6,
+    rtol: float = DENOISE_RTOL,
     eta: tuple[float, float] = PAPER_ETA,
     step_scale: float | None = None,
     tile: int | None = None,
@@ -78,7 +83,8 @@ def denoise(
         ``"lbfgs"`` (default): L-BFGS with a strong-Wolfe line search on the objective scaled by
         ``sigma^2`` (well conditioned: the data term's curvature becomes 1), starting from ``y`` smoothed
         a little (:meth:`~scorematch.tasks.Denoising.start`); stops after ``n_iter`` iterations (default
-        :data:`DENOISE_ITERS`) or when the largest gradient entry falls below ``tol``. ``"paper"``: the
+        :data:`DENOISE_ITERS`), when the largest gradient entry falls below ``tol`` or when the objective
+        stalls (``rtol``). ``"paper"``: the
         paper's schedule, ``n_iter`` (default 300) steps ``x <- x - eta_t * step_scale * grad`` from
         ``x = y`` (as in the paper), ``eta_t`` geometric from ``eta[0]`` to ``eta[1]``.
     weight : float
@@ -88,6 +94,9 @@ def denoise(
         L-BFGS memory (vectors kept).
     tol : float
         L-BFGS stopping threshold on the scaled gradient's largest entry.
+    rtol : float
+        L-BFGS stops when the objective's decrease over the last iterations falls below this fraction of it
+        per iteration (:func:`scorematch.tasks.lbfgs.minimize`; 0: run all ``n_iter``).
     eta : (float, float)
         First and last step of the paper's schedule.
     step_scale : float, optional
@@ -129,5 +138,5 @@ def denoise(
         n_iter = DENOISE_ITERS
     return restore(y, Denoising(sigma), energy, sigma=sigma, weight=weight, method=method,
                    start=y if method == "paper" else None, n_iter=n_iter,
-                   history=history, tol=tol, eta=eta, step_scale=step_scale, tile=tile, boundary=boundary,
+                   history=history, tol=tol, rtol=rtol, eta=eta, step_scale=step_scale, tile=tile, boundary=boundary,
                    progress=progress)

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from ..energies.base import Energy
 from ._objective import DEFAULT_BOUNDARY, check_image_size, image_energy_and_grad
+from . import lbfgs
 from .operators import LinearOperator, as_operator
 
 __all__ = ["restore", "objective_and_grad", "annealed_steps", "PAPER_ETA", "CONSTRAINED_SCALE"]
@@ -50,6 +51,7 @@ def restore(
     n_iter: int | None = None,
     history: int = 10,
     tol: float | None = None,
+    rtol: float = 0.0,
     eta: tuple[float, float] = PAPER_ETA,
     step_scale: float | None = None,
     tile: int | None = None,
@@ -74,9 +76,10 @@ def restore(
     weight : float
         Prior weight ``w`` (1: the plain MAP estimate; with ``sigma = 0`` it does not matter).
     method : {"lbfgs", "paper"}
-        ``"lbfgs"`` (default): L-BFGS with a strong-Wolfe line search, from ``start``, at most ``n_iter``
-        iterations (default 150 with noise, 80 without) or until the largest gradient entry falls below ``tol``
-        (default 1e-6 with noise, 1e-7 without). With noise the objective is scaled by ``sigma^2`` (the data
+        ``"lbfgs"`` (default): L-BFGS with a strong-Wolfe line search (:mod:`scorematch.tasks.lbfgs`), from
+        ``start``, at most ``n_iter`` iterations (default 150 with noise, 80 without) or until the largest
+        gradient entry falls below ``tol`` (default 1e-6 with noise, 1e-7 without) or the objective stalls
+        (``rtol``). With noise the objective is scaled by ``sigma^2`` (the data
         term's curvature becomes ``A^T A``, of order 1); without, L-BFGS runs on ``z -> E(P z)``, ``P`` the
         projection onto ``A x = y``, scaled by :data:`CONSTRAINED_SCALE`, and returns ``P z``.
         ``"paper"``: the paper's schedule, ``n_iter`` (default 300 with noise, 200 without) steps
@@ -84,8 +87,9 @@ def restore(
         each step is followed by the projection).
     start : Tensor, optional
         First estimate, shape of the image (default: ``operator.start(y)``, projected when ``sigma = 0``).
-    n_iter, history, tol
-        Iteration budget, L-BFGS memory, L-BFGS gradient tolerance.
+    n_iter, history, tol, rtol
+        Iteration budget, L-BFGS memory, L-BFGS gradient tolerance, L-BFGS relative-decrease tolerance
+        (:func:`scorematch.tasks.lbfgs.minimize`; 0: run to the budget or to ``tol``).
     eta : (float, float)
         First and last step of the paper's schedule.
     step_scale : float, optional
@@ -126,13 +130,13 @@ def restore(
                 return _paper_constrained(y, operator, energy, x0, n_iter=n_iter, eta=eta, step_scale=step_scale,
                                           tile=tile, boundary=boundary, bar=bar)
             return _lbfgs_constrained(y, operator, energy, x0, n_iter=n_iter, history=history,
-                                      tol=1e-7 if tol is None else tol, tile=tile, boundary=boundary, bar=bar)
+                                      tol=1e-7 if tol is None else tol, rtol=rtol, tile=tile, boundary=boundary, bar=bar)
         if method == "paper":
             return _paper(y, operator, energy, x0, sigma=sigma, weight=weight, n_iter=n_iter, eta=eta,
                           step_scale=sigma * sigma if step_scale is None else step_scale, tile=tile,
                           boundary=boundary, bar=bar)
         return _lbfgs(y, operator, energy, x0, sigma=sigma, weight=weight, n_iter=n_iter, history=history,
-                      tol=1e-6 if tol is None else tol, tile=tile, boundary=boundary, bar=bar)
+                      tol=1e-6 if tol is None else tol, rtol=rtol, tile=tile, boundary=boundary, bar=bar)
 
 
 def _max_eval(n_iter: int) -> int:
@@ -220,45 +224,25 @@ def _check_finite(x: Tensor, step: float, step_scale: float, extra: str) -> None
                                  f"{extra}); use a smaller step_scale or method='lbfgs'")
 
 
-def _minimize(x0: Tensor, closure_of, *, n_iter: int, history: int, tol: float, change: float) -> Tensor:
-    """L-BFGS (strong Wolfe) from ``x0``; ``closure_of(z)`` returns the closure that sets ``z.grad``."""
-    z = torch.nn.Parameter(x0.clone())
-    opt = torch.optim.LBFGS([z], lr=1.0, max_iter=n_iter, max_eval=_max_eval(n_iter), history_size=history,
-                            tolerance_grad=tol, tolerance_change=change, line_search_fn="strong_wolfe")
-    opt.step(closure_of(z))
-    return z.detach()
+def _lbfgs(y, operator, energy, x0, *, sigma, weight, n_iter, history, tol, rtol, tile, boundary, bar) -> Tensor:
+    def fun(x: Tensor) -> tuple[Tensor, Tensor]:
+        bar.update()
+        return objective_and_grad(x, y, operator, energy, sigma=sigma, weight=weight, tile=tile, boundary=boundary)
+
+    result = lbfgs.minimize(fun, x0, max_iter=n_iter, max_eval=_max_eval(n_iter), history=history, tol_grad=tol,
+                            tol_change=1e-12, rtol=rtol)
+    log.info("L-BFGS restoration: %d iterations, %d evaluations", result.n_iter, result.n_eval)
+    return result.x
 
 
-def _lbfgs(y, operator, energy, x0, *, sigma, weight, n_iter, history, tol, tile, boundary, bar) -> Tensor:
-    n_eval = 0
-
-    def closure_of(x):
-        def closure() -> Tensor:
-            nonlocal n_eval
-            n_eval += 1
-            bar.update()
-            with torch.no_grad():
-                value, g = objective_and_grad(x.data, y, operator, energy, sigma=sigma, weight=weight, tile=tile,
-                                              boundary=boundary)
-            x.grad = g
-            return value
-        return closure
-
-    out = _minimize(x0, closure_of, n_iter=n_iter, history=history, tol=tol, change=1e-12)
-    log.info("L-BFGS restoration: %d evaluations", n_eval)
-    return out
-
-
-def _lbfgs_constrained(y, operator, energy, x0, *, n_iter, history, tol, tile, boundary, bar) -> Tensor:
+def _lbfgs_constrained(y, operator, energy, x0, *, n_iter, history, tol, rtol, tile, boundary, bar) -> Tensor:
     zero = torch.zeros_like(y)
 
-    def closure_of(z):
-        def closure() -> Tensor:
-            bar.update()
-            with torch.no_grad():
-                e, g = image_energy_and_grad(energy, operator.project(z.data, y), tile=tile, boundary=boundary)
-                z.grad = CONSTRAINED_SCALE * operator.project(g, zero)  # P^T g: P's linear part is symmetric
-            return CONSTRAINED_SCALE * e.sum()
-        return closure
+    def fun(z: Tensor) -> tuple[Tensor, Tensor]:
+        bar.update()
+        e, g = image_energy_and_grad(energy, operator.project(z, y), tile=tile, boundary=boundary)
+        return CONSTRAINED_SCALE * e.sum(), CONSTRAINED_SCALE * operator.project(g, zero)  # P^T g: P is symmetric
 
-    return operator.project(_minimize(x0, closure_of, n_iter=n_iter, history=history, tol=tol, change=1e-14), y)
+    result = lbfgs.minimize(fun, x0, max_iter=n_iter, max_eval=_max_eval(n_iter), history=history, tol_grad=tol,
+                            tol_change=1e-14, rtol=rtol)
+    return operator.project(result.x, y)
