@@ -2,7 +2,8 @@
 
     PYTHONPATH=src python benchmarks/denoise.py [--threads 2] [--image lena] [--sigma 5/256] [--profile]
 
-Reports the wall time of ``scorematch.tasks.denoise`` (L-BFGS, default settings, the model's recommended
+Reports the wall time of ``scorematch.tasks.denoise`` (after ``scorematch.devices.reuse_freed_memory``, as the
+restoration commands; L-BFGS, default settings, the model's recommended
 prior weight for the noise level; float32, and float64 with ``--float64``),
 the number of energy evaluations, the time per evaluation split into the prior's forward/backward
 (convolutions, expert nonlinearity) and the solver's own work, and the PSNR reached. ``gradient_pass``
@@ -28,6 +29,7 @@ import scorematch  # noqa: E402
 from scorematch.cli.restore import default_model_path, parse_sigma  # noqa: E402
 from scorematch.pretrained import recommended_weight  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
+from scorematch.devices import reuse_freed_memory  # noqa: E402
 from scorematch.tasks import DEFAULT_BOUNDARY, denoise, psnr  # noqa: E402
 from scorematch.tasks import _objective  # noqa: E402
 
@@ -44,6 +46,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu or cuda (times include a synchronize)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    reuse_freed_memory()  # as the restoration commands
     sigma = parse_sigma(args.sigma)
     weight = recommended_weight(args.model, sigma)
     out = {"benchmark": "denoise_512", "threads": args.threads, "torch": torch.__version__,

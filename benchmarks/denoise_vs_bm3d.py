@@ -5,13 +5,15 @@
 Each round times, one after the other (interleaved, so a change of machine load hits all three):
 
 - ``cli``: ``scorematch denoise NOISY.npy -o OUT.png --sigma S`` as a subprocess, start-up included;
-- ``library``: ``scorematch.tasks.denoise`` with the bundled default prior in float32, at its recommended weight;
+- ``library``: ``scorematch.tasks.denoise`` with the bundled default prior in float32, at its recommended weight
+  (after :func:`scorematch.devices.reuse_freed_memory`, as the CLI);
 - ``bm3d``: ``bm3d.bm3d(y, sigma_psd=S)`` (the ``bm3d`` package: ``pip install bm3d``).
 
 It reports the median and all times of each, the PSNR each reaches, the CLI's and the library's time as a
 fraction of BM3D's, the start-up that every ``scorematch`` command pays before its work (``startup``: a fresh
-``python -c "import torch"``, and the same with ``torch._dynamo``, which ``torch.optim``'s optimizers import on
-their first use; medians of the rounds), and a roofline row: the achieved GFLOP/s of one evaluation of the prior's energy and
+``python -c "import torch"``; beside it the same with ``torch._dynamo``, which ``torch.optim``'s optimizers import
+on their first use and the CLI no longer does; medians of the rounds), the time of one prior evaluation in a fresh
+process with and without :func:`~scorematch.devices.reuse_freed_memory` (``allocation``; medians), and a roofline row: the achieved GFLOP/s of one evaluation of the prior's energy and
 input gradient (the FLOP its correlations execute, forward and transposed; the composed filter bank's count,
 2 x 2 x experts x support^2 x pixels, beside it) against a float32 matrix product measured in the same run. Numbers are for this machine; other
 processes running at the same time inflate them (the load average at start and end is recorded).
@@ -38,6 +40,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from _output import emit, load_average  # noqa: E402
 from scorematch.cli.restore import default_model_path, parse_sigma  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
+from scorematch.devices import reuse_freed_memory  # noqa: E402
 from scorematch.pretrained import load_pretrained, recommended_weight  # noqa: E402
 from scorematch.tasks import DEFAULT_BOUNDARY, denoise, psnr  # noqa: E402
 from scorematch.tasks._objective import image_energy_and_grad, support_of  # noqa: E402
@@ -59,6 +62,32 @@ def _python(code: str) -> None:
 
 
 STARTUP = {"import_torch": "import torch", "import_torch_and_dynamo": "import torch, torch._dynamo"}
+ALLOCATION = ("default", "reuse")
+
+
+EVALUATION = """
+import statistics, sys, time, torch
+from scorematch.devices import reuse_freed_memory
+from scorematch.pretrained import load_pretrained
+from scorematch.tasks._objective import image_energy_and_grad
+if sys.argv[1] == "reuse":
+    reuse_freed_memory()
+prior = load_pretrained("foe_5x5x24").float()
+y = torch.rand(1, 1, 512, 512, generator=torch.Generator().manual_seed(0))
+times = []
+for _ in range(6):
+    t0 = time.perf_counter()
+    image_energy_and_grad(prior, y, boundary="replicate")
+    times.append(time.perf_counter() - t0)
+print(statistics.median(times[1:]))
+"""
+
+
+def _evaluation_seconds(mode: str) -> float:
+    """Median seconds of one prior evaluation on 512x512 in a fresh process (``mode``: "reuse" or "default")."""
+    done = subprocess.run([sys.executable, "-c", EVALUATION, mode], check=True, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    return float(done.stdout.split()[-1])
 
 
 def _bm3d(y: np.ndarray, sigma: float) -> np.ndarray:
@@ -110,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args(argv)
+    reuse_freed_memory()
     sigma = parse_sigma(args.sigma)
     clean = read_image(data_dir() / "set12" / f"{args.image}.png", dtype=torch.float32)
     y = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
@@ -121,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
               "weight": weight, "torch": torch.__version__, "threads": torch.get_num_threads(),
               "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
               "load_avg_start": load_average()}
-    times: dict[str, list[float]] = {"cli": [], "library": [], "bm3d": [], **{k: [] for k in STARTUP}}
+    times: dict[str, list[float]] = {"cli": [], "library": [], "bm3d": [], **{k: [] for k in STARTUP},
+                                     **{f"evaluation_{m}": [] for m in ALLOCATION}}
     scores: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         noisy, out = Path(tmp) / "noisy.npy", Path(tmp) / "out.png"
@@ -135,16 +166,21 @@ def main(argv: list[str] | None = None) -> int:
             times["bm3d"].append(t)
             for name, code in STARTUP.items():
                 times[name].append(_timed(lambda: _python(code))[0])
+            for mode in ALLOCATION:
+                times[f"evaluation_{mode}"].append(_evaluation_seconds(mode))
         scores["cli"] = psnr(read_image(out, dtype=torch.float64), clean.double())  # 8-bit PNG output
         scores["library"] = psnr(x[0, 0].clamp(0, 1), clean)
         scores["bm3d"] = psnr(torch.from_numpy(np.clip(b, 0, 1)), clean.double())
     med = {k: statistics.median(v) for k, v in times.items()}
     startup = {k: round(med.pop(k), 3) for k in STARTUP}
+    allocation = {m: round(med.pop(f"evaluation_{m}"), 4) for m in ALLOCATION}
     result.update({
         "seconds_median": {k: round(v, 3) for k, v in med.items()},
-        "seconds_all": {k: [round(t, 3) for t in times[k]] for k in med},
+        "seconds_all": {k: [round(t, 3) for t in times[k]] for k in ("cli", "library", "bm3d")},
         "startup_seconds_median": startup,
-        "startup_over_bm3d": round(startup["import_torch_and_dynamo"] / med["bm3d"], 3),
+        "startup_over_bm3d": round(startup["import_torch"] / med["bm3d"], 3),
+        "allocation": {"evaluation_seconds_median": allocation,
+                       "default_over_reuse": round(allocation["default"] / allocation["reuse"], 2)},
         "psnr": {k: round(v, 3) for k, v in scores.items()},
         "cli_over_bm3d": round(med["cli"] / med["bm3d"], 3),
         "library_over_bm3d": round(med["library"] / med["bm3d"], 3),

@@ -27,7 +27,7 @@ MODULES = [
     "scorematch.devices",
     "scorematch.pretrained",
 ]
-OPTIONAL_MODULES = ["scorematch.tasks", "scorematch.samplers", "scorematch.priors"]
+OPTIONAL_MODULES = ["scorematch.tasks", "scorematch.tasks.lbfgs", "scorematch.samplers", "scorematch.priors"]
 
 
 def _doc(obj) -> str:

@@ -466,14 +466,18 @@ def _versus_bm3d(results: Path) -> str:
     """What a user runs against BM3D on the same noisy image, in one script (benchmarks/denoise_vs_bm3d.py)."""
     v = _json(results, "benchmarks/denoise_vs_bm3d_cpu.json")
     t, q, r, s = v["seconds_median"], v["psnr"], v["roofline"], v["startup_seconds_median"]
+    a = v["allocation"]["evaluation_seconds_median"]
     return (f"Beside BM3D in one script (`benchmarks/denoise_vs_bm3d.py`, the same noisy {v['image'].capitalize()} at "
             f"{_f(v['sigma'] * 256, 0)}/256, medians of {len(v['seconds_all']['cli'])} interleaved rounds, load average "
             f"{_f(v['load_avg_start'])} at the start): `scorematch denoise` end to end {_f(t['cli'], 1)} s "
             f"({_f(q['cli'])} dB, 8-bit output), the library call {_f(t['library'], 1)} s ({_f(q['library'])} dB), "
             f"BM3D {_f(t['bm3d'], 1)} s ({_f(q['bm3d'])} dB): the command takes {_f(v['cli_over_bm3d'])}x BM3D's time. "
-            f"Of that, {_f(s['import_torch_and_dynamo'], 1)} s ({_f(v['startup_over_bm3d'])}x BM3D's time) is start-up "
-            f"before any work: importing torch ({_f(s['import_torch'], 1)} s) and `torch._dynamo`, which `torch.optim`'s "
-            "L-BFGS imports on first use. "
+            f"Of that, {_f(s['import_torch'], 1)} s ({_f(v['startup_over_bm3d'])}x BM3D's time) is start-up before "
+            f"any work, importing torch (the command does not import `torch._dynamo`, which would add "
+            f"{_f(s['import_torch_and_dynamo'] - s['import_torch'], 1)} s). One prior evaluation takes "
+            f"{_f(1000 * a['reuse'], 0)} ms in a fresh process that reuses the memory it frees, as the restoration "
+            f"commands do (`scorematch.devices.reuse_freed_memory`), against {_f(1000 * a['default'], 0)} ms with the "
+            "C library's default, which maps every large array afresh. "
             f"One prior evaluation runs at {_f(r['prior_evaluation']['gflops'], 1)} GFLOP/s, "
             f"{_f(100 * r['fraction_of_matmul'], 1)}% of a matrix product's {_f(r['matmul_gflops'], 0)} GFLOP/s on the "
             "same cores.")

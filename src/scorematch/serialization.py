@@ -98,9 +98,10 @@ def build_energy(
     source : str
         Named in error messages.
     shapes : dict, optional
-        The file's tensor shapes. The energy is first built on the ``meta`` device (no memory) and its
-        state-dict schema compared with them, so a damaged or hostile configuration (e.g. a huge ``dim``)
-        is refused before anything is allocated.
+        The file's tensor shapes. A damaged or hostile configuration (e.g. a huge ``dim``) is refused before
+        anything is allocated: every integer of a configuration is a size, the length of some axis of the
+        energy's tensors, so none may exceed the file's longest axis. The built energy's state-dict schema is
+        then compared with them.
     """
     if metadata.get("format") != FORMAT:
         raise ModelFileError(f"{source} is not a scorematch model file (format {metadata.get('format')!r})")
@@ -115,26 +116,39 @@ def build_energy(
         isinstance(k, str) and (v is None or isinstance(v, (bool, int, float, str))) for k, v in config.items()
     ):
         raise ModelFileError(f"{source}: the {name} configuration must map names to numbers, booleans or strings")
-    cls = ENERGY_CLASSES[name]
     if shapes is not None:
-        try:
-            with torch.device("meta"):
-                expected = {k: tuple(v.shape) for k, v in cls(**config).state_dict().items()}
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise ModelFileError(f"{source} has an invalid {name} configuration: {exc}") from None
-        if expected != {k: tuple(v) for k, v in shapes.items()}:
-            missing = sorted(set(expected) - set(shapes))
-            extra = sorted(set(shapes) - set(expected))
-            wrong = sorted(k for k in set(expected) & set(shapes) if expected[k] != tuple(shapes[k]))
-            raise ModelFileError(
-                f"{source}: its tensors do not match its declared {name}{config} "
-                f"(missing {missing}, unexpected {extra}, wrong shape {wrong}); the file is damaged"
-            )
+        _check_sizes(config, shapes, source, name)
     try:
         with torch.random.fork_rng(devices=[]):  # building draws random filters: leave the global RNG alone
-            return cls(**config)
+            energy = ENERGY_CLASSES[name](**config)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{source} has an invalid {name} configuration: {exc}") from None
+    if shapes is not None:
+        _check_schema(energy, shapes, source, name, config)
+    return energy
+
+
+def _check_sizes(config: dict[str, Any], shapes: dict[str, tuple[int, ...]], source: str, name: str) -> None:
+    """Refuse a configuration with a size (an integer entry) longer than the file's longest tensor axis."""
+    longest = max((n for shape in shapes.values() for n in shape), default=1)
+    huge = {k: v for k, v in config.items() if isinstance(v, int) and not isinstance(v, bool) and v > longest}
+    if huge:
+        raise ModelFileError(f"{source}: its tensors do not match its declared {name}{config} (sizes {huge} exceed "
+                             f"the longest axis of its tensors, {longest}); the file is damaged")
+
+
+def _check_schema(energy: Energy, shapes: dict[str, tuple[int, ...]], source: str, name: str,
+                  config: dict[str, Any]) -> None:
+    """Refuse a file whose tensors are not those of the energy its configuration builds."""
+    expected = {k: tuple(v.shape) for k, v in energy.state_dict().items()}
+    if expected != {k: tuple(v) for k, v in shapes.items()}:
+        missing = sorted(set(expected) - set(shapes))
+        extra = sorted(set(shapes) - set(expected))
+        wrong = sorted(k for k in set(expected) & set(shapes) if expected[k] != tuple(shapes[k]))
+        raise ModelFileError(
+            f"{source}: its tensors do not match its declared {name}{config} "
+            f"(missing {missing}, unexpected {extra}, wrong shape {wrong}); the file is damaged"
+        )
 
 
 def save(energy: Energy, path: str | os.PathLike, *, metadata: dict[str, Any] | None = None) -> Path:

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import scorematch
 from scorematch.derivatives import input_derivatives
 from scorematch.energies import FieldOfExperts, ImageFoE, laplacian_whitening_kernel
-from scorematch.tasks._objective import image_energy_and_grad, extend
+from scorematch.tasks._objective import extend, fold, image_energy_and_grad
 
 
 def _prior(gen, **kw):
@@ -108,6 +108,15 @@ def test_extend_matches_numpy_pad(gen, boundary):
     for m in (1, 3, 4):
         want = np.pad(x.numpy(), ((0, 0), (0, 0), (m, m), (m, m)), mode=NUMPY_MODE[boundary])
         assert torch.equal(extend(x, m, boundary), torch.from_numpy(want))
+
+
+@pytest.mark.parametrize("boundary", sorted(NUMPY_MODE))
+def test_fold_is_the_adjoint_of_extend_by_autograd(gen, boundary):
+    x = torch.rand(2, 3, 7, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    for m in (1, 3, 4):
+        ge = torch.randn(2, 3, 7 + 2 * m, 5 + 2 * m, generator=gen, dtype=torch.float64)
+        (want,) = torch.autograd.grad(extend(x, m, boundary), x, ge)
+        assert torch.allclose(fold(ge, m, boundary), want, rtol=1e-14, atol=1e-14)
 
 
 def test_extend_rejects_too_small_images_and_unknown_rules(gen):

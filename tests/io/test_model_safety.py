@@ -85,7 +85,7 @@ def test_hostile_metadata_is_refused_before_allocation(tmp_path):
         "tensor-valued option": ({"dim": 4, "n_experts": 3, "c": [1, 2]}, "ProductOfExperts", "must map names"),
         "unknown option": ({"dim": 4, "n_experts": 3, "evil": 1}, "ProductOfExperts", "invalid ProductOfExperts"),
         "unknown class": ({"dim": 4}, "os.system", "unknown energy"),
-        "wrong shapes": ({"dim": 5, "n_experts": 3}, "ProductOfExperts", "wrong shape"),
+        "wrong shapes": ({"dim": 3, "n_experts": 4}, "ProductOfExperts", "wrong shape"),
         "config not an object": ([4, 3], "ProductOfExperts", "must map names"),
     }
     for name, (config, energy, message) in cases.items():

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from ..io.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits, read_image_info, write_image
-from ..devices import add_device_argument, resolve_device
+from ..devices import add_device_argument, resolve_device, reuse_freed_memory
 from ..validation import check_number, parse_sigma
 from ..energies.base import Energy
 from ..pretrained import DEFAULT_PRIOR, models_dir, recommended_weight
@@ -94,6 +94,7 @@ def _prepare(args: argparse.Namespace) -> torch.device:
     check_number("--scale", args.scale, minimum=0, strict=True)
     if args.threads:
         torch.set_num_threads(args.threads)
+    reuse_freed_memory()
     return resolve_device(args.device)
 
 

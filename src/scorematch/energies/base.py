@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..validation import all_finite
-from .layers import CurvatureLayer
+from .layers import CurvatureLayer, Elementwise, WeightedSum
 
 __all__ = ["Energy", "LayeredEnergy"]
 
@@ -112,18 +112,23 @@ class LayeredEnergy(Energy):
     def energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(E(x), dE/dx)`` by one forward and one backward pass of the layers' own rules
         (:meth:`~scorematch.energies.layers.CurvatureLayer.backward`), without autograd: about half the time
-        of the autograd pass on an image FoE. Not differentiable; shapes (B,) and like ``x``."""
+        of the autograd pass on an image FoE. An elementwise expert followed by the weighted sum (the FoE's and
+        PoE's head) is one step (:meth:`~scorematch.energies.layers.Elementwise.weighted_sum_and_grad`). Not
+        differentiable; shapes (B,) and like ``x``."""
         self._check(x)
         with torch.no_grad():
             ops = [layer.frozen() for layer in self.layers]
+            head = ops[-2:] if len(ops) > 1 and isinstance(ops[-1], WeightedSum) and isinstance(
+                ops[-2], Elementwise) else []
+            body = ops[: len(ops) - len(head)]
             inputs, h = [], x
-            for op in ops:
+            for op in body:
                 inputs.append(h)
                 h = op(h)
-            delta = torch.ones_like(h)  # dE/dE, shape (B,)
-            for op, h_in in zip(reversed(ops), reversed(inputs)):
+            e, delta = head[0].weighted_sum_and_grad(h, head[1].alpha) if head else (h, torch.ones_like(h))
+            for op, h_in in zip(reversed(body), reversed(inputs)):
                 delta = op.backward(h_in, delta)
-        return h, delta
+        return e, delta
 
     def fused_layers(self) -> list[Any]:
         """The layers ``frozen()`` for one pass, with each run of consecutive linear ops fused into one."""

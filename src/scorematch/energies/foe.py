@@ -10,7 +10,7 @@ from torch import Tensor
 from ..validation import check_int, check_number
 from .base import LayeredEnergy
 from .experts import DEFAULT_C, StudentTExperts
-from .layers import Conv2d
+from .layers import Conv2d, standard_normal
 
 __all__ = ["FieldOfExperts", "laplacian_whitening_kernel"]
 
@@ -77,7 +77,7 @@ class FieldOfExperts(StudentTExperts):
         n_experts = check_int("n_experts", n_experts, minimum=1)
         kernel_size = check_int("kernel_size", kernel_size, minimum=1)
         c = check_number("c", c, minimum=0, strict=True)
-        w = torch.randn(n_experts, 1, kernel_size, kernel_size, generator=generator) / kernel_size
+        w = standard_normal(n_experts, 1, kernel_size, kernel_size, generator=generator) / kernel_size
         super().__init__([Conv2d(1, n_experts, kernel_size, normalize=normalize_filters, weight=w)], n_experts,
                          c=c, normalize_filters=normalize_filters, learn_alpha=learn_alpha)
         self.kernel_size = kernel_size

@@ -42,9 +42,20 @@ __all__ = [
     "Log1p",
     "WeightedSum",
     "normalize_rows",
+    "standard_normal",
 ]
 
 Pair = tuple[Tensor, "Tensor | None"]
+
+
+def standard_normal(*shape: int, generator: torch.Generator | None = None) -> Tensor:
+    """``torch.randn(*shape)`` from ``generator`` (default: the global one), for initial weights.
+
+    Without a generator the ``generator`` keyword is left out: passed (even as None) under the ``meta`` device,
+    where :func:`scorematch.load` first builds a file's energy to check its shapes, it sends ``randn`` through
+    ``torch._refs``, which imports ``torch._dynamo`` (about 2 s of every command's start-up).
+    """
+    return torch.randn(shape) if generator is None else torch.randn(shape, generator=generator)
 
 
 def normalize_rows(w: Tensor, eps: float = 1e-12) -> Tensor:
@@ -343,6 +354,28 @@ class Elementwise(CurvatureLayer):
     def backward(self, h: Tensor, delta: Tensor) -> Tensor:
         return self.derivatives(h)[0] * delta
 
+    def weighted_sum_and_grad(self, h: Tensor, alpha: Tensor) -> Pair:
+        """``E = sum_j alpha_j sum_p f(h_jp)`` (this layer followed by :class:`WeightedSum`) and ``dE/dh``,
+        outside autograd.
+
+        Parameters
+        ----------
+        h : Tensor, shape (B, M, *spatial)
+        alpha : Tensor, shape (M,)
+
+        Returns
+        -------
+        energy : Tensor, shape (B,)
+        grad : Tensor, shaped like ``h``
+        """
+        a = alpha.view(1, -1, *([1] * (h.dim() - 2)))
+        return _sum_features(self.f(h), alpha), self.derivatives(h)[0] * a
+
+
+def _sum_features(h: Tensor, alpha: Tensor) -> Tensor:
+    """``sum_j alpha_j sum_p h_jp``: (B, M, *spatial) -> (B,)."""
+    return h.flatten(2).sum(2) @ alpha if h.dim() > 2 else h @ alpha
+
 
 class StudentT(Elementwise):
     """The Student-t (Cauchy-like) expert of eq. 8: ``f(z) = log(1 + (c z)^2 / 2)``.
@@ -389,6 +422,13 @@ class StudentT(Elementwise):
         c2 = self.c * self.c
         one_plus_u = torch.addcmul(h.new_ones(()), h, h, value=0.5 * c2)
         return (h * c2).mul_(delta).div_(one_plus_u)  # f'(h) delta (delta may be an expanded view)
+
+    def weighted_sum_and_grad(self, h: Tensor, alpha: Tensor) -> Pair:
+        # Four passes over h: t = 1 + u, f' = c^2 h / t (times alpha), f = log t (1 + u rounded to the dtype).
+        c2 = self.c * self.c
+        t = torch.addcmul(h.new_ones(()), h, h, value=0.5 * c2)
+        grad = torch.div(h, t).mul_((c2 * alpha).view(1, -1, *([1] * (h.dim() - 2))))
+        return _sum_features(t.log_(), alpha), grad
 
     def extra_repr(self) -> str:
         return f"c={self.c:.6g}"
@@ -445,7 +485,7 @@ class WeightedSum(CurvatureLayer):
         return a.view(1, -1, *([1] * (h.dim() - 2)))  # (1, M, 1, ...)
 
     def forward(self, h: Tensor) -> Tensor:
-        return h.flatten(2).sum(2) @ self.alpha if h.dim() > 2 else h @ self.alpha  # (B,), one pass over h
+        return _sum_features(h, self.alpha)  # (B,), one pass over h
 
     def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
         a = self._expand(self.alpha, h)

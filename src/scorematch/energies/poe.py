@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ..validation import check_int, check_number
 from .experts import DEFAULT_C, StudentTExperts
-from .layers import Linear
+from .layers import Linear, standard_normal
 
 __all__ = ["ProductOfExperts", "DEFAULT_C", "student_t_log_normalizer"]
 
@@ -60,7 +60,7 @@ class ProductOfExperts(StudentTExperts):
         dim = check_int("dim", dim, minimum=1)
         n_experts = check_int("n_experts", n_experts, minimum=1)
         c = check_number("c", c, minimum=0, strict=True)
-        w = torch.randn(n_experts, dim, generator=generator) / math.sqrt(dim)
+        w = standard_normal(n_experts, dim, generator=generator) / math.sqrt(dim)
         super().__init__([Linear(dim, n_experts, normalize=normalize_filters, weight=w)], n_experts, c=c,
                          normalize_filters=normalize_filters, learn_alpha=learn_alpha)
         self.dim = dim

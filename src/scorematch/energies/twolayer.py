@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ..validation import check_int
 from .base import LayeredEnergy
-from .layers import Linear, Log1p, Square, WeightedSum
+from .layers import Linear, Log1p, Square, WeightedSum, standard_normal
 
 __all__ = ["TwoLayerEnergy"]
 
@@ -52,8 +52,8 @@ class TwoLayerEnergy(LayeredEnergy):
         dim = check_int("dim", dim, minimum=1)
         n_filters = check_int("n_filters", n_filters, minimum=1)
         n_pools = check_int("n_pools", n_pools, minimum=1)
-        w = torch.randn(n_filters, dim, generator=generator) / math.sqrt(dim)
-        v = torch.randn(n_pools, n_filters, generator=generator) - math.log(n_filters)
+        w = standard_normal(n_filters, dim, generator=generator) / math.sqrt(dim)
+        v = standard_normal(n_pools, n_filters, generator=generator) - math.log(n_filters)
         super().__init__(
             [
                 Linear(dim, n_filters, normalize=normalize_filters, weight=w),

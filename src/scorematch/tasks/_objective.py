@@ -7,7 +7,7 @@ from torch import Tensor
 
 from ..energies.base import Energy
 
-__all__ = ["image_energy_and_grad", "support_of", "channels_of", "per_channel", "check_image_size", "extend",
+__all__ = ["image_energy_and_grad", "support_of", "channels_of", "per_channel", "check_image_size", "extend", "fold",
            "BOUNDARIES", "DEFAULT_BOUNDARY"]
 
 #: How a field energy treats the image border (see :func:`image_energy_and_grad`).
@@ -91,6 +91,27 @@ def extend(x: Tensor, m: int, boundary: str) -> Tensor:
     return x[..., rows, :][..., cols]
 
 
+def fold(g: Tensor, m: int, boundary: str) -> Tensor:
+    """The adjoint of :func:`extend`: each entry of ``g`` added back onto the pixel it was copied from.
+
+    Parameters
+    ----------
+    g : Tensor, shape (..., H + 2m, W + 2m)
+        A gradient with respect to the extended image.
+    m : int
+    boundary : {"symmetric", "reflect", "replicate"}
+
+    Returns
+    -------
+    Tensor, shape (..., H, W): the gradient with respect to the image.
+    """
+    h, w = g.shape[-2] - 2 * m, g.shape[-1] - 2 * m
+    rows = _source_index(h, m, boundary, g.device)
+    cols = _source_index(w, m, boundary, g.device)
+    by_rows = g.new_zeros(*g.shape[:-2], h, g.shape[-1]).index_add_(-2, rows, g)
+    return g.new_zeros(*g.shape[:-2], h, w).index_add_(-1, cols, by_rows)
+
+
 def image_energy_and_grad(
     energy: Energy, x: Tensor, *, tile: int | None = None, boundary: str = "valid"
 ) -> tuple[Tensor, Tensor]:
@@ -132,12 +153,8 @@ def image_energy_and_grad(
     if s is None:
         raise ValueError(f"boundary {boundary!r} needs a field energy with a known support; "
                          f"{type(energy).__name__} has none (use boundary='valid')")
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        xe = extend(x, s - 1, boundary)
-    e, ge = _tiled(energy, xe.detach(), tile)
-    (g,) = torch.autograd.grad(xe, x, ge)
-    return e, g
+    e, ge = _tiled(energy, extend(x.detach(), s - 1, boundary), tile)
+    return e, fold(ge, s - 1, boundary)
 
 
 def _tiled(energy: Energy, x: Tensor, tile: int | None) -> tuple[Tensor, Tensor]:
