@@ -22,6 +22,7 @@ MODULES = [
     "scorematch.estimators",
     "scorematch.datasets",
     "scorematch.io",
+    "scorematch.metrics",
     "scorematch.distributed",
     "scorematch.parallel",
     "scorematch.devices",

@@ -107,11 +107,9 @@ class ImageFoE(FieldOfExperts):
     @property
     def foe(self) -> FieldOfExperts:
         """The learned FoE on whitened, scaled images (shares this prior's parameters)."""
-        foe = FieldOfExperts.__new__(FieldOfExperts)
-        torch.nn.Module.__init__(foe)
+        foe = FieldOfExperts(self.n_experts, self.kernel_size, c=self.c, normalize_filters=self.normalize_filters,
+                             learn_alpha=self.learn_alpha, generator=torch.Generator())  # its own draw, replaced
         foe.layers = torch.nn.ModuleList(list(self.layers)[1:])
-        foe.n_experts, foe.kernel_size, foe.c = self.n_experts, self.kernel_size, self.c
-        foe.normalize_filters, foe.learn_alpha = self.normalize_filters, self.learn_alpha
         return foe
 
     def _check(self, x: Tensor) -> None:

@@ -2,7 +2,8 @@
 
 from . import lbfgs
 from ._objective import BOUNDARIES, DEFAULT_BOUNDARY
-from .denoise import denoise, psnr
+from ..metrics import psnr
+from .denoise import denoise
 from .operators import BLUR_BOUNDARIES, Blur, Denoising, Downsample, Inpaint, LinearOperator
 from .restore import objective_and_grad, restore
 from .superres import superresolve, upscale_start

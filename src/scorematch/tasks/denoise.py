@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import torch
 from torch import Tensor
 
 from ..energies.base import Energy
@@ -14,7 +13,7 @@ from ._objective import DEFAULT_BOUNDARY, check_image_size
 from .operators import Denoising
 from .restore import PAPER_ETA, annealed_steps, restore
 
-__all__ = ["denoise", "psnr", "annealed_steps", "PAPER_ETA", "DENOISE_ITERS", "DENOISE_RTOL"]
+__all__ = ["denoise", "annealed_steps", "PAPER_ETA", "DENOISE_ITERS", "DENOISE_RTOL"]
 
 #: L-BFGS iterations of :func:`denoise` (from :meth:`Denoising.start`), chosen on the tuning crops: the estimate
 #: no longer improves after 30 iterations at 5/256, 60 at 15/256, 50 at 25/256 (see
@@ -24,14 +23,6 @@ DENOISE_ITERS = 60
 #: tuning crops (``benchmarks/denoise_start.py``): at 5/256 it stops after about 25 iterations, where the estimate
 #: has converged; at 15 and 25/256 it does not stop before :data:`DENOISE_ITERS`.
 DENOISE_RTOL = 3e-5
-
-
-def psnr(x: Tensor, reference: Tensor, *, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB, ``10 log10(range^2 / MSE)``, over all elements."""
-    if x.shape != reference.shape:
-        raise ValueError(f"shapes differ: {tuple(x.shape)} and {tuple(reference.shape)}")
-    mse = torch.mean((x.double() - reference.double()) ** 2).item()
-    return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
 
 
 def _check(y: Tensor, energy: Energy, sigma: float, weight: float) -> None:
