@@ -32,7 +32,7 @@ from .samplers import StepSizeController
 from .serialization import save
 from .train import fit
 
-__all__ = ["FoERecipe", "train_image_foe", "training_patches", "dct_filters"]
+__all__ = ["FoERecipe", "train_image_foe", "training_patches"]
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +69,9 @@ class FoERecipe:
         Patches drawn once from the training images.
     steps, batch_size, lr : int, int, float
         Adam with a cosine schedule.
-    init : {"random", "dct"}
-        Initial filters: Gaussian random (``randn / k``), or the 2-D DCT-II basis without its constant
-        function, lowest frequencies first (random filters beyond the ``k*k - 1`` of them). For the
-        restoration FoE 5x5x24 the two end equally well (unit norms, 3000 steps: 35.54 vs 35.58 dB).
     init_norm : float
-        Initial norm of every filter (only matters with ``normalize_filters=False``); 0 keeps the
+        Initial norm of every (Gaussian random, ``randn / k``) filter (only matters with ``normalize_filters=False``); 0 keeps the
         initializer's own norms.
-    interior : bool
-        Score-match only the pixels of each patch whose every clique (window of the composed filter) lies
-        inside the patch: the conditional score matching of the interior given the border, exact for a
-        FoE restricted to the patch. The plain loss (False) also fits the border pixels, whose cliques the
-        patch cuts off, so their model score is biased (about 90% of a 24x24 pixel-space patch with the
-        9x9 composed filter). Measured for the restoration FoE 5x5x24: no gain (35.53 vs 35.58 dB on the
-        tuning crops at 5/256, 3000 steps).
     dequantize : bool
         Add uniform noise of one grey level (``U(-1/2, 1/2) / 255`` on the [0, 1] scale, seeded) to the
         training images once, before the patches are drawn, so the 8-bit data have a density. Without
@@ -117,10 +106,8 @@ class FoERecipe:
     lr: float = 0.02
     space: str = "whitened"
     seed: int = 0
-    init: str = "random"
     init_norm: float = 0.0
     dequantize: bool = False
-    interior: bool = False
     estimator: str = "sm"
     cd_leapfrog: int = 5
 
@@ -131,8 +118,6 @@ class FoERecipe:
             raise ValueError(f"cd_leapfrog must be >= 1, got {self.cd_leapfrog}")
         if self.space not in ("whitened", "pixel"):
             raise ValueError(f'space must be "whitened" or "pixel", got {self.space!r}')
-        if self.init not in ("random", "dct"):
-            raise ValueError(f'init must be "random" or "dct", got {self.init!r}')
         if not self.init_norm >= 0:
             raise ValueError(f"init_norm must be >= 0, got {self.init_norm}")
         if not self.whitening_sigma > 0:
@@ -144,30 +129,9 @@ class FoERecipe:
         return asdict(self)
 
 
-def dct_filters(n: int, k: int, *, generator: torch.Generator | None = None) -> Tensor:
-    """``n`` unit-norm ``k x k`` 2-D DCT-II basis functions without the constant one, lowest frequency first.
-
-    Beyond the ``k*k - 1`` non-constant functions the remaining filters are unit-norm Gaussian random.
-
-    Returns
-    -------
-    Tensor, shape (n, 1, k, k)
-    """
-    i = torch.arange(k, dtype=torch.float64)
-    basis = torch.cos(torch.pi * (i[None, :] + 0.5) * i[:, None] / k)  # (freq, position)
-    pairs = sorted(((u, v) for u in range(k) for v in range(k) if u or v), key=lambda p: (p[0] + p[1], max(p), p))
-    out = [torch.outer(basis[u], basis[v]) for u, v in pairs[:n]]
-    out += [torch.randn(k, k, generator=generator, dtype=torch.float64) for _ in range(n - len(out))]
-    w = torch.stack(out)
-    w = w / w.flatten(1).norm(dim=1)[:, None, None]
-    return w[:, None].to(torch.get_default_dtype())
-
-
 def _init_filters(foe: FieldOfExperts, recipe: "FoERecipe", generator: torch.Generator) -> None:
     layer = foe.filter_layer
     with torch.no_grad():
-        if recipe.init == "dct":
-            layer.raw_weight.copy_(dct_filters(recipe.n_experts, recipe.kernel_size, generator=generator))
         if recipe.init_norm:
             w = layer.raw_weight
             w.mul_(recipe.init_norm / w.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None, None])
@@ -230,14 +194,10 @@ def train_image_foe(
                        scale=recipe.scale, whitening_size=recipe.whitening_size,
                        whitening_sigma=recipe.whitening_sigma, generator=gen)
         loss = functools.partial(score_matching_loss, lam=recipe.lam)
-        margin = foe.support - 1
     else:
         foe = FieldOfExperts(recipe.n_experts, recipe.kernel_size, normalize_filters=recipe.normalize_filters,
                              generator=gen)
         loss = functools.partial(score_matching_loss, lam=recipe.lam * recipe.scale**2)
-        margin = recipe.kernel_size - 1
-    if recipe.interior:
-        loss = functools.partial(score_matching_loss, lam=loss.keywords["lam"], margin=margin)
     if recipe.estimator == "cd1":
         loss = functools.partial(contrastive_divergence_loss, sampler="hmc", steps=1, n_leapfrog=recipe.cd_leapfrog,
                                  step_size=StepSizeController(CD_INITIAL_STEP, target=0.9))

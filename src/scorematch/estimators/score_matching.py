@@ -72,7 +72,7 @@ def _full_per_sample(
     return 0.5 * (grad * grad).flatten(1).sum(1) - trace + lam * frob
 
 
-def _check_combination(lam: float, method: str, regularizer: str, n_probes: int, margin: int, x: Tensor) -> None:
+def _check_combination(lam: float, method: str, regularizer: str, n_probes: int) -> None:
     """Refuse the combinations the loss cannot compute, or cannot estimate without bias."""
     if regularizer not in ("diagonal", "full"):
         raise ValueError(f'regularizer must be "diagonal" or "full", got {regularizer!r}')
@@ -82,9 +82,6 @@ def _check_combination(lam: float, method: str, regularizer: str, n_probes: int,
         raise ValueError(f'method="hutchinson" estimates the diagonal regularizer without bias from two or more '
                          f'independent probes (the square of one probe\'s estimate averages to the full Frobenius '
                          f'norm); got n_probes={n_probes}: pass n_probes >= 2, or lam=0')
-    if margin and (x.dim() != 4 or regularizer != "diagonal" or 2 * margin >= min(x.shape[-2:])):
-        raise ValueError(f"margin needs images (B, C, H, W) larger than 2 * margin and the diagonal regularizer; "
-                         f"got margin {margin} for shape {tuple(x.shape)}")
 
 
 def score_matching_loss(
@@ -96,7 +93,6 @@ def score_matching_loss(
     regularizer: Literal["diagonal", "full"] = "diagonal",
     n_probes: int = 2,
     generator: torch.Generator | None = None,
-    margin: int = 0,
 ) -> Tensor:
     """Regularized score-matching loss, averaged over the batch.
 
@@ -135,10 +131,6 @@ def score_matching_loss(
         Probes per sample for ``"hutchinson"`` (ignored otherwise); the default 2 is the fewest that the
         diagonal regularizer's unbiased estimate allows.
     generator : torch.Generator, optional
-    margin : int
-        For images (B, C, H, W) and the diagonal regularizer: sum only over the pixels at least ``margin``
-        from the border (score matching of the interior given the border, exact for a field whose cliques
-        reach ``margin`` pixels); 0 sums over every pixel.
 
     Returns
     -------
@@ -155,12 +147,8 @@ def score_matching_loss(
     lam = _check_lam(lam)
     _check_args(energy, x, method)
     n_probes = check_int("n_probes", n_probes, minimum=1)
-    margin = check_int("margin", margin, minimum=0)
-    _check_combination(lam, method, regularizer, n_probes, margin, x)
+    _check_combination(lam, method, regularizer, n_probes)
     options = dict(lam=lam, method=method, n_probes=n_probes, generator=generator)
     if regularizer == "full":
         return _full_per_sample(energy, x, **options).mean()
-    per_dim = _diagonal_per_dim(energy, x, **options)
-    if margin:
-        per_dim = per_dim[..., margin:-margin, margin:-margin]
-    return per_dim.flatten(1).sum(1).mean()
+    return _diagonal_per_dim(energy, x, **options).flatten(1).sum(1).mean()
