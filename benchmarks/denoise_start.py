@@ -60,7 +60,7 @@ def _trajectory(prior, x: torch.Tensor, y: torch.Tensor, sigma: float, weight: f
 
     record.n = 0
     lbfgs.minimize(lambda z: objective_and_grad(z, y, op, prior, sigma=sigma, weight=weight), start, max_iter=ITERS,
-                   max_eval=int(ITERS * 1.25) + 1, tol_grad=1e-6, tol_change=1e-12, callback=record)
+                   tol_grad=1e-6, tol_change=1e-12, callback=record)
     return out
 
 

@@ -368,8 +368,12 @@ class Elementwise(CurvatureLayer):
         energy : Tensor, shape (B,)
         grad : Tensor, shaped like ``h``
         """
-        a = alpha.view(1, -1, *([1] * (h.dim() - 2)))
-        return _sum_features(self.f(h), alpha), self.derivatives(h)[0] * a
+        return _sum_features(self.f(h), alpha), self.derivatives(h)[0] * _per_feature(alpha, h)
+
+
+def _per_feature(a: Tensor, h: Tensor) -> Tensor:
+    """``a`` (M,) shaped to scale dimension 1 of ``h`` (B, M, *spatial): (1, M, 1, ...)."""
+    return a.view(1, -1, *([1] * (h.dim() - 2)))
 
 
 def _sum_features(h: Tensor, alpha: Tensor) -> Tensor:
@@ -427,7 +431,7 @@ class StudentT(Elementwise):
         # Four passes over h: t = 1 + u, f' = c^2 h / t (times alpha), f = log t (1 + u rounded to the dtype).
         c2 = self.c * self.c
         t = torch.addcmul(h.new_ones(()), h, h, value=0.5 * c2)
-        grad = torch.div(h, t).mul_((c2 * alpha).view(1, -1, *([1] * (h.dim() - 2))))
+        grad = torch.div(h, t).mul_(_per_feature(c2 * alpha, h))
         return _sum_features(t.log_(), alpha), grad
 
     def extra_repr(self) -> str:
@@ -481,14 +485,12 @@ class WeightedSum(CurvatureLayer):
         """Expert weights, shape (M,)."""
         return self.beta.exp()
 
-    def _expand(self, a: Tensor, h: Tensor) -> Tensor:
-        return a.view(1, -1, *([1] * (h.dim() - 2)))  # (1, M, 1, ...)
 
     def forward(self, h: Tensor) -> Tensor:
         return _sum_features(h, self.alpha)  # (B,), one pass over h
 
     def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
-        a = self._expand(self.alpha, h)
+        a = _per_feature(self.alpha, h)
         view = (-1,) + (1,) * (h.dim() - 1)
         d = delta.view(view) * a
         d = d.expand_as(h)

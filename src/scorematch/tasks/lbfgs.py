@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["minimize", "Result"]
+__all__ = ["minimize", "max_evaluations", "Result"]
 
 #: ``fun(x) -> (f(x), grad f(x))``: a scalar tensor and a tensor shaped like ``x``.
 Objective = Callable[[Tensor], tuple[Tensor, Tensor]]
@@ -61,7 +61,7 @@ def minimize(fun: Objective, x0: Tensor, *, max_iter: int, max_eval: int | None 
     max_iter : int
         Iterations (line searches) at most.
     max_eval : int, optional
-        Evaluations of ``fun`` at most (default ``1.25 max_iter``); a line search stops at the budget.
+        Evaluations of ``fun`` at most (default :func:`max_evaluations`); a line search stops at the budget.
     history : int
         Pairs ``(s, y)`` kept for the inverse-Hessian estimate.
     tol_grad : float
@@ -83,7 +83,7 @@ def minimize(fun: Objective, x0: Tensor, *, max_iter: int, max_eval: int | None 
     """
     if max_iter < 1 or history < 1:
         raise ValueError(f"max_iter and history must be >= 1, got {max_iter} and {history}")
-    budget = _Budget(fun, max_eval if max_eval is not None else int(max_iter * 1.25))
+    budget = _Budget(fun, max_eval if max_eval is not None else max_evaluations(max_iter))
     x = x0.detach().clone()
     f, g = budget(x)
     memory: deque[tuple[Tensor, Tensor, float]] = deque(maxlen=history)
@@ -108,6 +108,12 @@ def minimize(fun: Objective, x0: Tensor, *, max_iter: int, max_eval: int | None 
         if len(values) > WINDOW and values[0] - f < rtol * WINDOW * abs(f):
             break
     return Result(x, f, n_iter, budget.n_eval)
+
+
+def max_evaluations(max_iter: int) -> int:
+    """The default evaluation budget of ``max_iter`` iterations: ``1.25 max_iter + 1`` (the line searches'
+    extra trials)."""
+    return int(max_iter * 1.25) + 1
 
 
 class _Budget:

@@ -123,7 +123,7 @@ def restore(
         raise ValueError("the paper's steps without noise need a step_scale (e.g. superres.PAPER_STEP_SCALE)")
     n_iter = n_iter or {("paper", True): 200, ("paper", False): 300, ("lbfgs", True): 80, ("lbfgs", False): 150}[
         (method, sigma == 0)]
-    with _Progress(n_iter if method == "paper" else _max_eval(n_iter), progress) as bar:
+    with _Progress(n_iter if method == "paper" else lbfgs.max_evaluations(n_iter), progress) as bar:
         if sigma == 0:
             x0 = operator.project(x0, y)
             if method == "paper":
@@ -137,11 +137,6 @@ def restore(
                           boundary=boundary, bar=bar)
         return _lbfgs(y, operator, energy, x0, sigma=sigma, weight=weight, n_iter=n_iter, history=history,
                       tol=1e-6 if tol is None else tol, rtol=rtol, tile=tile, boundary=boundary, bar=bar)
-
-
-def _max_eval(n_iter: int) -> int:
-    """The L-BFGS evaluation budget of ``n_iter`` iterations."""
-    return int(n_iter * 1.25) + 1
 
 
 class _Progress:
@@ -229,7 +224,7 @@ def _lbfgs(y, operator, energy, x0, *, sigma, weight, n_iter, history, tol, rtol
         bar.update()
         return objective_and_grad(x, y, operator, energy, sigma=sigma, weight=weight, tile=tile, boundary=boundary)
 
-    result = lbfgs.minimize(fun, x0, max_iter=n_iter, max_eval=_max_eval(n_iter), history=history, tol_grad=tol,
+    result = lbfgs.minimize(fun, x0, max_iter=n_iter, history=history, tol_grad=tol,
                             tol_change=1e-12, rtol=rtol)
     log.info("L-BFGS restoration: %d iterations, %d evaluations", result.n_iter, result.n_eval)
     return result.x
@@ -243,6 +238,6 @@ def _lbfgs_constrained(y, operator, energy, x0, *, n_iter, history, tol, rtol, t
         e, g = image_energy_and_grad(energy, operator.project(z, y), tile=tile, boundary=boundary)
         return CONSTRAINED_SCALE * e.sum(), CONSTRAINED_SCALE * operator.project(g, zero)  # P^T g: P is symmetric
 
-    result = lbfgs.minimize(fun, x0, max_iter=n_iter, max_eval=_max_eval(n_iter), history=history, tol_grad=tol,
+    result = lbfgs.minimize(fun, x0, max_iter=n_iter, history=history, tol_grad=tol,
                             tol_change=1e-14, rtol=rtol)
     return operator.project(result.x, y)
