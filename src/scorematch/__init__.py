@@ -4,6 +4,7 @@ from . import datasets, energies, estimators
 from .config import TrainConfig
 from .derivatives import input_derivatives
 from .energies import (
+    DeepEnergy,
     Energy,
     FieldOfExperts,
     GaussianEnergy,
@@ -12,7 +13,8 @@ from .energies import (
     TwoLayerEnergy,
     laplacian_whitening_kernel,
 )
-from .estimators import denoising_score_matching_loss, score_matching_loss, sliced_score_matching_loss
+from .estimators import (denoising_score_matching_loss, noise_conditional_loss, score_matching_loss,
+                         sliced_score_matching_loss)
 from .serialization import ModelFileError, load, load_info, save
 from .train import DivergenceError, FitResult, fit
 from .train import TrainingInterrupted
@@ -29,11 +31,13 @@ __all__ = [
     "FieldOfExperts",
     "TwoLayerEnergy",
     "GaussianEnergy",
+    "DeepEnergy",
     "laplacian_whitening_kernel",
     "input_derivatives",
     "score_matching_loss",
     "sliced_score_matching_loss",
     "denoising_score_matching_loss",
+    "noise_conditional_loss",
     "fit",
     "FitResult",
     "DivergenceError",

@@ -12,7 +12,9 @@ from scorematch.energies.layers import (
     Conv2d,
     ConvOp,
     Linear,
+    Affine,
     Log1p,
+    Softplus,
     Square,
     StudentT,
     WeightedSum,
@@ -32,10 +34,14 @@ def _layer_cases(gen):
         (StudentT(c=0.7), (2, 3, 4, 4)),
         (Square(), (5, 3)),
         (Log1p(), (5, 3)),
+        (Softplus(), (2, 3, 4, 4)),
+        (Affine(scale=torch.rand(2, 1, 1, 1, generator=gen, dtype=D) + 0.5,
+                shift=torch.randn(2, 3, 1, 1, generator=gen, dtype=D)), (2, 3, 4, 4)),
+        (Conv2d(2, 3, 3, zero_mean=True, weight=torch.randn(3, 2, 3, 3, generator=gen, dtype=D)), (2, 2, 5, 5)),
     ]
 
 
-@pytest.mark.parametrize("case", range(7))
+@pytest.mark.parametrize("case", range(10))
 def test_forward_and_curvature_rule_gradcheck(case, gen):
     layer, shape = _layer_cases(gen)[case]
     layer = layer.double()

@@ -1,10 +1,12 @@
 """Energies: what the model is. ``Energy.energy(x) -> (B,)``."""
 
 from .base import Energy, LayeredEnergy
+from .deep import ConditionedField, DeepEnergy
 from .foe import FieldOfExperts, laplacian_whitening_kernel
 from .gaussian import GaussianEnergy
 from .image_prior import ImageFoE
-from .layers import Conv2d, CurvatureLayer, Elementwise, Linear, Log1p, Square, StudentT, WeightedSum
+from .layers import (Affine, Conv2d, CurvatureLayer, Elementwise, Linear, Log1p, Softplus, Square, StudentT,
+                     WeightedSum)
 from .experts import DEFAULT_C, StudentTExperts
 from .poe import ProductOfExperts
 from .twolayer import TwoLayerEnergy
@@ -17,6 +19,8 @@ __all__ = [
     "TwoLayerEnergy",
     "GaussianEnergy",
     "ImageFoE",
+    "DeepEnergy",
+    "ConditionedField",
     "laplacian_whitening_kernel",
     "DEFAULT_C",
     "StudentTExperts",
@@ -27,5 +31,7 @@ __all__ = [
     "StudentT",
     "Square",
     "Log1p",
+    "Softplus",
+    "Affine",
     "WeightedSum",
 ]

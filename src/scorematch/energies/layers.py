@@ -40,6 +40,8 @@ __all__ = [
     "StudentT",
     "Square",
     "Log1p",
+    "Softplus",
+    "Affine",
     "WeightedSum",
     "normalize_rows",
     "standard_normal",
@@ -221,6 +223,8 @@ class Conv2d(CurvatureLayer):
     in_channels, out_channels, kernel_size : int
     normalize : bool
         Use unit-norm filters ``weight[o]`` (over input channels and space).
+    zero_mean : bool
+        Use filters with zero sum (``weight[o]`` minus its mean): the output ignores a constant added to the input.
     weight : Tensor, optional, shape (C_out, C_in, k, k)
     trainable : bool
         If False the kernel is a fixed buffer (e.g. the whitening filter).
@@ -235,6 +239,7 @@ class Conv2d(CurvatureLayer):
         kernel_size: int,
         *,
         normalize: bool = False,
+        zero_mean: bool = False,
         weight: Tensor | None = None,
         trainable: bool = True,
     ) -> None:
@@ -244,7 +249,7 @@ class Conv2d(CurvatureLayer):
             weight = torch.randn(shape)
         if tuple(weight.shape) != shape:
             raise ValueError(f"weight must have shape {shape}, got {tuple(weight.shape)}")
-        self.normalize = normalize
+        self.normalize, self.zero_mean = normalize, zero_mean
         if trainable:
             self.raw_weight = nn.Parameter(weight.clone())
         else:
@@ -253,7 +258,10 @@ class Conv2d(CurvatureLayer):
     @property
     def weight(self) -> Tensor:
         """Effective kernel, shape (C_out, C_in, k, k)."""
-        return normalize_rows(self.raw_weight) if self.normalize else self.raw_weight
+        w = self.raw_weight
+        if self.zero_mean:
+            w = w - w.mean(dim=(1, 2, 3), keepdim=True)
+        return normalize_rows(w) if self.normalize else w
 
     def forward(self, h: Tensor) -> Tensor:
         return F.conv2d(h, self.weight)
@@ -457,6 +465,48 @@ class Log1p(Elementwise):
     def derivatives(self, h: Tensor) -> tuple[Tensor, Tensor]:
         inv = 1.0 / (1.0 + h)
         return inv, -inv * inv
+
+
+class Softplus(Elementwise):
+    """``f(h) = log(1 + e^h)``: ``f' = s(h)``, ``f'' = s(h) s(-h)`` with ``s`` the logistic sigmoid."""
+
+    def f(self, h: Tensor) -> Tensor:
+        # Stable at any |h|, with autograd derivatives sigmoid(h) (F.softplus returns h, derivative 1, for h > 20;
+        # torch.logaddexp's second derivative overflows).
+        return torch.relu(h) + torch.exp(-h.abs()).log1p()
+
+    def derivatives(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        s = torch.sigmoid(h)
+        return s, s * torch.sigmoid(-h)  # not s (1 - s): 1 - s cancels for large h
+
+
+class Affine(CurvatureLayer):
+    """``g = scale * h + shift`` with fixed tensors that broadcast against ``h`` (e.g. shape (B, C, 1, 1):
+    one value per sample and channel); either may be None (1 and 0).
+
+    They are tensors, not parameters, so a module can compute them from its own parameters and a
+    conditioning input (the noise level of :class:`~scorematch.energies.DeepEnergy`) and the rule stays
+    differentiable through them. Rule: ``delta_in = scale delta``, ``delta2_in = scale^2 delta2``.
+    """
+
+    is_linear, shape_preserving = True, True
+
+    def __init__(self, scale: Tensor | float | None = None, shift: Tensor | None = None) -> None:
+        super().__init__()
+        self.scale, self.shift = scale, shift
+
+    def forward(self, h: Tensor) -> Tensor:
+        if self.scale is not None:
+            h = h * self.scale
+        return h if self.shift is None else h + self.shift
+
+    def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
+        if self.scale is None:
+            return delta, delta2
+        return delta * self.scale, None if delta2 is None else delta2 * (self.scale * self.scale)
+
+    def backward(self, h: Tensor, delta: Tensor) -> Tensor:
+        return delta if self.scale is None else delta * self.scale
 
 
 class WeightedSum(CurvatureLayer):

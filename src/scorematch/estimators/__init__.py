@@ -2,6 +2,7 @@
 
 from .contrastive import contrastive_divergence_loss
 from .denoising import denoising_score_matching_loss
+from .noise_conditional import draw_levels, noise_conditional_loss
 from .nce import GaussianNoise, LogNormalized, nce_loss
 from .score_matching import score_matching_loss
 from .sliced import sliced_score_matching_loss
@@ -11,6 +12,8 @@ __all__ = [
     "sliced_score_matching_loss",
     "denoising_score_matching_loss",
     "contrastive_divergence_loss",
+    "noise_conditional_loss",
+    "draw_levels",
     "nce_loss",
     "GaussianNoise",
     "LogNormalized",
