@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit  # noqa: E402
-from scorematch import load  # noqa: E402
+import subprocess  # noqa: E402
+
+from scorematch import load, load_info  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.experiments.restoration import _noise, _seed, heldout_images  # noqa: E402
 from scorematch.tasks import psnr, tweedie_denoise  # noqa: E402
@@ -89,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         s["deep_energy"].append(deep)
         s["bm3d"].append(psnr(_bm3d(y, r["level"] / 256), x))
         s["foe_5x5x24"].append(r["foe_5x5x24"])
-    result = {"benchmark": "deep_energy", "model": str(args.model), "heldout_file": str(args.heldout.relative_to(ROOT)),
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    result = {"benchmark": "deep_energy", "commit": commit.strip(), "model": str(args.model),
+              "model_info": load_info(args.model), "heldout_file": str(args.heldout.relative_to(ROOT)),
               "threads": torch.get_num_threads(), "levels": {}}
     for level, s in sorted(scores.items()):
         result["levels"][str(level)] = {
