@@ -26,7 +26,7 @@ def noise_conditional_loss(
     energy: Any,
     x: Tensor,
     *,
-    estimator: Callable[..., Tensor] = denoising_score_matching_loss,
+    estimator: Callable[..., Tensor] | None = None,
     generator: torch.Generator | None = None,
     **options: Any,
 ) -> Tensor:
@@ -37,7 +37,7 @@ def noise_conditional_loss(
     ``u_b = x_b / sigma_b``, on the energy ``F(u) = E_sigma(sigma u)`` (``energy.scaled(sigma)``), which weights
     each sample by ``sigma_b^2`` and puts the levels on one scale.
 
-    - :func:`~scorematch.estimators.denoising_score_matching_loss` (the default) gets the clean ``u`` and adds
+    - :func:`~scorematch.estimators.denoising_score_matching_loss` (the default, ``estimator=None``) gets the clean ``u`` and adds
       the unit noise itself: ``1/2 |sigma grad E_sigma(x + sigma eps) - eps|^2``, Tweedie's target;
     - any other estimator (``score_matching_loss``, ``sliced_score_matching_loss``, ...) gets the noisy
       ``u + eps``: it fits the score of the noisy images, the same target, from their samples alone.
@@ -48,8 +48,8 @@ def noise_conditional_loss(
         Any module with ``scaled(sigma)``, ``sigma_min`` and ``sigma_max``.
     x : Tensor, shape (B, 1, H, W)
         Clean images (patches) on the energy's scale.
-    estimator : callable
-        ``estimator(energy, x, *, generator, **options) -> scalar``.
+    estimator : callable, optional
+        ``estimator(energy, x, *, generator, **options) -> scalar``; None: denoising score matching.
     generator : torch.Generator, optional
     **options
         Passed to ``estimator`` (e.g. ``lam``, ``method``).
@@ -64,6 +64,6 @@ def noise_conditional_loss(
     sigma = draw_levels(x.shape[0], energy.sigma_min, energy.sigma_max, like=x, generator=generator)
     u = x / sigma.view(-1, *(1,) * (x.dim() - 1))
     field = energy.scaled(sigma)
-    if estimator is denoising_score_matching_loss:
-        return estimator(field, u, sigma=1.0, generator=generator, **options)
+    if estimator is None or estimator is denoising_score_matching_loss:
+        return denoising_score_matching_loss(field, u, sigma=1.0, generator=generator, **options)
     return estimator(field, u + gaussian(tuple(u.shape), like=u, generator=generator), generator=generator, **options)
