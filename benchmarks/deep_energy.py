@@ -73,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="the first N held-out images only")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args(argv)
-    torch.set_num_threads(torch.get_num_threads())
     model = load(args.model).eval()
     rows = json.loads(args.heldout.read_text())["result"]
     files = dict(heldout_images(args.limit))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ._objective import DEFAULT_BOUNDARY, check_image_size, image_energy_and_grad
+from ._objective import DEFAULT_BOUNDARY, image_energy_and_grad
 from .denoise import _check
 
 __all__ = ["tweedie_denoise"]
@@ -38,7 +38,6 @@ def tweedie_denoise(y: Tensor, energy, *, sigma: float, boundary: str = DEFAULT_
         raise TypeError(f"Tweedie denoising needs a noise-conditional energy (with .at(sigma)), "
                         f"got {type(energy).__name__}")
     field = energy.at(float(sigma))
-    _check(y, field, sigma, 1.0)
-    check_image_size(field, y.shape[-2:])
+    _check(y, field, sigma, 1.0)  # also the image size against the field's support
     _, g = image_energy_and_grad(field, y, boundary=boundary, tile=tile)
     return y - sigma * sigma * g
