@@ -3,7 +3,7 @@
     python scripts/train_deep_energy.py --out runs/deep_energy [--estimator dsm] [--steps 4000] [--resume]
 
 Patches of 40x40 from the training nine tenths of ``data/train400`` (the held-out tenth and Set12 are never
-seen), levels log-uniform in [1/256, 50/256], Adam with a cosine schedule. The model is written to
+seen), the loss on their interior (``noise_conditional_loss``'s margin: 8 pixels for this architecture), levels log-uniform in [1/256, 50/256], Adam with a cosine schedule. The model is written to
 ``OUT/model.safetensors`` with the run's settings in its metadata.
 """
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     result = fit(energy, PatchSampler(train, PATCH), loss, run_dir=args.out, resume=args.resume, progress=True,
                  steps=args.steps, batch_size=BATCH, lr=LR, seed=args.seed, log_every=50, checkpoint_every=250,
-                 metadata={"estimator": args.estimator, "patch": PATCH, "data": "train400 (9/10)", **ARCH})
+                 metadata={"estimator": args.estimator, "patch": PATCH, "margin": energy.support - 1, "data": "train400 (9/10)", **ARCH})
     print(f"{result.steps} steps in {time.perf_counter() - start:.0f} s, final loss {result.final_loss:.4g}")
     return 0
 

@@ -8,6 +8,7 @@ from torch import Tensor
 from ..draws import gaussian
 from ..energies.base import Energy
 from ..validation import check_number, check_tensor
+from .interior import check_margin, interior
 
 __all__ = ["denoising_score_matching_loss"]
 
@@ -18,6 +19,7 @@ def denoising_score_matching_loss(
     *,
     sigma: float,
     generator: torch.Generator | None = None,
+    margin: int = 0,
 ) -> Tensor:
     """Denoising score-matching loss with Gaussian noise of std ``sigma``.
 
@@ -36,6 +38,9 @@ def denoising_score_matching_loss(
     sigma : float
         Noise std, > 0.
     generator : torch.Generator, optional
+    margin : int
+        Leave the ``margin`` outer rows and columns of each image out of the loss (see
+        :func:`~scorematch.estimators.interior.interior`); x must then be images, shape (B, ..., H, W).
 
     Returns
     -------
@@ -45,7 +50,8 @@ def denoising_score_matching_loss(
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be a scorematch Energy, got {type(energy).__name__}")
     check_tensor("x", x, min_dim=2)
+    margin = check_margin(margin, x)
     noise = gaussian(tuple(x.shape), like=x, generator=generator)
     grad = -energy.score(x + sigma * noise)  # dE/dx at the noisy points, with a graph
-    residual = grad - noise / sigma  # (x_noisy - x) / sigma^2 = noise / sigma
+    residual = interior(grad - noise / sigma, margin)  # (x_noisy - x) / sigma^2 = noise / sigma
     return 0.5 * (residual * residual).flatten(1).sum(1).mean()

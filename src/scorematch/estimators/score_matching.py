@@ -16,6 +16,7 @@ from ..derivatives import (
 )
 from ..energies.base import Energy
 from ..validation import check_int, check_number
+from .interior import check_margin, interior
 
 __all__ = ["score_matching_loss"]
 
@@ -93,6 +94,7 @@ def score_matching_loss(
     regularizer: Literal["diagonal", "full"] = "diagonal",
     n_probes: int = 2,
     generator: torch.Generator | None = None,
+    margin: int = 0,
 ) -> Tensor:
     """Regularized score-matching loss, averaged over the batch.
 
@@ -131,6 +133,10 @@ def score_matching_loss(
         Probes per sample for ``"hutchinson"`` (ignored otherwise); the default 2 is the fewest that the
         diagonal regularizer's unbiased estimate allows.
     generator : torch.Generator, optional
+    margin : int
+        Leave the ``margin`` outer rows and columns of each image out of the sum over ``i`` (see
+        :func:`~scorematch.estimators.interior.interior`; diagonal regularizer only); x must then be images,
+        shape (B, ..., H, W).
 
     Returns
     -------
@@ -148,7 +154,10 @@ def score_matching_loss(
     _check_args(energy, x, method)
     n_probes = check_int("n_probes", n_probes, minimum=1)
     _check_combination(lam, method, regularizer, n_probes)
+    margin = check_margin(margin, x)
+    if margin and regularizer == "full":
+        raise ValueError('margin needs regularizer="diagonal" (the full regularizer couples every pixel)')
     options = dict(lam=lam, method=method, n_probes=n_probes, generator=generator)
     if regularizer == "full":
         return _full_per_sample(energy, x, **options).mean()
-    return _diagonal_per_dim(energy, x, **options).flatten(1).sum(1).mean()
+    return interior(_diagonal_per_dim(energy, x, **options), margin).flatten(1).sum(1).mean()

@@ -11,6 +11,7 @@ from ..derivatives import grad_with_graph, hessian_vector_products
 from ..draws import gaussian, rademacher
 from ..energies.base import Energy
 from ..validation import check_int, check_tensor
+from .interior import check_margin, interior
 
 __all__ = ["sliced_score_matching_loss"]
 
@@ -23,6 +24,7 @@ def sliced_score_matching_loss(
     variance_reduction: bool = True,
     distribution: Literal["rademacher", "gaussian"] = "rademacher",
     generator: torch.Generator | None = None,
+    margin: int = 0,
 ) -> Tensor:
     """Sliced score-matching loss, averaged over the batch and the projections.
 
@@ -44,6 +46,9 @@ def sliced_score_matching_loss(
     distribution : {"rademacher", "gaussian"}
         Law of the projection vectors.
     generator : torch.Generator, optional
+    margin : int
+        Leave the ``margin`` outer rows and columns of each image out of the loss (see
+        :func:`~scorematch.estimators.interior.interior`); x must then be images, shape (B, ..., H, W).
 
     Returns
     -------
@@ -55,6 +60,7 @@ def sliced_score_matching_loss(
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be a scorematch Energy, got {type(energy).__name__}")
     check_tensor("x", x, min_dim=2)
+    margin = check_margin(margin, x)
     x_leaf, grad = grad_with_graph(energy, x)
     shape = (n_proj, *x.shape)
     if distribution == "rademacher":
@@ -64,7 +70,8 @@ def sliced_score_matching_loss(
     else:
         raise ValueError(f'distribution must be "rademacher" or "gaussian", got {distribution!r}')
     hv = hessian_vector_products(x_leaf, grad, v)  # (P, B, ...)
-    vhv = (v * hv).flatten(2).sum(2)  # (P, B)
+    vhv = interior(v * hv, margin).flatten(2).sum(2)  # (P, B): E[v_i (Hv)_i] = H_ii pixel by pixel
+    grad, v = interior(grad, margin), interior(v, margin)
     if variance_reduction:
         first = 0.5 * (grad * grad).flatten(1).sum(1)  # (B,)
     else:
