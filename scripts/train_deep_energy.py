@@ -1,9 +1,10 @@
 """Train the noise-conditional deep energy (``DeepEnergy``) by an estimator across noise levels; resumable.
 
     python scripts/train_deep_energy.py --out runs/deep_energy [--estimator dsm] [--steps 4000] [--resume]
+        [--channels 32] [--depth 4] [--kernel-size 3] [--patch 40]
 
-Patches of 40x40 from the training nine tenths of ``data/train400`` (the held-out tenth and Set12 are never
-seen), the loss on their interior (``noise_conditional_loss``'s margin: 8 pixels for this architecture), levels log-uniform in [1/256, 50/256], Adam with a cosine schedule. The model is written to
+Patches (40x40 by default) from the training nine tenths of ``data/train400`` (the held-out tenth and Set12 are never
+seen), the loss on their interior (``noise_conditional_loss``'s margin, ``support - 1``: 8 pixels for the default architecture), levels log-uniform in [1/256, 50/256], Adam with a cosine schedule. The model is written to
 ``OUT/model.safetensors`` with the run's settings in its metadata.
 """
 
@@ -32,8 +33,7 @@ ESTIMATORS = {
     "sm-curvature": functools.partial(score_matching_loss, method="curvature"),
     "sm-hutchinson": functools.partial(score_matching_loss, method="hutchinson", n_probes=1),
 }
-ARCH = dict(channels=32, depth=4, kernel_size=3)
-PATCH, BATCH, LR = 40, 32, 1e-3
+BATCH, LR = 32, 1e-3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,16 +42,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--estimator", choices=sorted(ESTIMATORS), default="dsm")
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--channels", type=int, default=32)
+    ap.add_argument("--depth", type=int, default=4)
+    ap.add_argument("--kernel-size", type=int, default=3)
+    ap.add_argument("--patch", type=int, default=40, help="side of the training patches (the loss covers their "
+                    "interior: patch - 2 (support - 1) pixels a side)")
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
     torch.manual_seed(args.seed)
     train, _ = split_images(load_images("train400"), holdout=0.1)
-    energy = DeepEnergy(**ARCH, generator=torch.Generator().manual_seed(args.seed))
+    arch = dict(channels=args.channels, depth=args.depth, kernel_size=args.kernel_size)
+    energy = DeepEnergy(**arch, generator=torch.Generator().manual_seed(args.seed))
     loss = functools.partial(noise_conditional_loss, estimator=ESTIMATORS[args.estimator])
     start = time.perf_counter()
-    result = fit(energy, PatchSampler(train, PATCH), loss, run_dir=args.out, resume=args.resume, progress=True,
+    result = fit(energy, PatchSampler(train, args.patch), loss, run_dir=args.out, resume=args.resume, progress=True,
                  steps=args.steps, batch_size=BATCH, lr=LR, seed=args.seed, log_every=50, checkpoint_every=250,
-                 metadata={"estimator": args.estimator, "patch": PATCH, "margin": energy.support - 1, "data": "train400 (9/10)", **ARCH})
+                 metadata={"estimator": args.estimator, "patch": args.patch, "margin": energy.support - 1, "data": "train400 (9/10)", **arch})
     print(f"{result.steps} steps in {time.perf_counter() - start:.0f} s, final loss {result.final_loss:.4g}")
     return 0
 

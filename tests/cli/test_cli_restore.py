@@ -310,3 +310,25 @@ def test_superres_cli_factor_3(tmp_path, clean):
     path, im = clean
     assert main(["superres", str(path), "-o", str(tmp_path / "big.npy"), "--factor", "3", "--iters", "3"]) == 0
     assert np.load(tmp_path / "big.npy").shape == (3 * im.shape[0], 3 * im.shape[1])
+
+
+def test_denoise_cli_with_a_noise_conditional_model_uses_tweedie(tmp_path, clean, capsys):
+    from scorematch import save
+    from scorematch.energies import DeepEnergy
+    from scorematch.tasks import tweedie_denoise
+
+    path, im = clean
+    model = DeepEnergy(4, 2, 3, generator=torch.Generator().manual_seed(0))
+    save(model, tmp_path / "deep.safetensors")
+    noisy = im + 0.05 * torch.randn(im.shape, generator=torch.Generator().manual_seed(1), dtype=im.dtype)
+    np.save(tmp_path / "noisy.npy", noisy.numpy())
+    argv = ["denoise", str(tmp_path / "noisy.npy"), "-o", str(tmp_path / "out.npy"), "--sigma", "0.05",
+            "--model", str(tmp_path / "deep.safetensors"), "--reference", str(path)]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["method"] == "tweedie" and "weight" not in report
+    with torch.no_grad():
+        expected = tweedie_denoise(noisy[None, None].float(), model, sigma=0.05)[0, 0]
+    torch.testing.assert_close(torch.from_numpy(np.load(tmp_path / "out.npy")).float(), expected)
+    assert main(argv + ["--method", "lbfgs", "--iters", "3"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["method"] == "lbfgs"

@@ -7,11 +7,11 @@ import torch
 
 from scorematch import load, save
 from scorematch.derivatives import input_derivatives
-from scorematch.energies import DeepEnergy
+from scorematch.energies import DeepEnergy, FieldOfExperts
 from scorematch.energies.layers import Softplus
 from scorematch.estimators import (denoising_score_matching_loss, draw_levels, noise_conditional_loss,
                                    score_matching_loss, sliced_score_matching_loss)
-from scorematch.tasks import tweedie_denoise
+from scorematch.tasks import denoise, denoising_method, tweedie_denoise
 
 D = torch.float64
 
@@ -129,8 +129,6 @@ def test_every_estimator_trains_it_one_step(estimator, gen):
 
 
 def test_noise_conditional_loss_refuses_a_plain_energy(gen):
-    from scorematch import FieldOfExperts
-
     with pytest.raises(TypeError, match="noise-conditional"):
         noise_conditional_loss(FieldOfExperts(2, 3), torch.rand(2, 1, 8, 8))
 
@@ -143,5 +141,15 @@ def test_tweedie_denoise_is_one_gradient_step(gen):
     torch.testing.assert_close(out, y - 0.01 * g)
     assert tweedie_denoise(y, e, sigma=0.1).shape == y.shape
     with pytest.raises(TypeError, match="noise-conditional"):
-        from scorematch import FieldOfExperts
         tweedie_denoise(y.float(), FieldOfExperts(2, 3), sigma=0.1)
+
+
+def test_denoise_auto_is_tweedie_for_a_noise_conditional_energy(gen):
+    e = _energy(gen)
+    y = torch.rand(1, 3, 16, 16, generator=gen, dtype=D)  # colour: the grey energy acts on each channel
+    torch.testing.assert_close(denoise(y, e, sigma=0.1), tweedie_denoise(y, e, sigma=0.1))
+    per_channel = torch.cat([tweedie_denoise(y[:, c:c + 1], e, sigma=0.1) for c in range(3)], 1)
+    torch.testing.assert_close(denoise(y, e, sigma=0.1), per_channel)
+    assert denoising_method("auto", e) == "tweedie" and denoising_method("auto", FieldOfExperts(2, 3)) == "lbfgs"
+    assert denoising_method("paper", e) == "paper"
+    assert not torch.allclose(denoise(y, e, sigma=0.1, method="lbfgs", n_iter=3), denoise(y, e, sigma=0.1))

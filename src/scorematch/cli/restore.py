@@ -127,7 +127,7 @@ def _dtype(args: argparse.Namespace) -> torch.dtype:
     return torch.float64 if args.float64 else torch.float32
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, *, denoising: bool = False) -> None:
     p.add_argument("-o", "--output", required=True, help="output image (.png/.tif/... 8/16-bit, or .npy float)")
     p.add_argument("--bits", type=int, choices=(8, 16),
                    help="bits per pixel of an image output (default: the input's, where the format holds it "
@@ -138,8 +138,14 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "--sigma stays on the [0, 1] scale")
     p.add_argument("--model", help="prior model file (default: the bundled RSM FoE 5x5x24)")
     p.add_argument("--reference", help="clean image: print the PSNR (dB) as JSON")
-    p.add_argument("--method", choices=("lbfgs", "paper"), default="lbfgs",
-                   help="solver: L-BFGS (default) or the paper's annealed gradient steps")
+    if denoising:
+        p.add_argument("--method", choices=("auto", "lbfgs", "paper", "tweedie"), default="auto",
+                       help="solver: auto (default: tweedie for a noise-conditional model such as deep_energy, "
+                            "else lbfgs), L-BFGS MAP, the paper's annealed gradient steps, or Tweedie's posterior "
+                            "mean (one gradient of the model at --sigma)")
+    else:
+        p.add_argument("--method", choices=("lbfgs", "paper"), default="lbfgs",
+                       help="solver: L-BFGS (default) or the paper's annealed gradient steps")
     p.add_argument("--iters", type=int, help="iterations (default: 60 L-BFGS / 300 paper for denoise, 80 / 200 "
                    "for superres, 150 for deblur and noisy inpaint, 80 for exact inpaint)")
     p.add_argument("--tile", type=int, help="evaluate the prior in tiles of this many pixels (large images)")
@@ -166,7 +172,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                  "does, within -1..2; see --scale)")
     p.add_argument("--sigma", required=True, type=str, help="noise std on the [0, 1] scale: 5/256 or 0.0195")
     p.add_argument("--weight", type=float, help="prior weight (default: the model's recommended weight, else 1)")
-    _common(p)
+    _common(p, denoising=True)
     p.set_defaults(func=run_denoise)
 
     q = _command(sub, "superres", "super-resolution by 2, 3 or 4 with a learned FoE prior",
@@ -224,7 +230,7 @@ def _report(out: torch.Tensor, ref: torch.Tensor | None, extra: dict) -> None:
 
 
 def run_denoise(args: argparse.Namespace) -> int:
-    from ..tasks import denoise, psnr
+    from ..tasks import denoise, denoising_method, psnr
 
     sigma = parse_sigma(args.sigma)
     device = _prepare(args)
@@ -232,12 +238,13 @@ def run_denoise(args: argparse.Namespace) -> int:
     ref = _reference(args, y.shape[-2:], y.shape[1])
     bits = _output_bits(args, info)
     energy = _load_model(args.model, args, device)
+    method = denoising_method(args.method, energy)
     weight = args.weight if args.weight is not None else recommended_weight(_model_path(args.model), sigma)
-    x = denoise(y.to(device, _dtype(args)), energy, sigma=sigma, method=args.method, n_iter=args.iters,
+    x = denoise(y.to(device, _dtype(args)), energy, sigma=sigma, method=method, n_iter=args.iters,
                 weight=weight, tile=args.tile, boundary=args.boundary,
                 progress=sys.stderr.isatty()).cpu()
     write_image(args.output, x[0], bits=bits, scale=args.scale)
-    extra = {"sigma": sigma, "weight": weight}
+    extra = {"sigma": sigma, "method": method, **({} if method == "tweedie" else {"weight": weight})}
     if ref is not None:
         extra["psnr_input"] = round(psnr(y, ref), 4)
     _report(x, ref, extra)

@@ -1,13 +1,14 @@
-"""Restoration tasks: degradation operators and one MAP solver using an energy as the prior."""
+"""Restoration tasks: degradation operators, one MAP solver using an energy as the prior, and Tweedie denoising
+with a noise-conditional energy."""
 
 from . import lbfgs
 from ._objective import BOUNDARIES, DEFAULT_BOUNDARY
 from ..metrics import psnr
-from .denoise import denoise
+from .denoise import denoise, denoising_method, is_noise_conditional, tweedie_denoise
 from .operators import BLUR_BOUNDARIES, Blur, Denoising, Downsample, Inpaint, LinearOperator
 from .restore import objective_and_grad, restore
 from .superres import superresolve, upscale_start
-from .tweedie import tweedie_denoise
 
 __all__ = ["BOUNDARIES", "BLUR_BOUNDARIES", "DEFAULT_BOUNDARY", "LinearOperator", "Denoising", "Downsample", "Blur",
-           "Inpaint", "restore", "objective_and_grad", "denoise", "tweedie_denoise", "superresolve", "upscale_start", "psnr", "lbfgs"]
+           "Inpaint", "restore", "objective_and_grad", "denoise", "tweedie_denoise", "is_noise_conditional",
+           "denoising_method", "superresolve", "upscale_start", "psnr", "lbfgs"]

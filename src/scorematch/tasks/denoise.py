@@ -1,5 +1,5 @@
-"""MAP denoising with an energy prior (Kingma & LeCun 2010, eq. 10): the identity case of
-:func:`~scorematch.tasks.restore`."""
+"""Denoising with an energy prior: MAP (Kingma & LeCun 2010, eq. 10, the identity case of
+:func:`~scorematch.tasks.restore`), or Tweedie's posterior mean with a noise-conditional energy."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Literal
 from torch import Tensor
 
 from ..energies.base import Energy
-from ._objective import DEFAULT_BOUNDARY, check_image_size
+from ._objective import DEFAULT_BOUNDARY, check_image_size, image_energy_and_grad
 from .operators import Denoising
 from .restore import PAPER_ETA, annealed_steps, restore
 
-__all__ = ["denoise", "annealed_steps", "PAPER_ETA", "DENOISE_ITERS", "DENOISE_RTOL"]
+__all__ = ["denoise", "tweedie_denoise", "is_noise_conditional", "denoising_method", "annealed_steps", "PAPER_ETA", "DENOISE_ITERS", "DENOISE_RTOL"]
 
 #: L-BFGS iterations of :func:`denoise` (from :meth:`Denoising.start`), chosen on the tuning crops: the estimate
 #: no longer improves after 30 iterations at 5/256, 60 at 15/256, 50 at 25/256 (see
@@ -39,12 +39,57 @@ def _check(y: Tensor, energy: Energy, sigma: float, weight: float) -> None:
     check_image_size(energy, y.shape[-2:])
 
 
+def is_noise_conditional(energy: Energy) -> bool:
+    """Whether ``energy`` is trained across noise levels (has ``at(sigma)``, e.g. a
+    :class:`~scorematch.energies.DeepEnergy`)."""
+    return callable(getattr(energy, "at", None))
+
+
+def denoising_method(method: str, energy: Energy) -> str:
+    """``method`` with ``"auto"`` resolved: ``"tweedie"`` for a noise-conditional energy, else ``"lbfgs"``."""
+    if method != "auto":
+        return method
+    return "tweedie" if is_noise_conditional(energy) else "lbfgs"
+
+
+def tweedie_denoise(y: Tensor, energy, *, sigma: float, boundary: str = DEFAULT_BOUNDARY,
+                    tile: int | None = None) -> Tensor:
+    """The posterior mean ``E[x | y] = y - sigma^2 dE_sigma/dy`` for ``y = x + sigma eps`` (Tweedie's formula).
+
+    ``E_sigma`` is the energy of noisy images at level ``sigma`` (``energy.at(sigma)``, e.g. a
+    :class:`~scorematch.energies.DeepEnergy` trained across noise levels), so where it fits that density the
+    estimate is the minimum-mean-squared-error denoiser; it needs one gradient evaluation.
+
+    Parameters
+    ----------
+    y : Tensor, shape (B, C, H, W)
+        Noisy images on [0, 1]; a grey energy acts on each of the ``C`` channels.
+    energy : DeepEnergy
+        A noise-conditional energy (:func:`is_noise_conditional`).
+    sigma : float
+        The noise std on the [0, 1] scale.
+    boundary, tile
+        As for :func:`denoise` (the image is extended so border pixels are treated like interior ones).
+
+    Returns
+    -------
+    Tensor, shaped like ``y``
+    """
+    if not is_noise_conditional(energy):
+        raise TypeError(f"Tweedie denoising needs a noise-conditional energy (with .at(sigma)), "
+                        f"got {type(energy).__name__}")
+    field = energy.at(float(sigma))
+    _check(y, field, sigma, 1.0)  # also the image size against the field's support
+    _, g = image_energy_and_grad(field, y, boundary=boundary, tile=tile)
+    return y - sigma * sigma * g
+
+
 def denoise(
     y: Tensor,
     energy: Energy,
     *,
     sigma: float,
-    method: Literal["lbfgs", "paper"] = "lbfgs",
+    method: Literal["auto", "lbfgs", "paper", "tweedie"] = "auto",
     weight: float = 1.0,
     n_iter: int | None = None,
     history: int = 10,
@@ -70,8 +115,10 @@ def denoise(
         The prior on [0, 1] images, e.g. :class:`~scorematch.energies.ImageFoE`.
     sigma : float
         Noise standard deviation on the [0, 1] scale (e.g. ``5/256``).
-    method : {"lbfgs", "paper"}
-        ``"lbfgs"`` (default): L-BFGS with a strong-Wolfe line search on the objective scaled by
+    method : {"auto", "lbfgs", "paper", "tweedie"}
+        ``"auto"`` (default): ``"tweedie"`` for a noise-conditional energy (:func:`is_noise_conditional`), else
+        ``"lbfgs"``. ``"tweedie"``: :func:`tweedie_denoise`, one gradient evaluation of ``E_sigma`` (``weight``
+        and the solver's settings do not apply). ``"lbfgs"``: L-BFGS with a strong-Wolfe line search on the objective scaled by
         ``sigma^2`` (well conditioned: the data term's curvature becomes 1), starting from ``y`` smoothed
         a little (:meth:`~scorematch.tasks.Denoising.start`); stops after ``n_iter`` iterations (default
         :data:`DENOISE_ITERS`), when the largest gradient entry falls below ``tol`` or when the objective
@@ -124,6 +171,9 @@ def denoise(
     >>> denoise(y, prior, sigma=5 / 256, n_iter=5).shape
     torch.Size([1, 1, 16, 16])
     """
+    method = denoising_method(method, energy)
+    if method == "tweedie":
+        return tweedie_denoise(y, energy, sigma=sigma, boundary=boundary, tile=tile)
     _check(y, energy, sigma, weight)
     if n_iter is None and method == "lbfgs":
         n_iter = DENOISE_ITERS
