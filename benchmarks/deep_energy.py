@@ -1,6 +1,6 @@
 """Benchmark: the deep energy (Tweedie denoising) beside BM3D and the bundled FoE on the held-out images; JSON.
 
-    PYTHONPATH=src python benchmarks/deep_energy.py --model runs/deep_energy/model.safetensors [--out F]
+    PYTHONPATH=src python benchmarks/deep_energy.py [--model deep_energy] [--out F]
 
 For every held-out image (:func:`scorematch.experiments.restoration.heldout_images`) and level of the stored
 held-out table (``docs/results/restoration/heldout.json``), the noisy image is drawn exactly as the experiment drew
@@ -30,20 +30,21 @@ sys.path.insert(0, str(ROOT / "src"))
 from _output import emit  # noqa: E402
 import subprocess  # noqa: E402
 
-from scorematch import load, load_info  # noqa: E402
+from scorematch import load_info  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.experiments.restoration import _noise, _seed, heldout_images  # noqa: E402
+from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
 from scorematch.tasks import psnr, tweedie_denoise  # noqa: E402
 
 
-def _bm3d(y: torch.Tensor, sigma: float) -> torch.Tensor:
+def bm3d_denoise(y: torch.Tensor, sigma: float) -> torch.Tensor:
     import bm3d
 
     out = np.asarray(bm3d.bm3d(y[0, 0].double().numpy(), sigma_psd=sigma), dtype=np.float64)
     return torch.from_numpy(np.clip(out, 0, 1))[None, None].float()
 
 
-def _paired(a: list[float], b: list[float]) -> dict[str, float]:
+def paired(a: list[float], b: list[float]) -> dict[str, float]:
     d = [u - v for u, v in zip(a, b)]
     return {"mean": round(statistics.mean(d), 3), "std_of_mean": round(statistics.stdev(d) / math.sqrt(len(d)), 3),
             "images_first_higher": sum(v > 0 for v in d)}
@@ -59,7 +60,7 @@ def _timing(model, rounds: int = 3) -> dict[str, float]:
         out = tweedie_denoise(y, model, sigma=5 / 256)
         ours.append(time.perf_counter() - t)
         t = time.perf_counter()
-        ref = _bm3d(y, 5 / 256)
+        ref = bm3d_denoise(y, 5 / 256)
         theirs.append(time.perf_counter() - t)
     return {"image": "lena 512x512 at 5/256", "deep_energy_s": round(statistics.median(ours), 3),
             "bm3d_s": round(statistics.median(theirs), 3), "deep_energy_psnr": round(psnr(out, x), 3),
@@ -68,12 +69,12 @@ def _timing(model, rounds: int = 3) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=Path, required=True)
+    ap.add_argument("--model", default="deep_energy", help="a bundled model's name or a model file")
     ap.add_argument("--heldout", type=Path, default=ROOT / "docs" / "results" / "restoration" / "heldout.json")
     ap.add_argument("--limit", type=int, default=None, help="the first N held-out images only")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args(argv)
-    model = load(args.model).eval()
+    model = load_pretrained(args.model).eval()
     rows = json.loads(args.heldout.read_text())["result"]
     files = dict(heldout_images(args.limit))
     scores: dict[int, dict[str, list[float]]] = {}
@@ -88,17 +89,17 @@ def main(argv: list[str] | None = None) -> int:
             deep = psnr(tweedie_denoise(y, model, sigma=r["level"] / 256).clamp(0, 1), x)
         s = scores.setdefault(r["level"], {"deep_energy": [], "bm3d": [], "foe_5x5x24": []})
         s["deep_energy"].append(deep)
-        s["bm3d"].append(psnr(_bm3d(y, r["level"] / 256), x))
+        s["bm3d"].append(psnr(bm3d_denoise(y, r["level"] / 256), x))
         s["foe_5x5x24"].append(r["foe_5x5x24"])
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     result = {"benchmark": "deep_energy", "commit": commit.strip(), "model": str(args.model),
-              "model_info": load_info(args.model), "heldout_file": str(args.heldout.relative_to(ROOT)),
+              "model_info": load_info(resolve(args.model)), "heldout_file": str(args.heldout.relative_to(ROOT)),
               "threads": torch.get_num_threads(), "levels": {}}
     for level, s in sorted(scores.items()):
         result["levels"][str(level)] = {
             "n_images": len(s["bm3d"]), **{f"{k}_psnr": round(statistics.mean(v), 3) for k, v in s.items()},
-            "deep_minus_bm3d": _paired(s["deep_energy"], s["bm3d"]),
-            "deep_minus_foe_5x5x24": _paired(s["deep_energy"], s["foe_5x5x24"])}
+            "deep_minus_bm3d": paired(s["deep_energy"], s["bm3d"]),
+            "deep_minus_foe_5x5x24": paired(s["deep_energy"], s["foe_5x5x24"])}
     result["timing_512"] = _timing(model)
     emit(result, args.out)
     return 0
