@@ -1,6 +1,8 @@
-"""The bundled RSM FoE priors (5x5x24 and 8x8x64): listed by ``scorematch models``, usable as ``--model NAME``."""
+"""The bundled priors (RSM FoE 5x5x24 and 8x8x64, the deep energy): listed by ``scorematch models``, usable as
+``--model NAME``."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,3 +61,29 @@ def test_recipe_whitening_sigma_reaches_the_patches_and_the_prior():
         assert torch.allclose(prior.whitening, 255 * laplacian_whitening_kernel(5, sigma=0.5))
     with pytest.raises(ValueError, match="whitening_sigma"):
         FoERecipe(whitening_sigma=0)
+
+
+def test_bundled_deep_energy_denoises_by_its_conditioning_and_its_card_quotes_the_benchmark(tmp_path, capsys):
+    from scorematch.energies import DeepEnergy
+
+    root = Path(__file__).resolve().parents[2]
+    prior = load_pretrained("deep_energy")
+    assert isinstance(prior, DeepEnergy)
+    card = {m["name"]: m for m in available()}["deep_energy"]["card"].read_text()
+    measured = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_cpu.json").read_text())
+    assert measured["model"] == "deep_energy"
+    for level, row in measured["levels"].items():
+        for key in ("deep_energy_psnr", "bm3d_psnr", "foe_5x5x24_psnr"):
+            assert f"{row[key]:.3f}" in card, (level, key)
+    tuning = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_tuning.json").read_text())
+    for level, row in tuning["levels"].items():
+        for key in ("deep_energy_psnr", "bm3d_psnr", "d4_whole_patch_psnr", "d6_p48_psnr"):
+            assert f"{row[key]:.3f}" in card, (level, key)
+    im = read_image(data_dir() / "set12" / "house.png", dtype=torch.float64)[96:160, 96:160]
+    noisy = im.numpy() + (15 / 256) * np.random.default_rng(0).standard_normal(im.shape)
+    np.save(tmp_path / "noisy.npy", noisy)
+    np.save(tmp_path / "clean.npy", im.numpy())
+    assert main(["denoise", str(tmp_path / "noisy.npy"), "-o", str(tmp_path / "out.npy"), "--sigma", "15/256",
+                 "--model", "deep_energy", "--reference", str(tmp_path / "clean.npy")]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["method"] == "tweedie" and out["psnr"] > out["psnr_input"] + 3
