@@ -34,6 +34,22 @@ ESTIMATORS = {
     "sm-hutchinson": functools.partial(score_matching_loss, method="hutchinson", n_probes=1),
 }
 BATCH, LR = 32, 1e-3
+ARCH = dict(channels=32, depth=4, kernel_size=3)
+PATCH = 40
+
+
+def train(out: Path, *, estimator: str = "dsm", steps: int = 4000, seed: int = 0, arch: dict | None = None,
+          patch: int = PATCH, resume: bool = False, progress: bool = True):
+    """One resumable run of the recipe into ``out``; returns :class:`scorematch.train.FitResult`."""
+    arch = {**ARCH, **(arch or {})}
+    torch.manual_seed(seed)
+    train_images, _ = split_images(load_images("train400"), holdout=0.1)
+    energy = DeepEnergy(**arch, generator=torch.Generator().manual_seed(seed))
+    loss = functools.partial(noise_conditional_loss, estimator=ESTIMATORS[estimator])
+    return fit(energy, PatchSampler(train_images, patch), loss, run_dir=out, resume=resume, progress=progress,
+               steps=steps, batch_size=BATCH, lr=LR, seed=seed, log_every=50, checkpoint_every=250,
+               metadata={"estimator": estimator, "patch": patch, "margin": energy.support - 1,
+                         "data": "train400 (9/10)", **arch})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,22 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--estimator", choices=sorted(ESTIMATORS), default="dsm")
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--channels", type=int, default=32)
-    ap.add_argument("--depth", type=int, default=4)
-    ap.add_argument("--kernel-size", type=int, default=3)
-    ap.add_argument("--patch", type=int, default=40, help="side of the training patches (the loss covers their "
+    ap.add_argument("--channels", type=int, default=ARCH["channels"])
+    ap.add_argument("--depth", type=int, default=ARCH["depth"])
+    ap.add_argument("--kernel-size", type=int, default=ARCH["kernel_size"])
+    ap.add_argument("--patch", type=int, default=PATCH, help="side of the training patches (the loss covers their "
                     "interior: patch - 2 (support - 1) pixels a side)")
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
-    torch.manual_seed(args.seed)
-    train, _ = split_images(load_images("train400"), holdout=0.1)
     arch = dict(channels=args.channels, depth=args.depth, kernel_size=args.kernel_size)
-    energy = DeepEnergy(**arch, generator=torch.Generator().manual_seed(args.seed))
-    loss = functools.partial(noise_conditional_loss, estimator=ESTIMATORS[args.estimator])
     start = time.perf_counter()
-    result = fit(energy, PatchSampler(train, args.patch), loss, run_dir=args.out, resume=args.resume, progress=True,
-                 steps=args.steps, batch_size=BATCH, lr=LR, seed=args.seed, log_every=50, checkpoint_every=250,
-                 metadata={"estimator": args.estimator, "patch": args.patch, "margin": energy.support - 1, "data": "train400 (9/10)", **arch})
+    result = train(args.out, estimator=args.estimator, steps=args.steps, seed=args.seed, arch=arch,
+                   patch=args.patch, resume=args.resume)
     print(f"{result.steps} steps in {time.perf_counter() - start:.0f} s, final loss {result.final_loss:.4g}")
     return 0
 
