@@ -34,9 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     text = json.dumps(compare(args.a, args.b), indent=2)
-    print(text)
     if args.out:
         args.out.write_text(text + "\n")
+    print(text)
     return 0
 
 
