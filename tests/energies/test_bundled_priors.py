@@ -79,6 +79,10 @@ def test_bundled_deep_energy_denoises_by_its_conditioning_and_its_card_quotes_th
     for level, row in tuning["levels"].items():
         for key in ("deep_energy_psnr", "bm3d_psnr", "d4_whole_patch_psnr", "d6_p48_psnr"):
             assert f"{row[key]:.3f}" in card, (level, key)
+    scale = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_noise_scale.json").read_text())
+    for model in ("d4_whole_patch", "deep_energy"):
+        for level, row in scale["models"][model]["scale"].items():
+            assert f"{row['interior']:.3f}" in card, (model, level)
     im = read_image(data_dir() / "set12" / "house.png", dtype=torch.float64)[96:160, 96:160]
     noisy = im.numpy() + (15 / 256) * np.random.default_rng(0).standard_normal(im.shape)
     np.save(tmp_path / "noisy.npy", noisy)
