@@ -32,7 +32,7 @@ import subprocess  # noqa: E402
 
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
-from scorematch.experiments.restoration import _noise, _seed, heldout_images  # noqa: E402
+from scorematch.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
 from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
 from scorematch.tasks import psnr, tweedie_denoise  # noqa: E402
 
@@ -52,7 +52,7 @@ def paired(a: list[float], b: list[float]) -> dict[str, float]:
 
 def _timing(model, rounds: int = 3) -> dict[str, float]:
     x = read_image(data_dir() / "set12" / "lena.png", dtype=torch.float32)[None, None]
-    y = _noise(x, 5, _seed("lena", 5, 0))
+    y = noise(x, 5, noise_seed("lena", 5, 0))
     tweedie_denoise(y, model, sigma=5 / 256)  # warm-up
     ours, theirs = [], []
     for _ in range(rounds):
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         if r["image"] not in files:
             continue
         x = read_image(files[r["image"]], dtype=torch.float32)[None, None]
-        y = _noise(x, r["level"], _seed(r["image"], r["level"], 0))
+        y = noise(x, r["level"], noise_seed(r["image"], r["level"], 0))
         if abs(psnr(y, x) - r["noisy"]) > 1e-6:
             raise SystemExit(f"{r['image']} at {r['level']}/256: not the experiment's noise draw")
         with torch.no_grad():

@@ -28,7 +28,8 @@ from deep_energy import bm3d_denoise, paired  # noqa: E402
 
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
-from scorematch.experiments.restoration import TUNE_IMAGES, _noise, _seed  # noqa: E402
+from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
+from scorematch.experiments.restoration.data import noise, noise_seed  # noqa: E402
 from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
 from scorematch.tasks import psnr, tweedie_denoise  # noqa: E402
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     for image in TUNE_IMAGES:
         x = read_image(next((data_dir() / "set12").glob(f"{image}.*")), dtype=torch.float32)[None, None]
         for level in LEVELS:
-            y = _noise(x, level, _seed(image, level, 0))
+            y = noise(x, level, noise_seed(image, level, 0))
             for name, model in models.items():
                 with torch.no_grad():
                     out = tweedie_denoise(y, model, sigma=level / 256)

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit, load_average  # noqa: E402
-from scorematch.experiments.restoration import TUNE_IMAGES, _frozen, _mean_psnr, _noise, _seed, _tune_set  # noqa: E402
+from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
+from scorematch.experiments.restoration.data import frozen, mean_psnr, noise, noise_seed, tune_set  # noqa: E402
 from scorematch.pretrained import recommended_weight, resolve  # noqa: E402
 from scorematch.serialization import load  # noqa: E402
 from scorematch.tasks import Denoising, denoise, lbfgs, objective_and_grad  # noqa: E402
@@ -51,12 +52,12 @@ def _trajectory(prior, x: torch.Tensor, y: torch.Tensor, sigma: float, weight: f
     """Mean PSNR after every ``CHUNK`` iterations (key: iterations; "0": the start)."""
     op = Denoising(sigma)
     start = _start(y, sigma, factor)
-    out = {"0": round(_mean_psnr(start, x), 3)}
+    out = {"0": round(mean_psnr(start, x), 3)}
 
     def record(z: torch.Tensor, value: float) -> None:
         record.n += 1
         if record.n % CHUNK == 0:
-            out[str(record.n)] = round(_mean_psnr(z, x), 3)
+            out[str(record.n)] = round(mean_psnr(z, x), 3)
 
     record.n = 0
     lbfgs.minimize(lambda z: objective_and_grad(z, y, op, prior, sigma=sigma, weight=weight), start, max_iter=ITERS,
@@ -80,7 +81,7 @@ def _stopping(prior, x: torch.Tensor, y: torch.Tensor, sigma: float, weight: flo
     out = {}
     try:
         for rtol in RTOLS:
-            p = _mean_psnr(denoise(y, prior, sigma=sigma, weight=weight, rtol=rtol), x)
+            p = mean_psnr(denoise(y, prior, sigma=sigma, weight=weight, rtol=rtol), x)
             out[f"{rtol:g}"] = {"iterations": counts.n_iter, "evaluations": counts.n_eval, "psnr": round(p, 4),
                                 "psnr_minus_rtol_0": round(p - out["0"]["psnr"], 4) if out else 0.0}
     finally:
@@ -94,12 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     path = resolve("foe_5x5x24")
-    prior, x = _frozen(load(path)), _tune_set(128)
+    prior, x = frozen(load(path)), tune_set(128)
     result = {"benchmark": "denoise_start", "model": "foe_5x5x24", "images": list(TUNE_IMAGES), "crop": 128,
               "factors": list(FACTORS), "rtols": list(RTOLS), "load_avg_start": load_average(), "psnr": {}, "rtol": {}}
     for level in LEVELS:
         sigma = level / 256
-        y = _noise(x, level, _seed("tune", level, 0))
+        y = noise(x, level, noise_seed("tune", level, 0))
         weight = recommended_weight(path, sigma)
         result["psnr"][str(level)] = {"weight": weight, **{
             f"{factor:g}": _trajectory(prior, x, y, sigma, weight, factor) for factor in FACTORS}}

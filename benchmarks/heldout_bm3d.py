@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit  # noqa: E402
 from scorematch.datasets import read_image  # noqa: E402
-from scorematch.experiments.restoration import _noise, _seed, heldout_images  # noqa: E402
+from scorematch.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
 from scorematch.tasks import psnr  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     scores: dict[int, dict[str, float]] = {}
     for r in rows:
         x = read_image(files[r["image"]], dtype=torch.float32)[None, None]
-        y = _noise(x, r["level"], _seed(r["image"], r["level"], 0))
+        y = noise(x, r["level"], noise_seed(r["image"], r["level"], 0))
         if abs(psnr(y, x) - r["noisy"]) > 1e-6:
             raise SystemExit(f"{r['image']} at {r['level']}/256: not the experiment's noise draw")
         out = _bm3d(y[0, 0].double().numpy(), r["level"] / 256)

@@ -36,7 +36,7 @@ from train_deep_energy import ESTIMATORS, train  # noqa: E402
 
 from scorematch import load, load_info  # noqa: E402
 from scorematch.experiments.cache import code_fingerprint  # noqa: E402
-from scorematch.experiments.restoration import _noise, _seed, heldout_images  # noqa: E402
+from scorematch.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
 from scorematch.io import read_image  # noqa: E402
 from scorematch.tasks import psnr, tweedie_denoise  # noqa: E402
 
@@ -58,7 +58,7 @@ def heldout_psnr(model_file: Path) -> dict[str, float]:
     for name, file in heldout_images():
         x = read_image(file, dtype=torch.float32)[None, None]
         for lv in LEVELS:
-            y = _noise(x, lv, _seed(name, lv, 0))
+            y = noise(x, lv, noise_seed(name, lv, 0))
             with torch.no_grad():
                 scores[lv].append(psnr(tweedie_denoise(y, model, sigma=lv / 256).clamp(0, 1), x))
     return {str(lv): round(statistics.mean(v), 3) for lv, v in scores.items()}

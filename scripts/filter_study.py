@@ -5,7 +5,7 @@
    (a Fisher divergence, dominated by the data's highest-precision directions) then pulls the filters there.
 2. Short trainings of the 5x5x24 FoE (whitened- or pixel-space score matching, unit or free filter norms, scale,
    whitening), each drawn (whitened domain and composed with the whitening, sorted by alpha * |w|^2) and scored by
-   MAP denoising at 5/256 on the tuning crops (restoration._weight_curve; never the test images).
+   MAP denoising at 5/256 on the tuning crops (restoration.tuning.weight_curve; never the test images).
 
 Usage (one thread; about 1-2 minutes per training on a shared 2-core machine)::
 
@@ -32,7 +32,9 @@ from scorematch.energies.image_prior import ImageFoE
 from scorematch.energies.layers import compose_kernels
 from scorematch.estimators.score_matching import score_matching_loss
 from scorematch.experiments.filter_grid import save_filter_grid
-from scorematch.experiments.restoration import RECIPE, _frozen, _tune_set, _weight_curve
+from scorematch.experiments.restoration import RECIPE  # noqa: E402
+from scorematch.experiments.restoration.data import frozen, tune_set  # noqa: E402
+from scorematch.experiments.restoration.tuning import weight_curve  # noqa: E402
 from scorematch.priors import FoERecipe, train_image_foe
 from scorematch.train import fit
 
@@ -116,14 +118,14 @@ def main(out: str, names: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     images, _ = split_images(load_images("train400"), holdout=0.1)
     (out / "spectra.json").write_text(json.dumps(spectra(images), indent=1))
-    x = _tune_set(128)
+    x = tune_set(128)
     for name in names or list(VARIANTS):
         t0 = time.perf_counter()
         prior = train(name, images, dict(VARIANTS[name]))
         row = {"name": name, "changes": VARIANTS[name], "steps": STEPS, "train_seconds": time.perf_counter() - t0}
         save(prior, out / f"{name}.safetensors", metadata=row)
         row.update(draw(prior, out, name))
-        row["curve5"] = _weight_curve(_frozen(prior), x, 5, (0.1, 0.2, 0.3, 0.5, 0.7, 1.0), None)
+        row["curve5"] = weight_curve(frozen(prior), x, 5, (0.1, 0.2, 0.3, 0.5, 0.7, 1.0), None)
         row["best5"] = max(row["curve5"].values())
         print(json.dumps(row), flush=True)
         with open(out / "results.jsonl", "a") as fh:

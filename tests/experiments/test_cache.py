@@ -59,19 +59,19 @@ def test_json_cache_hits_and_misses(tmp_path, other_code):
 def test_restoration_prior_is_retrained_when_code_or_recipe_changes(tmp_path, other_code):
     path = tmp_path / "prior.safetensors"
     c = Cache()
-    restoration._train_prior(path, TINY, c, progress=False)
+    restoration.models.train_prior(path, TINY, c, progress=False)
     first = read_stamp(path)
-    restoration._train_prior(path, TINY, c, progress=False)
+    restoration.models.train_prior(path, TINY, c, progress=False)
     assert read_stamp(path) == first  # reused
-    restoration._train_prior(path, {**TINY, "steps": 3}, c, progress=False)
+    restoration.models.train_prior(path, {**TINY, "steps": 3}, c, progress=False)
     assert read_stamp(path)["key"] != first["key"]  # a recipe change retrains
     forced = Cache(force=True)
-    restoration._train_prior(path, {**TINY, "steps": 3}, forced, progress=False)
+    restoration.models.train_prior(path, {**TINY, "steps": 3}, forced, progress=False)
     assert read_stamp(path)["run"] == forced.run
     other_code()
     with pytest.raises(RuntimeError, match="source changed during this run"):
         c.check_code()  # what a worker process of the old run does before any work
-    restoration._train_prior(path, {**TINY, "steps": 3}, Cache(), progress=False)
+    restoration.models.train_prior(path, {**TINY, "steps": 3}, Cache(), progress=False)
     assert read_stamp(path)["fingerprint"] == "edited-source"
 
 

@@ -39,7 +39,7 @@ def test_climb_finds_the_best_of_a_unimodal_grid_with_fewer_evaluations(peak):
     grid = restoration.WEIGHTS
     score, calls = _counting(lambda w: -abs(w - peak))
     curve = restoration.climb(score, grid)
-    assert restoration._best(curve) == peak
+    assert restoration.tuning.best_point(curve) == peak
     assert len(calls) == len(set(calls)) < len(grid)  # each point scored once, never the whole grid
     assert list(curve) == [str(w) for w in sorted(calls)]
 
@@ -50,4 +50,4 @@ def test_climb_edge_cases():
     assert list(restoration.climb(lambda w: 0.0, [1, 2, 3, 4, 5])) == ["2.0", "3.0", "4.0"]
     # a diverging (non-finite) region counts as the lowest score
     curve = restoration.climb(lambda w: float("nan") if w > 2 else w, [1, 2, 3, 4, 5])
-    assert restoration._best(curve) == 2.0 and curve["3.0"] == float("-inf")
+    assert restoration.tuning.best_point(curve) == 2.0 and curve["3.0"] == float("-inf")

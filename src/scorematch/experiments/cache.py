@@ -24,12 +24,13 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..io.tables import write_json
+from ..parallel import map_jobs
 from ..serialization import load_info
 
-__all__ = ["Cache", "code_fingerprint", "git_state", "read_stamp", "describe", "provenance_rows"]
+__all__ = ["Cache", "cached_units", "code_fingerprint", "git_state", "read_stamp", "describe", "provenance_rows"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _CODE_SUFFIXES = (".py", ".safetensors")
@@ -119,6 +120,26 @@ class Cache:
     def model_is_current(self, path: str | Path, settings: Any) -> bool:
         """Whether the model file ``path`` was saved with a current stamp for ``settings``."""
         return self.is_current(read_stamp(path), settings)
+
+
+#: One cached unit of work: ``(fn, kwargs, result file, settings)``; ``fn(**kwargs)`` must be picklable.
+Unit = tuple[Callable[..., Any], dict[str, Any], "str | Path", Any]
+
+
+def _run_unit(job: tuple[Callable[..., Any], dict[str, Any], str, Any, Cache]) -> Any:
+    """A worker's job: ``fn(**kwargs)`` through :meth:`Cache.json`, after checking the code is the run's."""
+    fn, kwargs, path, settings, cache = job
+    cache.check_code()
+    return cache.json(path, settings, lambda: fn(**kwargs))
+
+
+def cached_units(units: Sequence[Unit], cache: Cache, jobs: int = 1) -> list[Any]:
+    """Run (or read back) cached units over ``jobs`` worker processes (:func:`~scorematch.parallel.map_jobs`).
+
+    Each unit's result is stored in its file keyed on its settings and the code (:meth:`Cache.json`), so a
+    rerun computes only the units whose settings or code changed. Returns the results in the order of ``units``.
+    """
+    return map_jobs(_run_unit, [(fn, kw, str(path), settings, cache) for fn, kw, path, settings in units], jobs=jobs)
 
 
 def read_stamp(path: str | Path) -> dict[str, Any] | None:
