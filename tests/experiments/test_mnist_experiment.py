@@ -51,7 +51,7 @@ def test_saved_models_reload_with_their_lambda_and_reproduce_the_likelihood(quic
     out, _ = quick_run
     cfg = mnist.MnistConfig.quick()
     data = mnist.load_data(n_train=cfg.n_train, n_test=cfg.n_test, seed=cfg.seed)
-    rows = json.loads((out / "loglik.json").read_text())["rows"]
+    rows = json.loads((out / "loglik.json").read_text())["result"]
     for row in rows:
         path = out / "models" / f"{row['parameterization']}_lam{row['lam']:g}.safetensors"
         info = load_info(path)
@@ -71,10 +71,10 @@ def test_regularization_helps_even_in_the_quick_run(quick_run):
     """Short training already shows the paper's effect: lambda = 0.01 beats lambda = 0 on test likelihood
     (both parameterizations) and the free-filter features classify better."""
     out, _ = quick_run
-    ll = {(r["parameterization"], r["lam"]): r["test_loglik"] for r in mnist._ll_rows(out)}
+    ll = {(r["parameterization"], r["lam"]): r["test_loglik"] for r in mnist.summaries.loglik_rows(out)}
     for param in ("free", "unit"):
         assert ll[(param, 0.01)] > ll[(param, 0.0)] + 50
-    err = {(r["features"], r["lam"]): r["error_mean"] for r in mnist._clf_rows(out)}
+    err = {(r["features"], r["lam"]): r["error_mean"] for r in mnist.summaries.classification_rows(out)}
     assert err[("free", 0.01)] < err[("free", 0.0)] - 0.1
 
 

@@ -1,0 +1,117 @@
+"""The MNIST experiment's settings (:class:`MnistConfig`, with a ``quick()`` form)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ...config import TrainConfig
+
+TITLE = "MNIST: log-likelihood and classification versus lambda (Figure 2a-c)"
+
+
+#: Filter parameterizations: name -> ``normalize_filters``.
+PARAMETERIZATIONS = {"free": False, "unit": True}
+
+
+_FULL_LAMBDAS = (0.0, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1)
+
+
+@dataclass(frozen=True)
+class MnistConfig:
+    """Settings of the MNIST experiment.
+
+    Attributes
+    ----------
+    lambdas : tuple of float
+        The regularization weights of the sweep.
+    parameterizations : tuple of str
+        Subset of ``("free", "unit")``.
+    n_train : int
+        Training digits (a seeded random subset of the 60,000) used to fit every model, and on which the
+        training log-likelihood is reported.
+    n_test : int
+        Test digits (the first ``n_test`` of the 10,000) for the log-likelihood and the classification error.
+    steps, batch_size, lr, schedule : int, int, float, str
+        Adam on minibatches drawn with replacement, cosine learning-rate decay to ``lr / 100``.
+    log_every : int
+        Steps between rows of the training curves (loss and test log-likelihood).
+    n_curve : int
+        Test digits used for the log-likelihood in the training curves.
+    per_class : int
+        Training digits per class for the classifier.
+    n_draws : int
+        Independent draws of those digits.
+    clf_c : float
+        Inverse L2 penalty of the logistic regression (features standardized on the 1,000 training
+        digits). The same value for every model and for the raw-pixel baseline.
+    seed : int
+        Seeds the training subset, the initial filters (the same for every lambda) and the minibatches.
+    long_lambdas : tuple of float
+        A convergence check: free-filter models at these lambdas are also trained for ``long_steps``
+        (same schedule shape, stretched) and evaluated the same way.
+    long_steps : int
+    """
+
+    lambdas: tuple[float, ...] = _FULL_LAMBDAS
+    parameterizations: tuple[str, ...] = ("free", "unit")
+    n_train: int = 20000
+    n_test: int = 10000
+    steps: int = 2000
+    batch_size: int = 500
+    lr: float = 1e-2
+    schedule: str = "cosine"
+    log_every: int = 50
+    n_curve: int = 2000
+    per_class: int = 100
+    n_draws: int = 5
+    clf_c: float = 0.1
+    seed: int = 0
+    long_lambdas: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2, 2e-2)
+    long_steps: int = 6000
+
+    def __post_init__(self) -> None:
+        if not self.lambdas or any(not lam >= 0 for lam in self.lambdas):
+            raise ValueError(f"lambdas must be a non-empty tuple of values >= 0, got {self.lambdas}")
+        unknown = set(self.parameterizations) - set(PARAMETERIZATIONS)
+        if unknown or not self.parameterizations:
+            raise ValueError(f"parameterizations must be a subset of {tuple(PARAMETERIZATIONS)}")
+        if not (1 <= self.n_train <= 60000 and 1 <= self.n_test <= 10000):
+            raise ValueError("n_train must be in [1, 60000] and n_test in [1, 10000]")
+        if self.per_class < 1 or self.n_draws < 1 or not self.clf_c > 0:
+            raise ValueError("per_class and n_draws must be >= 1 and clf_c > 0")
+        if any(not lam >= 0 for lam in self.long_lambdas) or self.long_steps < 1:
+            raise ValueError("long_lambdas must be >= 0 and long_steps >= 1")
+
+    @classmethod
+    def quick(cls) -> "MnistConfig":
+        """A smoke-test configuration (tens of seconds): two lambdas, short training, fewer digits."""
+        return cls(lambdas=(0.0, 1e-2), n_train=5000, n_test=2000, steps=400, log_every=50, n_curve=500,
+                   n_draws=2, long_lambdas=(1e-2,), long_steps=800)
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(steps=self.steps, batch_size=self.batch_size, optimizer="adam", lr=self.lr,
+                           schedule=self.schedule, seed=self.seed, log_every=self.log_every, checkpoint_every=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["lambdas"] = list(self.lambdas)
+        d["parameterizations"] = list(self.parameterizations)
+        d["long_lambdas"] = list(self.long_lambdas)
+        return d
+
+    def long(self) -> "MnistConfig":
+        """The configuration of the convergence check (``steps = long_steps``)."""
+        return dataclasses.replace(self, steps=self.long_steps)
+
+    def settings(self, *fields: str) -> dict[str, Any]:
+        """The fields a stage's results depend on (its cache settings)."""
+        d = self.to_dict()
+        return {f: d[f] for f in fields}
+
+
+TRAIN_FIELDS = ("n_train", "steps", "batch_size", "lr", "schedule", "seed")
+
+
+LABELS = {"free": "free filters", "unit": "unit-norm filters"}
