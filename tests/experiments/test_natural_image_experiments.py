@@ -26,7 +26,7 @@ def test_patch_sweep_writes_results_models_and_report(tmp_path):
     assert run["curve"] and run["settings"]["n_train"] == 300
     model = scorematch.load(next((tmp_path / "runs").glob("baseline__lam0.001*.safetensors")))
     # the saved model reproduces the reported likelihood on the same test patches
-    data = P.prepare_data(cond, n_test=P.QUICK_N_TEST, limit=60)
+    data = P.prepare_data(cond, n_test=P.conditions.QUICK_N_TEST, limit=60)
     assert float(model.log_likelihood(data["test"]).mean().detach()) == pytest.approx(run["ll"], rel=1e-3)
     norms = scorematch.load(next((tmp_path / "runs").glob("normalized_filters__lam0__*.safetensors"))).filters.norm(dim=1)
     assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)

@@ -23,7 +23,7 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .filter_grid import save_filter_grid
+    from ..filter_grid import save_filter_grid
 
     out_dir = Path(out_dir)
     made = []
