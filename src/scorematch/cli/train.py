@@ -13,12 +13,12 @@ good checkpoint is kept), 128 + signal number when stopped by SIGINT/SIGTERM aft
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import logging
 import math
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,23 +26,16 @@ from typing import Any
 import torch
 
 from ..config import OPTIMIZERS, SCHEDULES, TrainConfig
-from ..datasets import (
-    PatchSampler,
-    data_dir,
-    downsample2x,
-    list_images,
-    load_images,
-    load_mnist,
-)
 from ..derivatives import METHODS
 from ..devices import resolve_device
 from ..distributed import barrier, init_from_env, is_main_process, world_size
-from ..energies import Energy, FieldOfExperts, ProductOfExperts, laplacian_whitening_kernel
+from ..energies import Energy
 from ..estimators import score_matching_loss
 from ..parallel import map_jobs
 from ..io.atomic import atomic_path
 from ..serialization import load
 from ..checkpoint import load_checkpoint
+from ..train.sources import MODELS, check_init, new_energy, on_device, training_data
 from ..train import (CHECKPOINT, MODEL, RESUME_MAY_CHANGE, DivergenceError, TrainingInterrupted, check_resumable,
                      fit)
 from ..validation import check_int, check_number
@@ -51,8 +44,6 @@ __all__ = ["OPTIONS", "Option", "SettingsError", "resolve_settings", "read_toml"
 
 logger = logging.getLogger(__name__)
 
-MODELS = {"poe": ProductOfExperts, "foe": FieldOfExperts}
-BUNDLED_SETS = ("mnist", "train400", "set12")
 SETTINGS_FILE = "train.toml"
 #: Files whose presence marks a directory as holding a run.
 RUN_FILES = (SETTINGS_FILE, "config.json", CHECKPOINT, MODEL)
@@ -79,16 +70,21 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
 
+#: TrainConfig's defaults, which the trainer's options share (one place for each default).
+_TRAIN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+#: The options that are TrainConfig fields.
+TRAIN_FIELDS = ("steps", "batch_size", "optimizer", "lr", "schedule", "seed", "log_every", "checkpoint_every")
+
 OPTIONS: tuple[Option, ...] = (
     Option("data", str, None, "training data: mnist, train400, set12, or a folder of images (or of MNIST idx files)"),
     Option("lam", float, None, "regularization weight lambda >= 0 (required; about 0.01 for MNIST on [0, 1])",
            minimum=0.0),
-    Option("steps", int, 1000, "optimizer steps", minimum=1),
-    Option("batch_size", int, 100, "minibatch size", minimum=1),
-    Option("lr", float, 0.01, "learning rate", minimum=0.0, strict=True),
-    Option("optimizer", str, "adam", "optimizer", choices=OPTIMIZERS),
-    Option("schedule", str, "cosine", "learning-rate schedule", choices=SCHEDULES),
-    Option("seed", int, 0, "seeds the initial filters, the minibatches and any random probes", minimum=0),
+    Option("steps", int, _TRAIN_DEFAULTS["steps"], "optimizer steps", minimum=1),
+    Option("batch_size", int, _TRAIN_DEFAULTS["batch_size"], "minibatch size", minimum=1),
+    Option("lr", float, _TRAIN_DEFAULTS["lr"], "learning rate", minimum=0.0, strict=True),
+    Option("optimizer", str, _TRAIN_DEFAULTS["optimizer"], "optimizer", choices=OPTIMIZERS),
+    Option("schedule", str, _TRAIN_DEFAULTS["schedule"], "learning-rate schedule", choices=SCHEDULES),
+    Option("seed", int, _TRAIN_DEFAULTS["seed"], "seeds the initial filters, the minibatches and any random probes", minimum=0),
     Option("method", str, "curvature", "how the input derivatives are computed", choices=METHODS),
     Option("experts", int, None, "number of experts (default: the input dimension for poe, 24 for foe)", minimum=1),
     Option("kernel_size", int, 5, "FoE filter size", minimum=1),
@@ -101,12 +97,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("learn_alpha", bool, None, "learn the expert weights alpha (default: no for poe, yes for foe)"),
     Option("dtype", str, "float32", "floating-point precision", choices=("float32", "float64")),
     Option("device", str, "cpu", "cpu, cuda, cuda:N or auto (cuda when available)"),
-    Option("checkpoint_every", int, 100, "steps between checkpoints (also written on SIGINT/SIGTERM)", minimum=1),
-    Option("log_every", int, 10, "steps between rows of metrics.csv", minimum=1),
+    Option("checkpoint_every", int, _TRAIN_DEFAULTS["checkpoint_every"], "steps between checkpoints (also written on SIGINT/SIGTERM)", minimum=1),
+    Option("log_every", int, _TRAIN_DEFAULTS["log_every"], "steps between rows of metrics.csv", minimum=1),
     Option("init", str, None, "start from this model file (a run's model.safetensors) instead of random filters"),
 )
 BY_NAME = {o.name: o for o in OPTIONS}
-#: Settings that may change when a run is resumed.
 #: Settings that may differ when a run is resumed: the trainer's, and the device it runs on.
 CLI_RESUME_MAY_CHANGE = RESUME_MAY_CHANGE + ("device",)
 
@@ -335,92 +330,33 @@ class Prepared:
     description: dict[str, Any]
 
 
-def _is_mnist_dir(path: Path) -> bool:
-    return any(path.glob("train-images*idx3-ubyte*"))
-
-
-def _load_data(model: str, s: dict[str, Any], dtype: torch.dtype) -> tuple[Any, tuple[int, ...], dict[str, Any]]:
-    """(data tensor or sampler, shape of one sample, description)."""
-    name = s["data"]
-    path = Path(name)
-    is_mnist = (name == "mnist" and not path.is_dir()) or (path.is_dir() and _is_mnist_dir(path))
-    if is_mnist:
-        if s["patch_size"] is not None or s["whiten"]:
-            raise SettingsError("--patch-size and --whiten apply to image folders; MNIST digits are used whole")
-        images, _ = load_mnist(None if name == "mnist" and not path.is_dir() else path, split="train")
-        if s["n_train"] is not None:
-            images = images[: s["n_train"]]
-        x = downsample2x(images, dtype=dtype) * s["scale"]  # (N, 14, 14)
-        x = x.flatten(1) if model == "poe" else x.unsqueeze(1)  # (N, 196) or (N, 1, 14, 14)
-        return x, tuple(x.shape[1:]), {"data": name, "kind": "mnist", "n": int(x.shape[0]), "scale": s["scale"]}
-    if not path.exists() and name in BUNDLED_SETS:
-        path = data_dir() / name
-    if not path.exists():
-        raise SettingsError(
-            f"--data {name}: not a bundled data set ({', '.join(BUNDLED_SETS)}) nor an existing folder; "
-            "pass a folder of images"
-        )
-    if not path.is_dir():
-        raise SettingsError(f"--data {name} is a file; pass the folder that holds the images")
-    files = list_images(path)  # ImageFileError if there are none
-    if s["n_train"] is not None:
-        files = files[: s["n_train"]]
-    images = load_images(files, dtype=dtype)
-    size = s["patch_size"] or (8 if model == "poe" else 15)
-    if model == "foe" and size < s["kernel_size"]:
-        raise SettingsError(f"--patch-size {size} is smaller than --kernel-size {s['kernel_size']}")
-    kernel = laplacian_whitening_kernel(s["whiten"], dtype=dtype) if s["whiten"] else None
-    sampler = PatchSampler(images, size, flatten=(model == "poe"), scale=s["scale"], whitening=kernel)
-    shape = (size * size,) if model == "poe" else (1, size, size)
-    return sampler, shape, {"data": str(path), "kind": "patches", "images": len(images), "patch_size": size,
-                            "scale": s["scale"], "whiten": s["whiten"]}
-
-
 def prepare(model: str, s: dict[str, Any]) -> Prepared:
     """Load and check the data and build (or load) the energy, writing nothing."""
     dtype = getattr(torch, s["dtype"])
     device = _device(s["device"])
-    cls = MODELS[model]
-    initial = load(s["init"], expect=cls) if s["init"] is not None else None  # cheap checks first
-    data, shape, description = _load_data(model, s, dtype)
-    gen = torch.Generator().manual_seed(s["seed"])
-    if initial is not None:
-        energy = initial
-        mismatch = {
-            k: (energy.config()[k], s[o])
-            for k, o in (("n_experts", "experts"), ("kernel_size", "kernel_size"), ("learn_alpha", "learn_alpha"))
-            if k in energy.config() and s[o] is not None and s[o] != BY_NAME[o].default and s[o] != energy.config()[k]
-        }
-        if mismatch:
-            raise SettingsError(f"--init {s['init']} has {mismatch} (file, flag): drop those flags or the --init")
-        if model == "poe" and energy.dim != shape[0]:
-            raise SettingsError(
-                f"--init {s['init']} is a PoE on {energy.dim} dimensions but the data has {shape[0]} "
-                f"(shape {shape}); use a model trained on the same kind of data"
-            )
-    elif model == "poe":
-        energy = ProductOfExperts(shape[0], s["experts"] or shape[0], generator=gen,
-                                  learn_alpha=bool(s["learn_alpha"]))
-    else:
-        learn_alpha = True if s["learn_alpha"] is None else s["learn_alpha"]
-        energy = FieldOfExperts(s["experts"] or 24, s["kernel_size"], generator=gen, learn_alpha=learn_alpha)
+    try:
+        initial = load(s["init"], expect=MODELS[model]) if s["init"] is not None else None  # cheap checks first
+        data, shape, description = training_data(model, s["data"], dtype=dtype, scale=s["scale"],
+                                                 n_train=s["n_train"], patch_size=s["patch_size"],
+                                                 whiten=s["whiten"], kernel_size=s["kernel_size"])
+        flags = {"experts": s["experts"], "learn_alpha": s["learn_alpha"]}
+        if initial is None:
+            energy = new_energy(model, shape, kernel_size=s["kernel_size"], seed=s["seed"], **flags)
+        else:
+            kernel = s["kernel_size"] if s["kernel_size"] != BY_NAME["kernel_size"].default else None
+            energy = check_init(initial, s["init"], model, shape, kernel_size=kernel, **flags)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     energy = energy.to(device=device, dtype=dtype)
     if isinstance(data, torch.Tensor):
         data = data.to(device)
     elif device.type != "cpu":
-        data = _on_device(data, device)
+        data = on_device(data, device)
     # One forward pass on two samples: any shape/dtype mismatch is reported now, before anything is written.
     probe = data[:2] if isinstance(data, torch.Tensor) else data(2, torch.Generator().manual_seed(0))
     with torch.no_grad():
         energy.energy(probe)
     return Prepared(energy=energy, data=data, description=description)
-
-
-def _on_device(sampler: Callable, device: torch.device) -> Callable:
-    def sample(batch_size: int, generator: torch.Generator) -> torch.Tensor:
-        return sampler(batch_size, generator).to(device)
-
-    return sample
 
 
 # ----------------------------------------------------------------------------------------- run
@@ -470,11 +406,7 @@ def _train_one(model_name: str, settings: dict[str, Any], out: Path, *, resume: 
         _check_resume(out, args.model, settings)
     prepared = prepare(args.model, settings)
     barrier()  # every rank has checked the inputs before rank 0 writes anything
-    config = TrainConfig(
-        steps=settings["steps"], batch_size=settings["batch_size"], optimizer=settings["optimizer"],
-        lr=settings["lr"], schedule=settings["schedule"], seed=settings["seed"], log_every=settings["log_every"],
-        checkpoint_every=settings["checkpoint_every"],
-    )
+    config = TrainConfig(**{f: settings[f] for f in TRAIN_FIELDS})
     loss = functools.partial(score_matching_loss, lam=settings["lam"], method=settings["method"])
     if args.resume and (out / CHECKPOINT).exists():  # refuse a mismatched checkpoint before writing anything
         check_resumable(load_checkpoint(out / CHECKPOINT), prepared.energy, config, out / CHECKPOINT)
