@@ -21,7 +21,7 @@ from torch import Tensor
 from .draws import gaussian, uniform
 from .energies.base import Energy
 
-__all__ = ["ChainResult", "langevin", "hmc", "StepSizeController"]
+__all__ = ["ChainResult", "langevin", "hmc", "StepSizeController", "draw_samples"]
 
 logger = logging.getLogger(__name__)
 
@@ -241,3 +241,37 @@ class StepSizeController:
 
     def __repr__(self) -> str:
         return f"StepSizeController(value={self.value:.4g}, target={self.target}, last={self.last_acceptance:.3f})"
+
+
+def draw_samples(energy: Energy, x0: Tensor, *, kernel: str = "langevin", steps: int = 500,
+                 burn_in: int | None = None, step_size: float = 0.05,
+                 generator: torch.Generator | None = None) -> tuple[ChainResult, float]:
+    """Samples of ``exp(-E)`` from chains started at ``x0`` (B, ...): ``burn_in`` transitions (default
+    ``steps // 2``) that adapt the step size towards the kernel's usual acceptance (MALA 0.6, HMC with 10
+    leapfrog steps 0.8), then the remaining ``steps - burn_in`` at the final step size, which keep the density
+    exactly invariant.
+
+    Returns
+    -------
+    result : ChainResult
+        The samples and the acceptance rate of the last call.
+    step_size : float
+        The adapted step size.
+    """
+    if kernel not in ("langevin", "hmc"):
+        raise ValueError(f"kernel must be 'langevin' or 'hmc', got {kernel!r}")
+    burn = steps // 2 if burn_in is None else burn_in
+    ctrl = StepSizeController(step_size, target=0.6 if kernel == "langevin" else 0.8)
+
+    def run(x: Tensor, n: int) -> ChainResult:
+        if kernel == "langevin":
+            return langevin(energy, x, step_size=ctrl.value, n_steps=n, generator=generator)
+        return hmc(energy, x, step_size=ctrl.value, n_leapfrog=10, n_steps=n, generator=generator)
+
+    out = ChainResult(x0, torch.full(x0.shape[:1], math.nan, dtype=x0.dtype))
+    for _ in range(burn):
+        out = run(out.samples, 1)
+        ctrl.update(float(out.acceptance.mean()))
+    if steps - burn > 0:
+        out = run(out.samples, steps - burn)
+    return out, ctrl.value

@@ -7,7 +7,7 @@ import torch
 
 from scorematch import GaussianEnergy
 from scorematch.energies import FieldOfExperts
-from scorematch.samplers import StepSizeController, hmc, langevin
+from scorematch.samplers import StepSizeController, draw_samples, hmc, langevin
 
 
 def _gaussian(dtype=torch.float64):
@@ -108,3 +108,13 @@ def test_step_size_controller_moves_towards_target():
     assert c.update(1.0) > v
     with pytest.raises(ValueError):
         StepSizeController(1.0, target=1.5)
+
+
+def test_draw_samples_adapts_then_samples_a_gaussian():
+    g = torch.Generator().manual_seed(0)
+    x0 = 3.0 + torch.zeros(4000, 2, dtype=torch.float64)
+    out, step = draw_samples(GaussianEnergy(2).double(), x0, steps=60, step_size=0.01, generator=g)
+    assert step > 0.01  # the burn-in grew the step towards MALA's target acceptance
+    assert abs(float(out.samples.mean())) < 0.1 and abs(float(out.samples.var()) - 1.0) < 0.1
+    with pytest.raises(ValueError, match="kernel"):
+        draw_samples(GaussianEnergy(2), x0, kernel="gibbs")

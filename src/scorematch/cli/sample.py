@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from ..devices import resolve_device
     from ..energies import FieldOfExperts, ImageFoE, ProductOfExperts, laplacian_whitening_kernel
     from ..pretrained import resolve
-    from ..samplers import StepSizeController, hmc, langevin
+    from ..io.tiles import tile
+    from ..samplers import draw_samples
     from ..serialization import load, load_info
 
     if args.n < 1 or args.steps < 1 or args.size < 3:
@@ -77,36 +78,14 @@ def run(args: argparse.Namespace) -> int:
         shape = (args.size, args.size)
     else:
         raise ValueError(f"sampling supports PoE and FoE models, not {type(model).__name__}")
-    x = x.to(device)
-    burn = args.burn_in if args.burn_in is not None else args.steps // 2
-    ctrl = StepSizeController(args.step_size * (scale if scale > 1 else 1.0), target=0.6 if args.sampler == "langevin"
-                              else 0.8)
-
-    def step(x, n):
-        if args.sampler == "langevin":
-            return langevin(energy, x, step_size=ctrl.value, n_steps=n, generator=g)
-        return hmc(energy, x, step_size=ctrl.value, n_leapfrog=10, n_steps=n, generator=g)
-
-    for _ in range(burn):
-        out = step(x, 1)
-        x = out.samples
-        ctrl.update(float(out.acceptance.mean()))
-    if args.steps - burn > 0:
-        out = step(x, args.steps - burn)
-        x = out.samples
-    tiles = x.cpu().reshape(args.n, *shape)
+    out, step_size = draw_samples(energy, x.to(device), kernel=args.sampler, steps=args.steps,
+                                  burn_in=args.burn_in, step_size=args.step_size * (scale if scale > 1 else 1.0),
+                                  generator=g)
+    tiles = out.samples.cpu().reshape(args.n, *shape)
     lo = tiles.flatten(1).amin(1).view(-1, 1, 1)
     hi = tiles.flatten(1).amax(1).view(-1, 1, 1)
-    tiles = (tiles - lo) / (hi - lo).clamp_min(1e-12)  # each sample min-max scaled for display
-    cols = math.ceil(math.sqrt(args.n))
-    rows = math.ceil(args.n / cols)
-    pad = 1
-    h, w = shape
-    grid = torch.ones(rows * (h + pad) + pad, cols * (w + pad) + pad, dtype=torch.float64)
-    for i in range(args.n):
-        r, c = divmod(i, cols)
-        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = tiles[i]
+    grid = tile((tiles - lo) / (hi - lo).clamp_min(1e-12), fill=1.0, border=True)  # each sample min-max scaled
     write_image(args.output, grid)
-    print(f"{args.n} samples ({args.sampler}, {args.steps} transitions, final step {ctrl.value:.3g}, "
+    print(f"{args.n} samples ({args.sampler}, {args.steps} transitions, final step {step_size:.3g}, "
           f"acceptance {float(out.acceptance.mean()):.2f}) -> {args.output}")
     return 0
