@@ -123,22 +123,10 @@ def fit(
     start_step, history = _resume(run, energy, config, optimizer, generator) if resume and run else (0, [])
     if run is not None:
         run.write_settings(energy, config)
+    record = _Record(run, energy, optimizer, generator, config, history)
     loss = step_loss(energy, loss_fn, generator, batch_size)
     update = lbfgs_step if config.optimizer == "lbfgs" else first_order_step
-
-    def batches(step: int) -> Tensor:
-        if full_batch:
-            return data
-        batch = sampler(batch_size, generator)
-        if n_data is None:
-            check_batch(batch, batch_size, step)
-        return batch
-
-    def save_checkpoint(step: int) -> None:
-        if run is not None:
-            run.checkpoint(step, energy=energy, optimizer=optimizer, generator=generator, config=config,
-                           history=history)
-
+    batches = _batches(data if full_batch else None, sampler, batch_size, generator, checked=n_data is None)
     t0 = time.perf_counter()
     energy.train()
     with _progress_bar(progress, config.steps, start_step) as bar, StopRequest().installed() as stop:
@@ -149,10 +137,7 @@ def fit(
             value = mean_over_ranks(float(update(optimizer, loss, batches(step)).detach()), stop)
             what = divergence(value, energy)
             if what is not None:
-                logger.warning("step %d: %s; stopping", step, what)
-                if run is not None:
-                    run.write_metrics(history)
-                raise DivergenceError(step, what, run.last_good if run else None)
+                record.diverged(step, what)
             step += 1
             if step % config.log_every == 0 or step == config.steps:
                 history.append({"step": step, "loss": value, "lr": lr_at(config, step - 1),
@@ -161,21 +146,69 @@ def fit(
                     callback(step, value, energy)
             bar.advance(value)
             if stop.signum is not None and step < config.steps:
-                save_checkpoint(step)
-                if run is not None:
-                    run.write_metrics(history)
-                raise TrainingInterrupted(stop.signum, step, run.checkpoint_file if run else None)
+                record.interrupted(step, stop.signum)
             if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
-                save_checkpoint(step)
+                record.checkpoint(step)
     seconds = time.perf_counter() - t0
-    if run is not None:
-        save_checkpoint(step)
-        run.write_metrics(history)
-        run.save_model(energy, {"train": config.to_dict(), "steps": step, **(metadata or {})})
+    record.finish(step, metadata)
     dist_util.barrier()  # the run directory is complete for every rank once fit returns
     energy.eval()
     return FitResult(energy=energy, history=history, steps=step, seconds=seconds,
                      run_dir=run.path if run else None)
+
+
+def _batches(full: Tensor | None, sampler: Sampler, batch_size: int, generator: torch.Generator, *,
+             checked: bool) -> Callable[[int], Tensor]:
+    """step -> the step's batch: ``full`` every step (full-batch training), else a draw of ``sampler``
+    (``checked``: a user's sampler, whose batches are checked)."""
+    def batch(step: int) -> Tensor:
+        if full is not None:
+            return full
+        x = sampler(batch_size, generator)
+        if checked:
+            check_batch(x, batch_size, step)
+        return x
+
+    return batch
+
+
+@dataclass
+class _Record:
+    """What a run writes to its directory (nothing without one): checkpoints, metrics and the final model,
+    and the files left behind when it stops on a divergence or a signal."""
+
+    run: RunDirectory | None
+    energy: Energy
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    config: TrainConfig
+    history: list[dict[str, float]]
+
+    def checkpoint(self, step: int) -> None:
+        if self.run is not None:
+            self.run.checkpoint(step, energy=self.energy, optimizer=self.optimizer, generator=self.generator,
+                                config=self.config, history=self.history)
+
+    def diverged(self, step: int, what: str) -> None:
+        """Write the metrics and raise :class:`DivergenceError` (the last good checkpoint is kept)."""
+        logger.warning("step %d: %s; stopping", step, what)
+        if self.run is not None:
+            self.run.write_metrics(self.history)
+        raise DivergenceError(step, what, self.run.last_good if self.run else None)
+
+    def interrupted(self, step: int, signum: int) -> None:
+        """Write a checkpoint and the metrics, then raise :class:`TrainingInterrupted`."""
+        self.checkpoint(step)
+        if self.run is not None:
+            self.run.write_metrics(self.history)
+        raise TrainingInterrupted(signum, step, self.run.checkpoint_file if self.run else None)
+
+    def finish(self, step: int, metadata: dict[str, Any] | None) -> None:
+        """The final checkpoint, metrics and model file."""
+        if self.run is not None:
+            self.checkpoint(step)
+            self.run.write_metrics(self.history)
+            self.run.save_model(self.energy, {"train": self.config.to_dict(), "steps": step, **(metadata or {})})
 
 
 def _config(energy: Energy, loss_fn: LossFn, config: TrainConfig | None, overrides: dict[str, Any]) -> TrainConfig:
