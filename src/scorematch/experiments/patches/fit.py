@@ -8,6 +8,7 @@ import logging
 import math
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -16,7 +17,7 @@ from torch import Tensor
 from ...datasets import PatchSampler, dequantize, load_images, split_images
 from ...energies import ProductOfExperts
 from ...estimators import score_matching_loss
-from ...serialization import save
+from ...serialization import load, save
 from ...train import DivergenceError, fit
 from .conditions import N_TEST, Condition
 
@@ -106,29 +107,10 @@ def train_and_score(
     held-out log-likelihood along training.
     """
     dev = torch.device(device)
-    d = data["train"].shape[1]
-    model = ProductOfExperts(
-        d, d, learn_alpha=False, normalize_filters=cond.normalize_filters,
-        generator=torch.Generator().manual_seed(seed),
-    ).double()
-    if init_path is not None:  # continuation: start from another fit's filters
-        from ...serialization import load
-
-        with torch.no_grad():
-            model.filter_layer.raw_weight.copy_(load(init_path).filter_layer.raw_weight.double())
-    elif cond.init in ("zca", "continuation"):
-        cov = torch.cov(data["train"].T)  # (D, D)
-        evals, evecs = torch.linalg.eigh(cov)
-        zca = evecs @ torch.diag(evals.clamp_min(1e-12) ** -0.5) @ evecs.T  # C^{-1/2}
-        with torch.no_grad():
-            model.filter_layer.raw_weight.copy_(cond.init_scale * zca)
-    elif cond.init != "random":
-        raise ValueError(f'init must be "random", "zca" or "continuation", got {cond.init!r}')
-    model = model.to(dev)
+    model = _initial_model(cond, data["train"], seed, init_path).to(dev)
     x = data["train"].to(dev)
     test, test_dq = data["test"].to(dev), data["test_dequantized"].to(dev)
     lbfgs = cond.optimizer == "lbfgs"
-    log_every = max(1, cond.steps // n_curve)
     curve: list[dict[str, float]] = []
 
     def record(step: int, value: float, energy: ProductOfExperts) -> None:
@@ -136,25 +118,62 @@ def train_and_score(
             curve.append({"step": step, "loss": value, "ll": float(energy.log_likelihood(test).mean()),
                           "ll_dequantized": float(energy.log_likelihood(test_dq).mean())})
 
-    if estimator == "sm":
-        loss = functools.partial(score_matching_loss, lam=lam)
-    elif estimator == "ml":
-        def loss(energy: ProductOfExperts, batch: Tensor) -> Tensor:
-            return -energy.log_likelihood(batch).mean()
-    else:
-        raise ValueError(f'estimator must be "sm" or "ml", got {estimator!r}')
     t0 = time.perf_counter()
     diverged = None
     try:
-        fit(model, x, loss, optimizer=cond.optimizer, steps=cond.steps, lr=cond.lr, seed=seed,
+        fit(model, x, _loss(estimator, lam), optimizer=cond.optimizer, steps=cond.steps, lr=cond.lr, seed=seed,
             batch_size=None if lbfgs else 100, schedule="constant" if lbfgs else "cosine",
-            log_every=log_every, checkpoint_every=0, callback=record)
+            log_every=max(1, cond.steps // n_curve), checkpoint_every=0, callback=record)
     except DivergenceError as exc:  # reported in the results; NaN parameters give a NaN likelihood
         diverged = str(exc)
         logger.warning("%s lambda=%g: %s", cond.name, lam, exc)
     seconds = time.perf_counter() - t0
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    result = {"condition": cond.name, "estimator": estimator, "lambda": lam, "seed": seed,
+              **_scores(model, x, test, test_dq, finite),
+              "final_loss": curve[-1]["loss"] if curve else math.nan,
+              "seconds": seconds, "diverged": diverged, "curve": curve}
+    if model_path is not None and finite:
+        save(model.cpu(), model_path, metadata={
+            "experiment": "patches (Figure 2d)", "condition": dataclasses.asdict(cond), "lambda": lam,
+            "estimator": "maximum likelihood" if estimator == "ml" else "regularized score matching",
+            "seed": seed, "scale": "[0, 1]", "ll": result["ll"],
+        })
+    return result
+
+
+def _initial_model(cond: Condition, x: Tensor, seed: int, init_path: Path | None) -> ProductOfExperts:
+    """The square PoE a fit starts from (float64): another fit's filters (``init_path``, continuation), the
+    ZCA matrix of the training patches ``x`` (N, D) times ``cond.init_scale``, or seeded random filters."""
+    d = x.shape[1]
+    model = ProductOfExperts(d, d, learn_alpha=False, normalize_filters=cond.normalize_filters,
+                             generator=torch.Generator().manual_seed(seed)).double()
+    if init_path is not None:
+        with torch.no_grad():
+            model.filter_layer.raw_weight.copy_(load(init_path).filter_layer.raw_weight.double())
+    elif cond.init in ("zca", "continuation"):
+        evals, evecs = torch.linalg.eigh(torch.cov(x.T))  # of the (D, D) covariance
+        zca = evecs @ torch.diag(evals.clamp_min(1e-12) ** -0.5) @ evecs.T  # C^{-1/2}
+        with torch.no_grad():
+            model.filter_layer.raw_weight.copy_(cond.init_scale * zca)
+    elif cond.init != "random":
+        raise ValueError(f'init must be "random", "zca" or "continuation", got {cond.init!r}')
+    return model
+
+
+def _loss(estimator: str, lam: float) -> Callable[[ProductOfExperts, Tensor], Tensor]:
+    """Regularized score matching (``"sm"``) or the negative log-likelihood (``"ml"``)."""
+    if estimator == "sm":
+        return functools.partial(score_matching_loss, lam=lam)
+    if estimator == "ml":
+        return lambda energy, batch: -energy.log_likelihood(batch).mean()
+    raise ValueError(f'estimator must be "sm" or "ml", got {estimator!r}')
+
+
+def _scores(model: ProductOfExperts, x: Tensor, test: Tensor, test_dq: Tensor, finite: bool) -> dict[str, Any]:
+    """Held-out log-likelihoods (with standard errors), the SM objective on the training patches ``x``, the
+    log-determinant, filter-norm statistics and the fraction of test responses inside the experts' core."""
     with torch.no_grad():
-        finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
         w = model.filters
         norms = w.norm(dim=1)
         ll = model.log_likelihood(test) if finite else torch.full((len(test),), math.nan)
@@ -165,29 +184,7 @@ def train_and_score(
     # The unregularized SM objective on the training patches, for every estimator: comparing it between an
     # SM run and the ML fit tells whether the SM optimizer reached a better SM point than the ML solution.
     sm_objective = float(score_matching_loss(model, x).detach()) if finite else math.nan
-    result = {
-        "condition": cond.name,
-        "estimator": estimator,
-        "lambda": lam,
-        "seed": seed,
-        "ll": _stats(ll.cpu())[0],
-        "ll_sem": _stats(ll.cpu())[1],
-        "ll_dequantized": _stats(ll_dq.cpu())[0],
-        "ll_dequantized_sem": _stats(ll_dq.cpu())[1],
-        "final_loss": curve[-1]["loss"] if curve else math.nan,
-        "sm_objective": sm_objective,
-        "logdet": logdet,
-        "filter_norm_median": float(norms.median()),
-        "filter_norm_max": float(norms.max()),
-        "core_fraction": core,
-        "seconds": seconds,
-        "diverged": diverged,
-        "curve": curve,
-    }
-    if model_path is not None and finite:
-        save(model.cpu(), model_path, metadata={
-            "experiment": "patches (Figure 2d)", "condition": dataclasses.asdict(cond), "lambda": lam,
-            "estimator": "maximum likelihood" if estimator == "ml" else "regularized score matching",
-            "seed": seed, "scale": "[0, 1]", "ll": result["ll"],
-        })
-    return result
+    (ll_mean, ll_sem), (dq_mean, dq_sem) = _stats(ll.cpu()), _stats(ll_dq.cpu())
+    return {"ll": ll_mean, "ll_sem": ll_sem, "ll_dequantized": dq_mean, "ll_dequantized_sem": dq_sem,
+            "sm_objective": sm_objective, "logdet": logdet, "filter_norm_median": float(norms.median()),
+            "filter_norm_max": float(norms.max()), "core_fraction": core}
