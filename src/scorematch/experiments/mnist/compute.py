@@ -124,7 +124,8 @@ def _run(out_dir: Path, *, quick: bool, progress: bool, config: MnistConfig | No
     write_csv(out_dir / "loglik.csv", rows)
     clf_settings = config.settings(*TRAIN_FIELDS, "lambdas", "parameterizations", "n_test", "per_class", "n_draws",
                                    "clf_c")
-    rows = cache.json(out_dir / "classification.json", clf_settings, lambda: _classification_table(models, data, config))
+    rows = cache.json(out_dir / "classification.json", clf_settings,
+                      lambda: _classification_table(models, data, config))
     write_csv(out_dir / "classification.csv", rows)
     if long_models:
         long_settings = config.long().settings(*TRAIN_FIELDS, "long_lambdas", "n_test", "per_class", "n_draws",

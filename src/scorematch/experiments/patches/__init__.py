@@ -38,5 +38,6 @@ from .fit import prepare_data, train_and_score
 from .report import report
 from .summaries import selected_by_objective, summary
 
-__all__ = ["Condition", "CONDITIONS", "LAMBDAS", "PLAN", "PAPER_BEST_LAM", "TITLE", "run", "plot", "summary", "report", "prepare_data",
+__all__ = ["Condition", "CONDITIONS", "LAMBDAS", "PLAN", "PAPER_BEST_LAM", "TITLE", "run", "plot", "summary", "report",
+           "prepare_data",
            "train_and_score", "selected_by_objective"]

@@ -1,4 +1,5 @@
-"""One condition's patches (train and held-out test), their statistics, and one fit scored by its exact log-likelihood."""
+"""One condition's patches (train and held-out test), their statistics, and one fit scored by its exact
+log-likelihood."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ No pretrained Basis Rotation (Weiss & Freeman) model is public: the paper's colu
 Every choice is made on the central crops of :data:`TUNE_IMAGES` (Set12 images in neither table), never on a
 reported image: the prior weight per model and noise level (the MAP objective is
 ``w E(x) + |x - y|^2 / 2 sigma^2``), the TV weight, the paper solver's weight, the super-resolution L-BFGS
-iterations per model and the paper's super-resolution step (:func:`~.tuning.tune_choices`). Table 1 uses them on the test
+iterations per model and the paper's super-resolution step (:func:`.tuning.tune_choices`). Table 1 uses them on the test
 images with :data:`N_DRAWS` noise draws (seeds fixed); Table 2 is deterministic. Figure 2e-g: for each lambda a
 FoE is trained with the same recipe, shortened to :data:`SWEEP_STEPS` steps on :data:`SWEEP_PATCHES` patches;
 its weight and the best lambda are chosen on one noise draw of the tuning crops, and reported on

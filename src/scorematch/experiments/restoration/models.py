@@ -1,4 +1,4 @@
-"""The priors of the restoration experiment: trained (cached, in parallel), Roth & Black's, and the bundled default model."""
+"""The priors of the restoration experiment: trained (cached, in parallel) and Roth & Black's."""
 
 from __future__ import annotations
 
