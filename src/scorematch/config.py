@@ -1,26 +1,69 @@
-"""Frozen configuration dataclasses, one per concern."""
+"""The config family: frozen dataclasses that check their fields through :mod:`scorematch.validation` and share
+one small interface (:class:`Settings`): ``to_dict`` (JSON-ready), ``settings(*fields)`` (the subset a cached result
+depends on) and ``replace``. :class:`TrainConfig` is the trainer's; the recipes and the experiments' configs
+(``priors.FoERecipe``, ``experiments.mnist.MnistConfig``, ``experiments.patches.Condition``,
+``experiments.restoration.RestorationConfig``) are its siblings."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TrainConfig"]
+from .validation import check_int, check_number
+
+__all__ = ["Settings", "TrainConfig"]
 
 OPTIMIZERS = ("adam", "lbfgs", "sgd")
 SCHEDULES = ("constant", "cosine")
 
 
-def _check_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+def _jsonable(value: Any) -> Any:
+    """Tuples as lists, recursively (what JSON stores)."""
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+class Settings:
+    """What every config dataclass of the family shares. Subclasses are frozen dataclasses; their
+    ``__post_init__`` checks fields with :meth:`_check_ints`, :meth:`_check_numbers` and :meth:`_check_choice`."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready (tuples as lists)."""
+        return _jsonable(dataclasses.asdict(self))  # type: ignore[call-overload]
+
+    def settings(self, *fields: str) -> dict[str, Any]:
+        """The named fields (e.g. the ones a cached result depends on)."""
+        d = self.to_dict()
+        return {f: d[f] for f in fields}
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with ``changes`` (unknown field names refused)."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        if unknown:
+            raise TypeError(f"unknown {type(self).__name__} fields: {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def _check_ints(self, **minimums: int | None) -> None:
+        """Each named field an integer of at least its minimum (None: no minimum), stored as ``int``."""
+        for name, minimum in minimums.items():
+            object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=minimum))
+
+    def _check_numbers(self, strict: bool = False, **minimums: float | None) -> None:
+        """Each named field a finite number of at least (``strict``: above) its minimum, stored as ``float``."""
+        for name, minimum in minimums.items():
+            object.__setattr__(self, name, check_number(name, getattr(self, name), minimum=minimum, strict=strict))
+
+    def _check_choice(self, name: str, choices: tuple[Any, ...]) -> None:
+        if getattr(self, name) not in choices:
+            raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Settings):
     """Settings of :func:`scorematch.fit`.
 
     Attributes
@@ -56,40 +99,15 @@ class TrainConfig:
     lbfgs_max_iter: int = 20
 
     def __post_init__(self) -> None:
-        # Check types, and store numpy scalars as Python numbers (the config is written as JSON).
-        for name in ("steps", "seed", "log_every", "checkpoint_every", "lbfgs_max_iter", "batch_size"):
-            value = getattr(self, name)
-            if name == "batch_size" and value is None:
-                continue
-            _check_int(name, value)
-            object.__setattr__(self, name, int(value))
-        for name in ("lr", "final_lr_fraction"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-            object.__setattr__(self, name, float(value))
-        if not 0 <= self.final_lr_fraction <= 1:
+        # Checked, and stored as Python numbers (numpy scalars too: the config is written as JSON).
+        self._check_ints(steps=0, log_every=1, checkpoint_every=0, lbfgs_max_iter=1, seed=0)
+        if self.batch_size is not None:
+            self._check_ints(batch_size=1)
+        self._check_numbers(lr=0.0, strict=True)
+        self._check_numbers(final_lr_fraction=0.0)
+        if self.final_lr_fraction > 1:
             raise ValueError(f"final_lr_fraction must be in [0, 1], got {self.final_lr_fraction}")
-        if not 0 <= self.seed < 2**63:
+        if self.seed >= 2**63:
             raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1 or None, got {self.batch_size}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.log_every < 1 or self.checkpoint_every < 0 or self.lbfgs_max_iter < 1:
-            raise ValueError("log_every and lbfgs_max_iter must be >= 1, checkpoint_every >= 0")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def replace(self, **changes: Any) -> "TrainConfig":
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise TypeError(f"unknown TrainConfig fields: {sorted(unknown)}")
-        return dataclasses.replace(self, **changes)
+        self._check_choice("optimizer", OPTIMIZERS)
+        self._check_choice("schedule", SCHEDULES)

@@ -52,11 +52,11 @@ def test_recipe_whitening_sigma_reaches_the_patches_and_the_prior():
 
     ims = [read_image(data_dir() / "set12" / "house.png")[:64, :64]]
     base = dict(n_experts=2, kernel_size=3, patch_size=8, n_patches=16, steps=2, batch_size=8)
-    a = training_patches(ims, FoERecipe(**base))
-    b = training_patches(ims, FoERecipe(**base, whitening_sigma=0.5))
+    a = training_patches(ims, FoERecipe.paper(**base))
+    b = training_patches(ims, FoERecipe.paper(**base, whitening_sigma=0.5))
     assert not torch.allclose(a, b)
     for space in ("whitened", "pixel"):
-        prior = train_image_foe(ims, FoERecipe(**base, whitening_sigma=0.5, space=space), holdout=None)
+        prior = train_image_foe(ims, FoERecipe.paper(**base, whitening_sigma=0.5, space=space), holdout=None)
         assert prior.whitening_sigma == 0.5
         assert torch.allclose(prior.whitening, 255 * laplacian_whitening_kernel(5, sigma=0.5))
     with pytest.raises(ValueError, match="whitening_sigma"):

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from scorematch.tasks import DEFAULT_BOUNDARY
 from scorematch.experiments import restoration
 
 
@@ -19,7 +20,7 @@ def test_restoration_quick(tmp_path):
     assert "Table 1" in text and "Table 2" in text and "Held-out images" in text
     assert "the same recipe, only the estimator swapped" in text  # the CD-1 column isolates the estimator
     assert {r["method"] for r in out["heldout"]} >= {"rsm", "cd1", "foe_5x5x24"}
-    assert f"'{restoration.DEFAULT_BOUNDARY}' boundary rule" in text  # the run states how the solvers treat the border
+    assert f"'{DEFAULT_BOUNDARY}' boundary rule" in text  # the run states how the solvers treat the border
     # cached: a second run recomputes nothing and gives the same numbers
     again = restoration.run(tmp_path, quick=True, progress=False)
     assert json.dumps(again["table1"], sort_keys=True) == json.dumps(out["table1"], sort_keys=True)

@@ -39,7 +39,7 @@ def test_whitening_sigma_is_used_and_saved(tmp_path):
     from scorematch.energies.foe import laplacian_whitening_kernel
     from scorematch.serialization import load
 
-    prior = train_image_foe(_images(), FoERecipe(n_experts=2, kernel_size=3, whitening_size=5, whitening_sigma=0.5,
+    prior = train_image_foe(_images(), FoERecipe.paper(n_experts=2, kernel_size=3, whitening_size=5, whitening_sigma=0.5,
                                                    patch_size=12, n_patches=20, steps=1, space="whitened"),
                             holdout=None, run_dir=tmp_path)
     expected = 255 * laplacian_whitening_kernel(5, sigma=0.5)

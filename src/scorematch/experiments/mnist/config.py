@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
-from ...config import TrainConfig
+from ...config import Settings, TrainConfig
 
 TITLE = "MNIST: log-likelihood and classification versus lambda (Figure 2a-c)"
 
@@ -19,7 +18,7 @@ _FULL_LAMBDAS = (0.0, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2
 
 
 @dataclass(frozen=True)
-class MnistConfig:
+class MnistConfig(Settings):
     """Settings of the MNIST experiment.
 
     Attributes
@@ -72,17 +71,17 @@ class MnistConfig:
     long_steps: int = 6000
 
     def __post_init__(self) -> None:
-        if not self.lambdas or any(not lam >= 0 for lam in self.lambdas):
-            raise ValueError(f"lambdas must be a non-empty tuple of values >= 0, got {self.lambdas}")
+        self._check_ints(n_train=1, n_test=1, steps=1, batch_size=1, log_every=1, n_curve=1, per_class=1, n_draws=1,
+                         seed=0, long_steps=1)
+        self._check_numbers(lr=0.0, clf_c=0.0, strict=True)
+        if not self.lambdas or any(not lam >= 0 for lam in self.lambdas + self.long_lambdas):
+            raise ValueError(f"lambdas must be a non-empty tuple of values >= 0 (long_lambdas too), got {self.lambdas}"
+                             f" and {self.long_lambdas}")
         unknown = set(self.parameterizations) - set(PARAMETERIZATIONS)
         if unknown or not self.parameterizations:
             raise ValueError(f"parameterizations must be a subset of {tuple(PARAMETERIZATIONS)}")
-        if not (1 <= self.n_train <= 60000 and 1 <= self.n_test <= 10000):
+        if self.n_train > 60000 or self.n_test > 10000:
             raise ValueError("n_train must be in [1, 60000] and n_test in [1, 10000]")
-        if self.per_class < 1 or self.n_draws < 1 or not self.clf_c > 0:
-            raise ValueError("per_class and n_draws must be >= 1 and clf_c > 0")
-        if any(not lam >= 0 for lam in self.long_lambdas) or self.long_steps < 1:
-            raise ValueError("long_lambdas must be >= 0 and long_steps >= 1")
 
     @classmethod
     def quick(cls) -> "MnistConfig":
@@ -94,22 +93,9 @@ class MnistConfig:
         return TrainConfig(steps=self.steps, batch_size=self.batch_size, optimizer="adam", lr=self.lr,
                            schedule=self.schedule, seed=self.seed, log_every=self.log_every, checkpoint_every=0)
 
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["lambdas"] = list(self.lambdas)
-        d["parameterizations"] = list(self.parameterizations)
-        d["long_lambdas"] = list(self.long_lambdas)
-        return d
-
     def long(self) -> "MnistConfig":
         """The configuration of the convergence check (``steps = long_steps``)."""
         return dataclasses.replace(self, steps=self.long_steps)
-
-    def settings(self, *fields: str) -> dict[str, Any]:
-        """The fields a stage's results depend on (its cache settings)."""
-        d = self.to_dict()
-        return {f: d[f] for f in fields}
-
 
 TRAIN_FIELDS = ("n_train", "steps", "batch_size", "lr", "schedule", "seed")
 

@@ -7,6 +7,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from ...config import Settings
+
 #: The lambda sweep: the paper's Figure 2d axis (1e-7 .. 1e-2), plus 0 and two larger values, because on
 #: the [0, 1] scale the measured optimum lies above 1e-2 for 8-bit data.
 LAMBDAS: tuple[float, ...] = (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -20,7 +22,7 @@ JPEG_SAMPLE = "bsds300-sample"
 
 
 @dataclass(frozen=True)
-class Condition:
+class Condition(Settings):
     """How the data are prepared and the model is trained for one lambda sweep.
 
     Attributes
@@ -68,6 +70,12 @@ class Condition:
     holdout: float = 0.1
     init: str = "random"
     init_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        self._check_ints(patch_size=2, steps=1, n_train=1)
+        self._check_numbers(lr=0.0, holdout=0.0, init_scale=0.0, strict=True)
+        self._check_choice("optimizer", ("lbfgs", "adam"))
+        self._check_choice("init", ("random", "zca", "continuation"))
 
     def key(self) -> str:
         d = dataclasses.asdict(self)

@@ -46,14 +46,14 @@ from .figures import plot
 from .models import model_paths, train_missing
 from .report import report
 from .settings import (PAPER_TABLE1, PAPER_TABLE2, RECIPE, RECIPE_8X8X64, TABLE1_IMAGES, TABLE2_IMAGES, TITLE,
-                       TUNE_IMAGES, WEIGHTS, settings_for)
+                       TUNE_IMAGES, WEIGHTS, RestorationConfig)
 from .summaries import heldout_summary, summary, sweep_summary, table1_summary, write_tables
 from .tables import heldout, lambda_sweep, table1, table2, variants
 from .tuning import climb, tune_choices
 
 __all__ = ["run", "plot", "report", "summary", "TITLE", "RECIPE", "RECIPE_8X8X64", "PAPER_TABLE1", "PAPER_TABLE2",
-           "TABLE1_IMAGES", "TABLE2_IMAGES", "TUNE_IMAGES", "WEIGHTS", "build_default_model", "heldout_images", "climb",
-           "table1_summary", "heldout_summary", "sweep_summary"]
+           "RestorationConfig", "TABLE1_IMAGES", "TABLE2_IMAGES", "TUNE_IMAGES", "WEIGHTS", "build_default_model",
+           "heldout_images", "climb", "table1_summary", "heldout_summary", "sweep_summary"]
 
 
 def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = True, jobs: int = 1,
@@ -67,7 +67,7 @@ def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = Tru
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = cache or Cache()
-    s = settings_for(quick)
+    s = RestorationConfig.quick() if quick else RestorationConfig()
     t0 = time.perf_counter()
     train_missing(out_dir, s, cache, jobs)
     paths = model_paths(out_dir, s, cache, progress)
@@ -79,7 +79,8 @@ def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = Tru
     heldout(out_dir, paths, choices, s, cache, jobs)
     lambda_sweep(out_dir, s, cache, jobs)
     variants(out_dir, s, cache, jobs)
-    write_json(out_dir / "settings.json", {**s, "models": {k: str(p) for k, p in paths.items()},
+    write_json(out_dir / "settings.json", {**s.to_dict(), "cd_recipe": s.cd_recipe,
+                                           "models": {k: str(p) for k, p in paths.items()},
                                            "seconds_this_run": time.perf_counter() - t0})
     write_tables(out_dir)
     plot(out_dir)

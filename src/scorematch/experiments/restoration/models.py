@@ -15,7 +15,7 @@ from ...pretrained import roth_black_3x3
 from ...priors import FoERecipe, train_image_foe
 from ...serialization import save
 from ..cache import Cache, read_stamp
-from .settings import RECIPE_8X8X64, VARIANTS
+from .settings import RECIPE_8X8X64, VARIANTS, RestorationConfig
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,11 @@ def roth_black(path: Path, cache: Cache) -> Path | None:
     return path
 
 
-def model_paths(out_dir: Path, s: dict[str, Any], cache: Cache, progress: bool) -> dict[str, Path]:
+def model_paths(out_dir: Path, s: RestorationConfig, cache: Cache, progress: bool) -> dict[str, Path]:
     """The priors of the tables: RSM and CD-1 FoE 5x5x24 (one shared recipe), Roth & Black's 3x3x8."""
     mdir = out_dir / "models"
-    paths = {"rsm": train_prior(mdir / "rsm_foe_5x5x24.safetensors", s["recipe"], cache, progress),
-             "cd1": train_prior(mdir / "cd1_foe_5x5x24.safetensors", s["cd_recipe"], cache, progress)}
+    paths = {"rsm": train_prior(mdir / "rsm_foe_5x5x24.safetensors", s.recipe, cache, progress),
+             "cd1": train_prior(mdir / "cd1_foe_5x5x24.safetensors", s.cd_recipe, cache, progress)}
     rb = roth_black(mdir / "rb_foe_3x3x8.safetensors", cache)
     if rb is not None:
         paths["rb"] = rb
@@ -61,20 +61,20 @@ def model_keys(paths: dict[str, Path]) -> dict[str, str]:
     return {k: read_stamp(p)["key"] for k, p in paths.items()}
 
 
-def sweep_plan(out_dir: Path, s: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
+def sweep_plan(out_dir: Path, s: RestorationConfig) -> list[tuple[Path, dict[str, Any]]]:
     """(model file, recipe) of each lambda of the Figure 2e-g sweep."""
     return [(out_dir / "models" / f"sweep_lam{lam:g}.safetensors",
-             {**s["recipe"], "lam": lam, "steps": s["sweep_steps"], "n_patches": s["sweep_n_patches"]})
-            for lam in s["sweep_lambdas"]]
+             {**s.recipe, "lam": lam, "steps": s.sweep_steps, "n_patches": s.sweep_n_patches})
+            for lam in s.sweep_lambdas]
 
 
-def variant_plan(out_dir: Path, s: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
+def variant_plan(out_dir: Path, s: RestorationConfig) -> list[tuple[Path, dict[str, Any]]]:
     """(model file, recipe) of each of :data:`VARIANTS`: the 8x8x64 of the bundled ``foe_8x8x64``
     (:data:`RECIPE_8X8X64`, full length unless quick) and the 5x5x24 recipe without whitening."""
-    big = {**RECIPE_8X8X64.to_dict(), **({"steps": s["variant_steps"], "n_patches": s["recipe"]["n_patches"]}
-                                          if s["quick"] else {})}
+    big = {**RECIPE_8X8X64.to_dict(), **({"steps": s.variant_steps, "n_patches": s.recipe["n_patches"]}
+                                          if s.smoke_test else {})}
     recipes = {"foe_8x8x64": big,
-               "foe_5x5x24_unwhitened": {**s["recipe"], "whitening_size": 0, "steps": s["variant_steps"]}}
+               "foe_5x5x24_unwhitened": {**s.recipe, "whitening_size": 0, "steps": s.variant_steps}}
     return [(out_dir / "models" / f"{name}.safetensors", recipes[name]) for name in VARIANTS]
 
 
@@ -85,11 +85,11 @@ def _train_job(job: tuple[str, dict[str, Any], Cache]) -> str:
     return str(train_prior(Path(path), recipe, cache, progress=False))
 
 
-def train_missing(out_dir: Path, s: dict[str, Any], cache: Cache, jobs: int) -> None:
+def train_missing(out_dir: Path, s: RestorationConfig, cache: Cache, jobs: int) -> None:
     """Train every prior of the run that is not cached yet, spread over ``jobs`` processes (longest first)."""
     (out_dir / "models").mkdir(parents=True, exist_ok=True)
-    plan = [(out_dir / "models" / "rsm_foe_5x5x24.safetensors", s["recipe"]),
-            (out_dir / "models" / "cd1_foe_5x5x24.safetensors", s["cd_recipe"])]
+    plan = [(out_dir / "models" / "rsm_foe_5x5x24.safetensors", s.recipe),
+            (out_dir / "models" / "cd1_foe_5x5x24.safetensors", s.cd_recipe)]
     plan += sweep_plan(out_dir, s) + variant_plan(out_dir, s)
     groups: dict[str, list[tuple[Path, dict[str, Any]]]] = {}  # the same recipe is trained once
     for path, recipe in plan:

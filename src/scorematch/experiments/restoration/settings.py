@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
+from ...config import Settings
 from ...priors import FoERecipe
 from ...tasks import DEFAULT_BOUNDARY
 
@@ -90,8 +93,7 @@ PAPER_TABLE2 = {
 #: ``scripts/quality_sweep.py`` and the model card for the measured table. Training twice as long on three times
 #: as many patches (12000 steps, 60000 patches) gives +0.07 dB on the tuning crops at 5/256 over 6000 steps on
 #: 20000 (36.86 vs 36.79 dB, replicate boundary).
-RECIPE = FoERecipe(lam=1e-5, space="pixel", patch_size=24, steps=12000, n_patches=60000, lr=0.05, batch_size=64,
-                   scale=20.0, whitening_sigma=0.5, normalize_filters=False)
+RECIPE = FoERecipe()  # the defaults are this measured recipe
 
 
 #: Training length and patch count of each model of the Figure 2e-g lambda sweep (half the main model's
@@ -103,32 +105,65 @@ SWEEP_STEPS, SWEEP_PATCHES = 6000, 20000
 #: matching as in the paper, on images whitened with a narrower Laplacian of Gaussian (sigma 0.5, a flatter
 #: spectrum than sigma 1) and scaled by 20 (whitened data of about unit variance, where unit-norm filters meet
 #: the expert's core). See docs/results/restoration/filters.md.
-RECIPE_8X8X64 = FoERecipe(n_experts=64, kernel_size=8, lam=1e-5, space="whitened", scale=20.0, whitening_sigma=0.5,
-                          patch_size=24, steps=6000, lr=0.05, batch_size=64)
+RECIPE_8X8X64 = FoERecipe(n_experts=64, kernel_size=8, space="whitened", normalize_filters=True, n_patches=20000,
+                          steps=6000)
 
 
-def settings_for(quick: bool) -> dict[str, Any]:
-    if quick:
-        recipe = FoERecipe(**{**RECIPE.to_dict(), "steps": 20, "n_patches": 500}).to_dict()
-        return {
-            "recipe": recipe, "cd_recipe": cd_recipe(recipe),
-            "sweep_lambdas": [0.0, 1e-5], "sweep_steps": 5, "variant_steps": 5,
-            "levels": [5], "sweep_levels": [5], "weights": [0.3, 1.0], "sweep_weights": [0.3, 1.0], "tv_weights": [0.01, 0.03], "draws": 1,
-            "sweep_draws": 1, "crop": 32, "table_crop": 40, "denoise_iters": 15, "sr_iters_grid": [5, 10],
-            "sr_paper_steps": [1e-3, 1e-2], "paper_iters": 20, "sweep_n_patches": 300,
-            "heldout_levels": [5], "heldout_limit": 2, "heldout_crop": 40,
-            "quick": True, "boundary": DEFAULT_BOUNDARY,
-        }
-    return {
-        "recipe": RECIPE.to_dict(), "cd_recipe": cd_recipe(RECIPE.to_dict()),
-        "sweep_lambdas": list(LAMBDAS), "sweep_steps": SWEEP_STEPS, "variant_steps": 1500,
-        "sweep_weights": [0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0],
-        "levels": list(LEVELS), "sweep_levels": list(SWEEP_LEVELS), "weights": list(WEIGHTS), "tv_weights": list(TV_WEIGHTS), "draws": N_DRAWS,
-        "sweep_draws": N_DRAWS, "crop": 128, "table_crop": None, "denoise_iters": None,
-        "sr_iters_grid": list(SR_ITERS_GRID), "sr_paper_steps": list(SR_PAPER_STEPS), "paper_iters": None,
-        "sweep_n_patches": SWEEP_PATCHES, "heldout_levels": list(HELDOUT_LEVELS), "heldout_limit": None,
-        "heldout_crop": None, "quick": False, "boundary": DEFAULT_BOUNDARY,
-    }
+@dataclass(frozen=True)
+class RestorationConfig(Settings):
+    """Settings of the restoration experiment: the full run by default, :meth:`quick` the smoke test.
+
+    ``recipe`` trains the RSM FoE (and, with the estimator swapped, the CD-1 FoE: :attr:`cd_recipe`); the
+    grids are searched by :func:`~.tuning.climb` on ``crop`` x ``crop`` tuning crops; ``table_crop`` /
+    ``heldout_crop`` crop the reported images (None: whole) and ``heldout_limit`` keeps the first held-out
+    images only; ``denoise_iters`` / ``paper_iters`` override the solvers' iteration counts (None: theirs);
+    ``smoke_test`` also shortens the 8x8x64 variant to ``variant_steps``.
+    """
+
+    recipe: dict[str, Any] = dataclasses.field(default_factory=RECIPE.to_dict)
+    sweep_lambdas: tuple[float, ...] = LAMBDAS
+    sweep_steps: int = SWEEP_STEPS
+    sweep_n_patches: int = SWEEP_PATCHES
+    variant_steps: int = 1500
+    sweep_weights: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+    levels: tuple[int, ...] = LEVELS
+    sweep_levels: tuple[int, ...] = SWEEP_LEVELS
+    weights: tuple[float, ...] = WEIGHTS
+    tv_weights: tuple[float, ...] = TV_WEIGHTS
+    draws: int = N_DRAWS
+    sweep_draws: int = N_DRAWS
+    crop: int = 128
+    table_crop: int | None = None
+    denoise_iters: int | None = None
+    sr_iters_grid: tuple[int, ...] = SR_ITERS_GRID
+    sr_paper_steps: tuple[float, ...] = SR_PAPER_STEPS
+    paper_iters: int | None = None
+    heldout_levels: tuple[int, ...] = HELDOUT_LEVELS
+    heldout_limit: int | None = None
+    heldout_crop: int | None = None
+    smoke_test: bool = False
+    boundary: str = DEFAULT_BOUNDARY
+
+    def __post_init__(self) -> None:
+        self._check_ints(sweep_steps=1, sweep_n_patches=1, variant_steps=1, draws=1, sweep_draws=1, crop=8)
+        for name in ("table_crop", "denoise_iters", "paper_iters", "heldout_limit", "heldout_crop"):
+            if getattr(self, name) is not None:
+                self._check_ints(**{name: 1})
+
+    @classmethod
+    def quick(cls) -> "RestorationConfig":
+        """The smoke test (seconds): tiny models, one level and draw, 32-pixel tuning crops, two held-out images."""
+        return cls(recipe=FoERecipe(**{**RECIPE.to_dict(), "steps": 20, "n_patches": 500}).to_dict(),
+                   sweep_lambdas=(0.0, 1e-5), sweep_steps=5, sweep_n_patches=300, variant_steps=5, levels=(5,),
+                   sweep_levels=(5,), weights=(0.3, 1.0), sweep_weights=(0.3, 1.0), tv_weights=(0.01, 0.03),
+                   draws=1, sweep_draws=1, crop=32, table_crop=40, denoise_iters=15, sr_iters_grid=(5, 10),
+                   sr_paper_steps=(1e-3, 1e-2), paper_iters=20, heldout_levels=(5,), heldout_limit=2,
+                   heldout_crop=40, smoke_test=True)
+
+    @property
+    def cd_recipe(self) -> dict[str, Any]:
+        """The CD-1 FoE's recipe: :attr:`recipe` with the estimator swapped."""
+        return cd_recipe(self.recipe)
 
 
 def cd_recipe(recipe: dict[str, Any]) -> dict[str, Any]:

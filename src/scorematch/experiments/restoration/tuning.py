@@ -1,4 +1,5 @@
-"""Every choice of the restoration tables, made on the tuning crops: prior and TV weights, solver iterations and steps."""
+"""Every choice of the restoration tables, made on the tuning crops: prior and TV weights, solver iterations
+and steps."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ...tasks import DEFAULT_BOUNDARY, Downsample, denoise, superresolve
 from ..cache import Cache, cached_units
 from .data import frozen, have_tv, mean_psnr, noise, noise_seed, tune_set, tv
 from .models import model_keys
+from .settings import RestorationConfig
 
 
 def climb(score: Callable[[float], float], grid) -> dict[str, float]:
@@ -87,36 +89,37 @@ def best_point(curve: dict[str, float]) -> float:
     return float(max(finite, key=finite.get))
 
 
-def tune_choices(out_dir: Path, paths: dict[str, Path], s: dict[str, Any], cache: Cache, n_jobs: int) -> dict[str, Any]:
+def tune_choices(out_dir: Path, paths: dict[str, Path], s: RestorationConfig, cache: Cache,
+                 n_jobs: int) -> dict[str, Any]:
     """Every choice of the tables, made on the tuning crops: prior weights (L-BFGS and paper solver), TV
     weights, super-resolution iterations and the paper solver's super-resolution step.
 
     Returns {"weights": {model: {level: w}}, "paper_weight": w, "sr_iters": {model: n}, "sr_paper_step": s}.
     """
-    keys, b = model_keys(paths), s["boundary"]
+    keys, b = model_keys(paths), s.boundary
     jobs = {}  # name -> unit; the longest units (super-resolution, paper solver) first, then the weight curves
     for k, p in paths.items():
-        jobs[f"sr_{k}"] = (_tune_sr, dict(path=str(p), crop=s["crop"], iters_grid=s["sr_iters_grid"],
-                                          paper_steps=s["sr_paper_steps"] if k == "rsm" else [],
-                                          paper_iters=s["paper_iters"], boundary=b),
+        jobs[f"sr_{k}"] = (_tune_sr, dict(path=str(p), crop=s.crop, iters_grid=s.sr_iters_grid,
+                                          paper_steps=s.sr_paper_steps if k == "rsm" else [],
+                                          paper_iters=s.paper_iters, boundary=b),
                            out_dir / "tuning" / f"sr_{k}.json",
                            {"model": keys[k], "paper": k == "rsm",
-                            **{f: s[f] for f in ("crop", "sr_iters_grid", "sr_paper_steps", "paper_iters", "boundary")}})
-    jobs["paper"] = (_tune_paper, dict(path=str(paths["rsm"]), crop=s["crop"], weights=s["weights"],
-                                       iters=s["paper_iters"], boundary=b), out_dir / "tuning" / "paper_rsm.json",
-                     {"model": keys["rsm"], **{f: s[f] for f in ("crop", "weights", "paper_iters", "boundary")}})
-    for lv in reversed(s["levels"]):  # one unit per model and level (the high levels take longest)
+                            **s.settings("crop", "sr_iters_grid", "sr_paper_steps", "paper_iters", "boundary")})
+    jobs["paper"] = (_tune_paper, dict(path=str(paths["rsm"]), crop=s.crop, weights=s.weights,
+                                       iters=s.paper_iters, boundary=b), out_dir / "tuning" / "paper_rsm.json",
+                     {"model": keys["rsm"], **s.settings("crop", "weights", "paper_iters", "boundary")})
+    for lv in reversed(s.levels):  # one unit per model and level (the high levels take longest)
         for k, p in paths.items():
             jobs[f"weights_{k}_{lv}"] = (
-                _tune_prior, dict(path=str(p), crop=s["crop"], level=lv, weights=s["weights"],
-                                  iters=s["denoise_iters"], boundary=b),
+                _tune_prior, dict(path=str(p), crop=s.crop, level=lv, weights=s.weights,
+                                  iters=s.denoise_iters, boundary=b),
                 out_dir / "tuning" / f"weights_{k}_{lv}.json",
-                {"model": keys[k], "level": lv, **{f: s[f] for f in ("crop", "weights", "denoise_iters", "boundary")}})
+                {"model": keys[k], "level": lv, **s.settings("crop", "weights", "denoise_iters", "boundary")})
     if have_tv():
-        jobs["tv"] = (_tune_tv, dict(crop=s["crop"], levels=s["levels"], weights=s["tv_weights"]),
-                      out_dir / "tuning" / "weights_tv.json", {f: s[f] for f in ("crop", "levels", "tv_weights")})
+        jobs["tv"] = (_tune_tv, dict(crop=s.crop, levels=s.levels, weights=s.tv_weights),
+                      out_dir / "tuning" / "weights_tv.json", s.settings("crop", "levels", "tv_weights"))
     res = dict(zip(jobs, cached_units(list(jobs.values()), cache, n_jobs)))
-    weights = {k: {str(lv): best_point(res[f"weights_{k}_{lv}"]) for lv in s["levels"]} for k in paths}
+    weights = {k: {str(lv): best_point(res[f"weights_{k}_{lv}"]) for lv in s.levels} for k in paths}
     if "tv" in res:
         weights["tv"] = {lv: best_point(c) for lv, c in res["tv"].items()}
     return {"weights": weights, "paper_weight": best_point(res["paper"]),
