@@ -25,3 +25,15 @@ def test_sample_errors_are_one_line(tmp_path, capsys):
     assert "no model file" in capsys.readouterr().err
     g = scorematch.save(scorematch.GaussianEnergy(3), tmp_path / "g.safetensors")
     assert main(["sample", "--model", str(g), "-o", str(tmp_path / "x.png"), "--steps", "2"]) == 2
+
+
+def test_training_domain_is_read_from_metadata_keys_not_text():
+    from scorematch.cli.sample import _training_domain
+    from scorematch.pretrained import resolve
+    from scorematch.serialization import load_info
+
+    assert _training_domain(load_info(resolve("roth_black_3x3x8"))["extra"]) == (255.0, None)
+    assert _training_domain(load_info(resolve("cd_foe_5x5x24"))["extra"]) == (
+        255.0, {"kind": "laplacian", "size": 5, "sigma": 1.0})
+    assert _training_domain({"data": {"scale": 2.0, "whiten": 5}}) == (2.0, {"size": 5})  # a `scorematch train` run
+    assert _training_domain({"domain": "images * 255"}) == (1.0, None)  # free text is not read

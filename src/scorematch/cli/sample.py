@@ -55,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model = load(path).double().to(device)
     extra = load_info(path).get("extra", {})
-    settings = extra.get("settings", {}) if isinstance(extra.get("settings"), dict) else {}
     g = torch.Generator().manual_seed(args.seed)
     if isinstance(model, ProductOfExperts):
         k = math.isqrt(model.dim)
@@ -69,11 +68,11 @@ def run(args: argparse.Namespace) -> int:
         x = 0.5 + 0.1 * torch.randn(args.n, 1, args.size, args.size, generator=g, dtype=torch.float64)
         shape = (args.size, args.size)
     elif isinstance(model, FieldOfExperts):
-        scale = float(settings.get("scale", 255.0 if "255" in str(extra.get("domain", "")) else 1.0))
+        scale, whitening = _training_domain(extra)
         energy = model
-        if "whitening" in settings or "whitened" in str(extra.get("domain", "")):
-            ws = settings.get("whitening", {"size": 5, "sigma": 1.0})
-            energy = model.whitened(laplacian_whitening_kernel(ws["size"], sigma=ws["sigma"], dtype=torch.float64))
+        if whitening:
+            energy = model.whitened(laplacian_whitening_kernel(whitening["size"], sigma=whitening.get("sigma", 1.0),
+                                                               dtype=torch.float64))
         x = scale * (0.5 + 0.1 * torch.randn(args.n, 1, args.size, args.size, generator=g, dtype=torch.float64))
         shape = (args.size, args.size)
     else:
@@ -89,3 +88,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.n} samples ({args.sampler}, {args.steps} transitions, final step {step_size:.3g}, "
           f"acceptance {float(out.acceptance.mean()):.2f}) -> {args.output}")
     return 0
+
+
+def _training_domain(extra: dict) -> tuple[float, dict | None]:
+    """The pixel scale and the Laplacian whitening ``{"size", "sigma"}`` (None: none) a FieldOfExperts file was
+    trained in, from its metadata: an experiment's ``settings``, a ``scorematch train`` run's ``data``, or the
+    file's own keys (the bundled Roth & Black model); scale 1 and no whitening when none says."""
+    for d in (extra.get("settings"), extra.get("data"), extra):
+        if isinstance(d, dict) and "scale" in d:
+            whitening = d.get("whitening") or ({"size": d["whiten"]} if d.get("whiten") else None)
+            return float(d["scale"]), whitening
+    return 1.0, None
