@@ -1,0 +1,57 @@
+"""``docs/architecture.md``'s package table against the code: every package is listed, and each imports only
+the packages of its own row or of the rows above it."""
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "src" / "scorematch"
+ENTRY_POINTS = {"__init__", "__main__"}  # the package's front door and ``python -m scorematch`` import anything
+
+
+def _rows() -> list[set[str]]:
+    """The packages named in the first column of each table row, top to bottom."""
+    rows = []
+    for line in (ROOT / "docs" / "architecture.md").read_text().splitlines():
+        if line.startswith("| `"):
+            rows.append({name.split(".")[0] for name in re.findall(r"`([\w.]+)`", line.split("|")[1])})
+    return rows
+
+
+def _imports() -> dict[str, set[str]]:
+    """Top-level unit (package or module of ``scorematch``) -> the other units it imports."""
+    units = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir() if p.suffix == ".py" or
+             (p.is_dir() and (p / "__init__.py").exists())}
+    out: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).parts
+        unit, folder = parts[0].removesuffix(".py"), list(parts[:-1])
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or node.level == 0:
+                continue
+            base = folder[: len(folder) - node.level + 1]
+            target = base + (node.module.split(".") if node.module else [])
+            names = target[:1] if target else [a.name for a in node.names]
+            out.setdefault(unit, set()).update(n for n in names if n in units and n != unit)
+    return out
+
+
+def test_every_package_is_in_the_table():
+    listed = set().union(*_rows())
+    units = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
+             if p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists())}
+    assert units - ENTRY_POINTS - {"_version"} <= listed, sorted(units - ENTRY_POINTS - listed)
+
+
+def test_each_package_imports_only_its_row_or_the_rows_above():
+    rows, imports = _rows(), _imports()
+    allowed: set[str] = set()
+    wrong = {}
+    for row in rows:
+        allowed |= row
+        for unit in row:
+            extra = imports.get(unit, set()) - allowed
+            if extra:
+                wrong[unit] = sorted(extra)
+    assert not wrong, f"imports that run back up the table: {wrong}"
