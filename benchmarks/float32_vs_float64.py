@@ -50,12 +50,12 @@ def _compare(run) -> dict:
 
 def main() -> None:
     torch.set_num_threads(1)
-    x = R._tune_set(128).double()  # (6, 1, 128, 128)
+    x = R.data.tune_set(128).double()  # (6, 1, 128, 128)
     out = {"benchmark": "float32_vs_float64", "model": MODEL, "images": list(R.TUNE_IMAGES), "crop": 128,
            "torch": torch.__version__, "machine": platform.processor() or platform.machine(), "threads": 1,
            "denoise": {}}
     for lv in LEVELS:
-        y = R._noise(x, lv, R._seed("float32_check", lv, 0))
+        y = R.data.noise(x, lv, R.data.noise_seed("float32_check", lv, 0))
         w = recommended_weight(resolve(MODEL), lv / 256)
         out["denoise"][str(lv)] = {"weight": w, **_compare(
             lambda dt: _mean_psnr(denoise(y.to(dt), _prior(dt), sigma=lv / 256, weight=w), x))}

@@ -32,6 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from scorematch.datasets import data_dir  # noqa: E402
 from scorematch.experiments import restoration as R  # noqa: E402
 from scorematch.experiments.cache import code_fingerprint, git_state  # noqa: E402
 from scorematch.experiments.compare import describe, paired_difference  # noqa: E402
@@ -75,7 +76,7 @@ def _images(names_files, c: int) -> list[torch.Tensor]:
 
 
 def _seed(tag: str, k: int) -> int:
-    return R._seed(tag, k, 0)
+    return R.data.noise_seed(tag, k, 0)
 
 
 def _psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
@@ -128,7 +129,7 @@ def main() -> None:
     prior = load_pretrained("foe_5x5x24").float()
     for p in prior.parameters():
         p.requires_grad_(False)
-    tune = [_crop(R.data_dir() / "set12" / f"{n}.png", args.crop) for n in R.TUNE_IMAGES]
+    tune = [_crop(data_dir() / "set12" / f"{n}.png", args.crop) for n in R.TUNE_IMAGES]
     test = _images(R.heldout_images(args.images), args.crop)
     out = {"benchmark": "inverse_problems", "model": "foe_5x5x24", "crop": args.crop, "n_tune": len(tune),
            "n_test": len(test), "noise": NOISE, "threads": args.threads, "torch": torch.__version__,

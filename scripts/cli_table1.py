@@ -28,12 +28,12 @@ out = args.out or Path(tempfile.mkdtemp(prefix="cli_table1_"))
 out.mkdir(parents=True, exist_ok=True)
 result = {"command": "scorematch denoise NOISY.npy -o OUT.png --sigma 5/256 --reference CLEAN.png", "images": {}}
 for name in R.TABLE1_IMAGES:
-    x = R._image(name)
+    x = R.data.image(name)
     clean = data_dir() / "set12" / f"{name}.png"
     draws = []
-    for d in range(R.N_DRAWS):
+    for d in range(R.settings.N_DRAWS):
         noisy = out / f"{name}_{d}.npy"
-        np.save(noisy, R._noise(x, 5, R._seed(name, 5, d))[0, 0].double().numpy())
+        np.save(noisy, R.data.noise(x, 5, R.data.noise_seed(name, 5, d))[0, 0].double().numpy())
         cmd = [sys.executable, "-m", "scorematch", "denoise", str(noisy), "-o", str(out / f"{name}_{d}.png"),
                "--sigma", "5/256", "--reference", str(clean)]
         line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]

@@ -39,13 +39,13 @@ else:
     prior = train_image_foe("train400", recipe)
     secs = time.perf_counter() - t0
     save(prior, out / f"{args.name}.safetensors", metadata={"recipe": recipe.to_dict()})
-prior = R._frozen(prior)
-x = R._tune_set(128)
+prior = R.data.frozen(prior)
+x = R.data.tune_set(128)
 weights = [float(w) for w in args.weights.split(",")]
 res = {}
 t1 = time.perf_counter()
 for lv in [int(v) for v in args.levels.split(",")]:
-    curve = R._weight_curve(prior, x, lv, weights, args.iters)
+    curve = R.tuning.weight_curve(prior, x, lv, weights, args.iters)
     best = max(curve, key=curve.get)
     res[lv] = {"best_w": float(best), "best": round(curve[best], 3), "curve": {k: round(v, 3) for k, v in curve.items()}}
 row = {"name": args.name, "changes": changes, "train_s": secs, "eval_s": time.perf_counter() - t1, "res": res,

@@ -25,15 +25,15 @@ ap.add_argument("--out", type=Path, help="JSON-lines file to append to",
 args = ap.parse_args()
 path = args.model
 w = args.weight if args.weight is not None else float(load_info(path)["extra"]["prior_weights"]["5"])
-prior = R._frozen(load(path))
+prior = R.data.frozen(load(path))
 bar = {k: v[2] - 0.1 for k, v in R.PAPER_TABLE1.items()}
 out = {"model": path, "weight": w, "images": {}}
 t0 = time.perf_counter()
 for name in R.TABLE1_IMAGES:
-    x = R._image(name)
+    x = R.data.image(name)
     vals = []
-    for d in range(R.N_DRAWS):
-        y = R._noise(x, 5, R._seed(name, 5, d))
+    for d in range(R.settings.N_DRAWS):
+        y = R.data.noise(x, 5, R.data.noise_seed(name, 5, d))
         vals.append(psnr(denoise(y, prior, sigma=5 / 256, weight=w).clamp(0, 1), x))
     out["images"][name] = {"mean": round(float(np.mean(vals)), 3), "std": round(float(np.std(vals)), 3),
                            "bar": round(bar[name], 2), "draws": [round(v, 3) for v in vals]}

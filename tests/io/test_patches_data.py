@@ -138,7 +138,7 @@ def test_patch_experiment_data_are_held_out_and_dequantized_by_one_grey_level():
     assert noise.abs().max() <= 0.5 / 255 + 1e-12 and noise.std() > 0.2 / 255
     assert torch.allclose(data["test"] * 255, torch.round(data["test"] * 255), atol=1e-9)  # 8-bit PNG data
     # test patches come from the held-out images only: each occurs in a held-out image
-    ims = P._images(cond.source, cond.quantize8, 20)
+    ims = P.fit._images(cond.source, cond.quantize8, 20)
     _, held = split_images(list(ims), holdout=cond.holdout)
     patch = data["test"][0].view(1, 1, 8, 8)
     found = any(
@@ -146,5 +146,5 @@ def test_patch_experiment_data_are_held_out_and_dequantized_by_one_grey_level():
         for im in held
     )
     assert found
-    stats = P.data_statistics(data)
+    stats = P.fit.data_statistics(data)
     assert 0 <= stats["train"]["flat_fraction"] <= 1 and stats["train"]["equal_horizontal_neighbours"] > 0

@@ -37,9 +37,16 @@ cached sweep and evaluations), ``summaries``, ``figures``, ``report``.
 """
 
 from .compute import run
-from .config import PARAMETERIZATIONS, TITLE, MnistConfig
+from .config import PAPER_BEST_LAM, PARAMETERIZATIONS, TITLE, MnistConfig
 from .figures import plot
-from .model import MnistData, average_log_likelihood, classification_error, expert_features, load_data, train_model
+from .model import (
+    MnistData,
+    average_log_likelihood,
+    classification_error,
+    expert_features,
+    load_data,
+    train_model,
+)
 from .report import report
 from .summaries import summary
 
@@ -47,6 +54,7 @@ __all__ = [
     "MnistConfig",
     "MnistData",
     "PARAMETERIZATIONS",
+    "PAPER_BEST_LAM",
     "load_data",
     "train_model",
     "average_log_likelihood",

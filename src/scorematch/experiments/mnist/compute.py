@@ -21,8 +21,15 @@ from ...serialization import load, save
 from ..cache import Cache
 from .config import TRAIN_FIELDS, MnistConfig
 from .figures import plot
-from .model import (MnistData, average_log_likelihood, classification_error, expert_features, load_data, model_name,
-                    train_model)
+from .model import (
+    MnistData,
+    average_log_likelihood,
+    classification_error,
+    expert_features,
+    load_data,
+    model_name,
+    train_model,
+)
 from .summaries import classification_rows, loglik_rows, summary
 
 logger = logging.getLogger(__name__)

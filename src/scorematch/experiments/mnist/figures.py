@@ -13,7 +13,7 @@ import numpy as np
 from ...energies import ProductOfExperts
 from ...io.tiles import tile
 from ...serialization import load
-from .config import LABELS, PARAMETERIZATIONS
+from .config import LABELS, PAPER_BEST_LAM, PARAMETERIZATIONS
 from .model import model_name
 from .summaries import classification_rows, loglik_rows, long_rows
 
@@ -34,10 +34,6 @@ def _lam_axis(lams: np.ndarray) -> tuple[np.ndarray, float]:
     pos = lams[lams > 0]
     zero_at = (pos.min() / 10.0) if pos.size else 1e-4
     return np.where(lams > 0, lams, zero_at), zero_at
-
-
-#: The paper's reported optimum for MNIST (Figure 2b, c), marked on our plots.
-PAPER_BEST_LAM = 0.01
 
 
 def _set_lam_ticks(ax: Any, zero_at: float, lams: np.ndarray) -> None:
