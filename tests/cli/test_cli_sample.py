@@ -1,6 +1,5 @@
 """``scorematch sample`` on bundled and saved models (tiny settings)."""
 
-import torch
 
 import scorematch
 from scorematch.cli import main

@@ -3,10 +3,8 @@ the run directory, divergence and kill-and-resume through the command line."""
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import signal
 import subprocess
 import sys
 import time
