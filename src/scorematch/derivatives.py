@@ -114,7 +114,7 @@ def hutchinson_probes(
     return g, v, hessian_vector_products(x_leaf, g, v)
 
 
-def _check_args(energy: Energy, x: Tensor, method: str) -> None:
+def check_derivative_args(energy: Energy, x: Tensor, method: str) -> None:
     """Validation shared by the public entries that take ``(energy, x, method)``."""
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be a scorematch Energy, got {type(energy).__name__}")
@@ -158,7 +158,7 @@ def input_derivatives(
     >>> bool(torch.allclose(h1, h2)) and bool(torch.allclose(g1, g2))
     True
     """
-    _check_args(energy, x, method)
+    check_derivative_args(energy, x, method)
     if method == "curvature":
         fast = getattr(energy, "curvature_derivatives", None)
         if fast is None:

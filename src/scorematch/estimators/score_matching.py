@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ..derivatives import (
     Method,
-    _check_args,
+    check_derivative_args,
     exact_hessian_rows,
     hutchinson_probes,
     input_derivatives,
@@ -151,7 +151,7 @@ def score_matching_loss(
     torch.Size([])
     """
     lam = _check_lam(lam)
-    _check_args(energy, x, method)
+    check_derivative_args(energy, x, method)
     n_probes = check_int("n_probes", n_probes, minimum=1)
     _check_combination(lam, method, regularizer, n_probes)
     margin = check_margin(margin, x)
