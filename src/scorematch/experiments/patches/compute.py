@@ -106,43 +106,12 @@ def run(
     """
     out_dir = Path(out_dir)
     cache = cache or Cache()
-    runs_dir = out_dir / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    if ml_reference is None:
-        ml_reference = not quick
-    if conditions is not None:
-        plan = [(c, tuple(lambdas or LAMBDAS), ml_reference) for c in conditions]
-    elif quick:
-        plan = [(c, tuple(lambdas or QUICK_LAMBDAS), ml_reference) for c in QUICK_CONDITIONS]
-    else:
-        plan = [(c, tuple(lambdas or lams), ml and ml_reference) for c, lams, ml in PLAN]
-    limit = 60 if quick else None
-    n_test = QUICK_N_TEST if quick else N_TEST
-    # Data statistics and the Gaussian reference, once per condition (one file each).
+    (out_dir / "runs").mkdir(parents=True, exist_ok=True)
+    plan = _plan(quick, conditions, lambdas, not quick if ml_reference is None else ml_reference)
+    limit, n_test = (60, QUICK_N_TEST) if quick else (None, N_TEST)
     for cond, _, _ in plan:
-        data_file = out_dir / f"data__{cond.name}__{cond.key()}.json"
-        data_settings = {"condition": dataclasses.asdict(cond), "n_test": n_test, "limit": limit}
-        if not cache.is_current(read_stamp(data_file), data_settings):
-            stats = {"condition": cond.name, "settings": dataclasses.asdict(cond), "stamp": cache.stamp(data_settings),
-                     **data_statistics(_cached_data(cond, n_test, limit))}
-            with atomic_path(data_file) as tmp:
-                tmp.write_text(json.dumps(stats, indent=1))
-    parallel, chain = [], []
-    for cond, lams, ml in plan:
-        todo = [(float(lam), "sm") for lam in sorted(lams)] + ([(0.0, "ml")] if ml else [])
-        for seed in seeds:
-            previous = None
-            for lam, estimator in todo:
-                path = runs_dir / run_name(cond, lam, seed, estimator)
-                cont = cond.init == "continuation" and estimator == "sm"
-                init_path = str(previous.with_suffix(".safetensors")) if cont and previous is not None else None
-                if cont:
-                    previous = path
-                settings = _run_settings(cond, lam, seed, limit, n_test, estimator, init_path)
-                if not cache.is_current(read_stamp(path), settings):
-                    job = (dataclasses.asdict(cond), lam, seed, str(path), device, limit, n_test, estimator, init_path,
-                           cache)
-                    (chain if cont else parallel).append(job)
+        _write_data_statistics(out_dir, cond, n_test, limit, cache)
+    chain, parallel = _fit_jobs(out_dir / "runs", plan, seeds, device, limit, n_test, cache)
     logger.info("patches: %d models to train", len(parallel) + len(chain))
     # The continuation chain is one job (each fit starts from the previous lambda's model), run beside the
     # independent fits; the longest first.
@@ -160,3 +129,47 @@ def run(
         cd_foe.run(out_dir / "cd_foe", quick=quick, progress=progress,
                    device="cuda" if torch.cuda.is_available() and not quick else "cpu", cache=cache)
     return summary(out_dir)
+
+
+def _plan(quick: bool, conditions: tuple[Condition, ...] | None, lambdas: tuple[float, ...] | None,
+          ml_reference: bool) -> list[tuple[Condition, tuple[float, ...], bool]]:
+    """(condition, lambdas, also fit by maximum likelihood) of each sweep to run."""
+    if conditions is not None:
+        return [(c, tuple(lambdas or LAMBDAS), ml_reference) for c in conditions]
+    if quick:
+        return [(c, tuple(lambdas or QUICK_LAMBDAS), ml_reference) for c in QUICK_CONDITIONS]
+    return [(c, tuple(lambdas or lams), ml and ml_reference) for c, lams, ml in PLAN]
+
+
+def _write_data_statistics(out_dir: Path, cond: Condition, n_test: int, limit: int | None, cache: Cache) -> None:
+    """The condition's data statistics and Gaussian reference (``data__<name>__<key>.json``), unless current."""
+    data_file = out_dir / f"data__{cond.name}__{cond.key()}.json"
+    data_settings = {"condition": dataclasses.asdict(cond), "n_test": n_test, "limit": limit}
+    if not cache.is_current(read_stamp(data_file), data_settings):
+        stats = {"condition": cond.name, "settings": dataclasses.asdict(cond), "stamp": cache.stamp(data_settings),
+                 **data_statistics(_cached_data(cond, n_test, limit))}
+        with atomic_path(data_file) as tmp:
+            tmp.write_text(json.dumps(stats, indent=1))
+
+
+def _fit_jobs(runs_dir: Path, plan: list[tuple[Condition, tuple[float, ...], bool]], seeds: tuple[int, ...],
+              device: str, limit: int | None, n_test: int, cache: Cache) -> tuple[list[tuple], list[tuple]]:
+    """The fits without a current result file, as :func:`_job` arguments: (the continuation chain, in lambda
+    order; the independent fits)."""
+    parallel, chain = [], []
+    for cond, lams, ml in plan:
+        todo = [(float(lam), "sm") for lam in sorted(lams)] + ([(0.0, "ml")] if ml else [])
+        for seed in seeds:
+            previous = None
+            for lam, estimator in todo:
+                path = runs_dir / run_name(cond, lam, seed, estimator)
+                cont = cond.init == "continuation" and estimator == "sm"
+                init_path = str(previous.with_suffix(".safetensors")) if cont and previous is not None else None
+                if cont:
+                    previous = path
+                settings = _run_settings(cond, lam, seed, limit, n_test, estimator, init_path)
+                if not cache.is_current(read_stamp(path), settings):
+                    job = (dataclasses.asdict(cond), lam, seed, str(path), device, limit, n_test, estimator, init_path,
+                           cache)
+                    (chain if cont else parallel).append(job)
+    return chain, parallel
