@@ -39,6 +39,7 @@ def save_filter_grid(
     import matplotlib.pyplot as plt
 
     from ..io.atomic import atomic_path
+    from ..io.tiles import tile
 
     w = filters.detach().cpu().double().numpy() if isinstance(filters, torch.Tensor) else np.asarray(filters, float)
     if w.ndim == 2:
@@ -51,17 +52,19 @@ def save_filter_grid(
     m = w.shape[0]
     ncols = ncols or max(1, math.ceil(math.sqrt(m)))
     nrows = math.ceil(m / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.0 * ncols, 1.0 * nrows + (0.4 if title else 0)), squeeze=False)
-    for idx, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if idx >= m:
-            continue
-        v = np.abs(w[idx]).max() or 1.0
-        ax.imshow(w[idx], cmap="gray", vmin=-v, vmax=v, interpolation="nearest")
-        if labels is not None:
-            ax.set_title(labels[idx], fontsize=6)
+    k, gap = w.shape[-1], 1 if labels is None else 3  # room for a caption above each tile
+    scaled = w / np.maximum(np.abs(w).max(axis=(1, 2), keepdims=True), 1e-300)  # each in [-1, 1], gray = 0
+    grid = tile(scaled, ncols=ncols, pad=gap, fill=np.nan)
+    fig, ax = plt.subplots(figsize=(1.0 * ncols, 1.0 * nrows + (0.4 if title else 0)))
+    cmap = plt.get_cmap("gray").copy()
+    cmap.set_bad("white")
+    ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    for idx, label in enumerate(labels or []):
+        r, c = divmod(idx, ncols)
+        ax.text(c * (k + gap) + (k - 1) / 2, r * (k + gap) - 0.6, label, fontsize=6, ha="center", va="bottom")
     if title:
-        fig.suptitle(title, fontsize=9)
+        ax.set_title(title, fontsize=9, pad=10 if labels else 4)
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
