@@ -56,8 +56,7 @@ def save_filter_grid(
     scaled = w / np.maximum(np.abs(w).max(axis=(1, 2), keepdims=True), 1e-300)  # each in [-1, 1], gray = 0
     grid = tile(scaled, ncols=ncols, pad=gap, fill=np.nan)
     fig, ax = plt.subplots(figsize=(1.0 * ncols, 1.0 * nrows + (0.4 if title else 0)))
-    cmap = plt.get_cmap("gray").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("gray").with_extremes(bad="white")  # the gaps
     ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     for idx, label in enumerate(labels or []):
