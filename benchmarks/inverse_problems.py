@@ -1,8 +1,11 @@
 """The bundled grey prior on the linear inverse problems beyond the paper, against simple anchors; prints JSON.
 
-    PYTHONPATH=src python benchmarks/inverse_problems.py [--images 10] [--crop 120] [--threads 1]
+    PYTHONPATH=src python benchmarks/inverse_problems.py [--model foe_5x5x24|deep_energy] [--images 10] [--crop 120]
+        [--threads 1]
 
-Problems (each with ``scorematch.tasks.restore`` and the bundled ``foe_5x5x24``, float32):
+Problems (each with ``scorematch.tasks.restore`` and a bundled prior, float32: ``foe_5x5x24`` by default; the
+noise-conditional ``deep_energy`` is used as the field ``E_s`` at a level ``s`` chosen per problem on the tuning
+crops from :data:`DEEP_LEVELS`, prior weight 1):
 
 - deblurring by camera-shake motion kernels (random trajectories of 13 to 27 pixels, one per image, seeded) with
   Gaussian noise 0.01, periodic boundary; anchor: Wiener deconvolution (``skimage.restoration.wiener``);
@@ -10,7 +13,8 @@ Problems (each with ``scorematch.tasks.restore`` and the bundled ``foe_5x5x24``,
   (``skimage.restoration.inpaint_biharmonic``);
 - super-resolution by 3 and 4 (block average); anchor: bicubic upscale projected onto the constraint.
 
-Every choice (our prior weight for deblurring, Wiener's balance, our iteration budget for inpainting) is made on the central crops of the tuning images
+Every choice (our prior weight for deblurring, or the deep energy's level for every problem; Wiener's balance; our
+iteration budget for inpainting) is made on the central crops of the tuning images
 (``experiments.restoration.TUNE_IMAGES``) and reported on central crops of the held-out images
 (``experiments.restoration.heldout_images``: no choice of the project looks at them). Per problem: the mean PSNR of
 ours and of the anchor, and their difference paired over the images (mean, std of the mean, and the tie rule of
@@ -38,12 +42,16 @@ from scorematch.experiments.cache import code_fingerprint, git_state  # noqa: E4
 from scorematch.experiments.compare import describe, paired_difference  # noqa: E402
 from scorematch.io import read_image  # noqa: E402
 from scorematch.pretrained import load_pretrained  # noqa: E402
-from scorematch.tasks import Blur, Downsample, Inpaint, psnr, restore, superresolve  # noqa: E402
+from scorematch.tasks import (Blur, Downsample, Inpaint, is_noise_conditional, psnr, restore,  # noqa: E402
+                              superresolve)
 
 NOISE = 0.01
 WEIGHTS = (0.06, 0.12, 0.25, 0.5, 1.0)
 BALANCES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 INPAINT_ITERS = (80, 200, 500)
+#: Levels (1/256) of the noise-conditional energy's field ``E_s`` tried on the tuning crops.
+DEEP_LEVELS = (2, 3, 5, 8)
+DEEP_INPAINT_ITERS = 300
 
 
 def motion_kernel(seed: int, size: int = 27) -> torch.Tensor:
@@ -123,32 +131,40 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=10, help="held-out images to report on")
     ap.add_argument("--crop", type=int, default=120, help="central crop side (divisible by 3 and 4)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--model", choices=("foe_5x5x24", "deep_energy"), default="foe_5x5x24")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    prior = load_pretrained("foe_5x5x24").float()
-    for p in prior.parameters():
+    model = load_pretrained(args.model).float()
+    for p in model.parameters():
         p.requires_grad_(False)
+    deep = is_noise_conditional(model)
+
+    def prior(level):
+        return model.at(level / 256) if deep else model
+
     tune = [_crop(data_dir() / "set12" / f"{n}.png", args.crop) for n in R.TUNE_IMAGES]
     test = _images(R.heldout_images(args.images), args.crop)
-    out = {"benchmark": "inverse_problems", "model": "foe_5x5x24", "crop": args.crop, "n_tune": len(tune),
+    out = {"benchmark": "inverse_problems", "model": args.model, "crop": args.crop, "n_tune": len(tune),
            "n_test": len(test), "noise": NOISE, "threads": args.threads, "torch": torch.__version__,
            "machine": platform.processor() or platform.machine(), **git_state(), "fingerprint": code_fingerprint(),
            "load_avg_1min": _loadavg(), "problems": {}}
 
-    # deblurring: the prior weight and Wiener's balance chosen on the tuning crops
+    # deblurring: the prior weight (or the deep energy's level) and Wiener's balance chosen on the tuning crops
     tune_b, test_b = _deblur_problem(tune, "tune-blur"), _deblur_problem(test, "test-blur")
 
-    def ours_b(problem, w):
-        return [_psnr(restore(y, op, prior, sigma=NOISE, weight=w), x) for x, op, y in problem]
+    def ours_b(problem, choice):
+        level, w = choice
+        return [_psnr(restore(y, op, prior(level), sigma=NOISE, weight=w), x) for x, op, y in problem]
 
     def wiener_b(problem, b):
         return [_psnr(_wiener(y, op.kernel, b), x) for x, op, y in problem]
 
-    w = max(WEIGHTS, key=lambda v: _mean(ours_b(tune_b, v)))
+    choices = [(lv, 1.0) for lv in DEEP_LEVELS] if deep else [(None, w) for w in WEIGHTS]
+    level, w = max(choices, key=lambda c: _mean(ours_b(tune_b, c)))
     b = max(BALANCES, key=lambda v: _mean(wiener_b(tune_b, v)))
-    out["problems"]["deblur_motion_0.01"] = {"weight": w, "wiener_balance": b,
-                                             **_result(ours_b(test_b, w), wiener_b(test_b, b), bar=1.0)}
+    out["problems"]["deblur_motion_0.01"] = {"weight": w, "level": level, "wiener_balance": b,
+                                             **_result(ours_b(test_b, (level, w)), wiener_b(test_b, b), bar=1.0)}
 
     # inpainting, 50 % random missing pixels, no noise
     from skimage.restoration import inpaint_biharmonic
@@ -160,21 +176,28 @@ def main() -> None:
             out.append((x, mask, Inpaint(mask.float())))
         return out
 
-    def ours_i(problem, iters):
-        return [_psnr(restore(op.A(x), op, prior, sigma=0.0, n_iter=int(iters)), x) for x, _, op in problem]
+    def ours_i(problem, choice):
+        level, iters = choice
+        return [_psnr(restore(op.A(x), op, prior(level), sigma=0.0, n_iter=int(iters)), x) for x, _, op in problem]
 
     tune_i, test_i = masked(tune, "tune-mask"), masked(test, "test-mask")
-    iters = int(max(INPAINT_ITERS, key=lambda v: _mean(ours_i(tune_i, v))))
+    choices = [(lv, DEEP_INPAINT_ITERS) for lv in DEEP_LEVELS] if deep else [(None, n) for n in INPAINT_ITERS]
+    level, iters = max(choices, key=lambda c: _mean(ours_i(tune_i, c)))
     anchor_i = [_psnr(torch.from_numpy(inpaint_biharmonic(x[0, 0].double().numpy(), ~mask.numpy())).float()[None, None],
                       x) for x, mask, _ in test_i]
-    out["problems"]["inpaint_50pct"] = {"iters": iters, **_result(ours_i(test_i, iters), anchor_i, bar=0.5)}
+    out["problems"]["inpaint_50pct"] = {"iters": iters, "level": level,
+                                        **_result(ours_i(test_i, (level, iters)), anchor_i, bar=0.5)}
 
     # super-resolution by 3 and 4
     for f in (3, 4):
         op = Downsample(f)
-        ours_s = [_psnr(superresolve(op.A(x), prior, factor=f), x) for x in test]
+
+        def ours_s(images, level):
+            return [_psnr(superresolve(op.A(x), prior(level), factor=f), x) for x in images]
+
+        level = max(DEEP_LEVELS, key=lambda lv: _mean(ours_s(tune, lv))) if deep else None
         anchor_s = [_psnr(op.start(op.A(x)), x) for x in test]
-        out["problems"][f"superres_{f}x"] = _result(ours_s, anchor_s, bar=0.1)
+        out["problems"][f"superres_{f}x"] = {"level": level, **_result(ours_s(test, level), anchor_s, bar=0.1)}
     out["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out, indent=2))
 
