@@ -38,7 +38,7 @@ COLOUR_PRIOR = "foe_colour_5x5x24"
 #: Adam lr 0.05 cosine, 64 patches of 24x24 per step, scale 20, LoG whitening sigma 0.5, free filter norms) with
 #: 3-channel filters behind the colour transform ``colour``. The transform and the steps were chosen on the
 #: tuning crops (see the model card).
-COLOUR_RECIPE = FoERecipe(lam=1e-5, space="pixel", patch_size=24, steps=6000, n_patches=60000, lr=0.05,
+COLOUR_RECIPE = FoERecipe(lam=1e-5, space="pixel", patch_size=24, steps=12000, n_patches=60000, lr=0.05,
                           batch_size=64, scale=20.0, whitening_sigma=0.5, normalize_filters=False,
                           colour="opponent")
 
