@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", choices=("rgb", "opponent"))
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--experts", type=int, default=COLOUR_RECIPE.n_experts)
+    ap.add_argument("--kernel", type=int, default=COLOUR_RECIPE.kernel_size)
     ap.add_argument("--baselines", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path)
@@ -67,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         result["baselines"] = rows
         result["grey_per_channel_tuned"] = tune_weights(grey, x)
     if args.variant:
-        recipe = replace(COLOUR_RECIPE, colour=args.variant, steps=args.steps, n_experts=args.experts)
+        recipe = replace(COLOUR_RECIPE, colour=args.variant, steps=args.steps, n_experts=args.experts,
+                         kernel_size=args.kernel)
         prior, seconds = train_colour_prior(recipe)
-        name = f"{args.variant}_{args.experts}_{args.steps}"
+        name = f"{args.variant}_{args.experts}_{args.steps}" + (f"_k{args.kernel}" if args.kernel != 5 else "")
         save(prior.float(), ROOT / "runs" / "colour_variants" / f"{name}.safetensors",
              metadata={"recipe": recipe.to_dict(), "train_seconds": seconds})
         t0 = time.perf_counter()
