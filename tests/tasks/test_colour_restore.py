@@ -66,7 +66,9 @@ def test_colour_card_quotes_the_benchmark_and_the_tuning_json():
     for row in measured["levels"].values():
         for value in row["mean_psnr"].values():
             assert f"{value:.3f}" in card
-        for diff in row["colour_minus"].values():
+        for method, diff in row["colour_minus"].items():
+            if method == "noisy":
+                continue
             assert f"{diff['mean']:+.3f}" in card and f"{diff['std_of_mean']:.3f}" in card
     weights = scorematch.load_info(scorematch.pretrained.resolve(DEFAULT_COLOUR_PRIOR))["extra"]["prior_weights"]
     for level, w in weights.items():
