@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit, load_average  # noqa: E402
 from scorematch.datasets import colour_crops, colour_split  # noqa: E402
-from scorematch.pretrained import DEFAULT_COLOUR_PRIOR, DEFAULT_PRIOR, load_pretrained, recommended_weight, resolve  # noqa: E402
+from scorematch.pretrained import (DEFAULT_COLOUR_PRIOR, DEFAULT_PRIOR, load_pretrained,  # noqa: E402
+                                    recommended_weight, resolve)
 from scorematch.pretrained.colour import frozen, noise_seed  # noqa: E402
 from scorematch.tasks import Denoising, denoise, psnr  # noqa: E402
 

@@ -1,7 +1,8 @@
 """Benchmark: the bundled colour prior on the tuning crops under the default L-BFGS settings (at most 60 iterations,
 early stop) and run longer (200 iterations, no early stop), at its card's weights; prints JSON.
 
-    PYTHONPATH=src python benchmarks/colour_solver_iters.py [--out docs/results/benchmarks/colour/solver_iters_tune.json]
+    PYTHONPATH=src python benchmarks/colour_solver_iters.py \
+        [--out docs/results/benchmarks/colour/solver_iters_tune.json]
 """
 
 from __future__ import annotations

@@ -263,7 +263,8 @@ def run_denoise(args: argparse.Namespace) -> int:
                 weight=weight, tile=args.tile, boundary=args.boundary,
                 progress=sys.stderr.isatty()).cpu()
     write_image(args.output, x[0], bits=bits, scale=args.scale)
-    extra = {"model": model.stem, "sigma": sigma, "method": method, **({} if method == "tweedie" else {"weight": weight})}
+    extra = {"model": model.stem, "sigma": sigma, "method": method,
+             **({} if method == "tweedie" else {"weight": weight})}
     if ref is not None:
         extra["psnr_input"] = round(psnr(y, ref), 4)
     _report(x, ref, extra)

@@ -81,8 +81,8 @@ def tune_weights(prior: Energy, x: Tensor, levels=COLOUR_LEVELS, weights=COLOUR_
     out = {}
     for lv in levels:
         y = tuning_noisy(x, lv)
-        out[str(lv)] = climb(lambda w: mean_psnr(denoise(y, prior, sigma=lv / 256, weight=w, boundary=boundary), x),
-                             weights)
+        out[str(lv)] = climb(lambda w, y=y, lv=lv: mean_psnr(denoise(y, prior, sigma=lv / 256, weight=w,
+                                                                     boundary=boundary), x), weights)
     return out
 
 
