@@ -26,6 +26,7 @@ from .config import Settings
 from .io.images import dequantize
 from .datasets.patches import PatchSampler, load_images, split_images
 from .energies.foe import FieldOfExperts, laplacian_whitening_kernel
+from .energies.colour_prior import COLOUR_TRANSFORMS, ColourFoE
 from .energies.image_prior import ImageFoE
 from .estimators.contrastive import contrastive_divergence_loss
 from .estimators.score_matching import score_matching_loss
@@ -92,6 +93,11 @@ class FoERecipe(Settings):
         ``"whitened"`` (the paper): score matching on patches of the scaled, whitened images, for the FoE
         alone. ``"pixel"``: score matching on [0, 1] image patches for the whole prior ``E(L s x)``
         (the score the MAP solvers use; 8-bit quantization then acts on the data directly).
+    colour : {"grey", "rgb", "opponent"}
+        ``"grey"``: an :class:`ImageFoE` on gray images. Otherwise a :class:`~scorematch.energies.ColourFoE` on
+        (3, H, W) colour images, its ``3 x k x k`` filters behind the fixed colour transform of that name
+        (:func:`~scorematch.energies.colour_prior.colour_transform`), the scale and the per-channel whitening;
+        needs ``space="pixel"``.
     seed : int
     """
 
@@ -113,6 +119,7 @@ class FoERecipe(Settings):
     dequantize: bool = False
     estimator: str = "sm"
     cd_leapfrog: int = 5
+    colour: str = "grey"
 
     def __post_init__(self) -> None:
         self._check_ints(n_experts=1, kernel_size=1, whitening_size=0, patch_size=1, n_patches=1, steps=0,
@@ -121,6 +128,9 @@ class FoERecipe(Settings):
         self._check_numbers(scale=0.0, whitening_sigma=0.0, lr=0.0, strict=True)
         self._check_choice("estimator", ("sm", "cd1"))
         self._check_choice("space", ("whitened", "pixel"))
+        self._check_choice("colour", ("grey", *COLOUR_TRANSFORMS))
+        if self.colour != "grey" and self.space != "pixel":
+            raise ValueError(f'a colour prior (colour={self.colour!r}) is trained in space="pixel"')
 
     @classmethod
     def paper(cls, **changes: Any) -> "FoERecipe":
@@ -141,7 +151,8 @@ def _init_filters(foe: FieldOfExperts, recipe: "FoERecipe", generator: torch.Gen
 
 
 def training_patches(images: Sequence[Tensor], recipe: FoERecipe) -> Tensor:
-    """Scaled, whitened random patches, shape (n_patches, 1, patch_size, patch_size); seeded by ``recipe.seed``."""
+    """Scaled, whitened random patches, shape (n_patches, C, patch_size, patch_size) (C = 3 for (3, H, W) colour
+    images; in ``space="pixel"`` the [0, 1] patches themselves); seeded by ``recipe.seed``."""
     images = list(images)
     if recipe.dequantize:
         g = torch.Generator().manual_seed(recipe.seed + 1)
@@ -163,12 +174,12 @@ def train_image_foe(
     run_dir: str | os.PathLike | None = None,
     progress: bool = False,
     **changes: Any,
-) -> ImageFoE:
+) -> ImageFoE | ColourFoE:
     """Train an RSM Field of Experts on whitened natural-image patches; return it as a [0, 1] image prior.
 
     Parameters
     ----------
-    images : str, path or sequence of Tensor (H, W)
+    images : str, path or sequence of Tensor (H, W), or (3, H, W) for a colour recipe
         A bundled set name (``"train400"``), a folder of images, or the images.
     recipe : FoERecipe
     holdout : float, optional
@@ -182,17 +193,25 @@ def train_image_foe(
 
     Returns
     -------
-    ImageFoE
+    ImageFoE, or ColourFoE for a colour recipe
     """
     recipe = FoERecipe(**{**recipe.to_dict(), **changes})
+    colour = recipe.colour != "grey"
     if not isinstance(images, (list, tuple)):
-        images = load_images(images)
+        images = load_images(images, colour=colour)
+    if colour and any(im.dim() != 3 or im.shape[0] != 3 for im in images):
+        raise ValueError(f"colour={recipe.colour!r} needs (3, H, W) colour images")
     if holdout:
         images, _ = split_images(images, holdout=holdout)
     t0 = time.perf_counter()
     data = training_patches(images, recipe)
     gen = torch.Generator().manual_seed(recipe.seed)
-    if recipe.space == "pixel":
+    if colour:
+        foe = ColourFoE(recipe.n_experts, recipe.kernel_size, normalize_filters=recipe.normalize_filters,
+                        scale=recipe.scale, whitening_size=recipe.whitening_size,
+                        whitening_sigma=recipe.whitening_sigma, transform=recipe.colour, generator=gen)
+        loss = functools.partial(score_matching_loss, lam=recipe.lam)
+    elif recipe.space == "pixel":
         foe = ImageFoE(recipe.n_experts, recipe.kernel_size, normalize_filters=recipe.normalize_filters,
                        scale=recipe.scale, whitening_size=recipe.whitening_size,
                        whitening_sigma=recipe.whitening_sigma, generator=gen)
@@ -207,7 +226,7 @@ def train_image_foe(
     _init_filters(foe, recipe, gen)
     fit(foe, data, loss, steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr, seed=recipe.seed,
         log_every=max(1, recipe.steps // 20), checkpoint_every=0, run_dir=run_dir, progress=progress)
-    if isinstance(foe, ImageFoE):
+    if isinstance(foe, (ImageFoE, ColourFoE)):
         prior = foe
     else:
         prior = ImageFoE.from_foe(foe, scale=recipe.scale, whitening_size=recipe.whitening_size,

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from .energies import DeepEnergy, Energy, FieldOfExperts, GaussianEnergy, ProductOfExperts, TwoLayerEnergy
+from .energies.colour_prior import ColourFoE
 from .energies.image_prior import ImageFoE
 from .io.atomic import atomic_path
 
@@ -29,6 +30,7 @@ ENERGY_CLASSES: dict[str, type[Energy]] = {
     cls.__name__: cls for cls in (ProductOfExperts, FieldOfExperts, TwoLayerEnergy, GaussianEnergy)
 }
 ENERGY_CLASSES["ImageFoE"] = ImageFoE  # a FoE prior on [0, 1] images (carries its scale and whitening)
+ENERGY_CLASSES["ColourFoE"] = ColourFoE  # a FoE prior on [0, 1] colour images (3-channel filters)
 ENERGY_CLASSES["DeepEnergy"] = DeepEnergy  # noise-conditional, on [0, 1] images
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 from scorematch.cli import main, reproduce
 from scorematch.cli.restore import NOISY_RANGE, parse_sigma, read_input
 from scorematch.datasets import data_dir, read_image, write_image
+from scorematch.pretrained import DEFAULT_COLOUR_PRIOR, recommended_weight
 
 
 @pytest.mark.parametrize("text, value", [("5/256", 5 / 256), ("0.0195", 0.0195), (" 15 / 256 ", 15 / 256), ("1e-2", 0.01)])
@@ -196,30 +197,69 @@ def test_8bit_png_in_gives_8bit_out_unless_bits_16(tmp_path, clean):
     assert b.mode == "I;16" and np.array_equal(np.asarray(b), np.asarray(Image.open(path)).astype(np.uint16) * 257)
 
 
-def test_colour_input_keeps_its_colour_with_one_note_line(tmp_path, capsys):
-    """A colour image is restored channel by channel by the grey prior and written in colour; an RGB file of gray
-    content stays gray."""
+def _colour_pair(tmp_path):
     from scorematch.datasets import read_image
 
     clean = read_image(data_dir() / "castle" / "102061.jpg", colour=True, dtype=torch.float64)[:, 100:148, 200:248]
     noisy = (clean + 0.03 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(3))).clamp(0, 1)
     Image.fromarray(np.round(noisy.permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(tmp_path / "IN.png")
     np.save(tmp_path / "ref.npy", clean.permute(1, 2, 0).numpy())
+
+
+def test_colour_input_uses_the_colour_prior_and_keeps_its_colour(tmp_path, capsys):
+    """A colour image is restored by the bundled colour prior (named in the JSON report, no note) and written in
+    colour; an RGB file of gray content is read as gray and restored by the grey prior."""
+    _colour_pair(tmp_path)
     assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.03",
                  "--iters", "30", "--reference", str(tmp_path / "ref.npy")]) == 0
     captured = capsys.readouterr()
-    assert captured.err.splitlines() == [
-        f"scorematch denoise: note: {tmp_path / 'IN.png'} is a colour image; the grey prior restores each of its "
-        "channels (the output keeps the colour)"
-    ]
+    assert captured.err == ""
     out = json.loads(captured.out.strip().splitlines()[-1])
-    assert out["psnr"] > out["psnr_input"] + 1.0
+    assert out["model"] == DEFAULT_COLOUR_PRIOR and out["psnr"] > out["psnr_input"] + 1.0
+    assert out["weight"] == recommended_weight(DEFAULT_COLOUR_PRIOR, 0.03)
     assert Image.open(tmp_path / "o.png").mode == "RGB"
     grey = np.repeat(np.asarray(Image.open(tmp_path / "IN.png"))[..., :1], 3, axis=2)
     Image.fromarray(grey).save(tmp_path / "grey_rgb.png")  # an RGB file of gray content
     assert main(["superres", str(tmp_path / "grey_rgb.png"), "-o", str(tmp_path / "s.png"), "--iters", "2"]) == 0
     assert capsys.readouterr().err == ""
     assert Image.open(tmp_path / "s.png").mode == "L"
+
+
+@pytest.mark.parametrize("command", ["deblur", "inpaint", "superres"])
+def test_every_restoration_command_takes_colour_input_with_the_colour_prior(tmp_path, capsys, command):
+    _colour_pair(tmp_path)
+    extra = {"deblur": ["--kernel", str(tmp_path / "k.npy"), "--sigma", "0.01"],
+             "inpaint": ["--mask", str(tmp_path / "m.npy")], "superres": []}[command]
+    np.save(tmp_path / "k.npy", np.ones((3, 3)) / 9)
+    np.save(tmp_path / "m.npy", (np.arange(48 * 48).reshape(48, 48) % 3 != 0).astype(np.float64))
+    assert main([command, str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--iters", "3", *extra]) == 0
+    assert capsys.readouterr().err == ""
+    out = Image.open(tmp_path / "o.png")
+    assert out.mode == "RGB" and out.size == ((96, 96) if command == "superres" else (48, 48))
+
+
+def test_the_grey_prior_on_colour_input_restores_each_channel_with_one_note_line(tmp_path, capsys):
+    _colour_pair(tmp_path)
+    assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.03",
+                 "--iters", "30", "--model", "foe_5x5x24", "--reference", str(tmp_path / "ref.npy")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"scorematch denoise: note: {tmp_path / 'IN.png'} is a colour image; the grey prior restores each of its "
+        "channels (the output keeps the colour)"
+    ]
+    out = json.loads(captured.out.strip().splitlines()[-1])
+    assert out["model"] == "foe_5x5x24" and out["psnr"] > out["psnr_input"] + 1.0
+    assert Image.open(tmp_path / "o.png").mode == "RGB"
+
+
+def test_the_colour_prior_refuses_a_grey_image_before_any_work(tmp_path, capsys):
+    Image.fromarray(np.full((24, 24), 120, dtype=np.uint8)).save(tmp_path / "IN.png")
+    assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.02",
+                 "--model", DEFAULT_COLOUR_PRIOR]) == 2
+    err = capsys.readouterr().err
+    assert (f"--model {DEFAULT_COLOUR_PRIOR}: the prior (ColourFoE) takes colour (3-channel) images, the input is "
+            "a grey image; use a grey prior such as foe_5x5x24") in err
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_a_grey_reference_for_a_colour_output_is_refused_before_any_work(tmp_path, capsys):

@@ -148,3 +148,27 @@ def test_patch_experiment_data_are_held_out_and_dequantized_by_one_grey_level():
     assert found
     stats = P.fit.data_statistics(data)
     assert 0 <= stats["train"]["flat_fraction"] <= 1 and stats["train"]["equal_horizontal_neighbours"] > 0
+
+
+def test_patch_sampler_keeps_colour_channels():
+    import torch
+    from scorematch.datasets import PatchSampler
+
+    g = torch.Generator().manual_seed(0)
+    ims = [torch.rand(3, 20, 30, generator=g), torch.rand(3, 25, 25, generator=g)]
+    p = PatchSampler(ims, 8, scale=2.0)(5, torch.Generator().manual_seed(1))
+    assert p.shape == (5, 3, 8, 8) and p.max() <= 2.0
+    grey = PatchSampler([im[0] for im in ims], 8, scale=2.0)(5, torch.Generator().manual_seed(1))
+    assert torch.equal(grey[:, 0], p[:, 0])  # the same draws: the grey patches are the colour ones' first channel
+    with pytest.raises(ValueError, match="different numbers of channels"):
+        PatchSampler([ims[0], ims[1][0]], 8)
+
+
+def test_colour_split_is_fixed():
+    from scorematch.datasets import colour_split
+
+    s = colour_split()
+    assert [len(s[k]) for k in ("train", "tune", "heldout")] == [174, 6, 20]
+    files = sorted(s["train"] + s["tune"] + s["heldout"])
+    assert s["heldout"] == files[9::10] and not set(s["tune"]) & set(s["heldout"])
+    assert [f.stem for f in s["tune"]] == ["105019", "145053", "181091", "227046", "277095", "370036"]

@@ -14,9 +14,10 @@ from ..io.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits, read
 from ..devices import add_device_argument, resolve_device, reuse_freed_memory
 from ..validation import check_number, parse_sigma
 from ..energies.base import Energy
-from ..pretrained import DEFAULT_PRIOR, models_dir, recommended_weight
+from ..pretrained import DEFAULT_COLOUR_PRIOR, DEFAULT_PRIOR, models_dir, recommended_weight
 from ..serialization import load
 from ..tasks import BLUR_BOUNDARIES, BOUNDARIES, DEFAULT_BOUNDARY
+from ..tasks._objective import channels_of, check_channels
 from ..tasks.superres import PAPER_STEP_SCALE
 
 __all__ = ["add_parser", "parse_sigma", "default_model_path", "read_input", "read_kernel", "read_mask", "NOISY_RANGE"]
@@ -52,8 +53,14 @@ INPAINT_EXAMPLES = """examples:
 """
 
 
-def default_model_path() -> Path:
-    """The FoE bundled with the package (``scorematch/pretrained/foe_5x5x24.safetensors``)."""
+def default_model_path(channels: int = 1) -> Path:
+    """The bundled default prior for images of ``channels`` channels: the grey FoE
+    (``scorematch/pretrained/foe_5x5x24.safetensors``), for colour input (3) the colour FoE
+    (:data:`~scorematch.pretrained.DEFAULT_COLOUR_PRIOR`) where it is bundled."""
+    if channels == 3:
+        colour = models_dir() / f"{DEFAULT_COLOUR_PRIOR}.safetensors"
+        if colour.is_file():
+            return colour
     return models_dir() / f"{DEFAULT_PRIOR}.safetensors"
 
 
@@ -75,12 +82,16 @@ def read_input(path: str | Path, *, scale: float = 1.0) -> tuple[torch.Tensor, I
 
 
 def _read(path: str, args: argparse.Namespace) -> tuple[torch.Tensor, ImageInfo]:
-    """:func:`read_input` with ``--scale``; one note on stderr when a grey prior restores a colour image."""
-    img, info = read_input(path, scale=args.scale)
-    if info.colour and args.command in RESTORE_COMMANDS and path == getattr(args, RESTORE_COMMANDS[args.command]):
+    """:func:`read_input` with ``--scale``."""
+    return read_input(path, scale=args.scale)
+
+
+def _note_grey_on_colour(args: argparse.Namespace, energy: Energy, channels: int) -> None:
+    """One note on stderr when a grey prior restores a colour image (each channel alone)."""
+    if channels == 3 and channels_of(energy) == 1:
+        path = getattr(args, RESTORE_COMMANDS[args.command])
         print(f"scorematch {args.command}: note: {path} is a colour image; the grey prior restores each of its "
               "channels (the output keeps the colour)", file=sys.stderr)
-    return img, info
 
 
 def _output_bits(args: argparse.Namespace, info: ImageInfo) -> int | None:
@@ -98,9 +109,9 @@ def _prepare(args: argparse.Namespace) -> torch.device:
     return resolve_device(args.device)
 
 
-def _model_path(path: str | None) -> Path:
+def _model_path(path: str | None, channels: int = 1) -> Path:
     if not path:
-        p = default_model_path()
+        p = default_model_path(channels)
         if not p.is_file():
             raise FileNotFoundError(f"the bundled model is missing ({p}); pass --model")
         return p
@@ -112,12 +123,18 @@ def _model_path(path: str | None) -> Path:
     return resolve(path)
 
 
-def _load_model(path: str | None, args: argparse.Namespace, device: torch.device) -> Energy:
-    """The prior, frozen, on ``device`` in float32 (float64 with ``--float64``)."""
-    p = _model_path(path)
+def _load_model(path: str | None, args: argparse.Namespace, device: torch.device, channels: int = 1) -> Energy:
+    """The prior for images of ``channels`` channels (``--model``, else the bundled default for them), checked
+    against the input's channels, frozen, on ``device`` in float32 (float64 with ``--float64``)."""
+    p = _model_path(path, channels)
     energy = load(p)
     if not hasattr(energy, "kernel_size"):
         raise ValueError(f"{p} holds a {type(energy).__name__}; an image prior (ImageFoE/FieldOfExperts) is needed")
+    try:
+        check_channels(energy, channels)
+    except ValueError as e:
+        raise ValueError(f"--model {p.stem}: {e}") from None
+    _note_grey_on_colour(args, energy, channels)
     for q in energy.parameters():
         q.requires_grad_(False)
     return energy.to(device=device, dtype=_dtype(args))
@@ -136,7 +153,8 @@ def _common(p: argparse.ArgumentParser, *, denoising: bool = False) -> None:
                    help="float images (.npy, float TIFF) in and out are on the 0..SCALE scale, e.g. 255 (default 1); "
                         "without it float values beyond -1..2 are refused. Integer images are unaffected, and "
                         "--sigma stays on the [0, 1] scale")
-    p.add_argument("--model", help="prior model file (default: the bundled RSM FoE 5x5x24)")
+    p.add_argument("--model", help="prior model file or bundled name (default: the bundled RSM FoE 5x5x24 for grey "
+                                   f"input, the colour RSM FoE {DEFAULT_COLOUR_PRIOR} for colour input)")
     p.add_argument("--reference", help="clean image: print the PSNR (dB) as JSON")
     if denoising:
         p.add_argument("--method", choices=("auto", "lbfgs", "paper", "tweedie"), default="auto",
@@ -237,14 +255,16 @@ def run_denoise(args: argparse.Namespace) -> int:
     y, info = _read(args.noisy, args)
     ref = _reference(args, y.shape[-2:], y.shape[1])
     bits = _output_bits(args, info)
-    energy = _load_model(args.model, args, device)
+    energy = _load_model(args.model, args, device, y.shape[1])
+    model = _model_path(args.model, y.shape[1])
     method = denoising_method(args.method, energy)
-    weight = args.weight if args.weight is not None else recommended_weight(_model_path(args.model), sigma)
+    weight = args.weight if args.weight is not None else recommended_weight(model, sigma)
     x = denoise(y.to(device, _dtype(args)), energy, sigma=sigma, method=method, n_iter=args.iters,
                 weight=weight, tile=args.tile, boundary=args.boundary,
                 progress=sys.stderr.isatty()).cpu()
     write_image(args.output, x[0], bits=bits, scale=args.scale)
-    extra = {"sigma": sigma, "method": method, **({} if method == "tweedie" else {"weight": weight})}
+    extra = {"model": model.stem, "sigma": sigma, "method": method,
+             **({} if method == "tweedie" else {"weight": weight})}
     if ref is not None:
         extra["psnr_input"] = round(psnr(y, ref), 4)
     _report(x, ref, extra)
@@ -258,12 +278,12 @@ def run_superres(args: argparse.Namespace) -> int:
     y, info = _read(args.lowres, args)
     ref = _reference(args, (args.factor * y.shape[-2], args.factor * y.shape[-1]), y.shape[1])
     bits = _output_bits(args, info)
-    energy = _load_model(args.model, args, device)
+    energy = _load_model(args.model, args, device, y.shape[1])
     x = superresolve(y.to(device, _dtype(args)), energy, factor=args.factor, method=args.method,
                      n_iter=args.iters, tile=args.tile, boundary=args.boundary,
                      progress=sys.stderr.isatty()).cpu()
     write_image(args.output, x[0], bits=bits, scale=args.scale)
-    _report(x, ref, {"factor": args.factor})
+    _report(x, ref, {"model": _model_path(args.model, y.shape[1]).stem, "factor": args.factor})
     return 0
 
 
@@ -296,15 +316,16 @@ def _solve(args: argparse.Namespace, y: torch.Tensor, info: ImageInfo, op, sigma
     h, w = op.image_size(*y.shape[-2:])
     ref = _reference(args, (h, w), y.shape[1])
     bits = _output_bits(args, info)
-    energy = _load_model(args.model, args, device)
+    energy = _load_model(args.model, args, device, y.shape[1])
+    model = _model_path(args.model, y.shape[1])
     weight = 1.0 if sigma == 0 else (args.weight if args.weight is not None
-                                     else recommended_weight(_model_path(args.model), sigma))
+                                     else recommended_weight(model, sigma))
     x = restore(y.to(device, _dtype(args)), op, energy, sigma=sigma, weight=weight, method=args.method,
                 n_iter=args.iters, tile=args.tile, boundary=args.boundary,
                 step_scale=PAPER_STEP_SCALE if sigma == 0 and args.method == "paper" else None,
                 progress=sys.stderr.isatty()).cpu()
     write_image(args.output, x[0], bits=bits, scale=args.scale)
-    extra = {"sigma": sigma, "weight": weight}
+    extra = {"model": model.stem, "sigma": sigma, "weight": weight}
     if ref is not None and tuple(y.shape[-2:]) == (h, w):
         extra["psnr_input"] = round(psnr(op.start(y), ref), 4)
     _report(x, ref, extra)

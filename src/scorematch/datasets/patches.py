@@ -21,12 +21,15 @@ def load_images(
     *,
     limit: int | None = None,
     dtype: torch.dtype = torch.float32,
+    colour: bool = False,
 ) -> list[Tensor]:
     """Gray images in [0, 1] from a bundled set name (``"train400"``, ``"set12"``), a folder or a file list.
 
+    ``colour=True`` keeps a colour file's channels (:func:`~scorematch.io.images.read_image`).
+
     Returns
     -------
-    list of Tensor, each shape (H, W)
+    list of Tensor, each shape (H, W), or (3, H, W) for a colour file with ``colour``
     """
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -37,7 +40,7 @@ def load_images(
         files = [Path(p) for p in source]
     if limit is not None:
         files = files[:limit]
-    return [read_image(f, dtype=dtype) for f in files]
+    return [read_image(f, dtype=dtype, colour=colour) for f in files]
 
 
 def split_images(images: Sequence[Tensor], *, holdout: float = 0.1) -> tuple[list[Tensor], list[Tensor]]:
@@ -66,11 +69,11 @@ def whiten(images: Tensor, kernel: Tensor) -> Tensor:
 
 
 class PatchSampler:
-    """Draw random square patches from a list of gray images: a ``sampler(batch_size, generator)``.
+    """Draw random square patches from a list of images: a ``sampler(batch_size, generator)``.
 
     Parameters
     ----------
-    images : sequence of Tensor, each (H, W)
+    images : sequence of Tensor, each (H, W) (gray) or (C, H, W), all with the same number of channels C
     size : int
         Patch side.
     flatten : bool
@@ -78,7 +81,7 @@ class PatchSampler:
     scale : float
         Multiply pixel values (e.g. 255 for the 0..255 scale).
     whitening : Tensor, optional, shape (s, s)
-        Applied to each image once, up front (patches are then drawn from the whitened images).
+        Applied to each channel of each image once, up front (patches are then drawn from the whitened images).
     """
 
     def __init__(
@@ -95,28 +98,32 @@ class PatchSampler:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be a positive integer, got {size!r}")
         prepared = []
+        channels = {1 if im.dim() == 2 else im.shape[0] for im in images}
+        if len(channels) > 1:
+            raise ValueError(f"the images have different numbers of channels: {sorted(channels)}")
         for im in images:
-            im = im.reshape(1, 1, *im.shape[-2:]) * scale  # (1, 1, H, W)
+            im = im.reshape(-1, 1, *im.shape[-2:]) * scale  # (C, 1, H, W): each channel whitened alone
             if whitening is not None:
                 im = whiten(im, whitening)
             if min(im.shape[-2:]) < size:
                 raise ValueError(f"an image of shape {tuple(im.shape[-2:])} is smaller than the patch size {size}")
-            prepared.append(im[0, 0])
+            prepared.append(im[:, 0])  # (C, H, W)
         self.images = prepared
+        self.channels = channels.pop()
         self.size, self.flatten = size, flatten
         # Weight images by their number of patch positions, so every position is equally likely.
-        counts = torch.tensor([(h - size + 1) * (w - size + 1) for h, w in (im.shape for im in prepared)],
+        counts = torch.tensor([(h - size + 1) * (w - size + 1) for h, w in (im.shape[-2:] for im in prepared)],
                               dtype=torch.float64)
         self._weights = counts / counts.sum()
 
     def __call__(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
-        """Return (B, 1, size, size) patches, or (B, size*size) if ``flatten``."""
+        """Return (B, C, size, size) patches, or (B, C*size*size) if ``flatten``."""
         which = torch.multinomial(self._weights, batch_size, replacement=True, generator=generator)
-        out = torch.empty(batch_size, self.size, self.size, dtype=self.images[0].dtype)
+        out = torch.empty(batch_size, self.channels, self.size, self.size, dtype=self.images[0].dtype)
         u = torch.rand(batch_size, 2, generator=generator, dtype=torch.float64)
         for b in range(batch_size):
-            im = self.images[int(which[b])]
-            i = int(u[b, 0] * (im.shape[0] - self.size + 1))
-            j = int(u[b, 1] * (im.shape[1] - self.size + 1))
-            out[b] = im[i : i + self.size, j : j + self.size]
-        return out.reshape(batch_size, -1) if self.flatten else out.unsqueeze(1)
+            im = self.images[int(which[b])]  # (C, H, W)
+            i = int(u[b, 0] * (im.shape[-2] - self.size + 1))
+            j = int(u[b, 1] * (im.shape[-1] - self.size + 1))
+            out[b] = im[:, i : i + self.size, j : j + self.size]
+        return out.reshape(batch_size, -1) if self.flatten else out

@@ -1,6 +1,7 @@
 """Energies: what the model is. ``Energy.energy(x) -> (B,)``."""
 
 from .base import Energy, LayeredEnergy
+from .colour_prior import ColourFoE
 from .deep import ConditionedField, DeepEnergy
 from .foe import FieldOfExperts, laplacian_whitening_kernel
 from .gaussian import GaussianEnergy
@@ -19,6 +20,7 @@ __all__ = [
     "TwoLayerEnergy",
     "GaussianEnergy",
     "ImageFoE",
+    "ColourFoE",
     "DeepEnergy",
     "ConditionedField",
     "laplacian_whitening_kernel",

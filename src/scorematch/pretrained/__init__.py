@@ -15,10 +15,13 @@ from ..serialization import load, load_info
 from .roth_black import ROTH_BLACK_FILE, roth_black_3x3
 
 __all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended_weight", "roth_black_3x3",
-           "ROTH_BLACK_FILE", "DEFAULT_PRIOR"]
+           "ROTH_BLACK_FILE", "DEFAULT_PRIOR",
+           "DEFAULT_COLOUR_PRIOR"]
 
 #: The bundled prior every restoration command uses by default.
 DEFAULT_PRIOR = "foe_5x5x24"
+#: The bundled prior the restoration commands use by default for colour input (``scorematch.pretrained.colour``).
+DEFAULT_COLOUR_PRIOR = "foe_colour_5x5x24"
 
 
 def models_dir() -> Path:

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from ..energies.base import Energy
 
-__all__ = ["image_energy_and_grad", "support_of", "channels_of", "per_channel", "check_image_size", "extend", "fold",
+__all__ = ["image_energy_and_grad", "support_of", "channels_of", "per_channel", "check_channels", "check_image_size", "extend", "fold",
            "BOUNDARIES", "DEFAULT_BOUNDARY"]
 
 #: How a field energy treats the image border (see :func:`image_energy_and_grad`).
@@ -38,6 +38,19 @@ def per_channel(energy: Energy, x: Tensor) -> tuple[Tensor, int]:
     if c > 1 and channels_of(energy) == 1:
         return x.reshape(-1, 1, *x.shape[-2:]), c
     return x, 1
+
+
+def check_channels(energy: Energy, channels: int) -> None:
+    """Refuse images of ``channels`` channels that ``energy`` cannot take: a grey prior (one input channel)
+    takes any number (:func:`per_channel`), a prior of ``C > 1`` channels exactly ``C``."""
+    c = channels_of(energy)
+    if c is None or c == 1 or c == channels:
+        return
+    kinds = {1: "a grey image", 3: "a colour image"}
+    have = kinds.get(channels, f"an image of {channels} channels")
+    need = "colour (3-channel)" if c == 3 else f"{c}-channel"
+    raise ValueError(f"the prior ({type(energy).__name__}) takes {need} images, the input is {have}"
+                     + ("; use a grey prior such as foe_5x5x24" if channels == 1 else ""))
 
 
 def check_image_size(energy: Energy, shape: tuple[int, int], *, factor: int = 1) -> None:

@@ -9,7 +9,7 @@ from typing import Literal
 from torch import Tensor
 
 from ..energies.base import Energy
-from ._objective import DEFAULT_BOUNDARY, check_image_size, image_energy_and_grad
+from ._objective import DEFAULT_BOUNDARY, check_channels, check_image_size, image_energy_and_grad
 from .operators import Denoising
 from .restore import PAPER_ETA, annealed_steps, restore
 
@@ -36,6 +36,7 @@ def _check(y: Tensor, energy: Energy, sigma: float, weight: float) -> None:
         raise ValueError(f"weight must be >= 0, got {weight}")
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
+    check_channels(energy, y.shape[1])
     check_image_size(energy, y.shape[-2:])
 
 

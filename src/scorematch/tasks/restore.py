@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ..energies.base import Energy
-from ._objective import DEFAULT_BOUNDARY, check_image_size, image_energy_and_grad
+from ._objective import DEFAULT_BOUNDARY, check_channels, check_image_size, image_energy_and_grad
 from . import lbfgs
 from .operators import LinearOperator, as_operator
 
@@ -167,6 +167,7 @@ def _check(y: Tensor, operator: LinearOperator, energy: Energy, sigma: float, we
                          f"{tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__}")
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
+    check_channels(energy, y.shape[1])
     if not (math.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"sigma must be a number >= 0, got {sigma}")
     if sigma == 0 and not operator.exact:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..energies.base import Energy
-from ._objective import DEFAULT_BOUNDARY, check_image_size
+from ._objective import DEFAULT_BOUNDARY, check_channels, check_image_size
 from .operators import Downsample
 from .restore import PAPER_ETA, restore
 
@@ -120,6 +120,7 @@ def superresolve(
     if not isinstance(y, Tensor) or not y.is_floating_point() or y.dim() != 4:
         raise ValueError("y must be a floating-point tensor of shape (B, C, h, w)")
     op = Downsample(factor)
+    check_channels(energy, y.shape[1])
     check_image_size(energy, y.shape[-2:], factor=op.factor)
     y = y.detach()
     if method not in ("lbfgs", "paper"):

@@ -1,0 +1,109 @@
+"""The bundled colour prior (``pretrained/foe_colour_5x5x24``): a :class:`~scorematch.energies.ColourFoE` trained by
+regularized score matching on colour patches of the training part of ``data/bsds300-train``
+(:func:`~scorematch.datasets.colour_split`), its prior weight per noise level chosen on the tuning crops.
+
+Recreate the bundled file (``torch.set_num_threads(1)``)::
+
+    PYTHONPATH=src python -c "import torch; torch.set_num_threads(1); \\
+    from scorematch.pretrained.colour import build_colour_model; \\
+    build_colour_model('src/scorematch/pretrained/foe_colour_5x5x24.safetensors')"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..datasets.colour import COLOUR_SET, TUNE_INDICES, colour_crops, colour_split
+from ..datasets.patches import load_images
+from ..energies.base import Energy
+from ..priors import FoERecipe, train_image_foe
+from ..serialization import save
+from ..tasks import DEFAULT_BOUNDARY, Denoising, denoise, psnr
+
+__all__ = ["COLOUR_PRIOR", "COLOUR_RECIPE", "COLOUR_LEVELS", "COLOUR_WEIGHTS", "TUNE_CROP", "build_colour_model",
+           "train_colour_prior", "tune_weights", "tuning_noisy", "frozen"]
+
+#: The bundled colour prior's name.
+COLOUR_PRIOR = "foe_colour_5x5x24"
+
+#: The colour prior's recipe: the grey prior's (``experiments.restoration.RECIPE``: pixel-space RSM, lam 1e-5,
+#: Adam lr 0.05 cosine, 64 patches of 24x24 per step, scale 20, LoG whitening sigma 0.5, free filter norms) with
+#: 3-channel filters behind the colour transform ``colour``. The transform and the steps were chosen on the
+#: tuning crops (see the model card).
+COLOUR_RECIPE = FoERecipe(colour="opponent")  # FoERecipe's defaults are the grey recipe
+
+#: Noise levels (1/256 units) whose prior weight is tuned.
+COLOUR_LEVELS = (5, 15, 25)
+#: Prior weights searched (a :func:`~scorematch.experiments.restoration.tuning.climb` from the middle).
+COLOUR_WEIGHTS = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0)
+#: Side of the central crops of the tuning images.
+TUNE_CROP = 128
+
+
+def frozen(energy: Energy) -> Energy:
+    """``energy`` in float32, eval mode, parameters without gradients (as the CLI uses a prior)."""
+    energy = energy.float().eval()
+    for p in energy.parameters():
+        p.requires_grad_(False)
+    return energy
+
+
+def noise_seed(name: str, level: int, draw: int = 0) -> int:
+    """A fixed seed per (image set, level, draw)."""
+    return int(hashlib.sha1(f"{name}/{level}/{draw}".encode()).hexdigest()[:8], 16)
+
+
+def tuning_noisy(x: Tensor, level: int, name: str = "colour-tune") -> Tensor:
+    """``x`` plus i.i.d. Gaussian noise of std ``level / 256`` per pixel and channel (seeded by name and level)."""
+    return Denoising(level / 256)(x, generator=torch.Generator().manual_seed(noise_seed(name, level)))
+
+
+def mean_psnr(out: Tensor, ref: Tensor) -> float:
+    return float(np.mean([psnr(out[b].clamp(0, 1), ref[b]) for b in range(len(out))]))
+
+
+def tune_weights(prior: Energy, x: Tensor, levels=COLOUR_LEVELS, weights=COLOUR_WEIGHTS,
+                 boundary: str = DEFAULT_BOUNDARY) -> dict[str, dict[str, float]]:
+    """{level: {weight: mean PSNR}} over the images ``x`` (N, C, H, W) denoised at the weights a climb to the
+    best one visits (one seeded noise draw per level)."""
+    from ..experiments.restoration.tuning import climb
+
+    out = {}
+    for lv in levels:
+        y = tuning_noisy(x, lv)
+        out[str(lv)] = climb(lambda w, y=y, lv=lv: mean_psnr(denoise(y, prior, sigma=lv / 256, weight=w,
+                                                                     boundary=boundary), x), weights)
+    return out
+
+
+def train_colour_prior(recipe: FoERecipe = COLOUR_RECIPE, *, run_dir: str | os.PathLike | None = None,
+                       progress: bool = False) -> tuple[Energy, float]:
+    """Train ``recipe`` on the training images of the colour set; the prior and the training seconds."""
+    t0 = time.perf_counter()
+    images = load_images(colour_split()["train"], colour=recipe.colour != "grey")
+    prior = train_image_foe(images, recipe, holdout=None, run_dir=run_dir, progress=progress)
+    return prior, time.perf_counter() - t0
+
+
+def build_colour_model(path: str | os.PathLike, *, recipe: FoERecipe = COLOUR_RECIPE, progress: bool = False,
+                       prior: Energy | None = None, train_seconds: float | None = None,
+                       extra: dict[str, Any] | None = None) -> Path:
+    """Train the colour prior (or take ``prior``), tune its weight per level on the tuning crops, save it."""
+    if prior is None:
+        prior, train_seconds = train_colour_prior(recipe, progress=progress)
+    split = colour_split()
+    curves = tune_weights(frozen(prior), colour_crops(split["tune"], TUNE_CROP))
+    best = {lv: float(max(c, key=c.get)) for lv, c in curves.items()}
+    meta = {"recipe": recipe.to_dict(), "train_seconds": train_seconds, "prior_weights": best,
+            "data": {"set": COLOUR_SET, "train": len(split["train"]), "heldout": [p.name for p in split["heldout"]],
+                     "tune": [p.name for p in split["tune"]], "tune_indices": list(TUNE_INDICES)},
+            "tuning": {"crop": TUNE_CROP, "boundary": DEFAULT_BOUNDARY, "psnr": curves}, **(extra or {})}
+    return save(prior.float(), path, metadata=meta)

@@ -1,0 +1,75 @@
+"""The bundled colour prior through the restoration solvers: denoising gains PSNR, every operator keeps 3 channels."""
+
+import pytest
+import torch
+
+import scorematch
+from scorematch.datasets import data_dir, read_image
+from scorematch.pretrained import DEFAULT_COLOUR_PRIOR, load_pretrained, recommended_weight
+from scorematch.tasks import Blur, Denoising, Inpaint, denoise, psnr, restore, superresolve
+
+
+@pytest.fixture(scope="module")
+def prior():
+    p = load_pretrained(DEFAULT_COLOUR_PRIOR).double()
+    for q in p.parameters():
+        q.requires_grad_(False)
+    return p
+
+
+@pytest.fixture(scope="module")
+def clean():
+    im = read_image(data_dir() / "castle" / "102061.jpg", colour=True, dtype=torch.float64)
+    return im[:, 100:148, 200:248].reshape(1, 3, 48, 48)  # (1, 3, 48, 48)
+
+
+def test_bundled_colour_prior_is_a_colour_foe(prior):
+    assert isinstance(prior, scorematch.energies.ColourFoE) and prior.in_channels == 3
+    assert set(scorematch.load_info(scorematch.pretrained.resolve(DEFAULT_COLOUR_PRIOR))["extra"]["prior_weights"]) \
+        >= {"5", "15", "25"}
+
+
+@pytest.mark.parametrize("level", [5, 25])
+def test_colour_denoise_improves_psnr(prior, clean, level):
+    sigma = level / 256
+    y = Denoising(sigma)(clean, generator=torch.Generator().manual_seed(level))
+    x = denoise(y, prior, sigma=sigma, weight=recommended_weight(DEFAULT_COLOUR_PRIOR, sigma), n_iter=40)
+    assert x.dtype == y.dtype and x.shape == y.shape
+    assert psnr(x, clean) > psnr(y, clean) + 1.0
+
+
+def test_colour_prior_through_every_operator_keeps_three_channels(prior, clean):
+    blur = Blur(torch.ones(3, 3, dtype=torch.float64) / 9)
+    assert restore(blur.A(clean), blur, prior, sigma=0.01, weight=0.3, n_iter=3).shape == clean.shape
+    mask = (torch.arange(48 * 48).reshape(48, 48) % 3 != 0).double()
+    paint = Inpaint(mask)
+    assert restore(paint.A(clean), paint, prior, sigma=0.0, n_iter=3).shape == clean.shape
+    small = clean[..., ::2, ::2]
+    assert superresolve(small, prior, n_iter=3).shape == (1, 3, 48, 48)
+
+
+def test_colour_prior_refuses_grey_input(prior, clean):
+    with pytest.raises(ValueError, match="takes colour .* the input is a grey image"):
+        denoise(clean[:, :1], prior, sigma=0.02)
+    with pytest.raises(ValueError, match="an image of 2 channels"):
+        superresolve(clean[:, :2], prior)
+
+
+def test_colour_card_quotes_the_benchmark_and_the_tuning_json():
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    card = scorematch.pretrained.resolve(DEFAULT_COLOUR_PRIOR).with_suffix(".md").read_text()
+    measured = json.loads((root / "docs" / "results" / "benchmarks" / "colour_denoise.json").read_text())
+    assert measured["set"] == "heldout" and measured["models"]["colour"].endswith(f"{DEFAULT_COLOUR_PRIOR}.safetensors")
+    for row in measured["levels"].values():
+        for value in row["mean_psnr"].values():
+            assert f"{value:.3f}" in card
+        for method, diff in row["colour_minus"].items():
+            if method == "noisy":
+                continue
+            assert f"{diff['mean']:+.3f}" in card and f"{diff['std_of_mean']:.3f}" in card
+    weights = scorematch.load_info(scorematch.pretrained.resolve(DEFAULT_COLOUR_PRIOR))["extra"]["prior_weights"]
+    for level, w in weights.items():
+        assert f"{level}/256: {w:g}" in card
