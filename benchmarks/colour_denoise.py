@@ -42,7 +42,7 @@ from _output import emit, load_average  # noqa: E402
 from scorematch.datasets import colour_crops, colour_split  # noqa: E402
 from scorematch.pretrained import (DEFAULT_COLOUR_PRIOR, DEFAULT_PRIOR, load_pretrained,  # noqa: E402
                                     recommended_weight, resolve)
-from scorematch.pretrained.colour import frozen, noise_seed  # noqa: E402
+from scorematch.experiments.restoration.data import frozen, noise_seed  # noqa: E402
 from scorematch.tasks import Denoising, denoise, psnr  # noqa: E402
 
 METHODS = ("colour", "grey", "cbm3d", "bm3d_per_channel")

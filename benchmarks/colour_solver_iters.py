@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from _output import emit, load_average  # noqa: E402
 from scorematch.datasets import colour_crops, colour_split  # noqa: E402
 from scorematch.pretrained import DEFAULT_COLOUR_PRIOR, load_pretrained, recommended_weight  # noqa: E402
-from scorematch.pretrained.colour import TUNE_CROP, frozen, mean_psnr, tuning_noisy  # noqa: E402
+from scorematch.experiments.restoration.colour_model import TUNE_CROP, tuning_noisy  # noqa: E402
+from scorematch.experiments.restoration.data import frozen, mean_psnr  # noqa: E402
 from scorematch.tasks import denoise  # noqa: E402
 from scorematch.tasks.denoise import DENOISE_ITERS, DENOISE_RTOL  # noqa: E402
 

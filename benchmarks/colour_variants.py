@@ -28,8 +28,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from _output import emit, load_average  # noqa: E402
 from scorematch.datasets import colour_crops, colour_split  # noqa: E402
 from scorematch.pretrained import load_pretrained, recommended_weight  # noqa: E402
-from scorematch.pretrained.colour import (COLOUR_LEVELS, COLOUR_RECIPE, TUNE_CROP, frozen, mean_psnr,  # noqa: E402
-                                          train_colour_prior, tune_weights, tuning_noisy)
+from scorematch.experiments.restoration.colour_model import (COLOUR_LEVELS, COLOUR_RECIPE, TUNE_CROP,  # noqa: E402
+                                                             train_colour_prior, tune_weights, tuning_noisy)
+from scorematch.experiments.restoration.data import frozen, mean_psnr  # noqa: E402
 from scorematch.serialization import save  # noqa: E402
 from scorematch.tasks import denoise  # noqa: E402
 

@@ -20,7 +20,7 @@ __all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended
 
 #: The bundled prior every restoration command uses by default.
 DEFAULT_PRIOR = "foe_5x5x24"
-#: The bundled prior the restoration commands use by default for colour input (``scorematch.pretrained.colour``).
+#: The bundled prior the restoration commands use by default for colour input (``scorematch.experiments.restoration.colour_model``).
 DEFAULT_COLOUR_PRIOR = "foe_colour_5x5x24"
 
 

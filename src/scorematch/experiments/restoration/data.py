@@ -37,7 +37,7 @@ def noise(x: Tensor, level: int, seed: int) -> Tensor:
     return Denoising(level / 256)(x, generator=torch.Generator().manual_seed(seed))
 
 
-def noise_seed(name: str, level: int, draw: int) -> int:
+def noise_seed(name: str, level: int, draw: int = 0) -> int:
     return int(hashlib.sha1(f"{name}/{level}/{draw}".encode()).hexdigest()[:8], 16)
 
 

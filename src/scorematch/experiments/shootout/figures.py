@@ -27,7 +27,9 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
             ax.plot([r["cpu_minutes"] for r in mine], [r["heldout_psnr"][str(lv)] for r in mine], "o-", label=est)
         for (name, psnrs), ls in zip(sorted(table["reference"].items()), ("--", ":")):
             ax.axhline(psnrs[str(lv)], color="k", ls=ls, lw=1, label=f"bundled {name}")
-        ax.set(xscale="log", xlabel="CPU minutes of training", ylabel="held-out PSNR (dB)", title=f"noise {lv}/256")
+        log = all(r["cpu_minutes"] > 0 for r in table["rows"])  # (a smoke test's rows may round to 0)
+        ax.set(xscale="log" if log else "linear", xlabel="CPU minutes of training", ylabel="held-out PSNR (dB)",
+               title=f"noise {lv}/256")
         ax.legend(fontsize=7)
     fig.tight_layout()
     path = out_dir / "shootout.png"

@@ -5,34 +5,33 @@ regularized score matching on colour patches of the training part of ``data/bsds
 Recreate the bundled file (``torch.set_num_threads(1)``)::
 
     PYTHONPATH=src python -c "import torch; torch.set_num_threads(1); \\
-    from scorematch.pretrained.colour import build_colour_model; \\
+    from scorematch.experiments.restoration.colour_model import build_colour_model; \\
     build_colour_model('src/scorematch/pretrained/foe_colour_5x5x24.safetensors')"
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 from torch import Tensor
 
-from ..datasets.colour import COLOUR_SET, TUNE_INDICES, colour_crops, colour_split
-from ..datasets.patches import load_images
-from ..energies.base import Energy
-from ..priors import FoERecipe, train_image_foe
-from ..serialization import save
-from ..tasks import DEFAULT_BOUNDARY, Denoising, denoise, psnr
+from ...datasets.colour import COLOUR_SET, TUNE_INDICES, colour_crops, colour_split
+from ...datasets.patches import load_images
+from ...energies.base import Energy
+from ...priors import FoERecipe, train_image_foe
+from ...pretrained import DEFAULT_COLOUR_PRIOR
+from ...serialization import save
+from ...tasks import DEFAULT_BOUNDARY, denoise
+from .data import frozen, mean_psnr, noise, noise_seed
+from .tuning import climb
 
 __all__ = ["COLOUR_PRIOR", "COLOUR_RECIPE", "COLOUR_LEVELS", "COLOUR_WEIGHTS", "TUNE_CROP", "build_colour_model",
-           "train_colour_prior", "tune_weights", "tuning_noisy", "frozen"]
+           "train_colour_prior", "tune_weights", "tuning_noisy"]
 
-#: The bundled colour prior's name.
-COLOUR_PRIOR = "foe_colour_5x5x24"
+COLOUR_PRIOR = DEFAULT_COLOUR_PRIOR
 
 #: The colour prior's recipe: the grey prior's (``experiments.restoration.RECIPE``: pixel-space RSM, lam 1e-5,
 #: Adam lr 0.05 cosine, 64 patches of 24x24 per step, scale 20, LoG whitening sigma 0.5, free filter norms) with
@@ -48,34 +47,15 @@ COLOUR_WEIGHTS = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0)
 TUNE_CROP = 128
 
 
-def frozen(energy: Energy) -> Energy:
-    """``energy`` in float32, eval mode, parameters without gradients (as the CLI uses a prior)."""
-    energy = energy.float().eval()
-    for p in energy.parameters():
-        p.requires_grad_(False)
-    return energy
-
-
-def noise_seed(name: str, level: int, draw: int = 0) -> int:
-    """A fixed seed per (image set, level, draw)."""
-    return int(hashlib.sha1(f"{name}/{level}/{draw}".encode()).hexdigest()[:8], 16)
-
-
 def tuning_noisy(x: Tensor, level: int, name: str = "colour-tune") -> Tensor:
     """``x`` plus i.i.d. Gaussian noise of std ``level / 256`` per pixel and channel (seeded by name and level)."""
-    return Denoising(level / 256)(x, generator=torch.Generator().manual_seed(noise_seed(name, level)))
-
-
-def mean_psnr(out: Tensor, ref: Tensor) -> float:
-    return float(np.mean([psnr(out[b].clamp(0, 1), ref[b]) for b in range(len(out))]))
+    return noise(x, level, noise_seed(name, level))
 
 
 def tune_weights(prior: Energy, x: Tensor, levels=COLOUR_LEVELS, weights=COLOUR_WEIGHTS,
                  boundary: str = DEFAULT_BOUNDARY) -> dict[str, dict[str, float]]:
     """{level: {weight: mean PSNR}} over the images ``x`` (N, C, H, W) denoised at the weights a climb to the
     best one visits (one seeded noise draw per level)."""
-    from ..experiments.restoration.tuning import climb
-
     out = {}
     for lv in levels:
         y = tuning_noisy(x, lv)
