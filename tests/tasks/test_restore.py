@@ -6,8 +6,7 @@ import pytest
 import torch
 
 import scorematch
-from scorematch.cli.restore import default_model_path
-from scorematch.pretrained import recommended_weight
+from scorematch.pretrained import DEFAULT_PRIOR, recommended_weight, resolve
 from scorematch.datasets import read_image
 from scorematch.tasks import Downsample, denoise, psnr, superresolve, upscale_start
 from scorematch.tasks._objective import check_image_size
@@ -16,7 +15,7 @@ from scorematch.tasks.denoise import annealed_steps
 
 @pytest.fixture(scope="module")
 def prior():
-    p = scorematch.load(default_model_path()).double()
+    p = scorematch.load(resolve(DEFAULT_PRIOR)).double()
     for q in p.parameters():
         q.requires_grad_(False)
     return p
@@ -32,7 +31,7 @@ def clean():
 def test_denoise_improves_psnr(prior, clean, level):
     sigma = level / 256
     y = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(level), dtype=clean.dtype)
-    x = denoise(y, prior, sigma=sigma, weight=recommended_weight(default_model_path(), sigma))
+    x = denoise(y, prior, sigma=sigma, weight=recommended_weight(resolve(DEFAULT_PRIOR), sigma))
     assert x.dtype == y.dtype and x.shape == y.shape
     assert psnr(x, clean) > psnr(y, clean) + (0.1 if level == 1 else 0.5)
 

@@ -14,13 +14,13 @@ from ..io.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits, read
 from ..devices import add_device_argument, resolve_device, reuse_freed_memory
 from ..validation import check_number, parse_sigma
 from ..energies.base import Energy
-from ..pretrained import DEFAULT_COLOUR_PRIOR, DEFAULT_PRIOR, models_dir, recommended_weight
+from ..pretrained import DEFAULT_COLOUR_PRIOR, default_prior, recommended_weight, resolve
 from ..serialization import load
 from ..tasks import BLUR_BOUNDARIES, BOUNDARIES, DEFAULT_BOUNDARY
 from ..tasks._objective import channels_of, check_channels
 from ..tasks.superres import PAPER_STEP_SCALE
 
-__all__ = ["add_parser", "parse_sigma", "default_model_path", "read_input", "read_kernel", "read_mask", "NOISY_RANGE"]
+__all__ = ["add_parser", "parse_sigma", "read_input", "read_kernel", "read_mask", "NOISY_RANGE"]
 
 #: Each restoration command and the argument that names its input image.
 RESTORE_COMMANDS = {"denoise": "noisy", "superres": "lowres", "deblur": "blurry", "inpaint": "image"}
@@ -51,17 +51,6 @@ INPAINT_EXAMPLES = """examples:
   scorematch inpaint damaged.png --mask known.png -o filled.png
   scorematch inpaint noisy.png --mask known.npy -o filled.png --sigma 5/256
 """
-
-
-def default_model_path(channels: int = 1) -> Path:
-    """The bundled default prior for images of ``channels`` channels: the grey FoE
-    (``scorematch/pretrained/foe_5x5x24.safetensors``), for colour input (3) the colour FoE
-    (:data:`~scorematch.pretrained.DEFAULT_COLOUR_PRIOR`) where it is bundled."""
-    if channels == 3:
-        colour = models_dir() / f"{DEFAULT_COLOUR_PRIOR}.safetensors"
-        if colour.is_file():
-            return colour
-    return models_dir() / f"{DEFAULT_PRIOR}.safetensors"
 
 
 def read_input(path: str | Path, *, scale: float = 1.0) -> tuple[torch.Tensor, ImageInfo]:
@@ -110,17 +99,8 @@ def _prepare(args: argparse.Namespace) -> torch.device:
 
 
 def _model_path(path: str | None, channels: int = 1) -> Path:
-    if not path:
-        p = default_model_path(channels)
-        if not p.is_file():
-            raise FileNotFoundError(f"the bundled model is missing ({p}); pass --model")
-        return p
-    p = Path(path)
-    if p.is_file():
-        return p
-    from ..pretrained import resolve
-
-    return resolve(path)
+    """The model file of ``--model`` (a file or a bundled name), else the bundled default for ``channels``."""
+    return resolve(path or default_prior(channels))
 
 
 def _load_model(path: str | None, args: argparse.Namespace, device: torch.device, channels: int = 1) -> Energy:

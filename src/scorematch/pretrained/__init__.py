@@ -16,7 +16,7 @@ from .roth_black import ROTH_BLACK_FILE, roth_black_3x3
 
 __all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended_weight", "roth_black_3x3",
            "ROTH_BLACK_FILE", "DEFAULT_PRIOR",
-           "DEFAULT_COLOUR_PRIOR"]
+           "DEFAULT_COLOUR_PRIOR", "default_prior"]
 
 #: The bundled prior every restoration command uses by default.
 DEFAULT_PRIOR = "foe_5x5x24"
@@ -42,6 +42,12 @@ def available() -> list[dict[str, Any]]:
         out.append({"name": path.stem, "path": path, "energy": info["energy"], "bytes": path.stat().st_size,
                     "summary": summary, "card": card if card.is_file() else None})
     return out
+
+
+def default_prior(channels: int = 1) -> str:
+    """The name of the bundled prior the restoration commands use for images of ``channels`` channels:
+    :data:`DEFAULT_COLOUR_PRIOR` for colour (3), else :data:`DEFAULT_PRIOR`."""
+    return DEFAULT_COLOUR_PRIOR if channels == 3 else DEFAULT_PRIOR
 
 
 def resolve(name_or_path: str | os.PathLike) -> Path:
