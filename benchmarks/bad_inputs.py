@@ -367,7 +367,7 @@ def _foe():
 def library_cases() -> list[LibCase]:
     import scorematch
     from scorematch.checkpoint import load_checkpoint
-    from scorematch.datasets import PatchSampler, list_images, read_idx, read_image, write_image
+    from scorematch.datasets import PatchStream, list_images, read_idx, read_image, write_image
     from scorematch.tasks import denoise, superresolve
     from scorematch.validation import parse_sigma
 
@@ -467,8 +467,8 @@ def library_cases() -> list[LibCase]:
                 "smaller than the prior's 9x9 support"),
         LibCase("superresolve: upscale smaller than the prior", "superresolve(torch.rand(1, 1, 4, 4), prior)",
                 lambda d: superresolve(torch.rand(1, 1, 4, 4), _image_prior()), "at least 5x5 pixels"),
-        LibCase("PatchSampler: patch size 0", "PatchSampler(images, 0)",
-                lambda d: PatchSampler([torch.rand(8, 8)], 0), "size must be a positive integer"),
+        LibCase("PatchStream: patch size 0", "PatchStream(images, 0)",
+                lambda d: PatchStream([torch.rand(8, 8)], 0), "size must be a positive integer"),
         LibCase("list_images: empty folder", "list_images(empty_dir)", lambda d: list_images(d), "no image files"),
     ]
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from _output import emit  # noqa: E402
 
 from scorematch.datasets import load_images, split_images  # noqa: E402
-from scorematch.datasets.patches import PatchSampler  # noqa: E402
+from scorematch.datasets.patches import PatchStream  # noqa: E402
 from scorematch.pretrained import load_pretrained  # noqa: E402
 
 LEVELS, PATCH, N = (5, 15, 25), 40, 256
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.model:
         name, _, path = item.partition("=")
         g = torch.Generator().manual_seed(3)
-        patches = PatchSampler(train, PATCH)(N, g)
+        patches = PatchStream(train, PATCH)(N, g)
         result["models"][name] = {"file": path, "scale": scales(load_pretrained(path).eval(), patches, g)}
     emit(result, args.out)
     return 0

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from scorematch import save
-from scorematch.datasets.patches import PatchSampler, load_images, split_images
+from scorematch.datasets.patches import PatchStream, load_images, split_images
 from scorematch.energies.foe import FieldOfExperts, laplacian_whitening_kernel
 from scorematch.energies.image_prior import ImageFoE
 from scorematch.energies.layers import compose_kernels
@@ -57,7 +57,7 @@ BANDS = [(0.02, 0.06), (0.06, 0.12), (0.12, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 
 
 def zca_kernel(images, k: int = 5) -> torch.Tensor:
     """Central row of the ZCA matrix of k x k patches (0..255, eps 1), unit norm, shape (k, k)."""
-    x = PatchSampler(list(images), k)(50000, torch.Generator().manual_seed(1)).double()[:, 0].reshape(50000, -1) * 255
+    x = PatchStream(list(images), k)(50000, torch.Generator().manual_seed(1)).double()[:, 0].reshape(50000, -1) * 255
     d, v = torch.linalg.eigh(torch.cov(x.T))
     zk = (v @ torch.diag(1 / torch.sqrt(d + 1.0)) @ v.T)[(k * k) // 2].reshape(k, k)
     return (zk / zk.norm()).float()
@@ -65,7 +65,7 @@ def zca_kernel(images, k: int = 5) -> torch.Tensor:
 
 def spectra(images) -> dict[str, list[float]]:
     """Radial power of whitened 32x32 patches per frequency band (cycles/px), relative to the largest band."""
-    raw = PatchSampler(list(images), 32)(3000, torch.Generator().manual_seed(0)).double()[:, 0].numpy() * 255
+    raw = PatchStream(list(images), 32)(3000, torch.Generator().manual_seed(0)).double()[:, 0].numpy() * 255
     power = (np.abs(np.fft.fft2(raw)) ** 2).mean(0)
     f = np.fft.fftfreq(32)
     r = np.hypot(*np.meshgrid(f, f, indexing="ij"))
@@ -86,7 +86,7 @@ def train(name: str, images, changes: dict) -> ImageFoE:
     changes.pop("whitening")
     r = FoERecipe(**{**RECIPE.to_dict(), **changes})
     kernel = zca_kernel(images)
-    data = PatchSampler(list(images), r.patch_size, scale=r.scale, whitening=kernel)(
+    data = PatchStream(list(images), r.patch_size, scale=r.scale, whitening=kernel)(
         r.n_patches, torch.Generator().manual_seed(r.seed))
     foe = FieldOfExperts(r.n_experts, r.kernel_size, normalize_filters=r.normalize_filters,
                          generator=torch.Generator().manual_seed(r.seed))

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from .config import Settings
 from .io.images import dequantize
-from .datasets.patches import PatchSampler, load_images, split_images
+from .datasets.patches import PatchStream, load_images, split_images
 from .energies.foe import FieldOfExperts, laplacian_whitening_kernel
 from .energies.colour_prior import COLOUR_TRANSFORMS, ColourFoE
 from .energies.image_prior import ImageFoE
@@ -158,12 +158,12 @@ def training_patches(images: Sequence[Tensor], recipe: FoERecipe) -> Tensor:
         g = torch.Generator().manual_seed(recipe.seed + 1)
         images = [dequantize(im, g) for im in images]
     if recipe.space == "pixel":
-        sampler = PatchSampler(images, recipe.patch_size)
+        stream = PatchStream(images, recipe.patch_size)
     else:
         kernel = (laplacian_whitening_kernel(recipe.whitening_size, sigma=recipe.whitening_sigma)
                   if recipe.whitening_size else None)
-        sampler = PatchSampler(images, recipe.patch_size, scale=recipe.scale, whitening=kernel)
-    return sampler(recipe.n_patches, torch.Generator().manual_seed(recipe.seed))
+        stream = PatchStream(images, recipe.patch_size, scale=recipe.scale, whitening=kernel)
+    return stream(recipe.n_patches, torch.Generator().manual_seed(recipe.seed))
 
 
 def train_image_foe(

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from scorematch import laplacian_whitening_kernel
-from scorematch.datasets import ImageFileError, PatchSampler, data_dir, read_image, split_images, whiten
+from scorematch.datasets import ImageFileError, PatchStream, data_dir, read_image, split_images, whiten
 from scorematch.experiments import patches as P
 
 
@@ -23,7 +23,7 @@ def _coded_images():
 def test_patches_are_true_subwindows_and_positions_are_uniform():
     ims = _coded_images()
     size = 4
-    sampler = PatchSampler(ims, size)
+    sampler = PatchStream(ims, size)
     g = torch.Generator().manual_seed(0)
     patches = sampler(20000, g)  # (B, 1, 4, 4)
     assert patches.shape == (20000, 1, size, size)
@@ -45,17 +45,17 @@ def test_patches_are_true_subwindows_and_positions_are_uniform():
     assert rows.min() > 0.7 * rows.mean() and rows.max() < 1.3 * rows.mean()  # all row offsets reached
 
 
-def test_patch_sampler_is_seeded_and_flattens_and_scales():
+def test_patch_stream_is_seeded_and_flattens_and_scales():
     ims = _coded_images()
-    a = PatchSampler(ims, 3, flatten=True, scale=2.0)(50, torch.Generator().manual_seed(3))
-    b = PatchSampler(ims, 3, flatten=True, scale=2.0)(50, torch.Generator().manual_seed(3))
+    a = PatchStream(ims, 3, flatten=True, scale=2.0)(50, torch.Generator().manual_seed(3))
+    b = PatchStream(ims, 3, flatten=True, scale=2.0)(50, torch.Generator().manual_seed(3))
     assert a.shape == (50, 9) and torch.equal(a, b)
-    c = PatchSampler(ims, 3, flatten=True)(50, torch.Generator().manual_seed(3))
+    c = PatchStream(ims, 3, flatten=True)(50, torch.Generator().manual_seed(3))
     assert torch.equal(a, 2.0 * c)
     with pytest.raises(ValueError, match="smaller than the patch size"):
-        PatchSampler(ims, 11)
+        PatchStream(ims, 11)
     with pytest.raises(ValueError, match="no images"):
-        PatchSampler([], 3)
+        PatchStream([], 3)
 
 
 def test_laplacian_whitening_kernel_and_whiten():
@@ -84,10 +84,10 @@ def test_laplacian_whitening_kernel_and_whiten():
     assert np.mean(white) < np.mean(raw) - 0.3 and all(w < r for w, r in zip(white, raw))
 
 
-def test_sampler_with_whitening_draws_from_the_whitened_images():
+def test_patch_stream_with_whitening_draws_from_the_whitened_images():
     ims = [torch.rand(30, 30, generator=torch.Generator().manual_seed(2), dtype=torch.float64)]
     k = laplacian_whitening_kernel(dtype=torch.float64)
-    s = PatchSampler(ims, 6, whitening=k, scale=255.0)
+    s = PatchStream(ims, 6, whitening=k, scale=255.0)
     w = whiten(255.0 * ims[0][None, None], k)[0, 0]  # (26, 26)
     p = s(5, torch.Generator().manual_seed(0))[:, 0]
     for patch in p:  # each patch is a window of the whitened, scaled image
@@ -150,18 +150,18 @@ def test_patch_experiment_data_are_held_out_and_dequantized_by_one_grey_level():
     assert 0 <= stats["train"]["flat_fraction"] <= 1 and stats["train"]["equal_horizontal_neighbours"] > 0
 
 
-def test_patch_sampler_keeps_colour_channels():
+def test_patch_stream_keeps_colour_channels():
     import torch
-    from scorematch.datasets import PatchSampler
+    from scorematch.datasets import PatchStream
 
     g = torch.Generator().manual_seed(0)
     ims = [torch.rand(3, 20, 30, generator=g), torch.rand(3, 25, 25, generator=g)]
-    p = PatchSampler(ims, 8, scale=2.0)(5, torch.Generator().manual_seed(1))
+    p = PatchStream(ims, 8, scale=2.0)(5, torch.Generator().manual_seed(1))
     assert p.shape == (5, 3, 8, 8) and p.max() <= 2.0
-    grey = PatchSampler([im[0] for im in ims], 8, scale=2.0)(5, torch.Generator().manual_seed(1))
+    grey = PatchStream([im[0] for im in ims], 8, scale=2.0)(5, torch.Generator().manual_seed(1))
     assert torch.equal(grey[:, 0], p[:, 0])  # the same draws: the grey patches are the colour ones' first channel
     with pytest.raises(ValueError, match="different numbers of channels"):
-        PatchSampler([ims[0], ims[1][0]], 8)
+        PatchStream([ims[0], ims[1][0]], 8)
 
 
 def test_colour_split_is_fixed():

@@ -221,7 +221,7 @@ def test_bad_data_is_refused_before_the_run_dir_is_created(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_a_sampler_returning_nan_is_reported_with_the_step():
+def test_a_data_stream_returning_nan_is_reported_with_the_step():
     energy, data, loss, settings = resume_child.problem()
 
     def sampler(batch_size, generator):
@@ -229,7 +229,7 @@ def test_a_sampler_returning_nan_is_reported_with_the_step():
         x[0, 0] = float("inf")
         return x
 
-    with pytest.raises(ValueError, match="sampler's batch at step 0 contains NaN or inf"):
+    with pytest.raises(ValueError, match="data stream's batch at step 0 contains NaN or inf"):
         scorematch.fit(energy, sampler, loss, **settings)
 
 

@@ -140,7 +140,7 @@ class Prepared:
     """What :func:`prepare` builds from the settings (nothing is written yet)."""
 
     energy: Energy
-    data: Any  # Tensor (N, ...) or sampler
+    data: Any  # Tensor (N, ...) or a data stream
     description: dict[str, Any]
 
 

@@ -2,7 +2,7 @@
 
 from .paths import data_dir
 from ..io.images import IMAGE_SUFFIXES, ImageFileError, dequantize, list_images, read_image, write_image
-from .patches import PatchSampler, load_images, split_images, whiten
+from .patches import PatchStream, load_images, split_images, whiten
 from .colour import COLOUR_SET, colour_crops, colour_split
 from .mnist import MNIST_FILES, downsample2x, load_mnist, read_idx
 
@@ -18,7 +18,7 @@ __all__ = [
     "dequantize",
     "IMAGE_SUFFIXES",
     "ImageFileError",
-    "PatchSampler",
+    "PatchStream",
     "load_images",
     "split_images",
     "whiten",

@@ -13,7 +13,7 @@ from torch import Tensor
 from ..io.images import list_images, read_image
 from .paths import data_dir
 
-__all__ = ["load_images", "whiten", "PatchSampler", "split_images"]
+__all__ = ["load_images", "whiten", "PatchStream", "split_images"]
 
 
 def load_images(
@@ -68,8 +68,8 @@ def whiten(images: Tensor, kernel: Tensor) -> Tensor:
     return F.conv2d(images, kernel.to(images.dtype).reshape(1, 1, *kernel.shape[-2:]))
 
 
-class PatchSampler:
-    """Draw random square patches from a list of images: a ``sampler(batch_size, generator)``.
+class PatchStream:
+    """Draw random square patches from a list of images: a data stream ``stream(batch_size, generator)``.
 
     Parameters
     ----------

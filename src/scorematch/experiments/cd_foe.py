@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from ..config import TrainConfig
-from ..datasets import PatchSampler, load_images
+from ..datasets import PatchStream, load_images
 from ..energies import FieldOfExperts, laplacian_whitening_kernel
 from ..estimators import contrastive_divergence_loss
 from ..samplers import StepSizeController
@@ -132,7 +132,7 @@ def train_cd_foe(
     generator = torch.Generator().manual_seed(cfg["seed"])
     train = load_images(cfg["images"], limit=cfg["n_images"])
     kernel = laplacian_whitening_kernel(cfg["whitening"]["size"], sigma=cfg["whitening"]["sigma"])
-    sampler = PatchSampler(train, cfg["patch_size"], scale=cfg["scale"], whitening=kernel)
+    sampler = PatchStream(train, cfg["patch_size"], scale=cfg["scale"], whitening=kernel)
     foe = FieldOfExperts(cfg["n_experts"], cfg["kernel_size"], generator=generator).to(device)
 
     def data(batch_size: int, gen: torch.Generator) -> torch.Tensor:

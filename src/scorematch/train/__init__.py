@@ -5,7 +5,7 @@ run (:mod:`~scorematch.train.guards`)."""
 from .fit import FitResult, fit
 from .guards import DivergenceError, TrainingInterrupted
 from .run_dir import CHECKPOINT, MODEL, RESUME_MAY_CHANGE, RunDirectory, check_resumable
-from .steps import Sampler
+from .steps import DataStream
 
-__all__ = ["fit", "FitResult", "DivergenceError", "TrainingInterrupted", "Sampler", "RunDirectory",
+__all__ = ["fit", "FitResult", "DivergenceError", "TrainingInterrupted", "DataStream", "RunDirectory",
            "check_resumable", "CHECKPOINT", "MODEL", "RESUME_MAY_CHANGE"]

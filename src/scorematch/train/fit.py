@@ -19,7 +19,7 @@ from ..config import TrainConfig
 from ..energies import Energy
 from .guards import DivergenceError, StopRequest, TrainingInterrupted, divergence
 from .run_dir import RunDirectory
-from .steps import (LossFn, Sampler, check_batch, data_stream, first_order_step, lbfgs_step, lr_at, make_optimizer,
+from .steps import (LossFn, DataStream, check_batch, data_stream, first_order_step, lbfgs_step, lr_at, make_optimizer,
                     mean_over_ranks, step_loss)
 
 __all__ = ["fit", "FitResult"]
@@ -44,7 +44,7 @@ class FitResult:
 
 def fit(
     energy: Energy,
-    data: Union[Tensor, Sampler],
+    data: Union[Tensor, DataStream],
     loss_fn: LossFn,
     *,
     config: TrainConfig | None = None,
@@ -62,7 +62,7 @@ def fit(
     energy : Energy
         Trained in place.
     data : Tensor, shape (N, ...), or callable
-        A data set sampled with replacement, or ``sampler(batch_size, generator) -> (batch_size, ...)``.
+        A data set sampled with replacement, or a data stream ``stream(batch_size, generator) -> (batch_size, ...)``.
     loss_fn : callable
         ``loss_fn(energy, batch) -> scalar``, e.g. ``functools.partial(score_matching_loss, lam=0.01)``.
         If it takes a ``generator`` keyword, it gets the run's seeded generator.
@@ -106,10 +106,10 @@ def fit(
         :class:`KeyboardInterrupt`.
     """
     config = _config(energy, loss_fn, config, overrides)
-    sampler, n_data = data_stream(data)
+    stream, n_data = data_stream(data)
     batch_size = config.batch_size if config.batch_size is not None else n_data
     if batch_size is None:
-        raise ValueError("batch_size=None (full batch) needs a data tensor, not a sampler")
+        raise ValueError("batch_size=None (full batch) needs a data tensor, not a data stream")
     full_batch = config.batch_size is None and isinstance(data, Tensor)
     params = [p for p in energy.parameters() if p.requires_grad]
     if not params:
@@ -126,7 +126,7 @@ def fit(
     record = _Record(run, energy, optimizer, generator, config, history)
     loss = step_loss(energy, loss_fn, generator, batch_size)
     update = lbfgs_step if config.optimizer == "lbfgs" else first_order_step
-    batches = _batches(data if full_batch else None, sampler, batch_size, generator, checked=n_data is None)
+    batches = _batches(data if full_batch else None, stream, batch_size, generator, checked=n_data is None)
     t0 = time.perf_counter()
     energy.train()
     with _progress_bar(progress, config.steps, start_step) as bar, StopRequest().installed() as stop:
@@ -157,14 +157,14 @@ def fit(
                      run_dir=run.path if run else None)
 
 
-def _batches(full: Tensor | None, sampler: Sampler, batch_size: int, generator: torch.Generator, *,
+def _batches(full: Tensor | None, stream: DataStream, batch_size: int, generator: torch.Generator, *,
              checked: bool) -> Callable[[int], Tensor]:
-    """step -> the step's batch: ``full`` every step (full-batch training), else a draw of ``sampler``
-    (``checked``: a user's sampler, whose batches are checked)."""
+    """step -> the step's batch: ``full`` every step (full-batch training), else a draw of ``stream``
+    (``checked``: a user's stream, whose batches are checked)."""
     def batch(step: int) -> Tensor:
         if full is not None:
             return full
-        x = sampler(batch_size, generator)
+        x = stream(batch_size, generator)
         if checked:
             check_batch(x, batch_size, step)
         return x

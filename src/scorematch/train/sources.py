@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..datasets import PatchSampler, data_dir, downsample2x, list_images, load_images, load_mnist
+from ..datasets import PatchStream, data_dir, downsample2x, list_images, load_images, load_mnist
 from ..energies import Energy, FieldOfExperts, ProductOfExperts, laplacian_whitening_kernel
 
 __all__ = ["MODELS", "BUNDLED_SETS", "training_data", "new_energy", "check_init", "on_device"]
@@ -43,7 +43,7 @@ def training_data(model: str, name: str, *, dtype: torch.dtype, scale: float = 1
 
     Returns
     -------
-    data : Tensor of shape (N, 196) or (N, 1, 14, 14), or a patch sampler ``(batch, generator) -> Tensor``
+    data : Tensor of shape (N, 196) or (N, 1, 14, 14), or a patch stream ``(batch, generator) -> Tensor``
     shape : tuple of int
         One sample's shape.
     description : dict
@@ -69,9 +69,9 @@ def training_data(model: str, name: str, *, dtype: torch.dtype, scale: float = 1
     if model == "foe" and size < kernel_size:
         raise ValueError(f"--patch-size {size} is smaller than --kernel-size {kernel_size}")
     kernel = laplacian_whitening_kernel(whiten, dtype=dtype) if whiten else None
-    sampler = PatchSampler(images, size, flatten=(model == "poe"), scale=scale, whitening=kernel)
+    stream = PatchStream(images, size, flatten=(model == "poe"), scale=scale, whitening=kernel)
     shape = (size * size,) if model == "poe" else (1, size, size)
-    return sampler, shape, {"data": str(_image_folder(name)), "kind": "patches", "images": len(images),
+    return stream, shape, {"data": str(_image_folder(name)), "kind": "patches", "images": len(images),
                             "patch_size": size, "scale": scale, "whiten": whiten}
 
 
@@ -117,10 +117,10 @@ def check_init(energy: Energy, name: str, model: str, shape: tuple[int, ...], *,
     return energy
 
 
-def on_device(sampler: Callable[[int, torch.Generator], torch.Tensor],
+def on_device(stream: Callable[[int, torch.Generator], torch.Tensor],
               device: torch.device) -> Callable[[int, torch.Generator], torch.Tensor]:
-    """A patch sampler whose batches are moved to ``device`` (the draws stay on the CPU generator)."""
+    """A data stream whose batches are moved to ``device`` (the draws stay on the CPU generator)."""
     def sample(batch_size: int, generator: torch.Generator) -> torch.Tensor:
-        return sampler(batch_size, generator).to(device)
+        return stream(batch_size, generator).to(device)
 
     return sample

@@ -16,23 +16,24 @@ from .. import distributed as dist_util
 from ..config import TrainConfig
 from ..energies import Energy
 
-__all__ = ["Sampler", "LossFn", "data_stream", "check_batch", "make_optimizer", "lr_at", "step_loss",
+__all__ = ["DataStream", "LossFn", "data_stream", "check_batch", "make_optimizer", "lr_at", "step_loss",
            "first_order_step", "lbfgs_step", "mean_over_ranks"]
 
-#: A data source: ``sampler(batch_size, generator) -> Tensor`` of shape (batch_size, ...).
-Sampler = Callable[[int, torch.Generator], Tensor]
+#: A data stream: ``stream(batch_size, generator) -> Tensor`` of shape (batch_size, ...) (what ``fit`` draws
+#: batches from; not an MCMC sampler, see :mod:`scorematch.samplers`).
+DataStream = Callable[[int, torch.Generator], Tensor]
 LossFn = Callable[..., Tensor]
 
 
-def data_stream(data: Union[Tensor, Sampler]) -> tuple[Sampler, int | None]:
-    """``data`` as a sampler, and the size of the data set (None for a user's sampler).
+def data_stream(data: Union[Tensor, DataStream]) -> tuple[DataStream, int | None]:
+    """``data`` as a data stream, and the size of the data set (None for a user's stream).
 
     A tensor (N, ...) is checked (non-empty, floating, finite) and sampled with replacement.
     """
     if callable(data) and not isinstance(data, Tensor):
         return data, None
     if not isinstance(data, Tensor):
-        raise TypeError(f"data must be a Tensor (N, ...) or a sampler callable, got {type(data).__name__}")
+        raise TypeError(f"data must be a Tensor (N, ...) or a data stream callable, got {type(data).__name__}")
     if data.dim() < 2 or data.shape[0] == 0:
         raise ValueError(
             f"data must be a non-empty tensor of shape (N, ...), got {tuple(data.shape)}; pass at least one sample"
@@ -51,8 +52,8 @@ def data_stream(data: Union[Tensor, Sampler]) -> tuple[Sampler, int | None]:
 
 
 def check_batch(batch: Any, batch_size: int, step: int) -> None:
-    """A sampler's output must be a finite floating tensor of shape (batch_size, ...)."""
-    where = f"the sampler's batch at step {step}"
+    """A data stream's output must be a finite floating tensor of shape (batch_size, ...)."""
+    where = f"the data stream's batch at step {step}"
     if not isinstance(batch, Tensor):
         raise TypeError(f"{where} is a {type(batch).__name__}, not a Tensor")
     if batch.dim() < 2 or batch.shape[0] != batch_size:

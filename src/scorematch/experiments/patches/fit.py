@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ...datasets import PatchSampler, dequantize, load_images, split_images
+from ...datasets import PatchStream, dequantize, load_images, split_images
 from ...energies import ProductOfExperts
 from ...estimators import score_matching_loss
 from ...serialization import load, save
@@ -46,7 +46,7 @@ def prepare_data(cond: Condition, *, n_test: int = N_TEST, limit: int | None = N
     size = cond.patch_size
     g = torch.Generator().manual_seed(0)
     draw = cond.n_train * (3 if cond.drop_flat else 1)
-    x = PatchSampler(train_ims, size, flatten=True)(draw, g)  # (draw, D)
+    x = PatchStream(train_ims, size, flatten=True)(draw, g)  # (draw, D)
     if cond.drop_flat:
         bad = ((x <= 0) | (x >= 1)).any(1) | (x.amax(1) == x.amin(1))
         x = x[~bad]
@@ -56,7 +56,7 @@ def prepare_data(cond: Condition, *, n_test: int = N_TEST, limit: int | None = N
     if cond.dequantize_train:
         x = dequantize(x, g)
     gt = torch.Generator().manual_seed(12345)
-    test = PatchSampler(test_ims, size, flatten=True)(n_test, gt)
+    test = PatchStream(test_ims, size, flatten=True)(n_test, gt)
     test_dq = dequantize(test, gt)
     return {"train": x, "test": test, "test_dequantized": test_dq}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from ...datasets import PatchSampler, load_images, split_images
+from ...datasets import PatchStream, load_images, split_images
 from ...energies import DeepEnergy
 from ...estimators import noise_conditional_loss
 from ...train import FitResult, fit
@@ -35,7 +35,7 @@ def train_deep_energy(out: str | os.PathLike, *, estimator: str = "dsm", steps: 
     train_images, _ = split_images(load_images("train400"), holdout=0.1)
     energy = DeepEnergy(**arch, generator=torch.Generator().manual_seed(seed))
     loss = functools.partial(noise_conditional_loss, estimator=ESTIMATORS[estimator])
-    return fit(energy, PatchSampler(train_images, patch), loss, run_dir=Path(out), resume=resume, progress=progress,
+    return fit(energy, PatchStream(train_images, patch), loss, run_dir=Path(out), resume=resume, progress=progress,
                steps=steps, batch_size=batch, lr=lr, seed=seed, log_every=50, checkpoint_every=250,
                metadata={"estimator": estimator, "patch": patch, "margin": energy.support - 1,
                          "data": "train400 (9/10)", **arch})
