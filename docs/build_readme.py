@@ -573,18 +573,43 @@ INVERSE_PROBLEMS = {"deblur_motion_0.01": "deblurring, motion kernels 13-27 px, 
 
 
 def _inverse_problems(results: Path) -> str:
-    d = _json(results, "benchmarks/inverse_problems.json")
-    rows = [[INVERSE_PROBLEMS[k], _f(p["ours"]), _f(p["anchor"]),
-             f"{_signed(p['ours_minus_anchor'])} ± {_f(p['std_of_mean'])}"
-             + (" (a tie)" if is_tie(p["ours_minus_anchor"], p["std_of_mean"]) else ""), _signed(p["bar"])]
-            for k, p in d["problems"].items()]
+    runs = {"foe_5x5x24": _json(results, "benchmarks/inverse_problems.json"),
+            "deep_energy": _json(results, "benchmarks/inverse_problems_deep_energy.json")}
+
+    def diff(p: _Fields) -> str:
+        tie = " (a tie)" if is_tie(p["ours_minus_anchor"], p["std_of_mean"]) else ""
+        return f"{_signed(p['ours_minus_anchor'])} ± {_f(p['std_of_mean'])}{tie}"
+
+    foe, deep = runs["foe_5x5x24"], runs["deep_energy"]
+    rows = [[INVERSE_PROBLEMS[k], _f(p["anchor"]), _f(p["ours"]), diff(p), _f(deep["problems"][k]["ours"]),
+             diff(deep["problems"][k]), _signed(p["bar"])] for k, p in foe["problems"].items()]
+    commits = _names(sorted({f"{d['commit'][:7]}{' with uncommitted changes' if d['dirty'] else ''}"
+                             for d in runs.values()}))
     return "\n".join([
-        f"Beyond the paper (`python benchmarks/inverse_problems.py`): the bundled prior through `tasks.restore` on "
-        f"{d['n_test']} held-out images ({d['crop']}x{d['crop']} central crops), every choice (our weight, Wiener's "
-        f"balance, the inpainting iterations) made on the {d['n_tune']} tuning crops; mean PSNR (dB), and ours minus "
-        f"the anchor paired over the images (mean ± std of the mean; a tie within two std). Measured at commit "
-        f"{d['commit'][:7]}{' with uncommitted changes' if d['dirty'] else ''} on this 2-core machine.", "",
-        _table(["problem (anchor)", "ours", "anchor", "ours minus anchor", "issue's bar"], rows)])
+        f"Beyond the paper (`python benchmarks/inverse_problems.py [--model deep_energy]`): the bundled priors through "
+        f"`tasks.restore` on {foe['n_test']} held-out images ({foe['crop']}x{foe['crop']} central crops), every choice "
+        f"(the FoE's weight and inpainting iterations, the deep energy's level per problem, Wiener's balance) made "
+        f"on the {foe['n_tune']} tuning crops; mean PSNR (dB), and each prior minus the anchor paired over the images "
+        f"(mean ± std of the mean; a tie within two std). Measured at commit {commits} on this 2-core machine.", "",
+        _table(["problem (anchor)", "anchor", "foe_5x5x24", "minus anchor", "deep_energy", "minus anchor",
+                "issue's bar"], rows)])
+
+
+def _colour_denoise(results: Path) -> str:
+    d = _json(results, "benchmarks/colour_denoise.json")
+    rows = []
+    for lv, e in d["levels"].items():
+        m, c = e["mean_psnr"], e["colour_minus"]
+        rows.append([f"{lv}/256", _f(m["noisy"]), _f(m["grey"]), _f(m["cbm3d"]), _f(m["colour"]),
+                     f"{_signed(c['grey']['mean'])} ± {_f(c['grey']['std_of_mean'])}",
+                     f"{_signed(c['cbm3d']['mean'])} ± {_f(c['cbm3d']['std_of_mean'])}"])
+    return "\n".join([
+        f"Colour denoising (`python benchmarks/colour_denoise.py`): {len(d['images'])} held-out BSDS300 colour images "
+        f"({d['crop']}x{d['crop']} central crops), noise i.i.d. per pixel and channel; the bundled colour prior "
+        "`foe_colour_5x5x24` against the grey prior applied to each channel and colour BM3D (`bm3d.bm3d_rgb`); mean "
+        "PSNR (dB) and the colour prior minus each, paired over the images (mean ± std of the mean).", "",
+        _table(["noise", "noisy", "grey prior per channel", "colour BM3D", "colour prior", "minus grey per channel",
+                "minus colour BM3D"], rows)])
 
 
 #: README block name -> renderer.
@@ -599,6 +624,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "restoration-heldout": _restoration_heldout,
     "denoise-speed": _denoise_speed,
     "inverse-problems": _inverse_problems,
+    "colour-denoise": _colour_denoise,
     "known-gaps": _known_gaps,
     "gpu": _gpu,
 }
