@@ -26,7 +26,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import scorematch  # noqa: E402
-from scorematch.cli.restore import default_model_path, parse_sigma  # noqa: E402
+from scorematch.cli.restore import parse_sigma  # noqa: E402
+from scorematch.pretrained import DEFAULT_PRIOR, resolve  # noqa: E402
 from scorematch.pretrained import recommended_weight  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.devices import reuse_freed_memory  # noqa: E402
@@ -39,7 +40,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--image", default="lena")
     ap.add_argument("--sigma", default="5/256")
-    ap.add_argument("--model", default=str(default_model_path()))
+    ap.add_argument("--model", default=str(resolve(DEFAULT_PRIOR)))
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--float64", action="store_true", help="also time float64 (slower)")
     ap.add_argument("--profile", action="store_true", help="also print the torch profiler's top operators")

@@ -28,11 +28,11 @@ CHILD = r"""
 import json, resource, sys, time, torch
 sys.path.insert(0, {src!r})
 import scorematch
-from scorematch.cli.restore import default_model_path
+from scorematch.pretrained import DEFAULT_PRIOR, resolve
 from scorematch.tasks import denoise
 torch.set_num_threads({threads})
 size, tile, iters = {size}, {tile}, {iters}
-prior = scorematch.load(default_model_path())
+prior = scorematch.load(resolve(DEFAULT_PRIOR))
 for p in prior.parameters():
     p.requires_grad_(False)
 g = torch.Generator().manual_seed(0)
@@ -68,13 +68,13 @@ def main() -> None:
     import torch
 
     import scorematch
-    from scorematch.cli.restore import default_model_path
+    from scorematch.pretrained import DEFAULT_PRIOR, resolve
     from scorematch.tasks import denoise
 
     res = {"benchmark": "denoise_large", "threads": THREADS, "torch": torch.__version__,
            "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
            "load_avg_1min": round(os.getloadavg()[0], 2)}
-    prior = scorematch.load(default_model_path()).double()
+    prior = scorematch.load(resolve(DEFAULT_PRIOR)).double()
     for p in prior.parameters():
         p.requires_grad_(False)
     y = 0.5 + 0.1 * torch.randn(1, 1, args.check, args.check, generator=torch.Generator().manual_seed(1),

@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit, load_average  # noqa: E402
-from scorematch.cli.restore import default_model_path, parse_sigma  # noqa: E402
+from scorematch.cli.restore import parse_sigma  # noqa: E402
+from scorematch.pretrained import DEFAULT_PRIOR, resolve  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.devices import reuse_freed_memory  # noqa: E402
 from scorematch.pretrained import load_pretrained, recommended_weight  # noqa: E402
@@ -143,10 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     sigma = parse_sigma(args.sigma)
     clean = read_image(data_dir() / "set12" / f"{args.image}.png", dtype=torch.float32)
     y = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
-    prior = load_pretrained(default_model_path()).float().eval()
+    prior = load_pretrained(resolve(DEFAULT_PRIOR)).float().eval()
     for p in prior.parameters():
         p.requires_grad_(False)
-    weight = recommended_weight(default_model_path(), sigma)
+    weight = recommended_weight(resolve(DEFAULT_PRIOR), sigma)
     result = {"benchmark": "denoise_vs_bm3d", "image": args.image, "shape": list(clean.shape), "sigma": sigma,
               "weight": weight, "torch": torch.__version__, "threads": torch.get_num_threads(),
               "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
