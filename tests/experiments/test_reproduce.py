@@ -48,6 +48,26 @@ def test_reproduce_writes_report_and_caches_stages(tmp_path, fake_experiment, ca
     assert calls == [True, True]
 
 
+def test_the_report_keeps_the_sections_of_other_finished_stages(tmp_path, fake_experiment, monkeypatch):
+    mod, _ = fake_experiment
+    other = types.ModuleType("scorematch_fake_other")
+    other.TITLE = "Other experiment"
+    other.run = lambda out_dir, *, quick=False, progress=True: out_dir.mkdir(parents=True, exist_ok=True)
+    other.report = lambda out_dir: "other section"
+    monkeypatch.setitem(sys.modules, "scorematch_fake_other", other)
+    registry = {"fake": "scorematch_fake_exp", "other": "scorematch_fake_other"}
+    from scorematch.cli import reproduce
+
+    monkeypatch.setattr(experiments, "EXPERIMENTS", registry)
+    monkeypatch.setattr(reproduce, "EXPERIMENTS", registry)
+    assert main(["reproduce", "fake", "--quick", "--out", str(tmp_path)]) == 0
+    assert main(["reproduce", "other", "--quick", "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "report.md").read_text()
+    assert md.index("## Fake experiment") < md.index("## Other experiment")  # both, in the registry's order
+    assert main(["reproduce", "other", "--out", str(tmp_path)]) == 0  # the full run: fake has no full result
+    assert "## Fake experiment" not in (tmp_path / "report.md").read_text()
+
+
 def test_interrupted_stage_is_rerun(tmp_path, fake_experiment):
     mod, calls = fake_experiment
     mod.fail = True

@@ -108,6 +108,21 @@ def _check_dependencies(names: list[str]) -> None:
             raise ModuleNotFoundError(f"No module named {module!r}", name=module)
 
 
+def _stage_settings(name: str, quick: bool, device: str) -> dict[str, Any]:
+    return {"stage": name, "quick": quick, "device": device}
+
+
+def _reported(names: list[str], state: dict[str, Any], cache: Cache, quick: bool, device: str) -> list[str]:
+    """The stages of the report, in report order: those run now, and every other stage of the folder finished with
+    the same settings and code (so running one stage keeps the others' sections in the one report)."""
+    def finished(name: str) -> bool:
+        stage = state["stages"].get(name, {})
+        return bool(stage.get("done")) and (stage.get("stamp") or {}).get("key") == cache.key(
+            _stage_settings(name, quick, device))
+
+    return [n for n in EXPERIMENTS if n in names or finished(n)]
+
+
 def run(args: argparse.Namespace) -> int:
     names = _selected(args.what)
     _check_dependencies(names)
@@ -122,11 +137,10 @@ def run(args: argparse.Namespace) -> int:
     state = _load_state(state_file)
     cache = Cache(force=args.force)
     state["run"] = cache.run
-    sections: list[tuple[str, str]] = []
     for name in names:
         module = get(name)
         stage = state["stages"].get(name, {})
-        settings = {"stage": name, "quick": args.quick, "device": device}
+        settings = _stage_settings(name, args.quick, device)
         command = "scorematch reproduce " + name + (" --quick" if args.quick else "") + f" --out {shlex.quote(str(out))}"
         if cache.is_current(stage.get("stamp"), settings) and stage.get("done"):
             print(f"[{name}] cached ({cache_describe(stage['stamp'], None)}); --force recomputes", file=sys.stderr)
@@ -141,8 +155,11 @@ def run(args: argparse.Namespace) -> int:
             state["stages"][name] = stage
             _save_state(state_file, state)
             print(f"[{name}] done in {stage['seconds']:.0f} s", file=sys.stderr, flush=True)
-        sections.append((module.TITLE if hasattr(module, "TITLE") else name, module.report(out / name)))
     _save_state(state_file, state)
+    sections = []
+    for name in _reported(names, state, cache, args.quick, device):
+        module = get(name)
+        sections.append((getattr(module, "TITLE", name), module.report(out / name)))
     page = write_report(out, sections, state, quick=args.quick)
     print(f"report: {out / 'report.md'} and {page}")
     return 0
