@@ -11,7 +11,7 @@ from torch import Tensor
 
 from ..validation import check_int, check_number
 from .experts import DEFAULT_C, StudentTExperts
-from .foe import laplacian_whitening_kernel
+from .image_prior import FixedFront, whitening_kernel
 from .layers import Conv2d, standard_normal
 
 __all__ = ["ColourFoE", "COLOUR_TRANSFORMS", "colour_transform"]
@@ -39,7 +39,7 @@ def colour_transform(name: str, *, dtype: torch.dtype = torch.float64) -> Tensor
     raise ValueError(f"colour transform must be one of {COLOUR_TRANSFORMS}, got {name!r}")
 
 
-class ColourFoE(StudentTExperts):
+class ColourFoE(FixedFront, StudentTExperts):
     """``E(x) = sum_p sum_i alpha_i g(w_i^T (F * x)_(p))`` for colour images ``x`` on [0, 1], shape (B, 3, H, W).
 
     ``F`` is a fixed 3 -> 3 channel convolution: the colour transform ``T`` (:func:`colour_transform`), then the
@@ -104,7 +104,7 @@ class ColourFoE(StudentTExperts):
         self.kernel_size = kernel_size
         self.scale, self.whitening_size, self.whitening_sigma = self_scale, self_ws, self_sigma
         self.transform = transform
-        self.register_load_state_dict_post_hook(_reset_front_kernel)
+        self._keep_front_exact()
 
     def config(self) -> dict[str, Any]:
         return {"n_experts": self.n_experts, "kernel_size": self.kernel_size, **super().config(),
@@ -150,24 +150,12 @@ class ColourFoE(StudentTExperts):
             kind = " (a grey image: use a grey prior such as foe_5x5x24)" if x.shape[1] == 1 else ""
             raise ValueError(f"x must have shape (B, 3, H, W) with H, W >= {self.support}, got {tuple(x.shape)}{kind}")
 
-    def _apply(self, fn, recurse=True):  # .double(), .to(...): the fixed kernel is recomputed at the new precision
-        super()._apply(fn, recurse)
-        _reset_front_kernel(self)
-        return self
+    def _front_kernel(self) -> Tensor:
+        return _front_kernel(self.scale, self.whitening_size, self.whitening_sigma, self.transform)
 
 
 def _front_kernel(scale: float, whitening_size: int, whitening_sigma: float, transform: str) -> Tensor:
     """``s T[o, i] L`` in float64, shape (3, 3, w, w) (w = 1 without whitening)."""
-    if whitening_size:
-        kernel = laplacian_whitening_kernel(whitening_size, sigma=whitening_sigma, dtype=torch.float64)
-    else:
-        kernel = torch.ones(1, 1, dtype=torch.float64)
+    kernel = whitening_kernel(whitening_size, whitening_sigma)
     t = colour_transform(transform)
     return scale * t[:, :, None, None] * kernel  # (3, 3, w, w)
-
-
-def _reset_front_kernel(prior: ColourFoE, _incompatible_keys=None) -> None:
-    """Refill the fixed front kernel from its definition in the buffer's dtype (see ImageFoE's)."""
-    w = prior.layers[0].raw_weight
-    with torch.no_grad():
-        w.copy_(_front_kernel(prior.scale, prior.whitening_size, prior.whitening_sigma, prior.transform).to(w))

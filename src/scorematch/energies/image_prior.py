@@ -11,10 +11,44 @@ from .foe import FieldOfExperts, laplacian_whitening_kernel
 from .layers import Conv2d
 from .experts import DEFAULT_C
 
-__all__ = ["ImageFoE"]
+__all__ = ["ImageFoE", "FixedFront", "whitening_kernel"]
 
 
-class ImageFoE(FieldOfExperts):
+def whitening_kernel(size: int, sigma: float) -> Tensor:
+    """The fixed whitening of a prior in float64, shape (w, w): the ``size x size`` Laplacian of Gaussian
+    (:func:`~scorematch.energies.foe.laplacian_whitening_kernel`), or ``[[1]]`` for ``size = 0`` (none)."""
+    if size:
+        return laplacian_whitening_kernel(size, sigma=sigma, dtype=torch.float64)
+    return torch.ones(1, 1, dtype=torch.float64)
+
+
+class FixedFront:
+    """For priors whose first layer is a fixed convolution defined by :meth:`_front_kernel` (float64): the
+    buffer is refilled from that definition after ``.to()`` / ``.double()`` and after loading a state dict, so a
+    float64 prior holds the float64 kernel (casting a float32 copy, or loading one, would keep float32 rounding).
+    Call :meth:`_keep_front_exact` at the end of ``__init__``."""
+
+    def _front_kernel(self) -> Tensor:
+        raise NotImplementedError
+
+    def _keep_front_exact(self) -> None:
+        self.register_load_state_dict_post_hook(_refill_front_kernel)
+
+    def _apply(self, fn, recurse=True):  # .double(), .to(...): the fixed kernel is recomputed at the new precision
+        super()._apply(fn, recurse)
+        _refill_front_kernel(self)
+        return self
+
+
+def _refill_front_kernel(prior: FixedFront, _incompatible_keys=None) -> None:
+    """Refill the fixed front buffer from its definition, in the buffer's dtype (a module-level function, so the
+    load hook pickles)."""
+    w = prior.layers[0].raw_weight
+    with torch.no_grad():
+        w.copy_(prior._front_kernel().to(w))
+
+
+class ImageFoE(FixedFront, FieldOfExperts):
     """``E(x) = sum_p sum_i alpha_i g(w_i^T (L * (s x))_(p))`` for gray images ``x`` on [0, 1].
 
     A :class:`FieldOfExperts` trained on images that were scaled by ``s`` (e.g. 255) and whitened with the
@@ -71,20 +105,12 @@ class ImageFoE(FieldOfExperts):
         self.scale, self.whitening_size, self.whitening_sigma = float(scale), int(whitening_size), float(whitening_sigma)
         k = self._front_kernel().to(torch.get_default_dtype())  # (1, 1, w, w)
         self.layers.insert(0, Conv2d(1, 1, k.shape[-1], weight=k, trainable=False))
-        self.register_load_state_dict_post_hook(_reset_front_kernel)
+        self._keep_front_exact()
 
     def _front_kernel(self) -> Tensor:
         """``s L`` computed in float64, shape (1, 1, w, w) (w = 1 without whitening)."""
-        if self.whitening_size:
-            kernel = laplacian_whitening_kernel(self.whitening_size, sigma=self.whitening_sigma, dtype=torch.float64)
-        else:
-            kernel = torch.ones(1, 1, dtype=torch.float64)
+        kernel = whitening_kernel(self.whitening_size, self.whitening_sigma)
         return (self.scale * kernel).reshape(1, 1, *kernel.shape)  # (1, 1, w, w)
-
-    def _apply(self, fn, recurse=True):  # .double(), .to(...): the fixed kernel is recomputed at the new precision
-        super()._apply(fn, recurse)
-        _reset_front_kernel(self)
-        return self
 
     def config(self) -> dict[str, Any]:
         return {
@@ -128,11 +154,3 @@ class ImageFoE(FieldOfExperts):
                     whitening_sigma=whitening_sigma).to(next(foe.parameters()).dtype)
         prior.foe.load_state_dict(foe.state_dict())
         return prior
-
-
-def _reset_front_kernel(prior: ImageFoE, _incompatible_keys=None) -> None:
-    """Refill the fixed ``s L`` buffer from its definition in the buffer's dtype, so that a float64 prior holds
-    the float64 kernel (casting a float32 copy, or loading one from a file, would keep float32 rounding)."""
-    w = prior.layers[0].raw_weight
-    with torch.no_grad():
-        w.copy_(prior._front_kernel().to(w))
