@@ -98,7 +98,7 @@ def _check_device(names: list[str], requested: str) -> None:
 
 
 #: Optional packages each stage needs beyond matplotlib (which every stage's figures need).
-STAGE_NEEDS = {"mnist": ("sklearn",)}
+STAGE_NEEDS = {"mnist": ("sklearn",), "beyond": ("skimage",)}
 
 
 def _check_dependencies(names: list[str]) -> None:

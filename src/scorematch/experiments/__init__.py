@@ -16,6 +16,7 @@ EXPERIMENTS: dict[str, str] = {
     "patches": "scorematch.experiments.patches",
     "restoration": "scorematch.experiments.restoration",
     "speed": "scorematch.experiments.speed",
+    "beyond": "scorematch.experiments.beyond",
     "shootout": "scorematch.experiments.shootout",
 }
 

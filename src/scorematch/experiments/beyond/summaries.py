@@ -1,0 +1,50 @@
+"""The stage's table read back: per problem, each method's mean PSNR and choice, and ours minus each other
+method paired over the held-out images."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+from pathlib import Path
+from typing import Any
+
+from ..compare import describe, paired_difference
+from .settings import GREY_PROBLEMS
+
+
+def ours_and_others(problem: str, methods: list[str]) -> tuple[list[str], list[str]]:
+    """Our methods (the bundled priors; the colour prior) and those they are compared with (the anchors)."""
+    if problem in GREY_PROBLEMS:
+        anchor = GREY_PROBLEMS[problem][1]
+        return [m for m in methods if m != anchor], [anchor]
+    return ["colour_prior"], [m for m in methods if m != "colour_prior"]
+
+
+def comparison(ours: list[float], other: list[float]) -> dict[str, Any]:
+    """Mean of ``ours - other`` paired over the images, the std of that mean and the tie rule's verdict."""
+    diff, std = paired_difference(ours, other)
+    std_of_mean = std / math.sqrt(len(ours))
+    return {"diff": diff, "std_of_mean": std_of_mean, "reads": describe(diff, std_of_mean), "n_images": len(ours)}
+
+
+def summary(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """``beyond.json`` summarized: ``config`` and, per problem, ``means`` (method -> mean PSNR), ``choices``,
+    ``seconds`` and ``comparisons`` ((ours, other) -> :func:`comparison`, as a list of dicts)."""
+    table = json.loads((Path(out_dir) / "beyond.json").read_text())
+    problems = {}
+    for problem, methods in table["problems"].items():
+        ours, others = ours_and_others(problem, list(methods))
+        entry: dict[str, Any] = {
+            "means": {m: statistics.mean(r["psnr"]) for m, r in methods.items()},
+            "choices": {m: r["choice"] for m, r in methods.items()},
+            "seconds": {m: r["seconds"] for m, r in methods.items()},
+            "n_images": len(next(iter(methods.values()))["psnr"]),
+            "comparisons": [{"ours": a, "other": b, **comparison(methods[a]["psnr"], methods[b]["psnr"])}
+                            for a in ours for b in others if a in methods and b in methods]}
+        noisy = next((r["noisy_psnr"] for r in methods.values() if "noisy_psnr" in r), None)
+        if noisy is not None:
+            entry["means"]["noisy"] = statistics.mean(noisy)
+        problems[problem] = entry
+    return {"config": table["config"], "problems": problems}
