@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's package: its restoration summaries are the report's
 
 from scorematch.experiments import mnist, patches, restoration  # noqa: E402
+from scorematch.experiments.beyond import settings as beyond_settings  # noqa: E402
 from scorematch.experiments.compare import TIE_SIGMAS, describe, is_tie, paired_difference, std_of_mean  # noqa: E402
 
 WIDTH = 115  # the README's line length; tables are not wrapped
@@ -297,9 +298,9 @@ def _choices(results: Path) -> _Fields:
     return _json(results, "restoration/choices.json")
 
 
-def _measured_by(results: Path) -> str:
-    """Which commit, machine and finish time measured the restoration blocks (restoration/provenance.json)."""
-    prov = _json(results, "restoration/provenance.json")
+def _measured_by(results: Path, provenance: str = "restoration/provenance.json") -> str:
+    """Which commit, machine and finish time measured a stage's blocks (its published ``provenance``)."""
+    prov = _json(results, provenance)
     stamp, m = prov["stage_stamp"], prov["machine"]
     dirty = f" with uncommitted changes (code fingerprint {stamp['fingerprint']})" if stamp["dirty"] else ""
     return (f"Measured at commit {stamp['commit'][:7]}{dirty} on {m['cpu_count']} {m['processor']} cores, "
@@ -565,51 +566,55 @@ def _passed(results: Path, name: str) -> int:
     return int(found.group(1))
 
 
-#: The inverse problems of benchmarks/inverse_problems.py, in the README's order and words.
-INVERSE_PROBLEMS = {"deblur_motion_0.01": "deblurring, motion kernels 13-27 px, noise 0.01 (Wiener)",
-                    "inpaint_50pct": "inpainting, 50 % random pixels missing (biharmonic)",
-                    "superres_3x": "super-resolution 3x (bicubic, projected)",
-                    "superres_4x": "super-resolution 4x (bicubic, projected)"}
+#: The issue's acceptance bar (dB over the anchor) per inverse problem of the beyond stage.
+INVERSE_BARS = {"deblur": 1.0, "inpaint": 0.5, "superres_3x": 0.1, "superres_4x": 0.1}
+
+
+def _beyond_diff(entry: _Fields, ours: str, other: str) -> str:
+    c = next(c for c in entry["comparisons"] if c["ours"] == ours and c["other"] == other)
+    tie = " (a tie)" if is_tie(c["diff"], c["std_of_mean"]) else ""
+    return f"{_signed(c['diff'])} ± {_f(c['std_of_mean'])}{tie}"
 
 
 def _inverse_problems(results: Path) -> str:
-    runs = {"foe_5x5x24": _json(results, "benchmarks/inverse_problems.json"),
-            "deep_energy": _json(results, "benchmarks/inverse_problems_deep_energy.json")}
-
-    def diff(p: _Fields) -> str:
-        tie = " (a tie)" if is_tie(p["ours_minus_anchor"], p["std_of_mean"]) else ""
-        return f"{_signed(p['ours_minus_anchor'])} ± {_f(p['std_of_mean'])}{tie}"
-
-    foe, deep = runs["foe_5x5x24"], runs["deep_energy"]
-    rows = [[INVERSE_PROBLEMS[k], _f(p["anchor"]), _f(p["ours"]), diff(p), _f(deep["problems"][k]["ours"]),
-             diff(deep["problems"][k]), _signed(p["bar"])] for k, p in foe["problems"].items()]
-    commits = _names(sorted({f"{d['commit'][:7]}{' with uncommitted changes' if d['dirty'] else ''}"
-                             for d in runs.values()}))
+    t = _json(results, "beyond/summary.json")
+    c, priors = t["config"], t["config"]["priors"]
+    rows = []
+    for key, (title, anchor) in beyond_settings.GREY_PROBLEMS.items():
+        e = t["problems"][key]
+        rows.append([f"{title} ({beyond_settings.METHOD_NAMES[anchor]})", _f(e["means"][anchor]),
+                     *(cell for p in priors for cell in (_f(e["means"][p]), _beyond_diff(e, p, anchor))),
+                     _signed(INVERSE_BARS[key])])
+    first = t["problems"]["deblur"]
     return "\n".join([
-        f"Beyond the paper (`python benchmarks/inverse_problems.py [--model deep_energy]`): the bundled priors through "
-        f"`tasks.restore` on {foe['n_test']} held-out images ({foe['crop']}x{foe['crop']} central crops), every choice "
-        f"(the FoE's weight and inpainting iterations, the deep energy's level per problem, Wiener's balance) made "
-        f"on the {foe['n_tune']} tuning crops; mean PSNR (dB), and each prior minus the anchor paired over the images "
-        f"(mean ± std of the mean; a tie within two std). Measured at commit {commits} on this 2-core machine.", "",
-        _table(["problem (anchor)", "anchor", "foe_5x5x24", "minus anchor", "deep_energy", "minus anchor",
-                "issue's bar"], rows)])
+        f"Beyond the paper (`scorematch reproduce beyond`, report section 'Beyond the paper'): the bundled priors "
+        f"through `tasks.restore` on {first['n_images']} held-out images ({c['grey_crop']}x{c['grey_crop']} central "
+        "crops), every choice (the FoE's weight and inpainting iterations, the deep energy's level per problem, "
+        "Wiener's balance) made on the 6 tuning crops; mean PSNR (dB), and each prior minus the anchor paired over "
+        f"the images (mean ± std of the mean; a tie within two std). {_measured_by(results, 'beyond/provenance.json')}.",
+        "", _table(["problem (anchor)", "anchor", *(h for p in priors for h in (p, "minus anchor")), "issue's bar"],
+                   rows)])
 
 
 def _colour_denoise(results: Path) -> str:
-    d = _json(results, "benchmarks/colour_denoise.json")
+    t = _json(results, "beyond/summary.json")
+    levels = [k for k in t["problems"] if k.startswith("colour_")]
+    others = ("grey_per_channel", "cbm3d", "tv")
     rows = []
-    for lv, e in d["levels"].items():
-        m, c = e["mean_psnr"], e["colour_minus"]
-        rows.append([f"{lv}/256", _f(m["noisy"]), _f(m["grey"]), _f(m["cbm3d"]), _f(m["colour"]),
-                     f"{_signed(c['grey']['mean'])} ± {_f(c['grey']['std_of_mean'])}",
-                     f"{_signed(c['cbm3d']['mean'])} ± {_f(c['cbm3d']['std_of_mean'])}"])
+    for key in levels:
+        e = t["problems"][key]
+        rows.append([f"{key.removeprefix('colour_')}/256", _f(e["means"]["noisy"]),
+                     *(_f(e["means"][m]) for m in (*others, "colour_prior")),
+                     *(_beyond_diff(e, "colour_prior", m) for m in others)])
+    c, n = t["config"], t["problems"][levels[0]]["n_images"]
+    names = [beyond_settings.METHOD_NAMES[m] for m in (*others, "colour_prior")]
     return "\n".join([
-        f"Colour denoising (`python benchmarks/colour_denoise.py`): {len(d['images'])} held-out BSDS300 colour images "
-        f"({d['crop']}x{d['crop']} central crops), noise i.i.d. per pixel and channel; the bundled colour prior "
-        "`foe_colour_5x5x24` against the grey prior applied to each channel and colour BM3D (`bm3d.bm3d_rgb`); mean "
-        "PSNR (dB) and the colour prior minus each, paired over the images (mean ± std of the mean).", "",
-        _table(["noise", "noisy", "grey prior per channel", "colour BM3D", "colour prior", "minus grey per channel",
-                "minus colour BM3D"], rows)])
+        f"Colour denoising (`scorematch reproduce beyond`): {n} held-out BSDS300 colour images ({c['colour_crop']}x"
+        f"{c['colour_crop']} central crops), noise i.i.d. per pixel and channel; the bundled colour prior against "
+        "the grey prior applied to each channel (both at their cards' weights), colour BM3D (`bm3d.bm3d_rgb`) and "
+        "colour TV (weight per level chosen on the colour tuning crops); mean PSNR (dB) and the colour prior minus "
+        "each, paired over the images (mean ± std of the mean).", "",
+        _table(["noise", "noisy", *names, *(f"minus {m}" for m in names[:3])], rows)])
 
 
 #: README block name -> renderer.

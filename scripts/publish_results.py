@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from scorematch.experiments import patches  # noqa: E402
+from scorematch.experiments import beyond, patches  # noqa: E402
 from scorematch.experiments.cache import read_stamp  # noqa: E402
 from scorematch.io import write_json  # noqa: E402
 
@@ -32,12 +32,13 @@ PUBLISHED = {
     "mnist": ("mnist", ["loglik.csv", "classification.csv", "long.csv", "results.json", "*.png"]),
     "patches": ("patches", ["results.csv", "*.png", "cd_foe/*.png"]),
     "speed": ("benchmarks", ["cost_growth.json", "cost_growth.png"]),
+    "beyond": ("beyond", ["beyond.json", "beyond.png"]),
 }
 
 
 #: stage -> {file: function of the stage's run folder}: summaries the stage computes from its stored results
 #: (in its report) without writing them, written beside the copied files.
-DERIVED = {"patches": {"summary.json": patches.summary}}
+DERIVED = {"patches": {"summary.json": patches.summary}, "beyond": {"summary.json": beyond.summary}}
 
 
 def publish(run: Path, stage: str, to: Path) -> list[Path]:

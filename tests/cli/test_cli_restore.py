@@ -346,6 +346,30 @@ def test_inpaint_cli_keeps_the_known_pixels(tmp_path, clean, capsys):
     assert out["psnr"] > out["psnr_input"]  # above the smooth fill it starts from
 
 
+def test_inpaint_and_superres_with_deep_energy_use_its_tuned_level(tmp_path, clean, capsys):
+    """A noise-conditional model serves as the MAP prior ``E_s`` at the level its file recommends for the task."""
+    from scorematch.pretrained import load_pretrained, recommended_level
+    from scorematch.tasks import Inpaint, restore
+
+    path, im = clean
+    mask = np.random.default_rng(1).random(im.shape) > 0.5
+    np.save(tmp_path / "mask.npy", mask.astype(np.uint8))
+    np.save(tmp_path / "holes.npy", im.numpy() * mask)
+    assert main(["inpaint", str(tmp_path / "holes.npy"), "--mask", str(tmp_path / "mask.npy"), "-o",
+                 str(tmp_path / "out.npy"), "--model", "deep_energy", "--iters", "5", "--reference", str(path)]) == 0
+    level = recommended_level("deep_energy", "inpaint")
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["level"] == level
+    energy = load_pretrained("deep_energy").float()
+    y = torch.from_numpy(im.numpy() * mask).float()[None, None]
+    expected = restore(y, Inpaint(torch.from_numpy(mask).float()), energy.at(level), sigma=0.0, n_iter=5)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected[0, 0].double().numpy(), atol=1e-6)
+    np.save(tmp_path / "small.npy", im.numpy()[::2, ::2])
+    assert main(["superres", str(tmp_path / "small.npy"), "-o", str(tmp_path / "big.npy"), "--factor", "2",
+                 "--iters", "2", "--model", "deep_energy", "--reference", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["level"] == recommended_level(
+        "deep_energy", "superres_2x")
+
+
 def test_superres_cli_factor_3(tmp_path, clean):
     path, im = clean
     assert main(["superres", str(path), "-o", str(tmp_path / "big.npy"), "--factor", "3", "--iters", "3"]) == 0

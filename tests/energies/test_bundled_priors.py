@@ -91,3 +91,30 @@ def test_bundled_deep_energy_denoises_by_its_conditioning_and_its_card_quotes_th
                  "--model", "deep_energy", "--reference", str(tmp_path / "clean.npy")]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["method"] == "tweedie" and out["psnr"] > out["psnr_input"] + 3
+
+
+def test_recommended_level_reads_the_map_levels_and_takes_the_nearest_factor(tmp_path):
+    from scorematch.energies import DeepEnergy
+    from scorematch.pretrained import recommended_level
+    from scorematch.serialization import save
+
+    path = save(DeepEnergy(2, 1), tmp_path / "m.safetensors",
+                metadata={"map_levels": {"deblur": 8, "inpaint": 3, "superres_3x": 5, "superres_4x": 8}})
+    assert recommended_level(path, "deblur") == 8 / 256 and recommended_level(path, "inpaint") == 3 / 256
+    assert recommended_level(path, "superres_2x") == 5 / 256  # the nearest tuned factor, 3
+    assert recommended_level(path, "superres_8x") == 8 / 256
+    assert recommended_level(path, "denoise") is None
+    assert recommended_level(save(DeepEnergy(2, 1), tmp_path / "bare.safetensors"), "deblur") is None
+
+
+def test_the_bundled_deep_energy_recommends_a_tuned_level_per_inverse_problem():
+    from scorematch.pretrained import recommended_level
+
+    levels = load_info(available_path("deep_energy"))["extra"]["map_levels"]
+    assert set(levels) == {"deblur", "inpaint", "superres_3x", "superres_4x"}
+    for task, level in levels.items():
+        assert recommended_level("deep_energy", task) == level / 256
+
+
+def available_path(name):
+    return {m["name"]: m for m in available()}[name]["path"]

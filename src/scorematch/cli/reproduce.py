@@ -25,6 +25,7 @@ EXAMPLES = """examples:
   scorematch reproduce all                    # the full experiments: about an hour on 2 cores for the paper's,
                                               # plus 4 x 80 CPU minutes of training for the shoot-out stage
                                               # (the report gives each stage's time)
+  scorematch reproduce beyond                 # colour denoising and the inverse problems beside anchors
   scorematch reproduce shootout               # the estimator shoot-out alone (resumes row by row)
   scorematch reproduce mnist --out runs/mine  # one experiment
   scorematch reproduce all --force            # recompute everything, cached results and models included

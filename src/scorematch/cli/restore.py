@@ -14,7 +14,7 @@ from ..io.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits, read
 from ..devices import add_device_argument, resolve_device, reuse_freed_memory
 from ..validation import check_number, parse_sigma
 from ..energies.base import Energy
-from ..pretrained import DEFAULT_COLOUR_PRIOR, default_prior, recommended_weight, resolve
+from ..pretrained import DEFAULT_COLOUR_PRIOR, default_prior, recommended_level, recommended_weight, resolve
 from ..serialization import load
 from ..tasks import BLUR_BOUNDARIES, BOUNDARIES, DEFAULT_BOUNDARY
 from ..tasks._objective import channels_of, check_channels
@@ -120,6 +120,16 @@ def _load_model(path: str | None, args: argparse.Namespace, device: torch.device
     return energy.to(device=device, dtype=_dtype(args))
 
 
+def _map_prior(energy: Energy, model: Path, task: str) -> tuple[Energy, float | None]:
+    """The MAP prior of ``task`` (``deblur``, ``inpaint``, ``superres_<f>x``): a noise-conditional model's field
+    ``E_s`` at the level its file recommends for the task (:func:`~scorematch.pretrained.recommended_level`), else
+    the energy itself; and that level (None when none applies)."""
+    from ..tasks import is_noise_conditional
+
+    level = recommended_level(model, task) if is_noise_conditional(energy) else None
+    return (energy if level is None else energy.at(level)), level
+
+
 def _dtype(args: argparse.Namespace) -> torch.dtype:
     return torch.float64 if args.float64 else torch.float32
 
@@ -145,7 +155,7 @@ def _common(p: argparse.ArgumentParser, *, denoising: bool = False) -> None:
         p.add_argument("--method", choices=("lbfgs", "paper"), default="lbfgs",
                        help="solver: L-BFGS (default) or the paper's annealed gradient steps")
     p.add_argument("--iters", type=int, help="iterations (default: 60 L-BFGS / 300 paper for denoise, 80 / 200 "
-                   "for superres, 150 for deblur and noisy inpaint, 80 for exact inpaint)")
+                   "for superres, 150 for deblur and noisy inpaint, 500 for exact inpaint)")
     p.add_argument("--tile", type=int, help="evaluate the prior in tiles of this many pixels (large images)")
     p.add_argument("--boundary", choices=BOUNDARIES, default=DEFAULT_BOUNDARY,
                    help=f"how the prior treats the image border (default: {DEFAULT_BOUNDARY}; 'valid' constrains "
@@ -258,12 +268,13 @@ def run_superres(args: argparse.Namespace) -> int:
     y, info = _read(args.lowres, args)
     ref = _reference(args, (args.factor * y.shape[-2], args.factor * y.shape[-1]), y.shape[1])
     bits = _output_bits(args, info)
-    energy = _load_model(args.model, args, device, y.shape[1])
+    model = _model_path(args.model, y.shape[1])
+    energy, level = _map_prior(_load_model(args.model, args, device, y.shape[1]), model, f"superres_{args.factor}x")
     x = superresolve(y.to(device, _dtype(args)), energy, factor=args.factor, method=args.method,
                      n_iter=args.iters, tile=args.tile, boundary=args.boundary,
                      progress=sys.stderr.isatty()).cpu()
     write_image(args.output, x[0], bits=bits, scale=args.scale)
-    _report(x, ref, {"model": _model_path(args.model, y.shape[1]).stem, "factor": args.factor})
+    _report(x, ref, {"model": model.stem, "factor": args.factor, **({} if level is None else {"level": level})})
     return 0
 
 
@@ -289,15 +300,15 @@ def read_mask(path: str, shape: tuple[int, int]) -> torch.Tensor:
     return (m != 0).double()
 
 
-def _solve(args: argparse.Namespace, y: torch.Tensor, info: ImageInfo, op, sigma: float, device) -> int:
-    """Run :func:`~scorematch.tasks.restore` for ``op`` and write the output (deblur and inpaint)."""
+def _solve(args: argparse.Namespace, y: torch.Tensor, info: ImageInfo, op, sigma: float, device, task: str) -> int:
+    """Run :func:`~scorematch.tasks.restore` for ``op`` and write the output (``task``: deblur or inpaint)."""
     from ..tasks import psnr, restore
 
     h, w = op.image_size(*y.shape[-2:])
     ref = _reference(args, (h, w), y.shape[1])
     bits = _output_bits(args, info)
-    energy = _load_model(args.model, args, device, y.shape[1])
     model = _model_path(args.model, y.shape[1])
+    energy, level = _map_prior(_load_model(args.model, args, device, y.shape[1]), model, task)
     weight = 1.0 if sigma == 0 else (args.weight if args.weight is not None
                                      else recommended_weight(model, sigma))
     x = restore(y.to(device, _dtype(args)), op, energy, sigma=sigma, weight=weight, method=args.method,
@@ -305,7 +316,7 @@ def _solve(args: argparse.Namespace, y: torch.Tensor, info: ImageInfo, op, sigma
                 step_scale=PAPER_STEP_SCALE if sigma == 0 and args.method == "paper" else None,
                 progress=sys.stderr.isatty()).cpu()
     write_image(args.output, x[0], bits=bits, scale=args.scale)
-    extra = {"model": model.stem, "sigma": sigma, "weight": weight}
+    extra = {"model": model.stem, "sigma": sigma, "weight": weight, **({} if level is None else {"level": level})}
     if ref is not None and tuple(y.shape[-2:]) == (h, w):
         extra["psnr_input"] = round(psnr(op.start(y), ref), 4)
     _report(x, ref, extra)
@@ -319,7 +330,7 @@ def run_deblur(args: argparse.Namespace) -> int:
     device = _prepare(args)
     y, info = _read(args.blurry, args)
     op = Blur(read_kernel(args.kernel).to(device), boundary=args.blur_boundary)
-    return _solve(args, y, info, op, sigma, device)
+    return _solve(args, y, info, op, sigma, device, "deblur")
 
 
 def run_inpaint(args: argparse.Namespace) -> int:
@@ -329,4 +340,4 @@ def run_inpaint(args: argparse.Namespace) -> int:
     device = _prepare(args)
     y, info = _read(args.image, args)
     op = Inpaint(read_mask(args.mask, tuple(y.shape[-2:])).to(device))
-    return _solve(args, y, info, op, sigma, device)
+    return _solve(args, y, info, op, sigma, device, "inpaint")

@@ -14,7 +14,8 @@ from ..energies import Energy
 from ..serialization import load, load_info
 from .roth_black import ROTH_BLACK_FILE, roth_black_3x3
 
-__all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended_weight", "roth_black_3x3",
+__all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended_weight", "recommended_level",
+           "roth_black_3x3",
            "ROTH_BLACK_FILE", "DEFAULT_PRIOR",
            "DEFAULT_COLOUR_PRIOR", "default_prior"]
 
@@ -86,3 +87,28 @@ def recommended_weight(name_or_path: str | os.PathLike, sigma: float) -> float:
         return levels[min(levels, key=lambda s: abs(math.log(s / sigma)))]
     w = extra.get("prior_weight")
     return float(w) if isinstance(w, (int, float)) else 1.0
+
+
+def recommended_level(name_or_path: str | os.PathLike, task: str) -> float | None:
+    """The noise level (on the [0, 1] scale) at which a noise-conditional model file recommends its field ``E_s``
+    as the MAP prior of ``task``; None when it gives none (then its ``energy`` at its lowest level serves).
+
+    Its metadata's ``map_levels`` (task -> level in 1/256 units, chosen on tuning images) is keyed by ``deblur``,
+    ``inpaint`` and ``superres_<f>x``; a super-resolution factor without an entry takes the nearest factor's.
+    """
+    table = load_info(resolve(name_or_path)).get("extra", {}).get("map_levels")
+    if not isinstance(table, dict) or not table:
+        return None
+    if task in table:
+        return float(table[task]) / 256
+    factors = {_factor(k): v for k, v in table.items() if _factor(k)}
+    if _factor(task) and factors:
+        f = _factor(task)
+        return float(factors[min(factors, key=lambda g: (abs(g - f), g))]) / 256
+    return None
+
+
+def _factor(task: str) -> int | None:
+    """The factor of a ``superres_<f>x`` task name, else None."""
+    digits = task.removeprefix("superres_").removesuffix("x")
+    return int(digits) if task.startswith("superres_") and task.endswith("x") and digits.isdigit() else None

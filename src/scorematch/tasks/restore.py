@@ -19,7 +19,7 @@ from ._objective import DEFAULT_BOUNDARY, check_channels, check_image_size, imag
 from . import lbfgs
 from .operators import LinearOperator, as_operator
 
-__all__ = ["restore", "objective_and_grad", "annealed_steps", "PAPER_ETA", "CONSTRAINED_SCALE"]
+__all__ = ["restore", "objective_and_grad", "annealed_steps", "PAPER_ETA", "CONSTRAINED_SCALE", "EXACT_ITERS"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 PAPER_ETA = (2e-2, 5e-4)
 #: Scale of the constrained objective ``E(P z)`` for L-BFGS (the prior's curvature in 0..255 units is order 1).
 CONSTRAINED_SCALE = 1 / 255**2
+#: L-BFGS iterations without noise (an exact constraint such as inpainting): chosen for the bundled FoE's inpainting
+#: on the tuning crops by ``scorematch reproduce beyond`` (the largest of its grid 80, 200, 500).
+EXACT_ITERS = 500
 
 
 def annealed_steps(n: int, eta: tuple[float, float] = PAPER_ETA) -> list[float]:
@@ -77,8 +80,8 @@ def restore(
         Prior weight ``w`` (1: the plain MAP estimate; with ``sigma = 0`` it does not matter).
     method : {"lbfgs", "paper"}
         ``"lbfgs"`` (default): L-BFGS with a strong-Wolfe line search (:mod:`scorematch.tasks.lbfgs`), from
-        ``start``, at most ``n_iter`` iterations (default 150 with noise, 80 without) or until the largest
-        gradient entry falls below ``tol`` (default 1e-6 with noise, 1e-7 without) or the objective stalls
+        ``start``, at most ``n_iter`` iterations (default 150 with noise, :data:`EXACT_ITERS` without) or until the
+        largest gradient entry falls below ``tol`` (default 1e-6 with noise, 1e-7 without) or the objective stalls
         (``rtol``). With noise the objective is scaled by ``sigma^2`` (the data
         term's curvature becomes ``A^T A``, of order 1); without, L-BFGS runs on ``z -> E(P z)``, ``P`` the
         projection onto ``A x = y``, scaled by :data:`CONSTRAINED_SCALE`, and returns ``P z``.
@@ -121,8 +124,8 @@ def restore(
     check_image_size(energy, x0.shape[-2:])
     if method == "paper" and sigma == 0 and step_scale is None:
         raise ValueError("the paper's steps without noise need a step_scale (e.g. superres.PAPER_STEP_SCALE)")
-    n_iter = n_iter or {("paper", True): 200, ("paper", False): 300, ("lbfgs", True): 80, ("lbfgs", False): 150}[
-        (method, sigma == 0)]
+    defaults = {("paper", True): 200, ("paper", False): 300, ("lbfgs", True): EXACT_ITERS, ("lbfgs", False): 150}
+    n_iter = n_iter or defaults[(method, sigma == 0)]
     with _Progress(n_iter if method == "paper" else lbfgs.max_evaluations(n_iter), progress) as bar:
         if sigma == 0:
             x0 = operator.project(x0, y)

@@ -12,18 +12,31 @@ from .settings import METHOD_NAMES
 from .summaries import ours_and_others
 
 
+#: Side of the central part of each picture shown (so that the noise and the detail stay visible).
+SHOWN = 128
+
+
+def _centre(image, side: int):
+    """The central ``side x side`` part of an (H, W[, 3]) array (all of it where smaller)."""
+    h, w = image.shape[:2]
+    i, j = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return image[i : i + side, j : j + side]
+
+
 def _panels(out_dir: Path, problem: str, methods: dict) -> list[tuple[Path, str]]:
     """(picture, title) of one problem's row: clean, observed, the others, then ours."""
     ours, others = ours_and_others(problem, list(methods))
     folder = out_dir / "pictures" / problem
     panels = [(folder / "clean.png", "clean"), (folder / "observed.png", "observed")]
     for m in [*others, *ours]:
-        panels.append((folder / f"{m}.png", f"{METHOD_NAMES.get(m, m).replace('`', '')}\n{methods[m]['psnr'][0]:.2f} dB"))
+        name = METHOD_NAMES.get(m, m).replace("`", "")
+        panels.append((folder / f"{m}.png", f"{name}\n{methods[m]['psnr'][0]:.2f} dB"))
     return [(p, t) for p, t in panels if p.is_file()]
 
 
 def plot(out_dir: str | os.PathLike) -> list[Path]:
-    """Draw ``beyond.png`` from ``beyond.json`` and the pictures the units saved."""
+    """Draw ``beyond.png`` from ``beyond.json`` and the pictures the units saved (their central :data:`SHOWN`
+    pixels; the PSNRs are of the whole crop)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,7 +53,7 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
         for c, ax in enumerate(axes[r]):
             ax.axis("off")
             if c < len(panels):
-                image = mpimg.imread(panels[c][0])
+                image = _centre(mpimg.imread(panels[c][0]), SHOWN)
                 ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
                 ax.set_title(panels[c][1], fontsize=7)
         axes[r][0].text(-0.08, 0.5, problem.replace("_", " "), transform=axes[r][0].transAxes, rotation=90,

@@ -143,8 +143,8 @@ def colour_images(config: BeyondConfig, part: str) -> tuple[list[str], Tensor]:
 def colour_noisy(x: Tensor, names: list[str], level: int, part: str) -> list[Tensor]:
     """Each image (1, 3, H, W) with i.i.d. Gaussian noise of std ``level / 256``, seeded by name and level."""
     tag = "colour" if part == "test" else "colour-tune"
-    return [Denoising(level / 256)(x[i : i + 1], generator=torch.Generator().manual_seed(noise_seed(f"{tag}/{n}", level)))
-            for i, n in enumerate(names)]
+    seeds = [noise_seed(f"{tag}/{n}", level) for n in names]
+    return [Denoising(level / 256)(x[i : i + 1], generator=torch.Generator().manual_seed(s)) for i, s in enumerate(seeds)]
 
 
 def colour_solver(method: str, level: int, config: BeyondConfig) -> tuple[list[Any], Callable[[Tensor, Any], Tensor]]:

@@ -55,7 +55,7 @@ class BeyondConfig(Settings):
     colour_crop: int | None = 256
     colour_tune_crop: int = 128
     colour_levels: tuple[int, ...] = (5, 15, 25)
-    tv_weights: tuple[float, ...] = (0.01, 0.02, 0.04, 0.08, 0.16)
+    tv_weights: tuple[float, ...] = (0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
 
     def __post_init__(self) -> None:
         self._check_ints(grey_crop=12, deep_inpaint_iters=1, colour_tune_crop=12)

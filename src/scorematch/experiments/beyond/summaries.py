@@ -48,3 +48,10 @@ def summary(out_dir: str | os.PathLike) -> dict[str, Any]:
             entry["means"]["noisy"] = statistics.mean(noisy)
         problems[problem] = entry
     return {"config": table["config"], "problems": problems}
+
+
+def tuned_levels(out_dir: str | os.PathLike, prior: str = "deep_energy") -> dict[str, float]:
+    """Problem -> the level (1/256) of the noise-conditional ``prior``'s field chosen on the tuning images for each
+    grey problem of ``beyond.json`` (what the bundled model file records as its ``map_levels``)."""
+    problems = json.loads((Path(out_dir) / "beyond.json").read_text())["problems"]
+    return {p: problems[p][prior]["choice"][0] for p in GREY_PROBLEMS if prior in problems.get(p, {})}
