@@ -12,16 +12,18 @@ from scorematch.experiments.beyond import compute
 from scorematch.experiments.beyond.summaries import comparison
 from scorematch.experiments.cache import Cache
 
-TINY = beyond.BeyondConfig.quick().replace(grey_images=2, grey_crop=36, colour_images=2, colour_crop=24,
+TINY = beyond.BeyondConfig.quick().replace(grey_images=2, grey_crop=36, table2_crop=24, colour_images=2, colour_crop=24,
                                            colour_tune_crop=24, tv_weights=(0.04,), inpaint_iters=(20,))
 
 
 def test_a_tiny_run_writes_units_table_figure_and_report(tmp_path):
     table = beyond.run(tmp_path, config=TINY, progress=False)
-    grey = {"deblur": "wiener", "inpaint": "biharmonic", "superres_3x": "bicubic", "superres_4x": "bicubic"}
+    grey = {"deblur": "wiener", "inpaint": "biharmonic", "superres_2x": "bicubic", "superres_3x": "bicubic",
+            "superres_4x": "bicubic", "table2_superres_2x": "bicubic"}
     for problem, anchor in grey.items():
         entry = table["problems"][problem]
-        assert set(entry["means"]) == {"foe_5x5x24", anchor} and entry["n_images"] == 2
+        assert set(entry["means"]) == {"foe_5x5x24", anchor}
+        assert entry["n_images"] == (5 if problem.startswith("table2") else 2)
         assert [(c["ours"], c["other"]) for c in entry["comparisons"]] == [("foe_5x5x24", anchor)]
     colour = table["problems"]["colour_15"]
     assert colour["means"]["colour_prior"] > colour["means"]["noisy"]
@@ -31,6 +33,7 @@ def test_a_tiny_run_writes_units_table_figure_and_report(tmp_path):
         assert (tmp_path / "pictures" / problem / "clean.png").is_file()
     assert (tmp_path / "beyond.png").is_file()
     text = beyond.report(tmp_path)
+    assert "| castle | " in text and "Table 2 image" in text  # the per-image 2x table
     assert "| deblurring, motion kernels" in text and "| 15/256 |" in text and f"{tmp_path.name}/beyond.png" in text
     stamps = {p.name: json.loads(p.read_text())["stamp"] for p in (tmp_path / "units").glob("*.json")}
     again = beyond.run(tmp_path, config=TINY, progress=False, cache=Cache())  # a new run reuses every unit

@@ -55,21 +55,20 @@ def test_colour_prior_refuses_grey_input(prior, clean):
         superresolve(clean[:, :2], prior)
 
 
-def test_colour_card_quotes_the_benchmark_and_the_tuning_json():
+def test_colour_card_quotes_the_beyond_stage_and_the_tuning_json():
     import json
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
     card = scorematch.pretrained.resolve(DEFAULT_COLOUR_PRIOR).with_suffix(".md").read_text()
-    measured = json.loads((root / "docs" / "results" / "benchmarks" / "colour_denoise.json").read_text())
-    assert measured["set"] == "heldout" and measured["models"]["colour"].endswith(f"{DEFAULT_COLOUR_PRIOR}.safetensors")
-    for row in measured["levels"].values():
-        for value in row["mean_psnr"].values():
-            assert f"{value:.3f}" in card
-        for method, diff in row["colour_minus"].items():
-            if method == "noisy":
-                continue
-            assert f"{diff['mean']:+.3f}" in card and f"{diff['std_of_mean']:.3f}" in card
+    measured = json.loads((root / "docs" / "results" / "beyond" / "summary.json").read_text())["problems"]
+    levels = [k for k in measured if k.startswith("colour_")]
+    assert len(levels) == 3 and measured[levels[0]]["n_images"] == 20
+    for key in levels:
+        for value in measured[key]["means"].values():
+            assert f"{value:.3f}" in card, key
+        for c in measured[key]["comparisons"]:
+            assert f"{c['diff']:+.3f} +- {c['std_of_mean']:.3f}" in card, (key, c["other"])
     weights = scorematch.load_info(scorematch.pretrained.resolve(DEFAULT_COLOUR_PRIOR))["extra"]["prior_weights"]
     for level, w in weights.items():
         assert f"{level}/256: {w:g}" in card

@@ -38,7 +38,7 @@ def save_filter_grid(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..io.atomic import atomic_path
+    from ..io.atomic import save_figure
     from ..io.tiles import tile
 
     w = filters.detach().cpu().double().numpy() if isinstance(filters, torch.Tensor) else np.asarray(filters, float)
@@ -65,8 +65,4 @@ def save_filter_grid(
     if title:
         ax.set_title(title, fontsize=9, pad=10 if labels else 4)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)

@@ -19,6 +19,7 @@ import torch
 
 from ..energies import FieldOfExperts, ProductOfExperts
 from ..estimators import score_matching_loss
+from ..io.atomic import save_figure
 from ..io.tables import write_json
 from .cache import Cache, read_stamp
 
@@ -113,7 +114,7 @@ def _draw(result: dict, path: str | Path) -> None:
     b.set_title("FoE")
     b.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 def measure(*, quick: bool = False, threads: int = 1, batch: int = 64, repeats: int = 5,

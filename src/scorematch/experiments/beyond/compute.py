@@ -81,7 +81,7 @@ def grey_unit(problem: str, method: str, config: BeyondConfig, pictures: str) ->
     t0 = time.perf_counter()
     grid, solve = grey_solver(problem, method, config)
     tune = observe(problem, grey_images(config, "tune")[1], "tune", config)
-    names, images = grey_images(config, "test")
+    names, images = grey_images(config, "test", problem)
     test = observe(problem, images, "test", config)
     choice, tried = _choose(grid, lambda c: statistics.mean(_scores([solve(t, c) for t in tune], [t[0] for t in tune])))
     outputs = [solve(t, choice) for t in test]

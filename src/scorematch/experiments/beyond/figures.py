@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from ...io.atomic import atomic_path
+from ...io.atomic import save_figure
 from .settings import METHOD_NAMES
 from .summaries import ours_and_others
 
@@ -59,8 +59,4 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
         axes[r][0].text(-0.08, 0.5, problem.replace("_", " "), transform=axes[r][0].transAxes, rotation=90,
                         va="center", ha="right", fontsize=8)
     fig.tight_layout()
-    path = out_dir / "beyond.png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir / "beyond.png")]

@@ -15,9 +15,9 @@ from ...datasets import colour_crops, colour_split, data_dir
 from ...io.images import read_image
 from ...pretrained import DEFAULT_COLOUR_PRIOR, DEFAULT_PRIOR, load_pretrained, recommended_weight
 from ...tasks import Blur, Denoising, Downsample, Inpaint, denoise, is_noise_conditional, restore, superresolve
-from ..restoration.data import frozen, heldout_images, noise_seed
-from ..restoration.settings import TUNE_IMAGES
-from .settings import BeyondConfig
+from ..restoration.data import frozen, heldout_images, image, noise_seed
+from ..restoration.settings import TABLE2_IMAGES, TUNE_IMAGES
+from .settings import TABLE2_PROBLEM, BeyondConfig
 
 #: One observed grey problem: (clean x (1, 1, H, W), operator, observation y).
 Case = tuple[Tensor, Any, Tensor]
@@ -53,8 +53,11 @@ def _grey_crop(file: Path, c: int) -> Tensor:
     return im[i : i + c, j : j + c][None, None]
 
 
-def grey_images(config: BeyondConfig, part: str) -> tuple[list[str], list[Tensor]]:
-    """Names and central crops (each (1, 1, c, c)) of the ``"tune"`` or held-out (``"test"``) grey images."""
+def grey_images(config: BeyondConfig, part: str, problem: str = "") -> tuple[list[str], list[Tensor]]:
+    """Names and central crops (each (1, 1, c, c)) of the ``"tune"`` or held-out (``"test"``) grey images; the test
+    images of :data:`~.settings.TABLE2_PROBLEM` are the Table 2 images (whole, or ``table2_crop`` crops)."""
+    if part == "test" and problem == TABLE2_PROBLEM:
+        return list(TABLE2_IMAGES), [image(n, config.table2_crop) for n in TABLE2_IMAGES]
     if part == "tune":
         files = [(n, data_dir() / "set12" / f"{n}.png") for n in TUNE_IMAGES]
     else:
@@ -79,7 +82,7 @@ def observe(problem: str, images: list[Tensor], part: str, config: BeyondConfig)
             op = Inpaint(mask.float())
             cases.append((x, op, op.A(x)))
         else:
-            op = Downsample(int(problem.removeprefix("superres_").removesuffix("x")))
+            op = Downsample(int(problem.rsplit("superres_", 1)[1].removesuffix("x")))
             cases.append((x, op, op.A(x)))
     return cases
 
@@ -144,7 +147,8 @@ def colour_noisy(x: Tensor, names: list[str], level: int, part: str) -> list[Ten
     """Each image (1, 3, H, W) with i.i.d. Gaussian noise of std ``level / 256``, seeded by name and level."""
     tag = "colour" if part == "test" else "colour-tune"
     seeds = [noise_seed(f"{tag}/{n}", level) for n in names]
-    return [Denoising(level / 256)(x[i : i + 1], generator=torch.Generator().manual_seed(s)) for i, s in enumerate(seeds)]
+    noise = Denoising(level / 256)
+    return [noise(x[i : i + 1], generator=torch.Generator().manual_seed(s)) for i, s in enumerate(seeds)]
 
 
 def colour_solver(method: str, level: int, config: BeyondConfig) -> tuple[list[Any], Callable[[Tensor, Any], Tensor]]:

@@ -11,9 +11,13 @@ from ...pretrained import DEFAULT_COLOUR_PRIOR, DEFAULT_PRIOR
 GREY_PROBLEMS = {
     "deblur": ("deblurring, motion kernels 13-27 px, noise 0.01, periodic", "wiener"),
     "inpaint": ("inpainting, 50 % random pixels missing, no noise", "biharmonic"),
+    "superres_2x": ("super-resolution 2x (block average)", "bicubic"),
     "superres_3x": ("super-resolution 3x (block average)", "bicubic"),
     "superres_4x": ("super-resolution 4x (block average)", "bicubic"),
+    "table2_superres_2x": ("super-resolution 2x of the five Table 2 images (whole)", "bicubic"),
 }
+#: The grey problem whose test images are the paper's Table 2 images (whole), not held-out crops.
+TABLE2_PROBLEM = "table2_superres_2x"
 #: Colour denoising: our method, then the others it is compared with.
 COLOUR_METHODS = ("colour_prior", "grey_per_channel", "cbm3d", "tv")
 #: Method -> how the report names it.
@@ -29,11 +33,13 @@ class BeyondConfig(Settings):
     """Settings of the beyond-the-paper stage: the full run by default, :meth:`quick` the smoke test.
 
     Grey problems (:data:`GREY_PROBLEMS`): central ``grey_crop`` crops of the first ``grey_images`` held-out images
-    (:func:`~scorematch.experiments.restoration.heldout_images`), each bundled prior of ``priors`` against the
-    problem's anchor; every choice is made on the same crops of the tuning images
-    (:data:`~scorematch.experiments.restoration.TUNE_IMAGES`): the FoE's prior weight for deblurring (``weights``)
-    and its inpainting iterations (``inpaint_iters``), the noise-conditional energy's level (1/256) of ``E_s`` per
-    problem (``deep_levels``, ``deep_inpaint_iters`` iterations when inpainting), Wiener's balance (``balances``).
+    (:func:`~scorematch.experiments.restoration.heldout_images`), and 2x super-resolution of the paper's Table 2
+    images (:data:`~scorematch.experiments.restoration.TABLE2_IMAGES`; whole, or central ``table2_crop`` crops),
+    each bundled prior of ``priors`` against the problem's anchor; every choice is made on the same crops of the
+    tuning images (:data:`~scorematch.experiments.restoration.TUNE_IMAGES`): the FoE's prior weight for deblurring
+    (``weights``) and its inpainting iterations (``inpaint_iters``), the noise-conditional energy's level (1/256)
+    of ``E_s`` per problem (``deep_levels``, ``deep_inpaint_iters`` iterations when inpainting), Wiener's balance
+    (``balances``).
     Deblurring noise: ``blur_noise``.
 
     Colour denoising at ``colour_levels`` (1/256) on central ``colour_crop`` crops of the first ``colour_images``
@@ -44,6 +50,7 @@ class BeyondConfig(Settings):
 
     grey_images: int | None = 10
     grey_crop: int = 120
+    table2_crop: int | None = None
     priors: tuple[str, ...] = (DEFAULT_PRIOR, "deep_energy")
     blur_noise: float = 0.01
     weights: tuple[float, ...] = (0.06, 0.12, 0.25, 0.5, 1.0)
@@ -60,6 +67,10 @@ class BeyondConfig(Settings):
     def __post_init__(self) -> None:
         self._check_ints(grey_crop=12, deep_inpaint_iters=1, colour_tune_crop=12)
         self._check_numbers(blur_noise=0.0, strict=True)
+        if self.table2_crop is not None:
+            self._check_ints(table2_crop=12)
+            if self.table2_crop % 2:
+                raise ValueError(f"table2_crop must be even (2x super-resolution), got {self.table2_crop}")
         if self.grey_crop % 12:
             raise ValueError(f"grey_crop must be divisible by 3 and 4 (super-resolution), got {self.grey_crop}")
         for name in ("priors", "weights", "balances", "inpaint_iters", "deep_levels", "colour_levels", "tv_weights"):
@@ -69,15 +80,15 @@ class BeyondConfig(Settings):
     @classmethod
     def quick(cls) -> "BeyondConfig":
         """The smoke test (seconds): two small crops per set, one prior, grids of one or two values."""
-        return cls(grey_images=2, grey_crop=48, priors=(DEFAULT_PRIOR,), weights=(0.25, 0.5), balances=(1e-2, 1e-1),
-                   inpaint_iters=(40,), colour_images=2, colour_crop=48, colour_tune_crop=48, colour_levels=(15,),
-                   tv_weights=(0.04, 0.08))
+        return cls(grey_images=2, grey_crop=48, table2_crop=48, priors=(DEFAULT_PRIOR,), weights=(0.25, 0.5),
+                   balances=(1e-2, 1e-1), inpaint_iters=(40,), colour_images=2, colour_crop=48, colour_tune_crop=48,
+                   colour_levels=(15,), tv_weights=(0.04, 0.08))
 
     @property
     def grey_fields(self) -> tuple[str, ...]:
         """The fields the grey problems depend on."""
-        return ("grey_images", "grey_crop", "blur_noise", "weights", "balances", "inpaint_iters", "deep_levels",
-                "deep_inpaint_iters")
+        return ("grey_images", "grey_crop", "table2_crop", "blur_noise", "weights", "balances", "inpaint_iters",
+                "deep_levels", "deep_inpaint_iters")
 
     @property
     def colour_fields(self) -> tuple[str, ...]:

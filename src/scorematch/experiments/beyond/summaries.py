@@ -31,7 +31,8 @@ def comparison(ours: list[float], other: list[float]) -> dict[str, Any]:
 
 def summary(out_dir: str | os.PathLike) -> dict[str, Any]:
     """``beyond.json`` summarized: ``config`` and, per problem, ``means`` (method -> mean PSNR), ``choices``,
-    ``seconds`` and ``comparisons`` ((ours, other) -> :func:`comparison`, as a list of dicts)."""
+    ``seconds``, ``images`` with ``per_image`` PSNRs (method -> list) and ``comparisons`` ((ours, other) ->
+    :func:`comparison`, as a list of dicts)."""
     table = json.loads((Path(out_dir) / "beyond.json").read_text())
     problems = {}
     for problem, methods in table["problems"].items():
@@ -41,6 +42,8 @@ def summary(out_dir: str | os.PathLike) -> dict[str, Any]:
             "choices": {m: r["choice"] for m, r in methods.items()},
             "seconds": {m: r["seconds"] for m, r in methods.items()},
             "n_images": len(next(iter(methods.values()))["psnr"]),
+            "images": next(iter(methods.values()))["images"],
+            "per_image": {m: r["psnr"] for m, r in methods.items()},
             "comparisons": [{"ours": a, "other": b, **comparison(methods[a]["psnr"], methods[b]["psnr"])}
                             for a in ours for b in others if a in methods and b in methods]}
         noisy = next((r["noisy_psnr"] for r in methods.values() if "noisy_psnr" in r), None)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ...energies import ProductOfExperts
+from ...io.atomic import save_figure
 from ...io.tiles import tile
 from ...serialization import load
 from .config import LABELS, PAPER_BEST_LAM, PARAMETERIZATIONS
@@ -75,9 +76,7 @@ def plot(out_dir: Path) -> list[Path]:
     for name, draw in (("loglik", _plot_loglik), ("classification", _plot_classification),
                        ("filters", _plot_filters), ("training", _plot_training)):
         fig = draw(plt, out_dir, params)
-        written.append(out_dir / f"{name}.png")
-        fig.savefig(written[-1], dpi=120)
-        plt.close(fig)
+        written.append(save_figure(fig, out_dir / f"{name}.png", dpi=120))
     return written
 
 

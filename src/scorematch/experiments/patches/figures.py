@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ...io.atomic import atomic_path
+from ...io.atomic import save_figure
 from ...serialization import load
 from ..filter_grid import save_filter_grid
 from .conditions import PAPER_BEST_LAM, SELECTION_GROUP, Condition
@@ -31,11 +31,11 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
     by_cond: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
         by_cond.setdefault(r["condition"], []).append(r)
-    paths = [_savefig(plt, _plot_loglik(plt, out_dir, runs, by_cond), out_dir / "fig2d_loglik_vs_lambda.png")]
+    paths = [save_figure(_plot_loglik(plt, out_dir, runs, by_cond), out_dir / "fig2d_loglik_vs_lambda.png")]
     base = sorted(by_cond.get("baseline", []), key=lambda r: r["lambda"])
     if base and base[0].get("curve"):
         fig = _plot_training_length(plt, base, sorted(by_cond.get("long_lbfgs", []), key=lambda r: r["lambda"]))
-        paths.append(_savefig(plt, fig, out_dir / "fig2d_training_length.png"))
+        paths.append(save_figure(fig, out_dir / "fig2d_training_length.png"))
         paths += _plot_filters(out_dir, runs, base)
     return paths
 
@@ -128,8 +128,3 @@ def _plot_filters(out_dir: Path, runs: list[dict[str, Any]], base: list[dict[str
     return paths
 
 
-def _savefig(plt: Any, fig: Any, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...io.atomic import save_figure
 from ...serialization import load
 from ...tasks import psnr
 from .settings import PAPER_BEST_LAMBDA
@@ -56,9 +57,7 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
         ax.set_title(names[k] + ("" if k in ("clean",) else f"\n{psnr(torch.from_numpy(np.clip(det[k], 0, 1)), torch.from_numpy(det['clean'])):.2f} dB (crop)"), fontsize=8)
         ax.axis("off")
     fig.tight_layout()
-    made.append(out_dir / "fig2mq_lena_details.png")
-    fig.savefig(made[-1], dpi=110)
-    plt.close(fig)
+    made.append(save_figure(fig, out_dir / "fig2mq_lena_details.png"))
     return made
 
 
@@ -84,7 +83,4 @@ def _plot_sweep(out_dir: Path, plt) -> Path:
         ax.set_ylabel("PSNR (dB), tuning crops (mean ± std, draws)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    path = out_dir / "fig2efg_psnr_vs_lambda.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir / "fig2efg_psnr_vs_lambda.png")

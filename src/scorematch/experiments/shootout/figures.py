@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ...io.atomic import atomic_path
+from ...io.atomic import save_figure
 from .settings import LEVELS
 from .summaries import summary
 
@@ -32,8 +32,4 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
                title=f"noise {lv}/256")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    path = out_dir / "shootout.png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir / "shootout.png", dpi=120)]
