@@ -1,14 +1,16 @@
-"""Benchmark: the deep energy (Tweedie denoising) beside BM3D and the bundled FoE on the held-out images; JSON.
+"""Benchmark: the deep energy's denoiser beside BM3D and the bundled FoE on the held-out images; JSON.
 
     PYTHONPATH=src python benchmarks/deep_energy.py [--model deep_energy] [--out F]
 
 For every held-out image (:func:`scorematch.experiments.restoration.heldout_images`) and level of the stored
 held-out table (``docs/results/restoration/heldout.json``), the noisy image is drawn exactly as the experiment drew
-it (checked against the table's noisy PSNR) and denoised by the deep energy (:func:`scorematch.tasks.tweedie_denoise`,
-one gradient evaluation, no choice to tune) and by BM3D (``bm3d`` package, ``sigma_psd`` = the true level) in the
-same loop; the bundled FoE's PSNR is the table's. Per level: means and the paired differences (mean, std of the
-mean, images where the first is higher). Then the time of both on the 512x512 Lena at 5/256 (medians of 3,
-interleaved, after one warm-up).
+it (checked against the table's noisy PSNR) and denoised, in the same loop, by the deep energy as
+``scorematch denoise --model NAME`` does it (:func:`denoiser`: MAP with the field and weight its file recommends
+for the level, chosen on the tuning crops by ``benchmarks/deep_energy_map.py``; Tweedie's estimate for a file
+without them), by its Tweedie estimate (:func:`scorematch.tasks.tweedie_denoise`, one gradient evaluation) and by
+BM3D (``bm3d`` package, ``sigma_psd`` = the true level); the bundled FoE's PSNR is the table's. Per level: means
+and the paired differences (mean, std of the mean, images where the first is higher). Then the time of the
+default denoiser and BM3D on the 512x512 Lena at 5, 15 and 25/256 (medians of 3, interleaved, after one warm-up).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ import subprocess  # noqa: E402
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
-from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
-from scorematch.tasks import psnr, tweedie_denoise  # noqa: E402
+from scorematch.pretrained import load_pretrained, recommended_denoiser, resolve  # noqa: E402
+from scorematch.tasks import denoise, psnr, tweedie_denoise  # noqa: E402
 
 
 def bm3d_denoise(y: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -50,20 +52,34 @@ def paired(a: list[float], b: list[float]) -> dict[str, float]:
             "images_first_higher": sum(v > 0 for v in d)}
 
 
-def _timing(model, rounds: int = 3) -> dict[str, float]:
+def denoiser(name: str, model) -> "callable":
+    """``(y, sigma) -> x`` as ``scorematch denoise --model name`` runs it: MAP with ``weight * E_level`` where the
+    file recommends them (:func:`~scorematch.pretrained.recommended_denoiser`), else Tweedie's estimate."""
+    def run(y: torch.Tensor, sigma: float) -> torch.Tensor:
+        recommended = recommended_denoiser(name, sigma)
+        if recommended is None:
+            with torch.no_grad():
+                return tweedie_denoise(y, model, sigma=sigma)
+        level, weight = recommended
+        return denoise(y, model.at(level), sigma=sigma, weight=weight)
+
+    return run
+
+
+def _timing(run, level: int, rounds: int = 3) -> dict[str, float]:
     x = read_image(data_dir() / "set12" / "lena.png", dtype=torch.float32)[None, None]
-    y = noise(x, 5, noise_seed("lena", 5, 0))
-    tweedie_denoise(y, model, sigma=5 / 256)  # warm-up
+    y = noise(x, level, noise_seed("lena", level, 0))
+    run(y, level / 256)  # warm-up
     ours, theirs = [], []
     for _ in range(rounds):
         t = time.perf_counter()
-        out = tweedie_denoise(y, model, sigma=5 / 256)
+        out = run(y, level / 256)
         ours.append(time.perf_counter() - t)
         t = time.perf_counter()
-        ref = bm3d_denoise(y, 5 / 256)
+        ref = bm3d_denoise(y, level / 256)
         theirs.append(time.perf_counter() - t)
-    return {"image": "lena 512x512 at 5/256", "deep_energy_s": round(statistics.median(ours), 3),
-            "bm3d_s": round(statistics.median(theirs), 3), "deep_energy_psnr": round(psnr(out, x), 3),
+    return {"image": f"lena 512x512 at {level}/256", "deep_energy_s": round(statistics.median(ours), 3),
+            "bm3d_s": round(statistics.median(theirs), 3), "deep_energy_psnr": round(psnr(out.clamp(0, 1), x), 3),
             "bm3d_psnr": round(psnr(ref, x), 3)}
 
 
@@ -75,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args(argv)
     model = load_pretrained(args.model).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    run = denoiser(args.model, model)
     rows = json.loads(args.heldout.read_text())["result"]
     files = dict(heldout_images(args.limit))
     scores: dict[int, dict[str, list[float]]] = {}
@@ -86,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         if abs(psnr(y, x) - r["noisy"]) > 1e-6:
             raise SystemExit(f"{r['image']} at {r['level']}/256: not the experiment's noise draw")
         with torch.no_grad():
-            deep = psnr(tweedie_denoise(y, model, sigma=r["level"] / 256).clamp(0, 1), x)
-        s = scores.setdefault(r["level"], {"deep_energy": [], "bm3d": [], "foe_5x5x24": []})
-        s["deep_energy"].append(deep)
+            tweedie = psnr(tweedie_denoise(y, model, sigma=r["level"] / 256).clamp(0, 1), x)
+        s = scores.setdefault(r["level"], {k: [] for k in ("deep_energy", "deep_energy_tweedie", "bm3d", "foe_5x5x24")})
+        s["deep_energy"].append(psnr(run(y, r["level"] / 256).clamp(0, 1), x))
+        s["deep_energy_tweedie"].append(tweedie)
         s["bm3d"].append(psnr(bm3d_denoise(y, r["level"] / 256), x))
         s["foe_5x5x24"].append(r["foe_5x5x24"])
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
@@ -99,8 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         result["levels"][str(level)] = {
             "n_images": len(s["bm3d"]), **{f"{k}_psnr": round(statistics.mean(v), 3) for k, v in s.items()},
             "deep_minus_bm3d": paired(s["deep_energy"], s["bm3d"]),
-            "deep_minus_foe_5x5x24": paired(s["deep_energy"], s["foe_5x5x24"])}
-    result["timing_512"] = _timing(model)
+            "deep_minus_foe_5x5x24": paired(s["deep_energy"], s["foe_5x5x24"]),
+            "deep_tweedie_minus_bm3d": paired(s["deep_energy_tweedie"], s["bm3d"])}
+    result["denoiser"] = "map" if recommended_denoiser(args.model, 0.05) is not None else "tweedie"
+    result["timing_512_by_level"] = {str(lv): _timing(run, lv) for lv in (5, 15, 25)}
+    result["timing_512"] = result["timing_512_by_level"]["5"]
     emit(result, args.out)
     return 0
 

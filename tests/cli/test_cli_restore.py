@@ -370,6 +370,26 @@ def test_inpaint_and_superres_with_deep_energy_use_its_tuned_level(tmp_path, cle
         "deep_energy", "superres_2x")
 
 
+def test_denoise_with_deep_energy_is_map_with_its_recommended_field(tmp_path, clean, capsys):
+    from scorematch.pretrained import load_pretrained, recommended_denoiser
+    from scorematch.tasks import denoise
+
+    path, im = clean
+    noisy = im.numpy() + (15 / 256) * np.random.default_rng(0).standard_normal(im.shape)
+    np.save(tmp_path / "noisy.npy", noisy)
+    argv = ["denoise", str(tmp_path / "noisy.npy"), "--sigma", "15/256", "--model", "deep_energy", "--reference",
+            str(path), "--iters", "5"]
+    assert main([*argv, "-o", str(tmp_path / "map.npy")]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    level, weight = recommended_denoiser("deep_energy", 15 / 256)
+    assert (out["method"], out["level"], out["weight"]) == ("lbfgs", level, weight)
+    y = torch.from_numpy(noisy).float()[None, None]
+    expected = denoise(y, load_pretrained("deep_energy").float().at(level), sigma=15 / 256, weight=weight, n_iter=5)
+    np.testing.assert_allclose(np.load(tmp_path / "map.npy"), expected[0, 0].double().numpy(), atol=1e-6)
+    assert main([*argv, "-o", str(tmp_path / "t.npy"), "--method", "tweedie"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["method"] == "tweedie"
+
+
 def test_superres_cli_factor_3(tmp_path, clean):
     path, im = clean
     assert main(["superres", str(path), "-o", str(tmp_path / "big.npy"), "--factor", "3", "--iters", "3"]) == 0

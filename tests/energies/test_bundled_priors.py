@@ -90,7 +90,7 @@ def test_bundled_deep_energy_denoises_by_its_conditioning_and_its_card_quotes_th
     assert main(["denoise", str(tmp_path / "noisy.npy"), "-o", str(tmp_path / "out.npy"), "--sigma", "15/256",
                  "--model", "deep_energy", "--reference", str(tmp_path / "clean.npy")]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert out["method"] == "tweedie" and out["psnr"] > out["psnr_input"] + 3
+    assert out["method"] == "lbfgs" and "level" in out and out["psnr"] > out["psnr_input"] + 3  # its MAP denoiser
 
 
 def test_recommended_level_reads_the_map_levels_and_takes_the_nearest_factor(tmp_path):
@@ -111,10 +111,22 @@ def test_the_bundled_deep_energy_recommends_a_tuned_level_per_inverse_problem():
     from scorematch.pretrained import recommended_level
 
     levels = load_info(available_path("deep_energy"))["extra"]["map_levels"]
-    assert set(levels) == {"deblur", "inpaint", "superres_3x", "superres_4x"}
+    assert set(levels) == {"deblur", "inpaint", "superres_2x", "superres_3x", "superres_4x"}
     for task, level in levels.items():
         assert recommended_level("deep_energy", task) == level / 256
 
 
 def available_path(name):
     return {m["name"]: m for m in available()}[name]["path"]
+
+
+def test_recommended_denoiser_scales_the_level_with_sigma(tmp_path):
+    from scorematch.energies import DeepEnergy
+    from scorematch.pretrained import recommended_denoiser
+    from scorematch.serialization import save
+
+    table = {"5": {"level_ratio": 0.5, "weight": 0.7}, "25": {"level_ratio": 0.25, "weight": 0.35}}
+    path = save(DeepEnergy(2, 1), tmp_path / "m.safetensors", metadata={"denoise_map": table})
+    assert recommended_denoiser(path, 6 / 256) == (0.5 * 6 / 256, 0.7)  # the nearest level's entry, 5
+    assert recommended_denoiser(path, 20 / 256) == (0.25 * 20 / 256, 0.35)
+    assert recommended_denoiser(save(DeepEnergy(2, 1), tmp_path / "bare.safetensors"), 0.1) is None

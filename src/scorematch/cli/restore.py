@@ -14,7 +14,8 @@ from ..io.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits, read
 from ..devices import add_device_argument, resolve_device, reuse_freed_memory
 from ..validation import check_number, parse_sigma
 from ..energies.base import Energy
-from ..pretrained import DEFAULT_COLOUR_PRIOR, default_prior, recommended_level, recommended_weight, resolve
+from ..pretrained import (DEFAULT_COLOUR_PRIOR, default_prior, recommended_denoiser, recommended_level,
+                          recommended_weight, resolve)
 from ..serialization import load
 from ..tasks import BLUR_BOUNDARIES, BOUNDARIES, DEFAULT_BOUNDARY
 from ..tasks._objective import channels_of, check_channels
@@ -148,7 +149,8 @@ def _common(p: argparse.ArgumentParser, *, denoising: bool = False) -> None:
     p.add_argument("--reference", help="clean image: print the PSNR (dB) as JSON")
     if denoising:
         p.add_argument("--method", choices=("auto", "lbfgs", "paper", "tweedie"), default="auto",
-                       help="solver: auto (default: tweedie for a noise-conditional model such as deep_energy, "
+                       help="solver: auto (default: for a noise-conditional model such as deep_energy, L-BFGS MAP "
+                            "with its field at the level and weight its file recommends for --sigma, else Tweedie; "
                             "else lbfgs), L-BFGS MAP, the paper's annealed gradient steps, or Tweedie's posterior "
                             "mean (one gradient of the model at --sigma)")
     else:
@@ -249,12 +251,17 @@ def run_denoise(args: argparse.Namespace) -> int:
     model = _model_path(args.model, y.shape[1])
     method = denoising_method(args.method, energy)
     weight = args.weight if args.weight is not None else recommended_weight(model, sigma)
+    level = None
+    if args.method == "auto" and method == "tweedie" and recommended_denoiser(model, sigma) is not None:
+        level, recommended = recommended_denoiser(model, sigma)  # MAP with the field the file recommends
+        energy, method = energy.at(level), "lbfgs"
+        weight = args.weight if args.weight is not None else recommended
     x = denoise(y.to(device, _dtype(args)), energy, sigma=sigma, method=method, n_iter=args.iters,
                 weight=weight, tile=args.tile, boundary=args.boundary,
                 progress=sys.stderr.isatty()).cpu()
     write_image(args.output, x[0], bits=bits, scale=args.scale)
     extra = {"model": model.stem, "sigma": sigma, "method": method,
-             **({} if method == "tweedie" else {"weight": weight})}
+             **({} if method == "tweedie" else {"weight": weight}), **({} if level is None else {"level": level})}
     if ref is not None:
         extra["psnr_input"] = round(psnr(y, ref), 4)
     _report(x, ref, extra)

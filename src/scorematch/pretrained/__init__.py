@@ -15,6 +15,7 @@ from ..serialization import load, load_info
 from .roth_black import ROTH_BLACK_FILE, roth_black_3x3
 
 __all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended_weight", "recommended_level",
+           "recommended_denoiser",
            "roth_black_3x3",
            "ROTH_BLACK_FILE", "DEFAULT_PRIOR",
            "DEFAULT_COLOUR_PRIOR", "default_prior"]
@@ -83,10 +84,30 @@ def recommended_weight(name_or_path: str | os.PathLike, sigma: float) -> float:
     extra = load_info(resolve(name_or_path)).get("extra", {})
     table = extra.get("prior_weights")
     if isinstance(table, dict) and table:
-        levels = {float(k) / 256: float(v) for k, v in table.items()}
-        return levels[min(levels, key=lambda s: abs(math.log(s / sigma)))]
+        return float(_nearest_level(table, sigma))
     w = extra.get("prior_weight")
     return float(w) if isinstance(w, (int, float)) else 1.0
+
+
+def recommended_denoiser(name_or_path: str | os.PathLike, sigma: float) -> tuple[float, float] | None:
+    """``(level, weight)`` of MAP denoising at noise ``sigma`` that a noise-conditional model file recommends: the
+    prior ``weight * E_level`` (``level`` on the [0, 1] scale); None when it recommends none (then Tweedie's
+    estimate serves).
+
+    Its metadata's ``denoise_map`` (noise level in 1/256 units -> ``{"level_ratio": a, "weight": w}``, chosen on
+    tuning images) gives the entry of the nearest level (in log sigma), and ``level = a * sigma``.
+    """
+    table = load_info(resolve(name_or_path)).get("extra", {}).get("denoise_map")
+    if not isinstance(table, dict) or not table:
+        return None
+    entry = _nearest_level(table, sigma)
+    return float(entry["level_ratio"]) * sigma, float(entry["weight"])
+
+
+def _nearest_level(table: dict[str, Any], sigma: float) -> Any:
+    """The entry of a table keyed by noise level (1/256 units) nearest to ``sigma`` (in log sigma)."""
+    levels = {float(k) / 256: v for k, v in table.items()}
+    return levels[min(levels, key=lambda s: abs(math.log(s / sigma)))]
 
 
 def recommended_level(name_or_path: str | os.PathLike, task: str) -> float | None:

@@ -1,0 +1,106 @@
+"""Benchmark: choose the noise-conditional energy's MAP denoiser on the tuning crops; JSON.
+
+    PYTHONPATH=src python benchmarks/deep_energy_map.py [--model deep_energy] [--jobs 2] [--out F]
+
+MAP denoising with the field ``E_s`` of a noise-conditional energy at ``s = a * sigma``: ``argmin_x w E_s(x) +
+|x - y|^2 / (2 sigma^2)`` by :func:`scorematch.tasks.denoise` (L-BFGS, its default iterations and stopping rule),
+for every ``a`` of :data:`RATIOS` and ``w`` of :data:`WEIGHTS`, at 5, 15 and 25/256, on the central 128x128 crops of
+the six tuning images (:data:`scorematch.experiments.restoration.TUNE_IMAGES`, the restoration experiment's noise
+draws); beside, on the same noisy crops, the energy's Tweedie estimate and BM3D. Per level: every grid point's mean
+PSNR and the best one, which ``scripts/bundle_map_levels.py --denoise`` records in the model file as its
+``denoise_map``. No held-out image is read. Each grid point's score is cached in ``--cache`` (keyed on the model
+file's hash), so a grid can be extended without recomputing the points it had.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from _output import emit  # noqa: E402
+from deep_energy import bm3d_denoise  # noqa: E402
+
+from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
+from scorematch.experiments.restoration.data import frozen, noise, noise_seed, tune_set  # noqa: E402
+from scorematch.parallel import map_jobs  # noqa: E402
+from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
+from scorematch.tasks import denoise, psnr, tweedie_denoise  # noqa: E402
+
+LEVELS = (5, 15, 25)
+#: Levels of the field relative to the noise, ``s / sigma``.
+RATIOS = (0.15, 0.2, 0.25, 0.35, 0.5)
+#: Prior weights.
+WEIGHTS = (0.25, 0.35, 0.5, 0.7)
+CROP = 128
+
+
+def _noisy(level: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    x = tune_set(CROP)
+    return x, [noise(x[i : i + 1], level, noise_seed(n, level, 0)) for i, n in enumerate(TUNE_IMAGES)]
+
+
+def _score(job: tuple[str, str, int, float, float]) -> float:
+    """Mean PSNR over the tuning crops of one method (``map`` at ratio and weight, ``tweedie`` or ``bm3d``)."""
+    model_name, method, level, ratio, weight = job
+    model, sigma = frozen(load_pretrained(model_name)), level / 256
+    x, ys = _noisy(level)
+    outs = []
+    for y in ys:
+        if method == "map":
+            outs.append(denoise(y, model.at(ratio * sigma), sigma=sigma, weight=weight))
+        elif method == "tweedie":
+            with torch.no_grad():
+                outs.append(tweedie_denoise(y, model, sigma=sigma))
+        else:
+            outs.append(bm3d_denoise(y, sigma))
+    return statistics.mean(psnr(o.clamp(0, 1), x[i : i + 1]) for i, o in enumerate(outs))
+
+
+def _cached(job: tuple[str, str, int, float, float, str]) -> float:
+    """:func:`_score` of ``job[:5]``, stored in the folder ``job[5]`` under the model file's hash and the job."""
+    model_name, method, level, ratio, weight, folder = job
+    digest = hashlib.sha256(resolve(model_name).read_bytes()).hexdigest()[:16]
+    path = Path(folder) / f"{digest}_{method}_{level}_{ratio:g}_{weight:g}.json"
+    if path.is_file():
+        return json.loads(path.read_text())["psnr"]
+    value = _score(job[:5])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"job": list(job[:5]), "psnr": value}))
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="deep_energy")
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes (one torch thread each)")
+    ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    ap.add_argument("--cache", type=Path, default=ROOT / "runs" / "deep_energy_map")
+    args = ap.parse_args(argv)
+    jobs = [(args.model, "map", lv, a, w) for lv, a, w in itertools.product(LEVELS, RATIOS, WEIGHTS)]
+    jobs += [(args.model, m, lv, 0.0, 0.0) for lv in LEVELS for m in ("tweedie", "bm3d")]
+    scores = map_jobs(_cached, [(*j, str(args.cache)) for j in jobs], jobs=args.jobs)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    result = {"benchmark": "deep_energy_map", "commit": commit.strip(), "model": args.model, "crop": CROP,
+              "images": list(TUNE_IMAGES), "ratios": list(RATIOS), "weights": list(WEIGHTS), "levels": {}}
+    for lv in LEVELS:
+        grid = [{"level_ratio": a, "weight": w, "psnr": round(s, 3)}
+                for (_, m, level, a, w), s in zip(jobs, scores) if m == "map" and level == lv]
+        other = {m: round(s, 3) for (_, m, level, _, _), s in zip(jobs, scores) if m != "map" and level == lv}
+        result["levels"][str(lv)] = {"grid": grid, "best": max(grid, key=lambda g: g["psnr"]), **other}
+    emit(result, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
