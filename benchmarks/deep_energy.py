@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit  # noqa: E402
-import subprocess  # noqa: E402
 
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
+from scorematch.experiments.cache import git_state  # noqa: E402
 from scorematch.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
 from scorematch.pretrained import load_pretrained, recommended_denoiser, resolve  # noqa: E402
 from scorematch.tasks import denoise, psnr, tweedie_denoise  # noqa: E402
@@ -111,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         s["deep_energy_tweedie"].append(tweedie)
         s["bm3d"].append(psnr(bm3d_denoise(y, r["level"] / 256), x))
         s["foe_5x5x24"].append(r["foe_5x5x24"])
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
-    result = {"benchmark": "deep_energy", "commit": commit.strip(), "model": str(args.model),
+    state = git_state()
+    result = {"benchmark": "deep_energy", "commit": (state["commit"] or "unknown")[:7], "dirty": state["dirty"],
+              "model": str(args.model),
               "model_info": load_info(resolve(args.model)), "heldout_file": str(args.heldout.relative_to(ROOT)),
               "threads": torch.get_num_threads(), "levels": {}}
     for level, s in sorted(scores.items()):

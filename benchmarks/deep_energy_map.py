@@ -19,7 +19,6 @@ import hashlib
 import itertools
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from _output import emit  # noqa: E402
 from deep_energy import bm3d_denoise  # noqa: E402
 
+from scorematch.experiments.cache import git_state  # noqa: E402
 from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
 from scorematch.experiments.restoration.data import frozen, noise, noise_seed, tune_set  # noqa: E402
 from scorematch.parallel import map_jobs  # noqa: E402
@@ -90,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(args.model, "map", lv, a, w) for lv, a, w in itertools.product(LEVELS, RATIOS, WEIGHTS)]
     jobs += [(args.model, m, lv, 0.0, 0.0) for lv in LEVELS for m in ("tweedie", "bm3d")]
     scores = map_jobs(_cached, [(*j, str(args.cache)) for j in jobs], jobs=args.jobs)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
-    result = {"benchmark": "deep_energy_map", "commit": commit.strip(), "model": args.model, "crop": CROP,
+    state = git_state()
+    result = {"benchmark": "deep_energy_map", "commit": (state["commit"] or "unknown")[:7], "dirty": state["dirty"],
+              "model": args.model, "crop": CROP,
               "images": list(TUNE_IMAGES), "ratios": list(RATIOS), "weights": list(WEIGHTS), "levels": {}}
     for lv in LEVELS:
         grid = [{"level_ratio": a, "weight": w, "psnr": round(s, 3)}
