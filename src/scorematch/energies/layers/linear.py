@@ -177,13 +177,19 @@ class Conv2d(CurvatureLayer):
         return self.frozen().backward_curvature(h, delta, delta2)
 
 
+#: The layout of the multi-channel convolutions of :class:`ConvOp`.
+CHANNELS_LAST = torch.channels_last
+
+
 class ConvOp:
     """A valid correlation with a fixed (already computed) kernel, used inside one curvature pass.
 
     The correlation is ``F.conv2d``. Its adjoint is ``F.conv_transpose2d`` with autograd on (training: the
     fastest measured for training shapes); outside autograd (the restoration solvers' pass), a bank of filters
-    uses :func:`bank_adjoint` and a single filter a full correlation with the flipped kernel, each several
-    times faster than ``F.conv_transpose2d`` on these CPU cores (``benchmarks/conv_adjoint.py``).
+    on one channel uses :func:`bank_adjoint` and a single filter a full correlation with the flipped kernel, each
+    several times faster than ``F.conv_transpose2d`` on these CPU cores (``benchmarks/conv_adjoint.py``).
+    Convolutions between multi-channel maps (a deep energy's hidden layers) run in the channels-last layout, about
+    twice as fast on these cores (oneDNN's fast path; a deep energy's 512x512 MAP denoising 35 s -> 23 s).
     """
 
     is_linear, needs_input, shape_preserving = True, False, False
@@ -195,7 +201,10 @@ class ConvOp:
         self.weight = weight if torch.is_grad_enabled() else flush_subnormal(weight)
 
     def __call__(self, h: Tensor) -> Tensor:
-        return F.conv2d(h, self.weight)
+        w = self.weight
+        if w.shape[1] > 1:
+            return F.conv2d(h.contiguous(memory_format=CHANNELS_LAST), w.contiguous(memory_format=CHANNELS_LAST))
+        return F.conv2d(h, w)
 
     def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
         # The adjoint of a valid correlation is a full transposed one: (B, C_out, h, w) -> (B, C_in, H, W).
@@ -204,6 +213,9 @@ class ConvOp:
 
     def backward(self, h: Tensor, delta: Tensor) -> Tensor:
         w = self.weight
+        if w.shape[0] > 1 and w.shape[1] > 1:
+            return F.conv_transpose2d(delta.contiguous(memory_format=CHANNELS_LAST),
+                                      w.contiguous(memory_format=CHANNELS_LAST))
         if torch.is_grad_enabled():
             return F.conv_transpose2d(delta, w)
         if w.shape[0] == 1:
