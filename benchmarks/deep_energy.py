@@ -5,9 +5,9 @@
 For every held-out image (:func:`scorematch.experiments.restoration.heldout_images`) and level of the stored
 held-out table (``docs/results/restoration/heldout.json``), the noisy image is drawn exactly as the experiment drew
 it (checked against the table's noisy PSNR) and denoised, in the same loop, by the deep energy as
-``scorematch denoise --model NAME`` does it (:func:`denoiser`: MAP with the field and weight its file recommends
-for the level, chosen on the tuning crops by ``benchmarks/deep_energy_map.py``; Tweedie's estimate for a file
-without them), by its Tweedie estimate (:func:`scorematch.tasks.tweedie_denoise`, one gradient evaluation) and by
+``scorematch denoise --model NAME`` does it (:func:`denoiser`: MAP with the field, weight, iterations and start
+its file recommends for the level, chosen on the tuning crops by ``benchmarks/deep_energy_map.py``; Tweedie's
+estimate for a file without them), by its Tweedie estimate (:func:`scorematch.tasks.tweedie_denoise`, one gradient evaluation) and by
 BM3D (``bm3d`` package, ``sigma_psd`` = the true level); the bundled FoE's PSNR is the table's. Per level: means
 and the paired differences (mean, std of the mean, images where the first is higher). Then the time of the
 default denoiser and BM3D on the 512x512 Lena at 5, 15 and 25/256 (medians of 3, interleaved, after one warm-up).
@@ -36,7 +36,8 @@ from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.experiments.cache import git_state  # noqa: E402
 from scorematch.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
 from scorematch.pretrained import load_pretrained, recommended_denoiser, resolve  # noqa: E402
-from scorematch.tasks import denoise, psnr, tweedie_denoise  # noqa: E402
+from scorematch.tasks import psnr, tweedie_denoise  # noqa: E402
+from scorematch.tasks.recommended import recommended_denoise  # noqa: E402
 
 
 def bm3d_denoise(y: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -53,15 +54,11 @@ def paired(a: list[float], b: list[float]) -> dict[str, float]:
 
 
 def denoiser(name: str, model) -> "callable":
-    """``(y, sigma) -> x`` as ``scorematch denoise --model name`` runs it: MAP with ``weight * E_level`` where the
-    file recommends them (:func:`~scorematch.pretrained.recommended_denoiser`), else Tweedie's estimate."""
+    """``(y, sigma) -> x`` as ``scorematch denoise --model name`` runs it
+    (:func:`scorematch.tasks.recommended.recommended_denoise`): MAP with the field, weight, iterations and start
+    the file recommends (:func:`~scorematch.pretrained.recommended_denoiser`), else Tweedie's estimate."""
     def run(y: torch.Tensor, sigma: float) -> torch.Tensor:
-        recommended = recommended_denoiser(name, sigma)
-        if recommended is None:
-            with torch.no_grad():
-                return tweedie_denoise(y, model, sigma=sigma)
-        level, weight = recommended
-        return denoise(y, model.at(level), sigma=sigma, weight=weight)
+        return recommended_denoise(y, model, name, sigma=sigma)[0]
 
     return run
 

@@ -615,21 +615,24 @@ def _colour_denoise(results: Path) -> str:
     t = _json(results, "beyond/summary.json")
     levels = [k for k in t["problems"] if k.startswith("colour_")]
     others = ("grey_per_channel", "cbm3d", "tv")
-    rows = []
+    ours = [m for m in beyond_settings.colour_methods(tuple(t["config"]["priors"]))
+            if m not in others and m in t["problems"][levels[0]]["means"]]
+    rows, diffs = [], []
     for key in levels:
-        e = t["problems"][key]
-        rows.append([f"{key.removeprefix('colour_')}/256", _f(e["means"]["noisy"]),
-                     *(_f(e["means"][m]) for m in (*others, "colour_prior")),
-                     *(_beyond_diff(e, "colour_prior", m) for m in others)])
+        e, level = t["problems"][key], f"{key.removeprefix('colour_')}/256"
+        rows.append([level, _f(e["means"]["noisy"]), *(_f(e["means"][m]) for m in (*others, *ours))])
+        diffs += [[level, beyond_settings.method_name(m), *(_beyond_diff(e, m, o) for o in others)] for m in ours]
     c, n = t["config"], t["problems"][levels[0]]["n_images"]
-    names = [beyond_settings.METHOD_NAMES[m] for m in (*others, "colour_prior")]
+    names = [beyond_settings.method_name(m) for m in (*others, *ours)]
     return "\n".join([
         f"Colour denoising (`scorematch reproduce beyond`): {n} held-out BSDS300 colour images ({c['colour_crop']}x"
-        f"{c['colour_crop']} central crops), noise i.i.d. per pixel and channel; the bundled colour prior against "
-        "the grey prior applied to each channel (both at their cards' weights), colour BM3D (`bm3d.bm3d_rgb`) and "
-        "colour TV (weight per level chosen on the colour tuning crops); mean PSNR (dB) and the colour prior minus "
-        "each, paired over the images (mean ± std of the mean).", "",
-        _table(["noise", "noisy", *names, *(f"minus {m}" for m in names[:3])], rows)])
+        f"{c['colour_crop']} central crops), noise i.i.d. per pixel and channel; the bundled colour prior, and each "
+        "grey prior on the luminance and two opponent channels at their own noise levels (what `scorematch denoise "
+        "--model NAME` does with a colour image), against the grey prior applied to each RGB channel (at its card's "
+        "weights), colour BM3D (`bm3d.bm3d_rgb`) and colour TV (weight per level chosen on the colour tuning crops); "
+        "mean PSNR (dB), then ours minus each, paired over the images (mean ± std of the mean).", "",
+        _table(["noise", "noisy", *names], rows), "",
+        _table(["noise", "ours", *(f"minus {beyond_settings.method_name(o)}" for o in others)], diffs)])
 
 
 def _deep_energy(results: Path) -> str:
@@ -646,8 +649,9 @@ def _deep_energy(results: Path) -> str:
     n = next(iter(d["levels"].values()))["n_images"]
     return "\n".join([
         f"Deep energy (`python benchmarks/deep_energy.py`, commit {d['commit']}): the bundled noise-conditional "
-        "`deep_energy` as `scorematch denoise --model deep_energy` runs it (MAP with its field `E_s` at `s = a sigma` "
-        "and weight `w` per level, both chosen on the tuning crops by `benchmarks/deep_energy_map.py`), its Tweedie "
+        "`deep_energy` as `scorematch denoise --model deep_energy` runs it (MAP with its field `E_s` at `s = a sigma`, "
+        "weight `w` and L-BFGS iterations per level from its Tweedie estimate, chosen on the tuning crops by "
+        "`benchmarks/deep_energy_map.py`), its Tweedie "
         f"estimate, BM3D and the bundled FoE on the {n} held-out images; mean PSNR (dB) and paired differences "
         "(mean ± std of the mean).", "",
         _table(["noise", "deep_energy (MAP)", "its Tweedie", "BM3D", "foe_5x5x24", "MAP minus BM3D", "MAP minus FoE",

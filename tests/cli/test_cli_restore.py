@@ -238,17 +238,18 @@ def test_every_restoration_command_takes_colour_input_with_the_colour_prior(tmp_
     assert out.mode == "RGB" and out.size == ((96, 96) if command == "superres" else (48, 48))
 
 
-def test_the_grey_prior_on_colour_input_restores_each_channel_with_one_note_line(tmp_path, capsys):
+def test_the_grey_prior_on_colour_input_denoises_the_opponent_channels_with_one_note_line(tmp_path, capsys):
     _colour_pair(tmp_path)
     assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.03",
                  "--iters", "30", "--model", "foe_5x5x24", "--reference", str(tmp_path / "ref.npy")]) == 0
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [
-        f"scorematch denoise: note: {tmp_path / 'IN.png'} is a colour image; the grey prior restores each of its "
-        "channels (the output keeps the colour)"
+        f"scorematch denoise: note: {tmp_path / 'IN.png'} is a colour image; the grey prior restores its luminance "
+        "and two opponent-colour channels, each at its own noise level (the output keeps the colour)"
     ]
     out = json.loads(captured.out.strip().splitlines()[-1])
     assert out["model"] == "foe_5x5x24" and out["psnr"] > out["psnr_input"] + 1.0
+    assert out["colour"] == "opponent" and len(out["channels"]) == 3
     assert Image.open(tmp_path / "o.png").mode == "RGB"
 
 
@@ -372,7 +373,7 @@ def test_inpaint_and_superres_with_deep_energy_use_its_tuned_level(tmp_path, cle
 
 def test_denoise_with_deep_energy_is_map_with_its_recommended_field(tmp_path, clean, capsys):
     from scorematch.pretrained import load_pretrained, recommended_denoiser
-    from scorematch.tasks import denoise
+    from scorematch.tasks import field_denoise
 
     path, im = clean
     noisy = im.numpy() + (15 / 256) * np.random.default_rng(0).standard_normal(im.shape)
@@ -381,10 +382,11 @@ def test_denoise_with_deep_energy_is_map_with_its_recommended_field(tmp_path, cl
             str(path), "--iters", "5"]
     assert main([*argv, "-o", str(tmp_path / "map.npy")]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    level, weight = recommended_denoiser("deep_energy", 15 / 256)
-    assert (out["method"], out["level"], out["weight"]) == ("lbfgs", level, weight)
+    level, weight, _, start = recommended_denoiser("deep_energy", 15 / 256)
+    assert (out["method"], out["level"], out["weight"], out["start"]) == ("lbfgs", level, weight, start)
     y = torch.from_numpy(noisy).float()[None, None]
-    expected = denoise(y, load_pretrained("deep_energy").float().at(level), sigma=15 / 256, weight=weight, n_iter=5)
+    expected = field_denoise(y, load_pretrained("deep_energy").float(), sigma=15 / 256, level=level, weight=weight,
+                             n_iter=5, start=start)
     np.testing.assert_allclose(np.load(tmp_path / "map.npy"), expected[0, 0].double().numpy(), atol=1e-6)
     assert main([*argv, "-o", str(tmp_path / "t.npy"), "--method", "tweedie"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["method"] == "tweedie"

@@ -125,8 +125,9 @@ def test_recommended_denoiser_scales_the_level_with_sigma(tmp_path):
     from scorematch.pretrained import recommended_denoiser
     from scorematch.serialization import save
 
-    table = {"5": {"level_ratio": 0.5, "weight": 0.7}, "25": {"level_ratio": 0.25, "weight": 0.35}}
+    table = {"5": {"level_ratio": 0.5, "weight": 0.7},
+             "25": {"level_ratio": 0.25, "weight": 0.35, "iterations": 20, "start": "tweedie"}}
     path = save(DeepEnergy(2, 1), tmp_path / "m.safetensors", metadata={"denoise_map": table})
-    assert recommended_denoiser(path, 6 / 256) == (0.5 * 6 / 256, 0.7)  # the nearest level's entry, 5
-    assert recommended_denoiser(path, 20 / 256) == (0.25 * 20 / 256, 0.35)
+    assert recommended_denoiser(path, 6 / 256) == (0.5 * 6 / 256, 0.7, None, "smooth")  # the nearest level's, 5
+    assert recommended_denoiser(path, 20 / 256) == (0.25 * 20 / 256, 0.35, 20, "tweedie")
     assert recommended_denoiser(save(DeepEnergy(2, 1), tmp_path / "bare.safetensors"), 0.1) is None

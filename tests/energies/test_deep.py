@@ -153,3 +153,23 @@ def test_denoise_auto_is_tweedie_for_a_noise_conditional_energy(gen):
     assert denoising_method("auto", e) == "tweedie" and denoising_method("auto", FieldOfExperts(2, 3)) == "lbfgs"
     assert denoising_method("paper", e) == "paper"
     assert not torch.allclose(denoise(y, e, sigma=0.1, method="lbfgs", n_iter=3), denoise(y, e, sigma=0.1))
+
+
+def test_field_denoise_is_map_with_the_field_from_the_chosen_start(gen):
+    from scorematch.tasks import Denoising, field_denoise, restore
+
+    e = _energy(gen)
+    y = torch.rand(1, 1, 16, 16, generator=gen, dtype=D)
+    smooth = field_denoise(y, e, sigma=0.1, level=0.03, weight=0.5, n_iter=4)
+    torch.testing.assert_close(smooth, denoise(y, e.at(0.03), sigma=0.1, weight=0.5, n_iter=4))
+    tweedie = field_denoise(y, e, sigma=0.1, level=0.03, weight=0.5, n_iter=4, start="tweedie")
+    expected = restore(y, Denoising(0.1), e.at(0.03), sigma=0.1, weight=0.5, n_iter=4,
+                       start=tweedie_denoise(y, e, sigma=0.1), rtol=3e-5)
+    torch.testing.assert_close(tweedie, expected)
+    assert not torch.allclose(tweedie, smooth)
+    with pytest.raises(ValueError, match="start"):
+        field_denoise(y, e, sigma=0.1, level=0.03, start="noisy")
+    with pytest.raises(ValueError, match="level"):
+        field_denoise(y, e, sigma=0.1, level=0.0)
+    with pytest.raises(TypeError, match="noise-conditional"):
+        field_denoise(y, FieldOfExperts(2, 3).double(), sigma=0.1, level=0.03)

@@ -27,13 +27,17 @@ def test_a_tiny_run_writes_units_table_figure_and_report(tmp_path):
         assert [(c["ours"], c["other"]) for c in entry["comparisons"]] == [("foe_5x5x24", anchor)]
     colour = table["problems"]["colour_15"]
     assert colour["means"]["colour_prior"] > colour["means"]["noisy"]
-    assert {c["other"] for c in colour["comparisons"]} == set(compute.available_colour_methods()) - {"colour_prior"}
+    methods = set(compute.available_colour_methods(TINY))
+    ours = {"colour_prior", "opponent_foe_5x5x24"}
+    assert ours <= methods and colour["means"]["opponent_foe_5x5x24"] > colour["means"]["noisy"]
+    assert {(c["ours"], c["other"]) for c in colour["comparisons"]} == {(a, b) for a in ours for b in methods - ours}
     assert table["problems"]["deblur"]["choices"]["foe_5x5x24"][1] in TINY.weights  # chosen from the grid
     for problem in (*grey, "colour_15"):
         assert (tmp_path / "pictures" / problem / "clean.png").is_file()
     assert (tmp_path / "beyond.png").is_file()
     text = beyond.report(tmp_path)
     assert "| castle | " in text and "Table 2 image" in text  # the per-image 2x table
+    assert "| 15/256 | `foe_5x5x24` on opponent channels |" in text  # ours minus the others
     assert "| deblurring, motion kernels" in text and "| 15/256 |" in text and f"{tmp_path.name}/beyond.png" in text
     stamps = {p.name: json.loads(p.read_text())["stamp"] for p in (tmp_path / "units").glob("*.json")}
     again = beyond.run(tmp_path, config=TINY, progress=False, cache=Cache())  # a new run reuses every unit
@@ -44,7 +48,7 @@ def test_a_tiny_run_writes_units_table_figure_and_report(tmp_path):
 def test_without_bm3d_the_colour_table_says_so(tmp_path, monkeypatch):
     real = compute.importlib.util.find_spec
     monkeypatch.setattr(compute.importlib.util, "find_spec", lambda name: None if name == "bm3d" else real(name))
-    assert "cbm3d" not in compute.available_colour_methods()
+    assert "cbm3d" not in compute.available_colour_methods(TINY)
     beyond.run(tmp_path, config=TINY.replace(grey_images=1), progress=False)
     assert "`bm3d` package is not installed" in beyond.report(tmp_path)
 

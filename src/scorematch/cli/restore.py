@@ -14,7 +14,7 @@ from ..io.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits, read
 from ..devices import add_device_argument, resolve_device, reuse_freed_memory
 from ..validation import check_number, parse_sigma
 from ..energies.base import Energy
-from ..pretrained import (DEFAULT_COLOUR_PRIOR, default_prior, recommended_denoiser, recommended_level,
+from ..pretrained import (DEFAULT_COLOUR_PRIOR, default_prior, recommended_level,
                           recommended_weight, resolve)
 from ..serialization import load
 from ..tasks import BLUR_BOUNDARIES, BOUNDARIES, DEFAULT_BOUNDARY
@@ -80,8 +80,10 @@ def _note_grey_on_colour(args: argparse.Namespace, energy: Energy, channels: int
     """One note on stderr when a grey prior restores a colour image (each channel alone)."""
     if channels == 3 and channels_of(energy) == 1:
         path = getattr(args, RESTORE_COMMANDS[args.command])
-        print(f"scorematch {args.command}: note: {path} is a colour image; the grey prior restores each of its "
-              "channels (the output keeps the colour)", file=sys.stderr)
+        how = ("its luminance and two opponent-colour channels, each at its own noise level"
+               if args.command == "denoise" else "each of its channels")
+        print(f"scorematch {args.command}: note: {path} is a colour image; the grey prior restores {how} (the output "
+              "keeps the colour)", file=sys.stderr)
 
 
 def _output_bits(args: argparse.Namespace, info: ImageInfo) -> int | None:
@@ -240,7 +242,8 @@ def _report(out: torch.Tensor, ref: torch.Tensor | None, extra: dict) -> None:
 
 
 def run_denoise(args: argparse.Namespace) -> int:
-    from ..tasks import denoise, denoising_method, psnr
+    from ..tasks import psnr
+    from ..tasks.recommended import recommended_denoise
 
     sigma = parse_sigma(args.sigma)
     device = _prepare(args)
@@ -249,19 +252,12 @@ def run_denoise(args: argparse.Namespace) -> int:
     bits = _output_bits(args, info)
     energy = _load_model(args.model, args, device, y.shape[1])
     model = _model_path(args.model, y.shape[1])
-    method = denoising_method(args.method, energy)
-    weight = args.weight if args.weight is not None else recommended_weight(model, sigma)
-    level = None
-    if args.method == "auto" and method == "tweedie" and recommended_denoiser(model, sigma) is not None:
-        level, recommended = recommended_denoiser(model, sigma)  # MAP with the field the file recommends
-        energy, method = energy.at(level), "lbfgs"
-        weight = args.weight if args.weight is not None else recommended
-    x = denoise(y.to(device, _dtype(args)), energy, sigma=sigma, method=method, n_iter=args.iters,
-                weight=weight, tile=args.tile, boundary=args.boundary,
-                progress=sys.stderr.isatty()).cpu()
+    x, settings = recommended_denoise(y.to(device, _dtype(args)), energy, model, sigma=sigma, method=args.method,
+                                      weight=args.weight, n_iter=args.iters, tile=args.tile, boundary=args.boundary,
+                                      progress=sys.stderr.isatty())
+    x = x.cpu()
     write_image(args.output, x[0], bits=bits, scale=args.scale)
-    extra = {"model": model.stem, "sigma": sigma, "method": method,
-             **({} if method == "tweedie" else {"weight": weight}), **({} if level is None else {"level": level})}
+    extra = {"model": model.stem, "sigma": sigma, **settings}
     if ref is not None:
         extra["psnr_input"] = round(psnr(y, ref), 4)
     _report(x, ref, extra)

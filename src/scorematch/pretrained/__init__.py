@@ -8,14 +8,14 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..energies import Energy
 from ..serialization import load, load_info
 from .roth_black import ROTH_BLACK_FILE, roth_black_3x3
 
 __all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended_weight", "recommended_level",
-           "recommended_denoiser",
+           "recommended_denoiser", "MapDenoiser",
            "roth_black_3x3",
            "ROTH_BLACK_FILE", "DEFAULT_PRIOR",
            "DEFAULT_COLOUR_PRIOR", "default_prior"]
@@ -89,19 +89,32 @@ def recommended_weight(name_or_path: str | os.PathLike, sigma: float) -> float:
     return float(w) if isinstance(w, (int, float)) else 1.0
 
 
-def recommended_denoiser(name_or_path: str | os.PathLike, sigma: float) -> tuple[float, float] | None:
-    """``(level, weight)`` of MAP denoising at noise ``sigma`` that a noise-conditional model file recommends: the
-    prior ``weight * E_level`` (``level`` on the [0, 1] scale); None when it recommends none (then Tweedie's
-    estimate serves).
+class MapDenoiser(NamedTuple):
+    """The settings of :func:`scorematch.tasks.field_denoise` that a model file recommends at one noise level:
+    the prior ``weight * E_level`` (``level`` on the [0, 1] scale), at most ``n_iter`` L-BFGS iterations (None:
+    the solver's default) from the first estimate ``start`` (``"smooth"`` or ``"tweedie"``)."""
 
-    Its metadata's ``denoise_map`` (noise level in 1/256 units -> ``{"level_ratio": a, "weight": w}``, chosen on
-    tuning images) gives the entry of the nearest level (in log sigma), and ``level = a * sigma``.
+    level: float
+    weight: float
+    n_iter: int | None = None
+    start: str = "smooth"
+
+
+def recommended_denoiser(name_or_path: str | os.PathLike, sigma: float) -> MapDenoiser | None:
+    """The MAP denoiser at noise ``sigma`` that a noise-conditional model file recommends; None when it
+    recommends none (then Tweedie's estimate serves).
+
+    Its metadata's ``denoise_map`` (noise level in 1/256 units -> ``{"level_ratio": a, "weight": w}``, and
+    optionally ``"iterations"`` and ``"start"``; chosen on tuning images) gives the entry of the nearest level
+    (in log sigma), and ``level = a * sigma``.
     """
     table = load_info(resolve(name_or_path)).get("extra", {}).get("denoise_map")
     if not isinstance(table, dict) or not table:
         return None
     entry = _nearest_level(table, sigma)
-    return float(entry["level_ratio"]) * sigma, float(entry["weight"])
+    n_iter = entry.get("iterations")
+    return MapDenoiser(float(entry["level_ratio"]) * sigma, float(entry["weight"]),
+                       None if n_iter is None else int(n_iter), str(entry.get("start", "smooth")))
 
 
 def _nearest_level(table: dict[str, Any], sigma: float) -> Any:

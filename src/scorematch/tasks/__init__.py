@@ -4,11 +4,12 @@ with a noise-conditional energy."""
 from . import lbfgs
 from ._objective import BOUNDARIES, DEFAULT_BOUNDARY
 from ..metrics import psnr
-from .denoise import denoise, denoising_method, is_noise_conditional, tweedie_denoise
+from .colour import opponent_denoise
+from .denoise import denoise, denoising_method, field_denoise, is_noise_conditional, tweedie_denoise
 from .operators import BLUR_BOUNDARIES, Blur, Denoising, Downsample, Inpaint, LinearOperator
 from .restore import objective_and_grad, restore
 from .superres import superresolve, upscale_start
 
 __all__ = ["BOUNDARIES", "BLUR_BOUNDARIES", "DEFAULT_BOUNDARY", "LinearOperator", "Denoising", "Downsample", "Blur",
-           "Inpaint", "restore", "objective_and_grad", "denoise", "tweedie_denoise", "is_noise_conditional",
+           "Inpaint", "restore", "objective_and_grad", "denoise", "tweedie_denoise", "field_denoise", "opponent_denoise", "is_noise_conditional",
            "denoising_method", "superresolve", "upscale_start", "psnr", "lbfgs"]

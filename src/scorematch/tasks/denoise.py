@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import torch
 from torch import Tensor
 
 from ..energies.base import Energy
@@ -13,7 +14,7 @@ from ._objective import DEFAULT_BOUNDARY, check_channels, check_image_size, imag
 from .operators import Denoising
 from .restore import PAPER_ETA, annealed_steps, restore
 
-__all__ = ["denoise", "tweedie_denoise", "is_noise_conditional", "denoising_method", "annealed_steps", "PAPER_ETA", "DENOISE_ITERS", "DENOISE_RTOL"]
+__all__ = ["denoise", "tweedie_denoise", "field_denoise", "FIELD_STARTS", "is_noise_conditional", "denoising_method", "annealed_steps", "PAPER_ETA", "DENOISE_ITERS", "DENOISE_RTOL"]
 
 #: L-BFGS iterations of :func:`denoise` (from :meth:`Denoising.start`), chosen on the tuning crops: the estimate
 #: no longer improves after 30 iterations at 5/256, 60 at 15/256, 50 at 25/256 (see
@@ -23,6 +24,8 @@ DENOISE_ITERS = 60
 #: tuning crops (``benchmarks/denoise_start.py``): at 5/256 it stops after about 25 iterations, where the estimate
 #: has converged; at 15 and 25/256 it does not stop before :data:`DENOISE_ITERS`.
 DENOISE_RTOL = 3e-5
+#: First estimates of :func:`field_denoise`.
+FIELD_STARTS = ("smooth", "tweedie")
 
 
 def _check(y: Tensor, energy: Energy, sigma: float, weight: float) -> None:
@@ -100,6 +103,7 @@ def denoise(
     step_scale: float | None = None,
     tile: int | None = None,
     boundary: str = DEFAULT_BOUNDARY,
+    start: Tensor | None = None,
     progress: bool = False,
 ) -> Tensor:
     """MAP estimate ``argmin_x  w E(x) + |x - y|^2 / (2 sigma^2)`` of a clean image under Gaussian noise.
@@ -156,6 +160,9 @@ def denoise(
         tuning crops (RSM FoE 5x5x24 of 6,000 steps at 5 / 15 / 25 (/256), each at its best weight: 36.79 / 29.73 /
         26.66 dB against 36.52 / 28.99 / 25.70 for ``"valid"``; symmetric 36.76 / 29.66 / 26.59,
         reflect 36.76 / 29.64 / 26.59).
+    start : Tensor, optional
+        The first estimate, shaped like ``y`` (default: ``y`` smoothed a little with ``"lbfgs"``, ``y`` with
+        ``"paper"``).
     progress : bool
         Show a progress bar of the objective evaluations on stderr.
 
@@ -178,7 +185,65 @@ def denoise(
     _check(y, energy, sigma, weight)
     if n_iter is None and method == "lbfgs":
         n_iter = DENOISE_ITERS
-    return restore(y, Denoising(sigma), energy, sigma=sigma, weight=weight, method=method,
-                   start=y if method == "paper" else None, n_iter=n_iter,
+    if start is None and method == "paper":
+        start = y
+    return restore(y, Denoising(sigma), energy, sigma=sigma, weight=weight, method=method, start=start, n_iter=n_iter,
                    history=history, tol=tol, rtol=rtol, eta=eta, step_scale=step_scale, tile=tile, boundary=boundary,
                    progress=progress)
+
+
+def field_denoise(y: Tensor, energy, *, sigma: float, level: float, weight: float = 1.0, n_iter: int | None = None,
+                  start: Literal["smooth", "tweedie"] = "smooth", tile: int | None = None,
+                  boundary: str = DEFAULT_BOUNDARY, progress: bool = False) -> Tensor:
+    """MAP denoising with the field of a noise-conditional energy as the prior: ``argmin_x w E_level(x) +
+    |x - y|^2 / (2 sigma^2)`` by :func:`denoise` (L-BFGS).
+
+    The field ``E_level`` (``energy.at(level)``, ``level`` usually a fraction of ``sigma``) is sharper than
+    ``E_sigma``, whose one-gradient estimate :func:`tweedie_denoise` is; the weight ``w`` and the level are what
+    :func:`scorematch.pretrained.recommended_denoiser` gives for a bundled model.
+
+    Parameters
+    ----------
+    y : Tensor, shape (B, C, H, W)
+        Noisy images on [0, 1]; a grey energy acts on each of the ``C`` channels.
+    energy : DeepEnergy
+        A noise-conditional energy (:func:`is_noise_conditional`).
+    sigma : float
+        The noise std on the [0, 1] scale.
+    level : float
+        The level of the field used as the prior, on the [0, 1] scale.
+    weight : float
+        Prior weight ``w``.
+    n_iter : int, optional
+        L-BFGS iterations at most (default :data:`DENOISE_ITERS`); stopped early as :func:`denoise` stops.
+    start : {"smooth", "tweedie"}
+        The first estimate: ``"smooth"``, ``y`` smoothed a little (:meth:`~scorematch.tasks.Denoising.start`);
+        ``"tweedie"``, Tweedie's estimate at ``sigma`` (one gradient evaluation more), already close to the MAP
+        estimate, so few iterations serve.
+    tile, boundary, progress
+        As for :func:`denoise`.
+
+    Returns
+    -------
+    Tensor, shaped like ``y``
+
+    Examples
+    --------
+    >>> import torch
+    >>> from scorematch.energies import DeepEnergy
+    >>> y = torch.rand(1, 1, 16, 16)
+    >>> field_denoise(y, DeepEnergy(4, 2), sigma=0.1, level=0.02, start="tweedie", n_iter=3).shape
+    torch.Size([1, 1, 16, 16])
+    """
+    if not is_noise_conditional(energy):
+        raise TypeError(f"field_denoise needs a noise-conditional energy (with .at(sigma)), got {type(energy).__name__}")
+    if start not in FIELD_STARTS:
+        raise ValueError(f"start must be one of {FIELD_STARTS}, got {start!r}")
+    if not (math.isfinite(level) and level > 0):
+        raise ValueError(f"level must be a positive number, got {level}")
+    x0 = None
+    if start == "tweedie":
+        with torch.no_grad():
+            x0 = tweedie_denoise(y, energy, sigma=sigma, boundary=boundary, tile=tile)
+    return denoise(y, energy.at(level), sigma=sigma, method="lbfgs", weight=weight, n_iter=n_iter, tile=tile,
+                   boundary=boundary, start=x0, progress=progress)

@@ -19,7 +19,7 @@ from ...tasks import psnr
 from ..cache import Cache, cached_units
 from .figures import plot
 from .problems import colour_images, colour_noisy, colour_solver, grey_images, grey_solver, observe
-from .settings import COLOUR_METHODS, GREY_PROBLEMS, BeyondConfig
+from .settings import GREY_PROBLEMS, BeyondConfig, colour_methods
 from .summaries import summary
 
 
@@ -40,7 +40,7 @@ def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = Tru
                           out_dir / "units" / f"{problem}_{method}.json", settings))
             keys.append((problem, method))
     for level in config.colour_levels:
-        for method in available_colour_methods():
+        for method in available_colour_methods(config):
             settings = {**config.settings(*config.colour_fields), "level": level, "method": method}
             units.append((colour_unit, {"level": level, "method": method, "config": config, "pictures": pictures},
                           out_dir / "units" / f"colour_{level}_{method}.json", settings))
@@ -54,10 +54,11 @@ def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = Tru
     return summary(out_dir)
 
 
-def available_colour_methods() -> tuple[str, ...]:
-    """:data:`~.settings.COLOUR_METHODS` less colour BM3D when the ``bm3d`` package is not installed."""
+def available_colour_methods(config: BeyondConfig) -> tuple[str, ...]:
+    """:func:`~.settings.colour_methods` of ``config.priors`` less colour BM3D when the ``bm3d`` package is not
+    installed."""
     have_bm3d = importlib.util.find_spec("bm3d") is not None
-    return tuple(m for m in COLOUR_METHODS if m != "cbm3d" or have_bm3d)
+    return tuple(m for m in colour_methods(config.priors) if m != "cbm3d" or have_bm3d)
 
 
 def _choose(grid: list[Any], score: Callable[[Any], float]) -> tuple[Any, list[dict[str, Any]]]:

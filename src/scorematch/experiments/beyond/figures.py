@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from ...io.atomic import save_figure
-from .settings import METHOD_NAMES
+from .settings import method_name
 from .summaries import ours_and_others
 
 
@@ -29,7 +29,7 @@ def _panels(out_dir: Path, problem: str, methods: dict) -> list[tuple[Path, str]
     folder = out_dir / "pictures" / problem
     panels = [(folder / "clean.png", "clean"), (folder / "observed.png", "observed")]
     for m in [*others, *ours]:
-        name = METHOD_NAMES.get(m, m).replace("`", "")
+        name = method_name(m).replace("`", "")
         panels.append((folder / f"{m}.png", f"{name}\n{methods[m]['psnr'][0]:.2f} dB"))
     return [(p, t) for p, t in panels if p.is_file()]
 

@@ -15,9 +15,10 @@ from ...datasets import colour_crops, colour_split, data_dir
 from ...io.images import read_image
 from ...pretrained import DEFAULT_COLOUR_PRIOR, DEFAULT_PRIOR, load_pretrained, recommended_weight
 from ...tasks import Blur, Denoising, Downsample, Inpaint, denoise, is_noise_conditional, restore, superresolve
+from ...tasks.recommended import recommended_denoise
 from ..restoration.data import frozen, heldout_images, image, noise_seed
 from ..restoration.settings import TABLE2_IMAGES, TUNE_IMAGES
-from .settings import TABLE2_PROBLEM, BeyondConfig
+from .settings import OPPONENT, TABLE2_PROBLEM, BeyondConfig
 
 #: One observed grey problem: (clean x (1, 1, H, W), operator, observation y).
 Case = tuple[Tensor, Any, Tensor]
@@ -152,8 +153,12 @@ def colour_noisy(x: Tensor, names: list[str], level: int, part: str) -> list[Ten
 
 
 def colour_solver(method: str, level: int, config: BeyondConfig) -> tuple[list[Any], Callable[[Tensor, Any], Tensor]]:
-    """The choices of a colour denoising method (:data:`~.settings.COLOUR_METHODS`) and ``solve(noisy, choice)``."""
+    """The choices of a colour denoising method (:func:`~.settings.colour_methods`) and ``solve(noisy, choice)``."""
     sigma = level / 256
+    if method.startswith(OPPONENT):
+        name = method.removeprefix(OPPONENT)
+        model = _frozen_prior(name)
+        return [None], lambda y, _: recommended_denoise(y, model, name, sigma=sigma)[0]
     if method in ("colour_prior", "grey_per_channel"):
         name = DEFAULT_COLOUR_PRIOR if method == "colour_prior" else DEFAULT_PRIOR
         model, weight = _frozen_prior(name), recommended_weight(name, sigma)

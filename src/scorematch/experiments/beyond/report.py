@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .settings import COLOUR_METHODS, GREY_PROBLEMS, METHOD_NAMES, TABLE2_PROBLEM
-from .summaries import summary
+from .settings import GREY_PROBLEMS, METHOD_NAMES, TABLE2_PROBLEM, colour_methods, method_name
+from .summaries import ours_and_others, summary
 
 
 def _choice(value) -> str:
@@ -51,19 +51,25 @@ def _table2_table(t: dict) -> list[str]:
 
 
 def _colour_table(t: dict) -> list[str]:
+    """Mean PSNR per level and method, then each of ours minus each other method, paired over the images."""
     levels = [p for p in t["problems"] if p.startswith("colour_")]
     if not levels:
         return []
-    present = [m for m in COLOUR_METHODS if m in t["problems"][levels[0]]["means"]]
-    others = [m for m in present if m != "colour_prior"]
-    head = ["noise", "noisy", *(METHOD_NAMES[m] for m in present), *(f"minus {METHOD_NAMES[m]}" for m in others)]
+    present = [m for m in colour_methods(tuple(t["config"]["priors"])) if m in t["problems"][levels[0]]["means"]]
+    ours, others = ours_and_others(levels[0], present)
+    head = ["noise", "noisy", *(method_name(m) for m in present)]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for problem in levels:
         e = t["problems"][problem]
-        diffs = {c["other"]: c["reads"] for c in e["comparisons"]}
         lines.append("| " + " | ".join([f"{problem.removeprefix('colour_')}/256", f"{e['means']['noisy']:.2f}",
-                                        *(f"{e['means'][m]:.2f}" for m in present), *(diffs[m] for m in others)])
-                     + " |")
+                                        *(f"{e['means'][m]:.2f}" for m in present)]) + " |")
+    head = ["noise", "ours", *(f"minus {method_name(m)}" for m in others)]
+    lines += ["", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for problem in levels:
+        diffs = {(c["ours"], c["other"]): c["reads"] for c in t["problems"][problem]["comparisons"]}
+        for m in ours:
+            lines.append("| " + " | ".join([f"{problem.removeprefix('colour_')}/256", method_name(m),
+                                            *(diffs[(m, o)] for o in others)]) + " |")
     if "cbm3d" not in present:
         lines += ["", "*Colour BM3D: the `bm3d` package is not installed here (`pip install bm3d`), so its column is "
                   "missing.*"]
@@ -93,11 +99,12 @@ def report(out_dir: str | os.PathLike) -> str:
         "deviations of the mean).",
         "", *_grey_table(t), *_table2_table(t), "",
         f"Colour denoising on {n_colour} held-out BSDS300 colour images ({colour_crop}), i.i.d. Gaussian noise per "
-        "pixel and channel: the bundled colour prior against the grey prior applied to each channel (both at their "
-        "model cards' weights), colour BM3D (`bm3d.bm3d_rgb`, its default opponent transform) and colour TV "
+        "pixel and channel: the bundled colour prior, and each grey prior on the luminance and two opponent channels "
+        "(each at its own noise level, as `scorematch denoise` runs a grey prior on a colour image), against the grey "
+        "prior applied to each RGB channel (at its model card's weights), colour BM3D (`bm3d.bm3d_rgb`, its default opponent transform) and colour TV "
         "(`skimage.restoration.denoise_tv_chambolle`, weight per level from "
         f"{c['tv_weights']} chosen on {c['colour_tune_crop']}x{c['colour_tune_crop']} crops of the colour tuning "
-        "images); 'minus' columns: the colour prior minus each, paired over the images.",
+        "images); 'minus' columns: each of ours minus each other method, paired over the images.",
         "", *_colour_table(t), "",
     ]
     figure = out_dir / "beyond.png"

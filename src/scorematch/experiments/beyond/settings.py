@@ -18,14 +18,31 @@ GREY_PROBLEMS = {
 }
 #: The grey problem whose test images are the paper's Table 2 images (whole), not held-out crops.
 TABLE2_PROBLEM = "table2_superres_2x"
-#: Colour denoising: our method, then the others it is compared with.
+#: Colour denoising: our colour prior, then the others it is compared with; beside them each grey prior of the
+#: settings on the opponent channels (``opponent_<prior>``, :func:`colour_methods`).
 COLOUR_METHODS = ("colour_prior", "grey_per_channel", "cbm3d", "tv")
+#: Prefix of a colour method that denoises the opponent channels with a grey prior
+#: (:func:`scorematch.tasks.recommended.recommended_denoise`).
+OPPONENT = "opponent_"
 #: Method -> how the report names it.
 METHOD_NAMES = {
     "wiener": "Wiener deconvolution", "biharmonic": "biharmonic inpainting", "bicubic": "bicubic + projection",
     "colour_prior": f"colour prior `{DEFAULT_COLOUR_PRIOR}`", "grey_per_channel": f"`{DEFAULT_PRIOR}` per channel",
     "cbm3d": "colour BM3D", "tv": "TV (Chambolle)",
 }
+
+
+def colour_methods(priors: tuple[str, ...]) -> tuple[str, ...]:
+    """The colour denoising methods with the grey ``priors``: ours (the colour prior, each grey prior on the
+    opponent channels), then the others."""
+    return (COLOUR_METHODS[0], *(OPPONENT + p for p in priors), *COLOUR_METHODS[1:])
+
+
+def method_name(method: str) -> str:
+    """How the report names ``method``."""
+    if method.startswith(OPPONENT):
+        return f"`{method.removeprefix(OPPONENT)}` on opponent channels"
+    return METHOD_NAMES.get(method, method)
 
 
 @dataclass(frozen=True)
@@ -44,7 +61,8 @@ class BeyondConfig(Settings):
 
     Colour denoising at ``colour_levels`` (1/256) on central ``colour_crop`` crops of the first ``colour_images``
     held-out colour images (:func:`~scorematch.datasets.colour_split`; None: all 20 / whole images): the bundled
-    colour prior and the grey prior per channel at their cards' weights, colour BM3D, and TV with its weight
+    colour prior and the grey prior per channel at their cards' weights, each of ``priors`` on the opponent
+    channels as ``scorematch denoise`` runs it, colour BM3D, and TV with its weight
     (``tv_weights``) chosen per level on ``colour_tune_crop`` crops of the colour tuning images.
     """
 

@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from ..compare import describe, paired_difference
-from .settings import GREY_PROBLEMS, TABLE2_PROBLEM
+from .settings import COLOUR_METHODS, GREY_PROBLEMS, OPPONENT, TABLE2_PROBLEM
 
 
 def ours_and_others(problem: str, methods: list[str]) -> tuple[list[str], list[str]]:
-    """Our methods (the bundled priors; the colour prior) and those they are compared with (the anchors)."""
+    """Our methods (the bundled priors; the colour prior and the grey priors on the opponent channels) and those
+    they are compared with (the anchors)."""
     if problem in GREY_PROBLEMS:
         anchor = GREY_PROBLEMS[problem][1]
         return [m for m in methods if m != anchor], [anchor]
-    return ["colour_prior"], [m for m in methods if m != "colour_prior"]
+    ours = [m for m in methods if m == COLOUR_METHODS[0] or m.startswith(OPPONENT)]
+    return ours, [m for m in methods if m not in ours]
 
 
 def comparison(ours: list[float], other: list[float]) -> dict[str, Any]:
