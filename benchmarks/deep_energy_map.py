@@ -1,15 +1,19 @@
 """Benchmark: choose the noise-conditional energy's MAP denoiser on the tuning crops; JSON.
 
-    PYTHONPATH=src python benchmarks/deep_energy_map.py [--model deep_energy] [--jobs 2] [--out F]
+    PYTHONPATH=src python benchmarks/deep_energy_map.py [--model deep_energy] [--starts tweedie]
+        [--iters 5 10 20 30] [--jobs 2] [--out F]
 
 MAP denoising with the field ``E_s`` of a noise-conditional energy at ``s = a * sigma``: ``argmin_x w E_s(x) +
-|x - y|^2 / (2 sigma^2)`` by :func:`scorematch.tasks.denoise` (L-BFGS, its default iterations and stopping rule),
-for every ``a`` of :data:`RATIOS` and ``w`` of :data:`WEIGHTS`, at 5, 15 and 25/256, on the central 128x128 crops of
-the six tuning images (:data:`scorematch.experiments.restoration.TUNE_IMAGES`, the restoration experiment's noise
-draws); beside, on the same noisy crops, the energy's Tweedie estimate and BM3D. Per level: every grid point's mean
-PSNR and the best one, which ``scripts/bundle_map_levels.py --denoise`` records in the model file as its
-``denoise_map``. No held-out image is read. Each grid point's score is cached in ``--cache`` (keyed on the model
-file's hash), so a grid can be extended without recomputing the points it had.
+|x - y|^2 / (2 sigma^2)`` by :func:`scorematch.tasks.field_denoise` (L-BFGS, its stopping rule), for every first
+estimate of ``--starts`` (``smooth``: ``y`` smoothed a little; ``tweedie``: Tweedie's estimate), iteration budget of
+``--iters`` (0: the solver's default, :data:`scorematch.tasks.denoise.DENOISE_ITERS`), ``a`` of :data:`RATIOS` and
+``w`` of :data:`WEIGHTS`, at 5, 15 and 25/256, on the central 128x128 crops of the six tuning images
+(:data:`scorematch.experiments.restoration.TUNE_IMAGES`, the restoration experiment's noise draws); beside, on the
+same noisy crops, the energy's Tweedie estimate and BM3D. Per level: every grid point's mean PSNR and the chosen one
+(:func:`choose`: the fewest iterations within :data:`TIE_DB` of the best PSNR), which
+``scripts/bundle_map_levels.py --denoise`` records in the model file as its ``denoise_map``. No held-out image is
+read. Each grid point's score is cached in ``--cache`` (keyed on the model file's hash), so a grid can be extended
+without recomputing the points it had.
 """
 
 from __future__ import annotations
@@ -35,14 +39,18 @@ from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
 from scorematch.experiments.restoration.data import frozen, noise, noise_seed, tune_set  # noqa: E402
 from scorematch.parallel import map_jobs  # noqa: E402
 from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
-from scorematch.tasks import denoise, psnr, tweedie_denoise  # noqa: E402
+from scorematch.tasks import field_denoise, psnr, tweedie_denoise  # noqa: E402
+from scorematch.tasks.denoise import DENOISE_ITERS, FIELD_STARTS  # noqa: E402
 
 LEVELS = (5, 15, 25)
 #: Levels of the field relative to the noise, ``s / sigma``.
-RATIOS = (0.15, 0.2, 0.25, 0.35, 0.5)
+RATIOS = (0.1, 0.15, 0.2, 0.25, 0.35, 0.5)
 #: Prior weights.
 WEIGHTS = (0.25, 0.35, 0.5, 0.7)
 CROP = 128
+#: PSNR differences (dB) under this count as equal when choosing: the fewer iterations win (the restoration
+#: tables' tolerance for "unchanged").
+TIE_DB = 0.02
 
 
 def _noisy(level: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -50,15 +58,17 @@ def _noisy(level: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
     return x, [noise(x[i : i + 1], level, noise_seed(n, level, 0)) for i, n in enumerate(TUNE_IMAGES)]
 
 
-def _score(job: tuple[str, str, int, float, float]) -> float:
-    """Mean PSNR over the tuning crops of one method (``map`` at ratio and weight, ``tweedie`` or ``bm3d``)."""
-    model_name, method, level, ratio, weight = job
+def _score(job: tuple) -> float:
+    """Mean PSNR over the tuning crops of one method (``map`` at ratio, weight, start and iterations, ``tweedie``
+    or ``bm3d``)."""
+    model_name, method, level, ratio, weight, start, iters = job
     model, sigma = frozen(load_pretrained(model_name)), level / 256
     x, ys = _noisy(level)
     outs = []
     for y in ys:
         if method == "map":
-            outs.append(denoise(y, model.at(ratio * sigma), sigma=sigma, weight=weight))
+            outs.append(field_denoise(y, model, sigma=sigma, level=ratio * sigma, weight=weight, start=start,
+                                      n_iter=iters or None))
         elif method == "tweedie":
             with torch.no_grad():
                 outs.append(tweedie_denoise(y, model, sigma=sigma))
@@ -67,17 +77,24 @@ def _score(job: tuple[str, str, int, float, float]) -> float:
     return statistics.mean(psnr(o.clamp(0, 1), x[i : i + 1]) for i, o in enumerate(outs))
 
 
-def _cached(job: tuple[str, str, int, float, float, str]) -> float:
-    """:func:`_score` of ``job[:5]``, stored in the folder ``job[5]`` under the model file's hash and the job."""
-    model_name, method, level, ratio, weight, folder = job
+def _cached(job: tuple) -> float:
+    """:func:`_score` of ``job[:-1]``, stored in the folder ``job[-1]`` under the model file's hash and the job."""
+    model_name, method, level, ratio, weight, start, iters, folder = job
     digest = hashlib.sha256(resolve(model_name).read_bytes()).hexdigest()[:16]
-    path = Path(folder) / f"{digest}_{method}_{level}_{ratio:g}_{weight:g}.json"
+    path = Path(folder) / f"{digest}_{method}_{level}_{ratio:g}_{weight:g}_{start}_{iters}.json"
     if path.is_file():
         return json.loads(path.read_text())["psnr"]
-    value = _score(job[:5])
+    value = _score(job[:-1])
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"job": list(job[:5]), "psnr": value}))
+    path.write_text(json.dumps({"job": list(job[:-1]), "psnr": value}))
     return value
+
+
+def choose(grid: list[dict]) -> dict:
+    """The grid point with the fewest iterations among those within :data:`TIE_DB` of the best PSNR (then the
+    highest PSNR)."""
+    top = max(g["psnr"] for g in grid)
+    return min((g for g in grid if g["psnr"] >= top - TIE_DB), key=lambda g: (g["iterations"], -g["psnr"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,19 +103,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (one torch thread each)")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     ap.add_argument("--cache", type=Path, default=ROOT / "runs" / "deep_energy_map")
+    ap.add_argument("--starts", nargs="+", choices=FIELD_STARTS, default=["tweedie"], help="first estimates")
+    ap.add_argument("--iters", nargs="+", type=int, default=[5, 10, 20, 30],
+                    help=f"L-BFGS iteration budgets (0: the default, {DENOISE_ITERS})")
     args = ap.parse_args(argv)
-    jobs = [(args.model, "map", lv, a, w) for lv, a, w in itertools.product(LEVELS, RATIOS, WEIGHTS)]
-    jobs += [(args.model, m, lv, 0.0, 0.0) for lv in LEVELS for m in ("tweedie", "bm3d")]
+    jobs = [(args.model, "map", lv, a, w, s, n)
+            for lv, a, w, s, n in itertools.product(LEVELS, RATIOS, WEIGHTS, args.starts, args.iters)]
+    jobs += [(args.model, m, lv, 0.0, 0.0, "", 0) for lv in LEVELS for m in ("tweedie", "bm3d")]
     scores = map_jobs(_cached, [(*j, str(args.cache)) for j in jobs], jobs=args.jobs)
     state = git_state()
     result = {"benchmark": "deep_energy_map", "commit": (state["commit"] or "unknown")[:7], "dirty": state["dirty"],
-              "model": args.model, "crop": CROP,
-              "images": list(TUNE_IMAGES), "ratios": list(RATIOS), "weights": list(WEIGHTS), "levels": {}}
+              "model": args.model, "crop": CROP, "images": list(TUNE_IMAGES), "ratios": list(RATIOS),
+              "weights": list(WEIGHTS), "starts": args.starts, "iterations": [n or DENOISE_ITERS for n in args.iters],
+              "tie_db": TIE_DB, "levels": {}}
     for lv in LEVELS:
-        grid = [{"level_ratio": a, "weight": w, "psnr": round(s, 3)}
-                for (_, m, level, a, w), s in zip(jobs, scores) if m == "map" and level == lv]
-        other = {m: round(s, 3) for (_, m, level, _, _), s in zip(jobs, scores) if m != "map" and level == lv}
-        result["levels"][str(lv)] = {"grid": grid, "best": max(grid, key=lambda g: g["psnr"]), **other}
+        grid = [{"level_ratio": a, "weight": w, "start": st, "iterations": n or DENOISE_ITERS, "psnr": round(s, 3)}
+                for (_, m, level, a, w, st, n), s in zip(jobs, scores) if m == "map" and level == lv]
+        other = {m: round(s, 3) for (_, m, level, *_), s in zip(jobs, scores) if m != "map" and level == lv}
+        result["levels"][str(lv)] = {"grid": grid, "best": choose(grid), **other}
     emit(result, args.out)
     return 0
 

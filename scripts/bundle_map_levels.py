@@ -5,8 +5,8 @@
 
 ``--beyond``: the level (1/256) of the model's field ``E_s`` that ``scorematch reproduce beyond`` chose on the tuning
 crops for each grey inverse problem (:func:`scorematch.experiments.beyond.summaries.tuned_levels`), written as
-``map_levels`` (:func:`scorematch.pretrained.recommended_level`). ``--denoise``: the best level ratio and weight per
-noise level of ``benchmarks/deep_energy_map.py``'s JSON, written as ``denoise_map``
+``map_levels`` (:func:`scorematch.pretrained.recommended_level`). ``--denoise``: the chosen level ratio, weight,
+iterations and start per noise level of ``benchmarks/deep_energy_map.py``'s JSON, written as ``denoise_map``
 (:func:`scorematch.pretrained.recommended_denoiser`). Each with its source (command, commit); the tensors unchanged.
 """
 
@@ -40,8 +40,8 @@ def _from_denoise(path: Path, model: str) -> dict:
     tuning = json.loads(path.read_text())
     if tuning.get("model") != model:
         raise SystemExit(f"{path} tuned {tuning.get('model')!r}, not {model!r}")
-    table = {lv: {"level_ratio": e["best"]["level_ratio"], "weight": e["best"]["weight"]}
-             for lv, e in tuning["levels"].items()}
+    keys = ("level_ratio", "weight", "iterations", "start")
+    table = {lv: {k: e["best"][k] for k in keys if k in e["best"]} for lv, e in tuning["levels"].items()}
     return {"denoise_map": table, "denoise_map_source": {"command": "python benchmarks/deep_energy_map.py",
                                                          "commit": tuning.get("commit")}}
 
