@@ -656,7 +656,7 @@ def _deep_energy(results: Path) -> str:
         "(mean ± std of the mean).", "",
         _table(["noise", "deep_energy (MAP)", "its Tweedie", "BM3D", "foe_5x5x24", "MAP minus BM3D", "MAP minus FoE",
                 "Tweedie minus BM3D"], rows), "",
-        _reflow(f"Time on the 512x512 Lena, medians of 3 on this 2-core machine: {times}.")])
+        _reflow(f"Time on the 512x512 Lena, medians of 3 on the 2-core {d.get('cpu', 'shared')} machine: {times}.")])
 
 
 #: README block name -> renderer.
