@@ -12,7 +12,7 @@ from scorematch.cli import main
 from scorematch.pretrained import recommended_weight
 from scorematch.datasets import data_dir, read_image
 from scorematch.energies import ImageFoE
-from scorematch.pretrained import available, load_pretrained
+from scorematch.pretrained import available, load_pretrained, resolve
 from scorematch.serialization import load_info
 
 
@@ -79,6 +79,12 @@ def test_bundled_deep_energy_denoises_by_its_conditioning_and_its_card_quotes_th
     for level, row in tuning["levels"].items():
         for key in ("deep_energy_psnr", "bm3d_psnr", "d4_whole_patch_psnr", "d6_p48_psnr"):
             assert f"{row[key]:.3f}" in card, (level, key)
+    chosen = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_map.json").read_text())
+    recorded = load_info(resolve("deep_energy"))["extra"]["denoise_map"]
+    for level, row in chosen["levels"].items():
+        best = row["best"]
+        assert f"{best['psnr']:.3f}" in card and f"{row['bm3d']:.3f}" in card, level
+        assert recorded[level] == {k: best[k] for k in ("level_ratio", "weight", "iterations", "start")}, level
     scale = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_noise_scale.json").read_text())
     for model in ("d4_whole_patch", "deep_energy"):
         for level, row in scale["models"][model]["scale"].items():
