@@ -644,8 +644,7 @@ def _deep_energy(results: Path) -> str:
         rows.append([f"{lv}/256", _f(e["deep_energy_psnr"]), _f(e["deep_energy_tweedie_psnr"]), _f(e["bm3d_psnr"]),
                      _f(e["foe_5x5x24_psnr"]), pm["deep_minus_bm3d"], pm["deep_minus_foe_5x5x24"],
                      pm["deep_tweedie_minus_bm3d"]])
-    times = "; ".join(f"{lv}/256: {_f(t['deep_energy_s'], 1)} s (BM3D {_f(t['bm3d_s'], 1)} s)"
-                      for lv, t in d["timing_512_by_level"].items())
+    times = _deep_times(d)
     n = next(iter(d["levels"].values()))["n_images"]
     return "\n".join([
         f"Deep energy (`python benchmarks/deep_energy.py`, commit {d['commit']}): the bundled noise-conditional "
@@ -656,7 +655,19 @@ def _deep_energy(results: Path) -> str:
         "(mean ± std of the mean).", "",
         _table(["noise", "deep_energy (MAP)", "its Tweedie", "BM3D", "foe_5x5x24", "MAP minus BM3D", "MAP minus FoE",
                 "Tweedie minus BM3D"], rows), "",
-        _reflow(f"Time on the 512x512 Lena, medians of 3 on the 2-core {d.get('cpu', 'shared')} machine: {times}.")])
+        _reflow(f"Time on the 512x512 Lena, medians of 3 on the 2-core {d.get('cpu', 'shared')} machine: {times}."
+                + "".join(f" An earlier run (commit {e['commit']}, `{p.name}`): {_deep_times(e)}."
+                          for p, e in _earlier_runs(results, "benchmarks/deep_energy_cpu_*.json")))])
+
+
+def _deep_times(d: dict) -> str:
+    return "; ".join(f"{lv}/256: {_f(t['deep_energy_s'], 1)} s (BM3D {_f(t['bm3d_s'], 1)} s)"
+                     for lv, t in d["timing_512_by_level"].items())
+
+
+def _earlier_runs(results: Path, pattern: str) -> list[tuple[Path, dict]]:
+    """Other stored runs of a benchmark (files named by the commit that measured them), reported beside it."""
+    return [(p, json.loads(p.read_text())) for p in sorted(results.glob(pattern))]
 
 
 #: README block name -> renderer.
