@@ -35,6 +35,7 @@ DENOISE_EXAMPLES = """examples:
   scorematch denoise noisy.png -o clean.png --sigma 5/256 --boundary valid
   scorematch denoise noisy255.npy -o clean255.npy --sigma 5/256 --scale 255   # a float array on 0..255
   scorematch denoise noisy.png -o clean.tif --sigma 5/256 --bits 16
+  scorematch denoise photo.png -o clean.png --sigma 15/256 --model deep_energy   # colour: opponent channels
 """
 
 SUPERRES_EXAMPLES = """examples:
@@ -179,7 +180,11 @@ def _command(sub: argparse._SubParsersAction, name: str, summary: str, descripti
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "denoise", "remove Gaussian noise from an image (MAP with a learned FoE prior)",
-                 "MAP denoising (Kingma & LeCun 2010, eq. 10) with a Field-of-Experts prior.", DENOISE_EXAMPLES)
+                 "MAP denoising (Kingma & LeCun 2010, eq. 10) with a learned prior: the bundled FoE by default (the "
+                 "colour FoE for a colour image); a noise-conditional model such as --model deep_energy serves as its "
+                 "field with the level, weight and iterations its file recommends; a grey prior on a colour image "
+                 "denoises its luminance and two opponent-colour channels, each at its own noise level.",
+                 DENOISE_EXAMPLES)
     p.add_argument("noisy", help="noisy image: PNG/TIFF/... or a float .npy array (values may leave [0, 1] as noise "
                                  "does, within -1..2; see --scale)")
     p.add_argument("--sigma", required=True, type=str, help="noise std on the [0, 1] scale: 5/256 or 0.0195")
