@@ -79,6 +79,10 @@ def test_bundled_deep_energy_denoises_by_its_conditioning_and_its_card_quotes_th
     for level, row in tuning["levels"].items():
         for key in ("deep_energy_psnr", "bm3d_psnr", "d4_whole_patch_psnr", "d6_p48_psnr"):
             assert f"{row[key]:.3f}" in card, (level, key)
+    previous = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_smooth60_cpu.json").read_text())
+    for level, row in previous["levels"].items():  # the card's 'previous denoiser' sentence
+        for key in ("deep_minus_bm3d", "deep_minus_foe_5x5x24"):
+            assert f"{row[key]['mean']:+.3f}" in card or f"{row[key]['mean']:.3f}" in card, (level, key)
     chosen = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_map.json").read_text())
     recorded = load_info(resolve("deep_energy"))["extra"]["denoise_map"]
     for level, row in chosen["levels"].items():
