@@ -173,3 +173,24 @@ def test_field_denoise_is_map_with_the_field_from_the_chosen_start(gen):
         field_denoise(y, e, sigma=0.1, level=0.0)
     with pytest.raises(TypeError, match="noise-conditional"):
         field_denoise(y, FieldOfExperts(2, 3).double(), sigma=0.1, level=0.03)
+
+
+def test_colour_energy_gradient_curvature_and_file_in_float64(tmp_path, gen):
+    e = DeepEnergy(4, 2, 3, in_channels=3, generator=gen).double()
+    x = torch.rand(2, 3, 8, 9, generator=gen, dtype=D)
+    field = e.at(0.05)
+    energy, grad = field.energy_and_grad(x)
+    xx = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(field.energy(xx).sum(), xx)
+    torch.testing.assert_close(grad, g, rtol=1e-12, atol=1e-12 * g.abs().max().item())
+    g_c, d_c = input_derivatives(e, x, method="curvature")
+    g_e, d_e = input_derivatives(e, x, method="exact")
+    torch.testing.assert_close(g_c, g_e, rtol=1e-12, atol=1e-12 * g_e.abs().max().item())
+    torch.testing.assert_close(field.energy(x + 0.3), energy, rtol=1e-12, atol=1e-9)  # grey brightness ignored
+    assert not torch.allclose(field.energy(x + torch.tensor([0.3, 0, 0], dtype=D).view(1, 3, 1, 1)), energy)
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        field.energy(x[:, :1])
+    save(e, tmp_path / "c.safetensors")
+    back = load(tmp_path / "c.safetensors").double()
+    assert back.in_channels == 3
+    torch.testing.assert_close(back.at(0.05).energy(x), energy)

@@ -21,20 +21,21 @@ INITIAL_ALPHA = 0.02
 
 
 class ConditionedField(LayeredEnergy):
-    """A :class:`DeepEnergy` at fixed noise levels: an ordinary field energy on (B, 1, H, W) images.
+    """A :class:`DeepEnergy` at fixed noise levels: an ordinary field energy on (B, C, H, W) images.
 
     It shares the deep energy's parameters; :attr:`support` and :attr:`in_channels` tell the restoration
-    solvers how far one pixel's influence reaches and that images are grey.
+    solvers how far one pixel's influence reaches and how many channels the images have.
     """
 
-    def __init__(self, layers: list, support: int) -> None:
+    def __init__(self, layers: list, support: int, in_channels: int = 1) -> None:
         super().__init__(layers)
-        self.support, self.in_channels = support, 1
+        self.support, self.in_channels = support, in_channels
 
     def _check(self, x: Tensor) -> None:
         self.check_input(x, 3)
-        if x.shape[1] != 1 or min(x.shape[2:]) < self.support:
-            raise ValueError(f"x must have shape (B, 1, H, W) with H, W >= {self.support}, got {tuple(x.shape)}")
+        c = self.in_channels
+        if x.shape[1] != c or min(x.shape[2:]) < self.support:
+            raise ValueError(f"x must have shape (B, {c}, H, W) with H, W >= {self.support}, got {tuple(x.shape)}")
 
 
 class DeepEnergy(Energy):
@@ -45,7 +46,9 @@ class DeepEnergy(Energy):
     The energy of images with Gaussian noise of std ``sigma`` (on the [0, 1] scale): trained across a range of
     noise levels (:func:`~scorematch.estimators.noise_conditional_loss`), ``sigma^2 dE_sigma/dx`` estimates
     the noise (Tweedie's formula). The input is divided by ``sigma``, so one set of filters serves every level;
-    the first filters have zero sum, so the energy ignores the image's brightness.
+    the first filters have zero sum (over all input channels), so the energy ignores the image's brightness.
+    With ``in_channels=3`` it is a colour energy on (B, 3, H, W) RGB images, its first filters spanning the
+    three channels.
 
     Parameters
     ----------
@@ -58,6 +61,8 @@ class DeepEnergy(Energy):
     sigma_min, sigma_max : float
         The noise levels it is trained on; :meth:`energy` is ``E`` at ``sigma_min`` (the model's closest
         approximation of the clean-image energy).
+    in_channels : int
+        Channels of the images (1 grey, 3 colour).
     c : float
         Scale of the Student-t expert.
     generator : torch.Generator, optional
@@ -85,6 +90,7 @@ class DeepEnergy(Energy):
         *,
         sigma_min: float = 1 / 256,
         sigma_max: float = 50 / 256,
+        in_channels: int = 1,
         c: float = DEFAULT_C,
         generator: torch.Generator | None = None,
     ) -> None:
@@ -94,10 +100,11 @@ class DeepEnergy(Energy):
         self.kernel_size = check_int("kernel_size", kernel_size, minimum=1)
         self.sigma_min = check_number("sigma_min", sigma_min, minimum=0, strict=True)
         self.sigma_max = check_number("sigma_max", sigma_max, minimum=self.sigma_min)
+        self._in_channels = check_int("in_channels", in_channels, minimum=1)
         self.c = check_number("c", c, minimum=0, strict=True)
         k, convs = self.kernel_size, []
         for i in range(self.depth):
-            c_in = 1 if i == 0 else self.channels
+            c_in = self._in_channels if i == 0 else self.channels
             w = standard_normal(self.channels, c_in, k, k, generator=generator) * math.sqrt(2.0 / (c_in * k * k))
             convs.append(Conv2d(c_in, self.channels, k, zero_mean=i == 0, weight=w))
         self.convs = nn.ModuleList(convs)
@@ -110,7 +117,8 @@ class DeepEnergy(Energy):
 
     def config(self) -> dict[str, Any]:
         return {"channels": self.channels, "depth": self.depth, "kernel_size": self.kernel_size,
-                "sigma_min": self.sigma_min, "sigma_max": self.sigma_max, "c": self.c}
+                "sigma_min": self.sigma_min, "sigma_max": self.sigma_max, "in_channels": self._in_channels,
+                "c": self.c}
 
     @property
     def support(self) -> int:
@@ -119,14 +127,14 @@ class DeepEnergy(Energy):
 
     @property
     def in_channels(self) -> int:
-        return 1
+        return self._in_channels
 
     def at(self, sigma: float | Tensor) -> ConditionedField:
         """The energy of images with noise std ``sigma``: a float, or a Tensor of shape (B,) (one level per
         sample of the batch it will take). Differentiable w.r.t. this module's parameters."""
         field = self.scaled(sigma)
         s = self._levels(sigma)
-        return ConditionedField([Affine(scale=1.0 / s), *field.layers], self.support)
+        return ConditionedField([Affine(scale=1.0 / s), *field.layers], self.support, self._in_channels)
 
     def scaled(self, sigma: float | Tensor) -> ConditionedField:
         """``F(u) = E_sigma(sigma u)``: the energy in units of the noise std (``u = x / sigma``).
@@ -139,7 +147,7 @@ class DeepEnergy(Energy):
         for i, conv in enumerate(self.convs):
             shift = self.shifts[i].view(1, -1, 1, 1) + self.shift_slopes[i].view(1, -1, 1, 1) * log_s
             layers += [conv, Affine(shift=shift), self.softplus if i < self.depth - 1 else self.expert]
-        return ConditionedField([*layers, self.head], self.support)
+        return ConditionedField([*layers, self.head], self.support, self._in_channels)
 
     def _levels(self, sigma: float | Tensor) -> Tensor:
         """``sigma`` as a tensor of shape (B, 1, 1, 1) or (1, 1, 1, 1), in the parameters' dtype."""
@@ -150,7 +158,7 @@ class DeepEnergy(Energy):
         return s.reshape(-1, 1, 1, 1)
 
     def energy(self, x: Tensor) -> Tensor:
-        """x : Tensor, shape (B, 1, H, W) -> Tensor, shape (B,): ``E`` at ``sigma_min``."""
+        """x : Tensor, shape (B, C, H, W) -> Tensor, shape (B,): ``E`` at ``sigma_min``."""
         return self.at(self.sigma_min).energy(x)
 
     def energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
