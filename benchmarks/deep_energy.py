@@ -41,8 +41,12 @@ from scorematch.tasks.recommended import recommended_denoise  # noqa: E402
 
 
 def bm3d_denoise(y: torch.Tensor, sigma: float) -> torch.Tensor:
+    """BM3D of one image ``y`` (1, C, H, W): ``bm3d.bm3d`` for grey, colour BM3D (``bm3d.bm3d_rgb``) for C = 3."""
     import bm3d
 
+    if y.shape[1] == 3:
+        out = np.asarray(bm3d.bm3d_rgb(y[0].permute(1, 2, 0).double().numpy(), sigma_psd=sigma)).transpose(2, 0, 1)
+        return torch.from_numpy(np.clip(out, 0, 1))[None].float()
     out = np.asarray(bm3d.bm3d(y[0, 0].double().numpy(), sigma_psd=sigma), dtype=np.float64)
     return torch.from_numpy(np.clip(out, 0, 1))[None, None].float()
 

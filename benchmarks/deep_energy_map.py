@@ -1,15 +1,18 @@
 """Benchmark: choose the noise-conditional energy's MAP denoiser on the tuning crops; JSON.
 
     PYTHONPATH=src python benchmarks/deep_energy_map.py [--model deep_energy] [--starts tweedie]
-        [--iters 5 10 20 30] [--jobs 2] [--out F]
+        [--iters 5 10 20 30] [--ratios ...] [--weights ...] [--jobs 2] [--out F]
 
 MAP denoising with the field ``E_s`` of a noise-conditional energy at ``s = a * sigma``: ``argmin_x w E_s(x) +
 |x - y|^2 / (2 sigma^2)`` by :func:`scorematch.tasks.field_denoise` (L-BFGS, its stopping rule), for every first
 estimate of ``--starts`` (``smooth``: ``y`` smoothed a little; ``tweedie``: Tweedie's estimate), iteration budget of
-``--iters`` (0: the solver's default, :data:`scorematch.tasks.denoise.DENOISE_ITERS`), ``a`` of :data:`RATIOS` and
-``w`` of :data:`WEIGHTS`, at 5, 15 and 25/256, on the central 128x128 crops of the six tuning images
-(:data:`scorematch.experiments.restoration.TUNE_IMAGES`, the restoration experiment's noise draws); beside, on the
-same noisy crops, the energy's Tweedie estimate and BM3D. Per level: every grid point's mean PSNR and the chosen one
+``--iters`` (0: the solver's default, :data:`scorematch.tasks.denoise.DENOISE_ITERS`), ``a`` of ``--ratios`` and
+``w`` of ``--weights`` (default :data:`RATIOS`, :data:`WEIGHTS`), at 5, 15 and 25/256, on the central 128x128 crops
+of the six tuning images (:data:`scorematch.experiments.restoration.TUNE_IMAGES`, the restoration experiment's noise
+draws; for a colour model the six colour tuning images, :func:`scorematch.datasets.colour_split`, with the beyond
+stage's tuning noise draws); beside, on the same noisy crops, the energy's Tweedie estimate and BM3D (colour BM3D
+for colour; and for colour what ``scorematch denoise`` runs by default, the grey
+:data:`~scorematch.pretrained.DEFAULT_COLOUR_DENOISER` on the opponent channels, as ``opponent``). Per level: every grid point's mean PSNR and the chosen one
 (:func:`choose`: the fewest iterations within :data:`TIE_DB` of the best PSNR), which
 ``scripts/bundle_map_levels.py --denoise`` records in the model file as its ``denoise_map``. No held-out image is
 read. Each grid point's score is cached in ``--cache`` (keyed on the model file's hash), so a grid can be extended
@@ -34,12 +37,16 @@ sys.path.insert(0, str(ROOT / "src"))
 from _output import emit  # noqa: E402
 from deep_energy import bm3d_denoise  # noqa: E402
 
+from scorematch.datasets import colour_crops, colour_split  # noqa: E402
+from scorematch.experiments.beyond.problems import colour_noisy  # noqa: E402
 from scorematch.experiments.cache import git_state  # noqa: E402
 from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
 from scorematch.experiments.restoration.data import frozen, noise, noise_seed, tune_set  # noqa: E402
 from scorematch.parallel import map_jobs  # noqa: E402
-from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
+from scorematch.pretrained import DEFAULT_COLOUR_DENOISER, load_pretrained, resolve  # noqa: E402
 from scorematch.tasks import field_denoise, psnr, tweedie_denoise  # noqa: E402
+from scorematch.tasks._objective import channels_of  # noqa: E402
+from scorematch.tasks.recommended import recommended_denoise  # noqa: E402
 from scorematch.tasks.denoise import DENOISE_ITERS, FIELD_STARTS  # noqa: E402
 
 LEVELS = (5, 15, 25)
@@ -53,17 +60,22 @@ CROP = 128
 TIE_DB = 0.02
 
 
-def _noisy(level: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def _noisy(level: int, colour: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The clean tuning crops (N, C, CROP, CROP) and each one's noisy draw (1, C, CROP, CROP) at ``level``."""
+    if colour:
+        files = colour_split()["tune"]
+        x = colour_crops(files, CROP)
+        return x, colour_noisy(x, [f.stem for f in files], level, "tune")
     x = tune_set(CROP)
     return x, [noise(x[i : i + 1], level, noise_seed(n, level, 0)) for i, n in enumerate(TUNE_IMAGES)]
 
 
 def _score(job: tuple) -> float:
-    """Mean PSNR over the tuning crops of one method (``map`` at ratio, weight, start and iterations, ``tweedie``
-    or ``bm3d``)."""
+    """Mean PSNR over the tuning crops of one method (``map`` at ratio, weight, start and iterations, ``tweedie``,
+    ``bm3d`` or, for colour, ``opponent``)."""
     model_name, method, level, ratio, weight, start, iters = job
     model, sigma = frozen(load_pretrained(model_name)), level / 256
-    x, ys = _noisy(level)
+    x, ys = _noisy(level, channels_of(model) == 3)
     outs = []
     for y in ys:
         if method == "map":
@@ -72,6 +84,9 @@ def _score(job: tuple) -> float:
         elif method == "tweedie":
             with torch.no_grad():
                 outs.append(tweedie_denoise(y, model, sigma=sigma))
+        elif method == "opponent":
+            grey = frozen(load_pretrained(DEFAULT_COLOUR_DENOISER))
+            outs.append(recommended_denoise(y, grey, DEFAULT_COLOUR_DENOISER, sigma=sigma)[0])
         else:
             outs.append(bm3d_denoise(y, sigma))
     return statistics.mean(psnr(o.clamp(0, 1), x[i : i + 1]) for i, o in enumerate(outs))
@@ -106,15 +121,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--starts", nargs="+", choices=FIELD_STARTS, default=["tweedie"], help="first estimates")
     ap.add_argument("--iters", nargs="+", type=int, default=[5, 10, 20, 30],
                     help=f"L-BFGS iteration budgets (0: the default, {DENOISE_ITERS})")
+    ap.add_argument("--ratios", nargs="+", type=float, default=list(RATIOS), help="levels of the field / sigma")
+    ap.add_argument("--weights", nargs="+", type=float, default=list(WEIGHTS), help="prior weights")
     args = ap.parse_args(argv)
     jobs = [(args.model, "map", lv, a, w, s, n)
-            for lv, a, w, s, n in itertools.product(LEVELS, RATIOS, WEIGHTS, args.starts, args.iters)]
-    jobs += [(args.model, m, lv, 0.0, 0.0, "", 0) for lv in LEVELS for m in ("tweedie", "bm3d")]
+            for lv, a, w, s, n in itertools.product(LEVELS, args.ratios, args.weights, args.starts, args.iters)]
+    colour = channels_of(load_pretrained(args.model)) == 3
+    others = ("tweedie", "bm3d", "opponent") if colour else ("tweedie", "bm3d")
+    jobs += [(args.model, m, lv, 0.0, 0.0, "", 0) for lv in LEVELS for m in others]
     scores = map_jobs(_cached, [(*j, str(args.cache)) for j in jobs], jobs=args.jobs)
     state = git_state()
+    images = [f.stem for f in colour_split()["tune"]] if colour else list(TUNE_IMAGES)
     result = {"benchmark": "deep_energy_map", "commit": (state["commit"] or "unknown")[:7], "dirty": state["dirty"],
-              "model": args.model, "crop": CROP, "images": list(TUNE_IMAGES), "ratios": list(RATIOS),
-              "weights": list(WEIGHTS), "starts": args.starts, "iterations": [n or DENOISE_ITERS for n in args.iters],
+              "model": args.model, "crop": CROP, "colour": colour, "images": images, "ratios": args.ratios,
+              "weights": args.weights, "starts": args.starts, "iterations": [n or DENOISE_ITERS for n in args.iters],
               "tie_db": TIE_DB, "levels": {}}
     for lv in LEVELS:
         grid = [{"level_ratio": a, "weight": w, "start": st, "iterations": n or DENOISE_ITERS, "psnr": round(s, 3)}

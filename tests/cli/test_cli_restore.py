@@ -12,7 +12,9 @@ from PIL import Image
 from scorematch.cli import main, reproduce
 from scorematch.cli.restore import NOISY_RANGE, parse_sigma, read_input
 from scorematch.datasets import data_dir, read_image, write_image
-from scorematch.pretrained import DEFAULT_COLOUR_PRIOR, recommended_weight
+from scorematch.pretrained import (DEFAULT_COLOUR_DENOISER, DEFAULT_COLOUR_PRIOR, default_prior, recommended_denoiser,
+                                  recommended_weight)
+from scorematch.tasks.colour import OPPONENT_SCALES
 
 
 @pytest.mark.parametrize("text, value", [("5/256", 5 / 256), ("0.0195", 0.0195), (" 15 / 256 ", 15 / 256), ("1e-2", 0.01)])
@@ -211,7 +213,7 @@ def test_colour_input_uses_the_colour_prior_and_keeps_its_colour(tmp_path, capsy
     colour; an RGB file of gray content is read as gray and restored by the grey prior."""
     _colour_pair(tmp_path)
     assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.03",
-                 "--iters", "30", "--reference", str(tmp_path / "ref.npy")]) == 0
+                 "--iters", "30", "--reference", str(tmp_path / "ref.npy"), "--model", DEFAULT_COLOUR_PRIOR]) == 0
     captured = capsys.readouterr()
     assert captured.err == ""
     out = json.loads(captured.out.strip().splitlines()[-1])
@@ -223,6 +225,23 @@ def test_colour_input_uses_the_colour_prior_and_keeps_its_colour(tmp_path, capsy
     assert main(["superres", str(tmp_path / "grey_rgb.png"), "-o", str(tmp_path / "s.png"), "--iters", "2"]) == 0
     assert capsys.readouterr().err == ""
     assert Image.open(tmp_path / "s.png").mode == "L"
+
+
+def test_colour_denoising_defaults_to_the_deep_energy_on_the_opponent_channels(tmp_path, capsys):
+    """Without --model a colour image is denoised by DEFAULT_COLOUR_DENOISER on its luminance and opponent channels
+    (each channel's MAP settings in the JSON, no note: --help says so)."""
+    _colour_pair(tmp_path)
+    assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.03",
+                 "--reference", str(tmp_path / "ref.npy")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    out = json.loads(captured.out.strip().splitlines()[-1])
+    assert out["model"] == DEFAULT_COLOUR_DENOISER == "deep_energy" and out["colour"] == "opponent"
+    sigmas = [0.03 * s for s in OPPONENT_SCALES]
+    assert [c["level"] for c in out["channels"]] == [recommended_denoiser("deep_energy", s).level for s in sigmas]
+    assert out["psnr"] > out["psnr_input"] + 3.0 and Image.open(tmp_path / "o.png").mode == "RGB"
+    assert default_prior(3, "deblur") == default_prior(3, "inpaint") == DEFAULT_COLOUR_PRIOR
+    assert default_prior(1, "denoise") == "foe_5x5x24"
 
 
 @pytest.mark.parametrize("command", ["deblur", "inpaint", "superres"])

@@ -14,7 +14,7 @@ from ..io.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits, read
 from ..devices import add_device_argument, resolve_device, reuse_freed_memory
 from ..validation import check_number, parse_sigma
 from ..energies.base import Energy
-from ..pretrained import (DEFAULT_COLOUR_PRIOR, default_prior, recommended_level,
+from ..pretrained import (DEFAULT_COLOUR_DENOISER, DEFAULT_COLOUR_PRIOR, default_prior, recommended_level,
                           recommended_weight, resolve)
 from ..serialization import load
 from ..tasks import BLUR_BOUNDARIES, BOUNDARIES, DEFAULT_BOUNDARY
@@ -35,7 +35,8 @@ DENOISE_EXAMPLES = """examples:
   scorematch denoise noisy.png -o clean.png --sigma 5/256 --boundary valid
   scorematch denoise noisy255.npy -o clean255.npy --sigma 5/256 --scale 255   # a float array on 0..255
   scorematch denoise noisy.png -o clean.tif --sigma 5/256 --bits 16
-  scorematch denoise photo.png -o clean.png --sigma 15/256 --model deep_energy   # colour: opponent channels
+  scorematch denoise photo.png -o clean.png --sigma 15/256   # colour: deep_energy on the opponent channels
+  scorematch denoise photo.png -o clean.png --sigma 15/256 --model foe_colour_5x5x24   # the colour FoE
 """
 
 SUPERRES_EXAMPLES = """examples:
@@ -78,8 +79,9 @@ def _read(path: str, args: argparse.Namespace) -> tuple[torch.Tensor, ImageInfo]
 
 
 def _note_grey_on_colour(args: argparse.Namespace, energy: Energy, channels: int) -> None:
-    """One note on stderr when a grey prior restores a colour image (each channel alone)."""
-    if channels == 3 and channels_of(energy) == 1:
+    """One note on stderr when a grey prior of ``--model`` restores a colour image (each channel alone; the default
+    colour denoiser's opponent channels are no surprise: ``--help`` says so)."""
+    if channels == 3 and channels_of(energy) == 1 and args.model is not None:
         path = getattr(args, RESTORE_COMMANDS[args.command])
         how = ("its luminance and two opponent-colour channels, each at its own noise level"
                if args.command == "denoise" else "each of its channels")
@@ -102,15 +104,16 @@ def _prepare(args: argparse.Namespace) -> torch.device:
     return resolve_device(args.device)
 
 
-def _model_path(path: str | None, channels: int = 1) -> Path:
-    """The model file of ``--model`` (a file or a bundled name), else the bundled default for ``channels``."""
-    return resolve(path or default_prior(channels))
+def _model_path(path: str | None, channels: int, command: str) -> Path:
+    """The model file of ``--model`` (a file or a bundled name), else the bundled default of ``command`` for
+    ``channels``."""
+    return resolve(path or default_prior(channels, command))
 
 
 def _load_model(path: str | None, args: argparse.Namespace, device: torch.device, channels: int = 1) -> Energy:
     """The prior for images of ``channels`` channels (``--model``, else the bundled default for them), checked
     against the input's channels, frozen, on ``device`` in float32 (float64 with ``--float64``)."""
-    p = _model_path(path, channels)
+    p = _model_path(path, channels, args.command)
     energy = load(p)
     if not hasattr(energy, "kernel_size"):
         raise ValueError(f"{p} holds a {type(energy).__name__}; an image prior (ImageFoE/FieldOfExperts) is needed")
@@ -148,7 +151,8 @@ def _common(p: argparse.ArgumentParser, *, denoising: bool = False) -> None:
                         "without it float values beyond -1..2 are refused. Integer images are unaffected, and "
                         "--sigma stays on the [0, 1] scale")
     p.add_argument("--model", help="prior model file or bundled name (default: the bundled RSM FoE 5x5x24 for grey "
-                                   f"input, the colour RSM FoE {DEFAULT_COLOUR_PRIOR} for colour input)")
+                                   f"input; for colour input the colour RSM FoE {DEFAULT_COLOUR_PRIOR}, and for "
+                                   f"denoising {DEFAULT_COLOUR_DENOISER} on the luminance and opponent channels)")
     p.add_argument("--reference", help="clean image: print the PSNR (dB) as JSON")
     if denoising:
         p.add_argument("--method", choices=("auto", "lbfgs", "paper", "tweedie"), default="auto",
@@ -180,10 +184,11 @@ def _command(sub: argparse._SubParsersAction, name: str, summary: str, descripti
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "denoise", "remove Gaussian noise from an image (MAP with a learned FoE prior)",
-                 "MAP denoising (Kingma & LeCun 2010, eq. 10) with a learned prior: the bundled FoE by default (the "
-                 "colour FoE for a colour image); a noise-conditional model such as --model deep_energy serves as its "
-                 "field with the level, weight and iterations its file recommends; a grey prior on a colour image "
-                 "denoises its luminance and two opponent-colour channels, each at its own noise level.",
+                 "MAP denoising (Kingma & LeCun 2010, eq. 10) with a learned prior: the bundled FoE by default, "
+                 f"and for a colour image {DEFAULT_COLOUR_DENOISER} on its luminance and two opponent-colour "
+                 "channels, each at its own noise level (as any grey prior on a colour image); a noise-conditional "
+                 "model such as deep_energy serves as its field with the level, weight and iterations its file "
+                 "recommends.",
                  DENOISE_EXAMPLES)
     p.add_argument("noisy", help="noisy image: PNG/TIFF/... or a float .npy array (values may leave [0, 1] as noise "
                                  "does, within -1..2; see --scale)")
@@ -256,7 +261,7 @@ def run_denoise(args: argparse.Namespace) -> int:
     ref = _reference(args, y.shape[-2:], y.shape[1])
     bits = _output_bits(args, info)
     energy = _load_model(args.model, args, device, y.shape[1])
-    model = _model_path(args.model, y.shape[1])
+    model = _model_path(args.model, y.shape[1], args.command)
     x, settings = recommended_denoise(y.to(device, _dtype(args)), energy, model, sigma=sigma, method=args.method,
                                       weight=args.weight, n_iter=args.iters, tile=args.tile, boundary=args.boundary,
                                       progress=sys.stderr.isatty())
@@ -276,7 +281,7 @@ def run_superres(args: argparse.Namespace) -> int:
     y, info = _read(args.lowres, args)
     ref = _reference(args, (args.factor * y.shape[-2], args.factor * y.shape[-1]), y.shape[1])
     bits = _output_bits(args, info)
-    model = _model_path(args.model, y.shape[1])
+    model = _model_path(args.model, y.shape[1], args.command)
     energy, level = _map_prior(_load_model(args.model, args, device, y.shape[1]), model, f"superres_{args.factor}x")
     x = superresolve(y.to(device, _dtype(args)), energy, factor=args.factor, method=args.method,
                      n_iter=args.iters, tile=args.tile, boundary=args.boundary,
@@ -315,7 +320,7 @@ def _solve(args: argparse.Namespace, y: torch.Tensor, info: ImageInfo, op, sigma
     h, w = op.image_size(*y.shape[-2:])
     ref = _reference(args, (h, w), y.shape[1])
     bits = _output_bits(args, info)
-    model = _model_path(args.model, y.shape[1])
+    model = _model_path(args.model, y.shape[1], args.command)
     energy, level = _map_prior(_load_model(args.model, args, device, y.shape[1]), model, task)
     weight = 1.0 if sigma == 0 else (args.weight if args.weight is not None
                                      else recommended_weight(model, sigma))

@@ -18,12 +18,19 @@ __all__ = ["models_dir", "available", "resolve", "load_pretrained", "recommended
            "recommended_denoiser", "MapDenoiser",
            "roth_black_3x3",
            "ROTH_BLACK_FILE", "DEFAULT_PRIOR",
-           "DEFAULT_COLOUR_PRIOR", "default_prior"]
+           "DEFAULT_COLOUR_PRIOR", "DEFAULT_COLOUR_DENOISER", "default_prior"]
 
 #: The bundled prior every restoration command uses by default.
 DEFAULT_PRIOR = "foe_5x5x24"
-#: The bundled prior the restoration commands use by default for colour input (``scorematch.experiments.restoration.colour_model``).
+#: The bundled prior the restoration commands but ``denoise`` use by default for colour input
+#: (``scorematch.experiments.restoration.colour_model``).
 DEFAULT_COLOUR_PRIOR = "foe_colour_5x5x24"
+#: The bundled prior ``scorematch denoise`` uses by default for colour input: the grey noise-conditional deep energy
+#: on the luminance and two opponent channels, each at its own noise level
+#: (:func:`scorematch.tasks.recommended.recommended_denoise`). On the colour tuning crops it scored above the colour
+#: FoE and above a deep energy trained on colour patches (``docs/results/benchmarks/deep_energy_colour_map.json``);
+#: held-out figures in ``docs/results/beyond``.
+DEFAULT_COLOUR_DENOISER = "deep_energy"
 
 
 def models_dir() -> Path:
@@ -46,10 +53,13 @@ def available() -> list[dict[str, Any]]:
     return out
 
 
-def default_prior(channels: int = 1) -> str:
-    """The name of the bundled prior the restoration commands use for images of ``channels`` channels:
-    :data:`DEFAULT_COLOUR_PRIOR` for colour (3), else :data:`DEFAULT_PRIOR`."""
-    return DEFAULT_COLOUR_PRIOR if channels == 3 else DEFAULT_PRIOR
+def default_prior(channels: int = 1, command: str | None = None) -> str:
+    """The name of the bundled prior the restoration ``command`` (``"denoise"``, ``"deblur"``, ...) uses for images
+    of ``channels`` channels: for colour (3) :data:`DEFAULT_COLOUR_DENOISER` when denoising, else
+    :data:`DEFAULT_COLOUR_PRIOR`; for grey :data:`DEFAULT_PRIOR`."""
+    if channels != 3:
+        return DEFAULT_PRIOR
+    return DEFAULT_COLOUR_DENOISER if command == "denoise" else DEFAULT_COLOUR_PRIOR
 
 
 def resolve(name_or_path: str | os.PathLike) -> Path:

@@ -37,7 +37,8 @@ def recommended_denoise(
     (:func:`~scorematch.pretrained.recommended_denoiser`) runs :func:`field_denoise` with its level, weight,
     iterations and start; otherwise :func:`denoise` with ``method`` at the file's recommended weight
     (:func:`~scorematch.pretrained.recommended_weight`). A colour image and a grey prior: each decorrelated channel
-    at its own noise level (:func:`~scorematch.tasks.colour.opponent_denoise`).
+    at its own noise level (:func:`~scorematch.tasks.colour.opponent_denoise`); a colour prior takes the colour
+    image whole.
 
     Parameters
     ----------
@@ -66,17 +67,17 @@ def recommended_denoise(
         channels: list[dict[str, Any]] = []
 
         def one(z: Tensor, s: float) -> Tensor:
-            x, settings = _grey(z, energy, model, s, method, weight, n_iter, solver)
+            x, settings = _whole(z, energy, model, s, method, weight, n_iter, solver)
             channels.append(settings)
             return x
 
         return opponent_denoise(y, sigma, one), {"colour": "opponent", "channels": channels}
-    return _grey(y, energy, model, sigma, method, weight, n_iter, solver)
+    return _whole(y, energy, model, sigma, method, weight, n_iter, solver)
 
 
-def _grey(y: Tensor, energy: Energy, model, sigma: float, method: str, weight: float | None, n_iter: int | None,
+def _whole(y: Tensor, energy: Energy, model, sigma: float, method: str, weight: float | None, n_iter: int | None,
           solver: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
-    """:func:`recommended_denoise` without the colour decomposition."""
+    """:func:`recommended_denoise` of the image as it is (grey, or colour with a colour prior)."""
     resolved = denoising_method(method, energy)
     field = recommended_denoiser(model, sigma) if method == "auto" and resolved == "tweedie" else None
     if field is not None:
