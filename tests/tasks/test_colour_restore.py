@@ -72,3 +72,23 @@ def test_colour_card_quotes_the_beyond_stage_and_the_tuning_json():
     weights = scorematch.load_info(scorematch.pretrained.resolve(DEFAULT_COLOUR_PRIOR))["extra"]["prior_weights"]
     for level, w in weights.items():
         assert f"{level}/256: {w:g}" in card
+
+
+def test_colour_cards_quote_the_colour_deep_energy_tuning():
+    """The colour FoE card and the run's README quote the colour deep energy, the default colour denoiser and colour
+    BM3D on the colour tuning crops, as the tuning JSON has them; the default beat the colour-trained deep energy."""
+    import json
+    from pathlib import Path
+
+    from scorematch.pretrained import DEFAULT_COLOUR_DENOISER
+
+    root = Path(__file__).resolve().parents[2] / "docs" / "results" / "benchmarks"
+    tuning = json.loads((root / "deep_energy_colour_map.json").read_text())
+    assert tuning["colour"] and not tuning["dirty"]
+    card = " ".join(scorematch.pretrained.resolve("foe_colour_5x5x24").with_suffix(".md").read_text().split())
+    run = " ".join((root / "deep_energy_colour_run" / "README.md").read_text().split())
+    for key in ("best", "opponent", "bm3d"):
+        quoted = " / ".join(f"{e[key]['psnr'] if key == 'best' else e[key]:.3f}" for e in tuning["levels"].values())
+        assert quoted in card and quoted in run, key
+    assert all(e["opponent"] > e["best"]["psnr"] for e in tuning["levels"].values())
+    assert DEFAULT_COLOUR_DENOISER == "deep_energy"
