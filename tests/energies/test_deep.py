@@ -33,6 +33,11 @@ def test_softplus_is_stable_and_its_derivatives_are_autograds(gen):
     assert torch.isfinite(f).all() and torch.isfinite(g2).all()
     torch.testing.assert_close(g.detach(), d1, rtol=1e-13, atol=1e-300)
     torch.testing.assert_close(g2, d2, rtol=1e-12, atol=1e-300)
+    wide = torch.linspace(-60, 60, 2401, dtype=D)  # the solvers' pass (no autograd) gives the same values
+    torch.testing.assert_close(Softplus().f(wide), Softplus().f(wide.requires_grad_(True)).detach(), rtol=1e-15,
+                               atol=1e-300)
+    torch.testing.assert_close(Softplus().backward(wide.detach(), torch.ones_like(wide)), Softplus().derivatives(
+        wide.detach())[0], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("sigma", [0.03, [0.02, 0.3]])
