@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     shootout.run(args.runs, config=shootout.ShootoutConfig(minutes=tuple(args.minutes),
                                                            estimators=tuple(args.estimators)), cache=cache)
     done = [json.loads(p.read_text()) for p in sorted((args.runs / "rows").glob("*.json"))]
-    rows = [r["result"] for r in done if cache.is_current(r["stamp"], r["settings"])]  # every current row
+    rows_cache = shootout.rows_cache(cache)
+    rows = [r["result"] for r in done if rows_cache.is_current(r["stamp"], r["settings"])]  # every current row
     table = shootout.summary(args.runs)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     table.update(rows=sorted(rows, key=lambda r: (r["minutes"], r["estimator"])), commit=commit.strip(),

@@ -8,7 +8,7 @@ import pytest
 from scorematch.cli import main
 from scorematch.experiments import cache as cache_mod
 from scorematch.experiments import restoration, speed
-from scorematch.experiments.cache import Cache, code_fingerprint, provenance_rows, read_stamp
+from scorematch.experiments.cache import Cache, code_fingerprint, import_closure, provenance_rows, read_stamp
 from scorematch.priors import FoERecipe
 
 TINY = FoERecipe(**{**restoration.RECIPE.to_dict(), "n_experts": 2, "kernel_size": 3, "whitening_size": 3,
@@ -19,7 +19,7 @@ TINY = FoERecipe(**{**restoration.RECIPE.to_dict(), "n_experts": 2, "kernel_size
 def other_code(monkeypatch):
     """Make the code fingerprint differ, as after an edit of the package's source."""
     def change():
-        monkeypatch.setattr(cache_mod, "code_fingerprint", lambda root=None: "edited-source")
+        monkeypatch.setattr(cache_mod, "code_fingerprint", lambda root=None, files=None: "edited-source")
     return change
 
 
@@ -32,6 +32,41 @@ def test_fingerprint_follows_the_source(tmp_path):
     assert code_fingerprint.__wrapped__(src) != before
     (src / "notes.txt").write_text("not code")
     assert code_fingerprint.__wrapped__(src) == code_fingerprint.__wrapped__(src)
+
+
+def test_a_scoped_fingerprint_follows_the_imported_modules_only(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from .other import x\n")
+    (pkg / "sub" / "__init__.py").write_text("from ..other import x\n")  # not used by a's import of sub.b
+    (pkg / "sub" / "b.py").write_text("from pkg.c import f\n")
+    (pkg / "a.py").write_text("def g():\n    from .sub.b import f\n    from . import d\n")
+    for name in ("c", "d", "other"):
+        (pkg / f"{name}.py").write_text("x = f = 1\n")
+    files = import_closure("a", root=pkg)
+    assert files == ("a.py", "c.py", "d.py", "sub/b.py")
+    before = code_fingerprint.__wrapped__(pkg, files)
+    (pkg / "other.py").write_text("x = 2\n")  # outside the closure
+    assert code_fingerprint.__wrapped__(pkg, files) == before
+    (pkg / "c.py").write_text("x = f = 2\n")
+    assert code_fingerprint.__wrapped__(pkg, files) != before
+    with pytest.raises(ValueError, match="not modules"):
+        import_closure("missing", root=pkg)
+
+
+def test_the_shoot_out_rows_are_keyed_on_their_own_code():
+    from scorematch.experiments import shootout
+
+    files = import_closure("experiments.shootout.compute")
+    assert {"energies/deep.py", "experiments/shootout/recipe.py", "estimators/noise_conditional.py",
+            "tasks/denoise.py", "train/fit.py"} <= set(files)
+    assert not {f for f in files if f.startswith(("cli/", "experiments/beyond/")) or f.endswith(".safetensors")}
+    scoped = shootout.rows_cache(Cache(force=True, run="r"))
+    assert (scoped.force, scoped.run, scoped.scope) == (True, "r", files)
+    assert scoped.code == code_fingerprint(files=files) != Cache().code
+    scoped.check_code()
+    training = import_closure("experiments.shootout.recipe")  # a training run outlives edits to the scoring
+    assert set(training) < set(files) and "tasks/denoise.py" not in training
 
 
 def test_json_cache_hits_and_misses(tmp_path, other_code):

@@ -16,6 +16,7 @@ A :class:`Cache` is a small frozen value: it travels to worker processes with th
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import hashlib
@@ -30,19 +31,75 @@ from ..io.tables import write_json
 from ..parallel import map_jobs
 from ..serialization import load_info
 
-__all__ = ["Cache", "cached_units", "code_fingerprint", "git_state", "read_stamp", "describe", "provenance_rows"]
+__all__ = ["Cache", "cached_units", "code_fingerprint", "import_closure", "git_state", "read_stamp", "describe",
+           "provenance_rows"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _CODE_SUFFIXES = (".py", ".safetensors")
 
 
 @functools.lru_cache(maxsize=None)
-def code_fingerprint(root: Path = _PACKAGE) -> str:
-    """A hash of every source and bundled-model file below ``root`` (names and bytes), 16 hex digits."""
+def code_fingerprint(root: Path = _PACKAGE, files: tuple[str, ...] | None = None) -> str:
+    """A hash of every source and bundled-model file below ``root`` (names and bytes), 16 hex digits; of the
+    ``files`` (paths relative to ``root``, e.g. an :func:`import_closure`) only, when given."""
+    if files is None:
+        paths = sorted(p for p in root.rglob("*") if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts)
+    else:
+        paths = [root / f for f in sorted(files)]
     h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts):
+    for path in paths:
         h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
+
+
+def import_closure(*modules: str, root: Path = _PACKAGE) -> tuple[str, ...]:
+    """The package's source files that ``modules`` (dotted names below the package, such as
+    ``"experiments.shootout.compute"``) are made of: theirs and those they import, directly or through others,
+    by their static ``import`` statements within the package (sorted paths relative to ``root``).
+
+    A package's ``__init__`` counts where a module imports from the package itself, not where it imports one of
+    its submodules, so a result that only some modules compute can be keyed on those modules' code alone.
+    """
+    todo = [_module_file(root, name.split(".")) for name in modules]
+    if None in todo:
+        raise ValueError(f"not modules of {root.name}: {[m for m, f in zip(modules, todo) if f is None]}")
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path not in seen:
+            seen.add(path)
+            todo += _imported_files(root, path)
+    return tuple(sorted(str(p.relative_to(root)) for p in seen))
+
+
+def _module_file(root: Path, parts: list[str]) -> Path | None:
+    """The file of the module ``parts`` below ``root`` (``a/b.py`` or ``a/b/__init__.py``), None if none."""
+    base = root.joinpath(*parts)
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if parts and path.is_file():
+            return path
+    return None
+
+
+def _imported_files(root: Path, path: Path) -> list[Path]:
+    """The package files that the ``from ... import`` statements of the module ``path`` name."""
+    package = list(path.relative_to(root).parts[:-1])
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:  # relative: from the package of ``path``, ``level - 1`` packages up
+            base, name = package[: len(package) - node.level + 1], node.module
+        elif (node.module or "").split(".")[0] == root.name:
+            base, name = [], node.module.partition(".")[2]
+        else:
+            continue
+        module = base + (name.split(".") if name else [])
+        for parts in (module, *(module + [alias.name] for alias in node.names)):
+            found = _module_file(root, parts)
+            if found is not None:
+                out.append(found)
+    return out
 
 
 @functools.lru_cache(maxsize=None)
@@ -81,17 +138,27 @@ class Cache:
     code : str
         The code fingerprint the run started with (:func:`code_fingerprint`); worker processes check that
         their code is still the same (:meth:`check_code`), so a source edit during a run cannot mix code.
+    scope : tuple of str, optional
+        The source files the fingerprint covers (None: the whole package); see :meth:`scoped`.
     """
 
     force: bool = False
     run: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex[:12])
     code: str = dataclasses.field(default_factory=lambda: code_fingerprint())
+    scope: tuple[str, ...] | None = None
+
+    def scoped(self, *modules: str) -> "Cache":
+        """This cache (same run and ``force``) keyed on the code of ``modules`` alone (:func:`import_closure`):
+        for results that take hours, so that an edit elsewhere in the package does not discard them."""
+        files = import_closure(*modules)
+        return dataclasses.replace(self, code=code_fingerprint(files=files), scope=files)
 
     def check_code(self) -> None:
         """Raise if the package's code changed since this run started (call it in worker processes)."""
-        if code_fingerprint() != self.code:
+        now = code_fingerprint(files=self.scope)
+        if now != self.code:
             raise RuntimeError("the scorematch source changed during this run (code fingerprint "
-                               f"{code_fingerprint()} != {self.code}); rerun the command to recompute")
+                               f"{now} != {self.code}); rerun the command to recompute")
 
     def key(self, settings: Any) -> str:
         """The cache key of a result: its settings plus the code fingerprint."""

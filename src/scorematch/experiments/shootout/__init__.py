@@ -5,14 +5,15 @@ curvature and with Hutchinson's estimate) and every budget of :class:`ShootoutCo
 default), one run of the deep energy's recipe (:func:`~.recipe.train_deep_energy`, the bundled ``deep_energy``'s)
 whose steps fill the budget, then its held-out PSNR at 15 and 25/256 beside the bundled priors'.
 
-``run(out_dir, quick=...)`` computes (each row a cached unit; an interrupted training run resumes), ``plot`` draws
-from ``shootout.json``, ``report`` returns the markdown section, ``summary`` the table. The full run trains for
-4 x 80 CPU minutes.
+``run(out_dir, quick=...)`` computes (each row a cached unit keyed on the rows' own code, :func:`rows_cache`, so
+that edits elsewhere in the package keep them; an interrupted training run resumes), ``plot`` draws from
+``shootout.json``, ``report`` returns the markdown section, ``summary`` the table. The full run trains for
+4 x 80 CPU minutes, so it may be spread over several sessions.
 
 Modules: ``settings``, ``recipe`` (the training run), ``compute``, ``summaries``, ``figures``, ``report``.
 """
 
-from .compute import run
+from .compute import rows_cache, run
 from .figures import plot
 from .recipe import train_deep_energy
 from .report import report
@@ -21,5 +22,5 @@ from .summaries import summary
 
 TITLE = "Beyond the paper: the estimator shoot-out on a deep energy"
 
-__all__ = ["run", "plot", "report", "summary", "TITLE", "ShootoutConfig", "ESTIMATORS", "LEVELS",
+__all__ = ["run", "rows_cache", "plot", "report", "summary", "TITLE", "ShootoutConfig", "ESTIMATORS", "LEVELS",
            "train_deep_energy"]

@@ -46,25 +46,36 @@ def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = Tru
     out_dir.mkdir(parents=True, exist_ok=True)
     config = config or (ShootoutConfig.quick() if quick else ShootoutConfig())
     cache = cache or Cache()
+    reference_cache, cache = cache, rows_cache(cache)
+    training = cache.scoped("experiments.shootout.recipe")
     rows = []
     for minutes in sorted(config.minutes):
         for estimator in config.estimators:
             settings = {**config.settings(*_ROW_FIELDS), "estimator": estimator, "minutes": minutes}
             rows.append(cache.json(out_dir / "rows" / f"{estimator}_{minutes:g}min.json", settings,
-                                   lambda: _row(out_dir, estimator, minutes, config, cache.key(settings), progress)))
+                                   lambda: _row(out_dir, estimator, minutes, config, training, settings, progress)))
             logger.info("shoot-out %s %g min: %s", estimator, minutes, rows[-1]["heldout_psnr"])
-    reference = cache.json(out_dir / "reference.json", config.settings("heldout_limit", "heldout_crop"),
-                           lambda: _reference(config))
+    reference = reference_cache.json(out_dir / "reference.json", config.settings("heldout_limit", "heldout_crop"),
+                                     lambda: _reference(config))
     write_json(out_dir / "shootout.json", {"config": config.to_dict(), "threads": torch.get_num_threads(),
                                            "reference": reference, "rows": rows})
     plot(out_dir)
     return summary(out_dir)
 
 
-def _row(out_dir: Path, estimator: str, minutes: float, config: ShootoutConfig, key: str,
-         progress: bool) -> dict[str, Any]:
-    """Calibrate, train for the budget (resuming a run of the same settings and code) and score one row."""
-    run = out_dir / "runs" / f"{estimator}_{minutes:g}min_{key[:8]}"
+def rows_cache(cache: Cache) -> Cache:
+    """``cache`` keyed on the code of the rows alone (this module and what it imports; :meth:`Cache.scoped`): a
+    row trains for up to an hour, so an edit to other parts of the package (the commands, other experiments, the
+    bundled model files, which only the reference reads) keeps it. Its training run is keyed on the recipe's code
+    alone, so an edit to the scoring keeps the run and only rescores it."""
+    return cache.scoped(__name__.removeprefix("scorematch."))
+
+
+def _row(out_dir: Path, estimator: str, minutes: float, config: ShootoutConfig, training: Cache,
+         settings: dict[str, Any], progress: bool) -> dict[str, Any]:
+    """Calibrate, train for the budget (resuming a run of the same settings and training code) and score one
+    row."""
+    run = out_dir / "runs" / f"{estimator}_{minutes:g}min_{training.key(settings)[:8]}"
     budget_file = run / "budget.json"
     if budget_file.is_file():  # the budget of an interrupted run, so that it resumes with the same steps
         budget = json.loads(budget_file.read_text())
@@ -77,7 +88,7 @@ def _row(out_dir: Path, estimator: str, minutes: float, config: ShootoutConfig, 
     _train(run, estimator, budget["steps"], config, resume=True, progress=progress)
     seconds = float((run / "metrics.csv").read_text().strip().splitlines()[-1].split(",")[-1])
     return {"estimator": estimator, "minutes": minutes, **budget, "seconds": round(seconds, 1),
-            "cpu_minutes": round(seconds / 60, 2),
+            "cpu_minutes": round(seconds / 60, 2), "training_code": training.code,
             "heldout_psnr": _heldout_psnr(_tweedie(load(run / "model.safetensors")), config)}
 
 
