@@ -75,6 +75,9 @@ def test_bundled_deep_energy_denoises_by_its_conditioning_and_its_card_quotes_th
     for level, row in measured["levels"].items():
         for key in ("deep_energy_psnr", "bm3d_psnr", "foe_5x5x24_psnr"):
             assert f"{row[key]:.3f}" in card, (level, key)
+    flat = " ".join(card.split())
+    for level, t in measured["timing_512_by_level"].items():  # the card's timing sentence
+        assert f"{level}/256: {t['deep_energy_s']:.1f} s (BM3D {t['bm3d_s']:.1f} s)" in flat, level
     tuning = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_tuning.json").read_text())
     for level, row in tuning["levels"].items():
         for key in ("deep_energy_psnr", "bm3d_psnr", "d4_whole_patch_psnr", "d6_p48_psnr"):
