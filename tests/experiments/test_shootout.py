@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from scorematch import load
+from scorematch import load, load_info
 from scorematch.experiments import shootout
 from scorematch.experiments.cache import Cache
 
@@ -36,6 +36,15 @@ def test_the_recipe_is_deterministic(tmp_path):
     a, b = (load(tmp_path / str(i) / "model.safetensors") for i in range(2))
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
     assert runs[0].steps == 2
+
+
+def test_the_recipe_trains_a_colour_energy_on_the_colour_training_images(tmp_path):
+    shootout.train_deep_energy(tmp_path, steps=1, arch=TINY.arch, patch=12, batch=2, data="colour", progress=False)
+    model = load(tmp_path / "model.safetensors")
+    assert model.in_channels == 3 and model.config()["in_channels"] == 3
+    assert load_info(tmp_path / "model.safetensors")["extra"]["data"].startswith("bsds300-train")
+    with pytest.raises(ValueError, match="data must be one of"):
+        shootout.train_deep_energy(tmp_path / "x", data="mnist")
 
 
 def test_config_refusals():
