@@ -33,6 +33,7 @@ from _output import emit  # noqa: E402
 
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
+from scorematch.experiments.beyond.problems import colour_bm3d  # noqa: E402
 from scorematch.experiments.cache import git_state  # noqa: E402
 from scorematch.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
 from scorematch.pretrained import load_pretrained, recommended_denoiser, resolve  # noqa: E402
@@ -45,8 +46,7 @@ def bm3d_denoise(y: torch.Tensor, sigma: float) -> torch.Tensor:
     import bm3d
 
     if y.shape[1] == 3:
-        out = np.asarray(bm3d.bm3d_rgb(y[0].permute(1, 2, 0).double().numpy(), sigma_psd=sigma)).transpose(2, 0, 1)
-        return torch.from_numpy(np.clip(out, 0, 1))[None].float()
+        return colour_bm3d(y.double(), sigma).clamp(0, 1).float()
     out = np.asarray(bm3d.bm3d(y[0, 0].double().numpy(), sigma_psd=sigma), dtype=np.float64)
     return torch.from_numpy(np.clip(out, 0, 1))[None, None].float()
 

@@ -164,11 +164,12 @@ def colour_solver(method: str, level: int, config: BeyondConfig) -> tuple[list[A
         model, weight = _frozen_prior(name), recommended_weight(name, sigma)
         return [weight], lambda y, w: denoise(y, model, sigma=sigma, weight=w)
     if method == "cbm3d":
-        return [None], lambda y, _: _cbm3d(y, sigma)
+        return [None], lambda y, _: colour_bm3d(y, sigma)
     return list(config.tv_weights), _tv_colour
 
 
-def _cbm3d(y: Tensor, sigma: float) -> Tensor:
+def colour_bm3d(y: Tensor, sigma: float) -> Tensor:
+    """Colour BM3D (``bm3d.bm3d_rgb``, its default opponent transform) of one image ``y`` (1, 3, H, W)."""
     import bm3d
 
     out = np.asarray(bm3d.bm3d_rgb(y[0].permute(1, 2, 0).double().numpy(), sigma_psd=sigma)).transpose(2, 0, 1)
