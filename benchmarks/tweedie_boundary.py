@@ -4,11 +4,13 @@
 
 On the central 128x128 crops of the six tuning images (the restoration experiment's noise draws at 5, 15 and
 25/256; no held-out image is read), the mean PSNR of ``y - sigma^2 g`` for three gradients ``g`` of the field
-``E_sigma``: ``fold`` (what :func:`scorematch.tasks.tweedie_denoise` does with the default ``replicate`` rule: the
-gradient of ``E_sigma(extend(y))``, the copies' gradients folded back onto the edge pixels they copy), ``valid``
-(the windows inside the image only) and ``context`` for each extension rule (the image extended by ``support - 1``
-pixels as context; the gradient at the image's own pixels, the copies' left out); and the mean squared error of
-``fold`` on the image's outermost rows and columns against the rest, which shows where the difference lies.
+``E_sigma``: ``fold`` (the gradient of ``E_sigma(extend(y))`` with the default ``replicate`` rule, the copies'
+gradients folded back onto the edge pixels they copy: MAP's objective gradient, and Tweedie's before it took the
+context rule), ``valid`` (the windows inside the image only) and ``context`` for each extension rule (the image
+extended by ``support - 1`` pixels as context, the gradient at the image's own pixels:
+:func:`scorematch.tasks._objective.context_grad`, which :func:`scorematch.tasks.tweedie_denoise` takes); and the
+mean squared error of ``fold`` on the image's outermost rows and columns against the rest, which shows where the
+difference lies.
 """
 
 from __future__ import annotations
@@ -29,16 +31,10 @@ from scorematch.experiments.cache import git_state  # noqa: E402
 from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
 from scorematch.experiments.restoration.data import frozen, noise, noise_seed, tune_set  # noqa: E402
 from scorematch.pretrained import load_pretrained  # noqa: E402
-from scorematch.tasks import psnr, tweedie_denoise  # noqa: E402
-from scorematch.tasks._objective import extend  # noqa: E402
+from scorematch.tasks import psnr  # noqa: E402
+from scorematch.tasks._objective import context_grad, image_energy_and_grad  # noqa: E402
 
 LEVELS, CROP, RULES = (5, 15, 25), 128, ("replicate", "symmetric", "reflect")
-
-
-def _context_grad(field, y: torch.Tensor, m: int, rule: str) -> torch.Tensor:
-    """``dE/dx`` of the field on ``y`` extended by ``m`` pixels, at ``y``'s own pixels."""
-    _, g = field.energy_and_grad(extend(y, m, rule))
-    return g[..., m:-m, m:-m]
 
 
 def _edge_mse(out: torch.Tensor, x: torch.Tensor) -> tuple[float, float]:
@@ -55,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     model, x = frozen(load_pretrained(args.model)), tune_set(CROP)
-    m = model.support - 1
     result = {"benchmark": "tweedie_boundary", "commit": (git_state()["commit"] or "unknown")[:7],
               "dirty": git_state()["dirty"], "model": args.model, "crop": CROP, "images": list(TUNE_IMAGES),
               "levels": {}}
@@ -65,10 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         for i, name in enumerate(TUNE_IMAGES):
             y = noise(x[i : i + 1], lv, noise_seed(name, lv, 0))
             with torch.no_grad():
-                outs.setdefault("fold", []).append(tweedie_denoise(y, model, sigma=sigma))
-                outs.setdefault("valid", []).append(tweedie_denoise(y, model, sigma=sigma, boundary="valid"))
-                for rule in RULES:
-                    outs.setdefault(f"context_{rule}", []).append(y - sigma**2 * _context_grad(field, y, m, rule))
+                grads = {"fold": image_energy_and_grad(field, y, boundary="replicate")[1],
+                         "valid": context_grad(field, y, boundary="valid"),
+                         **{f"context_{rule}": context_grad(field, y, boundary=rule) for rule in RULES}}
+            for key, g in grads.items():
+                outs.setdefault(key, []).append(y - sigma**2 * g)
         psnrs = {k: round(statistics.mean(psnr(o.clamp(0, 1), x[i : i + 1]) for i, o in enumerate(v)), 3)
                  for k, v in outs.items()}
         edge, rest = zip(*(_edge_mse(o.clamp(0, 1), x[i : i + 1]) for i, o in enumerate(outs["fold"])))

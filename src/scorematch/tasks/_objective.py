@@ -7,7 +7,7 @@ from torch import Tensor
 
 from ..energies.base import Energy
 
-__all__ = ["image_energy_and_grad", "support_of", "channels_of", "per_channel", "check_channels", "check_image_size", "extend", "fold",
+__all__ = ["image_energy_and_grad", "context_grad", "support_of", "channels_of", "per_channel", "check_channels", "check_image_size", "extend", "fold",
            "BOUNDARIES", "DEFAULT_BOUNDARY"]
 
 #: How a field energy treats the image border (see :func:`image_energy_and_grad`).
@@ -158,16 +158,54 @@ def image_energy_and_grad(
     if c > 1:
         e, g = image_energy_and_grad(energy, flat, tile=tile, boundary=boundary)
         return e.reshape(-1, c).sum(1), g.reshape(x.shape)
+    m = _margin(energy, boundary)
+    if m is None:
+        return _tiled(energy, x, tile)
+    e, ge = _tiled(energy, extend(x.detach(), m, boundary), tile)
+    return e, fold(ge, m, boundary)
+
+
+def context_grad(energy: Energy, x: Tensor, *, boundary: str, tile: int | None = None) -> Tensor:
+    """``dE/dx`` at the image's own pixels, the image extended by ``S - 1`` pixels on each side as fixed context.
+
+    Every pixel's gradient is then the sum over the ``S^2`` windows that contain it, as in the interior; unlike
+    :func:`image_energy_and_grad`, the gradients at the extension's copies are not folded back onto the pixels
+    they copy (that would count an edge pixel's copies as further observations of it). This is the score of a
+    field at the border, which Tweedie's estimate needs (:func:`~scorematch.tasks.tweedie_denoise`).
+
+    Parameters
+    ----------
+    energy : Energy
+        A field energy, as for :func:`image_energy_and_grad`.
+    x : Tensor, shape (B, C, H, W)
+    boundary : {"valid", "symmetric", "reflect", "replicate"}
+        The extension rule (:func:`extend`); ``"valid"``: no context, the windows inside the image only.
+    tile : int, optional
+        As for :func:`image_energy_and_grad`.
+
+    Returns
+    -------
+    Tensor, shaped like ``x``
+    """
+    flat, _ = per_channel(energy, x)
+    m = _margin(energy, boundary)
+    if m is None:
+        return _tiled(energy, flat, tile)[1].reshape(x.shape)
+    g = _tiled(energy, extend(flat.detach(), m, boundary), tile)[1]
+    return g[..., m : g.shape[-2] - m, m : g.shape[-1] - m].reshape(x.shape)
+
+
+def _margin(energy: Energy, boundary: str) -> int | None:
+    """Pixels by which ``boundary`` extends an image for ``energy`` (``S - 1``); None for ``"valid"``."""
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
     if boundary == "valid":
-        return _tiled(energy, x, tile)
+        return None
     s = support_of(energy)
     if s is None:
         raise ValueError(f"boundary {boundary!r} needs a field energy with a known support; "
                          f"{type(energy).__name__} has none (use boundary='valid')")
-    e, ge = _tiled(energy, extend(x.detach(), s - 1, boundary), tile)
-    return e, fold(ge, s - 1, boundary)
+    return s - 1
 
 
 def _tiled(energy: Energy, x: Tensor, tile: int | None) -> tuple[Tensor, Tensor]:

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ..energies.base import Energy
-from ._objective import DEFAULT_BOUNDARY, check_channels, check_image_size, image_energy_and_grad
+from ._objective import DEFAULT_BOUNDARY, check_channels, check_image_size, context_grad
 from .operators import Denoising
 from .restore import PAPER_ETA, annealed_steps, restore
 
@@ -73,7 +73,10 @@ def tweedie_denoise(y: Tensor, energy, *, sigma: float, boundary: str = DEFAULT_
     sigma : float
         The noise std on the [0, 1] scale.
     boundary, tile
-        As for :func:`denoise` (the image is extended so border pixels are treated like interior ones).
+        As for :func:`denoise`: the image is extended by the rule as context, so that the score at a border
+        pixel sums the same windows as in the interior (:func:`~scorematch.tasks._objective.context_grad`; the
+        gradient of the extended image's energy folded back, as MAP's objective has it, would count an edge
+        pixel's copies as observations of it: ``benchmarks/tweedie_boundary.py``).
 
     Returns
     -------
@@ -84,8 +87,7 @@ def tweedie_denoise(y: Tensor, energy, *, sigma: float, boundary: str = DEFAULT_
                         f"got {type(energy).__name__}")
     field = energy.at(float(sigma))
     _check(y, field, sigma, 1.0)  # also the image size against the field's support
-    _, g = image_energy_and_grad(field, y, boundary=boundary, tile=tile)
-    return y - sigma * sigma * g
+    return y - sigma * sigma * context_grad(field, y, boundary=boundary, tile=tile)
 
 
 def denoise(

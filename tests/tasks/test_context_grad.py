@@ -1,0 +1,61 @@
+"""The score of a field at the image border (``context_grad``), and Tweedie's estimate that uses it."""
+
+import pytest
+import torch
+
+from scorematch.energies import DeepEnergy, FieldOfExperts
+from scorematch.tasks import tweedie_denoise
+from scorematch.tasks._objective import BOUNDARIES, context_grad, extend, image_energy_and_grad
+
+D = torch.float64
+
+
+def _foe(gen):
+    e = FieldOfExperts(3, 3).double()
+    with torch.no_grad():
+        for p in e.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=D))
+    return e
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES[1:])
+def test_context_grad_is_autograds_gradient_with_the_extension_held_fixed(gen, boundary):
+    e = _foe(gen)
+    x = torch.rand(2, 1, 9, 10, generator=gen, dtype=D, requires_grad=True)
+    m = e.kernel_size - 1
+    context = extend(x.detach(), m, boundary)
+    inside = torch.zeros_like(context, dtype=torch.bool)
+    inside[..., m:-m, m:-m] = True
+    ext = context.masked_scatter(inside, x)  # the image's own pixels, the copies constant
+    (expected,) = torch.autograd.grad(e(ext).sum(), x)
+    torch.testing.assert_close(context_grad(e, x.detach(), boundary=boundary), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(context_grad(e, x.detach(), boundary=boundary, tile=3), expected, rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_context_grad_sums_as_many_windows_at_the_border_as_inside(gen):
+    e = _foe(gen)
+    flat = torch.full((1, 1, 8, 8), 0.3, dtype=D)  # every window sees the same values, as do the copies
+    g = context_grad(e, flat, boundary="replicate")
+    torch.testing.assert_close(g, torch.full_like(g, g[0, 0, 4, 4].item()), rtol=1e-12, atol=1e-12)
+    folded = image_energy_and_grad(e, flat, boundary="replicate")[1]  # the copies' gradients added to the edges
+    torch.testing.assert_close(folded[..., 2:-2, 2:-2], g[..., 2:-2, 2:-2])
+    assert not torch.allclose(folded[..., 0, 0], g[..., 0, 0])
+
+
+def test_context_grad_without_context_and_per_channel(gen):
+    e = _foe(gen)
+    x = torch.rand(1, 3, 8, 8, generator=gen, dtype=D)
+    torch.testing.assert_close(context_grad(e, x, boundary="valid"), image_energy_and_grad(e, x)[1])
+    per_channel = torch.cat([context_grad(e, x[:, c : c + 1], boundary="symmetric") for c in range(3)], 1)
+    torch.testing.assert_close(context_grad(e, x, boundary="symmetric"), per_channel)
+    with pytest.raises(ValueError, match="boundary"):
+        context_grad(e, x, boundary="wrap")
+
+
+def test_tweedie_takes_the_score_with_the_extension_as_context(gen):
+    e = DeepEnergy(4, 2, 3, generator=gen).double()
+    y = torch.rand(1, 1, 12, 12, generator=gen, dtype=D)
+    for boundary in BOUNDARIES:
+        expected = y - 0.01 * context_grad(e.at(0.1), y, boundary=boundary)
+        torch.testing.assert_close(tweedie_denoise(y, e, sigma=0.1, boundary=boundary), expected)
