@@ -14,7 +14,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from torch import Tensor
 from .config import Settings
 from .io.images import dequantize
 from .datasets.patches import PatchStream, load_images, split_images
+from .energies.base import Energy
 from .energies.foe import FieldOfExperts, laplacian_whitening_kernel
 from .energies.colour_prior import COLOUR_TRANSFORMS, ColourFoE
 from .energies.image_prior import ImageFoE
@@ -173,6 +174,8 @@ def train_image_foe(
     holdout: float | None = 0.1,
     run_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    callback: Callable[[int, float, Energy], None] | None = None,
+    device: str | torch.device = "cpu",
     **changes: Any,
 ) -> ImageFoE | ColourFoE:
     """Train an RSM Field of Experts on whitened natural-image patches; return it as a [0, 1] image prior.
@@ -188,6 +191,10 @@ def train_image_foe(
         Where :func:`scorematch.fit` writes its metrics and checkpoints; the prior is saved there as
         ``prior.safetensors``.
     progress : bool
+    callback : callable, optional
+        ``callback(step, loss, energy)`` at each logged step (:func:`scorematch.fit`), e.g. a held-out loss.
+    device : str or torch.device
+        Where the model and the patches live while training (``"cuda"`` for a GPU).
     **changes
         Override recipe fields.
 
@@ -224,8 +231,10 @@ def train_image_foe(
         loss = functools.partial(contrastive_divergence_loss, sampler="hmc", steps=1, n_leapfrog=recipe.cd_leapfrog,
                                  step_size=StepSizeController(CD_INITIAL_STEP, target=0.9))
     _init_filters(foe, recipe, gen)
+    foe, data = foe.to(device), data.to(device)
     fit(foe, data, loss, steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr, seed=recipe.seed,
-        log_every=max(1, recipe.steps // 20), checkpoint_every=0, run_dir=run_dir, progress=progress)
+        log_every=max(1, recipe.steps // 20), checkpoint_every=0, run_dir=run_dir, progress=progress,
+        callback=callback)
     if isinstance(foe, (ImageFoE, ColourFoE)):
         prior = foe
     else:

@@ -28,11 +28,14 @@ def test_dequantize_adds_at_most_half_a_grey_level():
 
 
 def test_train_with_free_norms_from_a_given_initial_norm():
+    logged = []
     prior = train_image_foe(_images(), FoERecipe(n_experts=4, kernel_size=3, whitening_size=3, patch_size=8,
                                                    n_patches=50, steps=3, space="pixel", init_norm=0.5,
-                                                   normalize_filters=False, dequantize=True), holdout=None)
+                                                   normalize_filters=False, dequantize=True), holdout=None,
+                            callback=lambda step, loss, energy: logged.append((step, energy)))
     norms = prior.filters.flatten(1).norm(dim=1)
     assert torch.isfinite(norms).all() and (norms - 0.5).abs().max() < 0.2  # three small Adam steps from 0.5
+    assert [step for step, _ in logged] == [1, 2, 3] and all(energy is prior for _, energy in logged)
 
 
 def test_whitening_sigma_is_used_and_saved(tmp_path):
