@@ -23,7 +23,10 @@ def report(out_dir: str | os.PathLike) -> str:
         f"({t['threads']} torch threads): steps = budget / the estimator's step time, measured by a "
         f"{c['calibration_steps']}-step run first; 'CPU minutes' is what the run really took. Held-out PSNR: "
         f"Tweedie's estimate on {n} held-out images ({crop}; no choice looked at them), one noise draw per image "
-        "and level. The bundled `deep_energy` (Tweedie) and `foe_5x5x24` (MAP) on the same images are the reference.",
+        "and level. The bundled `deep_energy` (Tweedie) and `foe_5x5x24` (MAP) on the same images are the reference. "
+        "Every estimator but DSM sees the noisy patches and fits their score; `sm-curvature` (the Becker-LeCun "
+        "curvature rule, exact for one layer only) and `sm-hutchinson` (one Rademacher probe) are score matching "
+        "without the curvature penalty (lambda = 0), since the noise already smooths the density they fit.",
         "",
         "| estimator | budget (min) | steps | CPU minutes | " + " | ".join(f"PSNR {lv}/256" for lv in LEVELS) + " |",
         "|---|---|---|---|" + "---|" * len(LEVELS),
