@@ -38,7 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's package: its restoration summaries are the report's
 
-from scorematch.experiments import mnist, patches, restoration  # noqa: E402
+from scorematch.experiments import mnist, patches, restoration, shootout  # noqa: E402
 from scorematch.experiments.beyond import settings as beyond_settings  # noqa: E402
 from scorematch.experiments.compare import TIE_SIGMAS, describe, is_tie, paired_difference, std_of_mean  # noqa: E402
 from scorematch.pretrained import DEFAULT_COLOUR_DENOISER  # noqa: E402
@@ -671,6 +671,31 @@ def _earlier_runs(results: Path, pattern: str) -> list[tuple[Path, dict]]:
     return [(p, json.loads(p.read_text())) for p in sorted(results.glob(pattern))]
 
 
+def _shootout(results: Path) -> str:
+    d = _json(results, "deep_energy/shootout.json")
+    c, rows = d["config"], sorted(d["rows"], key=lambda r: (r["minutes"], r["estimator"]))
+    levels = sorted(rows[0]["heldout_psnr"], key=float)
+    table = [[r["estimator"], _f(r["minutes"], 0), str(r["steps"]), _f(r["cpu_minutes"], 1),
+              *(_f(r["heldout_psnr"][lv]) for lv in levels)] for r in rows]
+    table += [[f"bundled `{name}` ({'Tweedie' if name == 'deep_energy' else 'MAP'})", "", "", "",
+               *(_f(p[lv]) for lv in levels)] for name, p in sorted(d["reference"].items())]
+    grid = shootout.ShootoutConfig()
+    done = {(r["estimator"], r["minutes"]) for r in rows}
+    missing = [f"{e} {m:g} min" for m in grid.minutes for e in grid.estimators if (e, m) not in done]
+    held = "the 41" if c["heldout_limit"] is None else f"the first {c['heldout_limit']}"
+    return "\n".join([
+        _reflow(f"Estimator shoot-out (`python scripts/estimator_shootout.py`, commit {d['commit']}, "
+                f"{d['threads']} torch threads): the same noise-conditional `DeepEnergy` ({c['channels']} channels, "
+                f"depth {c['depth']}, {c['kernel_size']}x{c['kernel_size']}) trained by each estimator across noise "
+                f"levels on {c['patch']}x{c['patch']} Train400 patches for a CPU budget: steps = the budget over the "
+                f"step time of a {c['calibration_steps']}-step calibration run; 'CPU minutes' is what the run took. "
+                f"Mean PSNR (dB) of Tweedie's estimate on {held} held-out images; the SM rows fit the noisy patches' "
+                "score without the curvature penalty (lambda = 0)."
+                + (f" Not run yet: {_names(missing)}." if missing else "")), "",
+        _table(["estimator", "budget (min)", "steps", "CPU minutes", *(f"PSNR {lv}/256" for lv in levels)], table),
+        "", "![estimator shoot-out](docs/results/deep_energy/shootout.png)"])
+
+
 #: README block name -> renderer.
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "tie-rule": _tie_rule,
@@ -685,6 +710,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "inverse-problems": _inverse_problems,
     "colour-denoise": _colour_denoise,
     "deep-energy": _deep_energy,
+    "shootout": _shootout,
     "known-gaps": _known_gaps,
     "gpu": _gpu,
 }
