@@ -73,8 +73,15 @@ def test_bundled_deep_energy_denoises_by_its_conditioning_and_its_card_quotes_th
     measured = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_cpu.json").read_text())
     assert measured["model"] == "deep_energy"
     for level, row in measured["levels"].items():
-        for key in ("deep_energy_psnr", "bm3d_psnr", "foe_5x5x24_psnr"):
+        for key in ("deep_energy_psnr", "deep_energy_tweedie_psnr", "bm3d_psnr", "foe_5x5x24_psnr"):
             assert f"{row[key]:.3f}" in card, (level, key)
+    folded = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_cpu_401b981.json").read_text())
+    for level, row in folded["levels"].items():  # the card's sentence on the folded border score
+        for key in ("deep_energy_psnr", "deep_energy_tweedie_psnr"):
+            assert f"{row[key]:.3f}" in card, (level, key)
+    border = json.loads((root / "docs" / "results" / "benchmarks" / "tweedie_boundary.json").read_text())
+    for level, row in border["levels"].items():
+        assert f"{row['psnr']['context_replicate']:.3f}" in card, level
     flat = " ".join(card.split())
     for level, t in measured["timing_512_by_level"].items():  # the card's timing sentence
         assert f"{level}/256: {t['deep_energy_s']:.1f} s (BM3D {t['bm3d_s']:.1f} s)" in flat, level
