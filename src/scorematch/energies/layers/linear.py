@@ -222,8 +222,45 @@ class ConvOp:
             return F.conv2d(F.pad(delta, (w.shape[-1] - 1,) * 4), w.transpose(0, 1).flip(-1, -2))
         return bank_adjoint(delta, w)
 
-    def fuse(self, nxt: Any) -> "ConvOp | None":
-        return ConvOp(compose_kernels(self.weight, nxt.weight)) if isinstance(nxt, ConvOp) else None
+    def fuse(self, nxt: Any) -> "ConvChain | None":
+        return ConvChain((self, nxt)) if isinstance(nxt, ConvOp) else None
+
+
+class ConvChain:
+    """Consecutive valid correlations as one linear op of the curvature pass: the values and the gradient go
+    through the factors, the curvature through the composed kernel.
+
+    The curvature rule of a linear map squares its kernel, so a run of them needs the square of their
+    composition, not the composition of their squares; the composed kernel is needed for that alone. Values
+    and gradients through the factors take fewer multiply-adds: a 5x5 whitening before 24 5x5 filters is
+    25 + 24 * 25 per pixel, against 24 * 81 for the composed 9x9 filters.
+    """
+
+    is_linear, needs_input, shape_preserving = True, False, False
+
+    def __init__(self, ops: tuple[ConvOp, ...]) -> None:
+        self.ops = ops
+        kernel = ops[0].weight
+        for op in ops[1:]:
+            kernel = compose_kernels(kernel, op.weight)
+        self.weight = kernel  # (C_out, C_in, k, k): the composition, for the curvature and for inspection
+
+    def __call__(self, h: Tensor) -> Tensor:
+        for op in self.ops:
+            h = op(h)
+        return h
+
+    def backward(self, h: Tensor, delta: Tensor) -> Tensor:
+        for op in reversed(self.ops):
+            delta = op.backward(h, delta)  # a correlation's adjoint does not read its input
+        return delta
+
+    def backward_curvature(self, h: Tensor, delta: Tensor, delta2: Tensor | None) -> Pair:
+        w = self.weight
+        return self.backward(h, delta), None if delta2 is None else F.conv_transpose2d(delta2, w * w)
+
+    def fuse(self, nxt: Any) -> "ConvChain | None":
+        return ConvChain((*self.ops, nxt)) if isinstance(nxt, ConvOp) else None
 
 
 def bank_adjoint(delta: Tensor, w: Tensor) -> Tensor:
