@@ -10,6 +10,7 @@ from torch.autograd import gradcheck, gradgradcheck
 from scorematch.energies import LayeredEnergy
 from scorematch.energies.layers import (
     Conv2d,
+    ConvChain,
     ConvOp,
     Linear,
     Affine,
@@ -102,6 +103,21 @@ def test_composed_kernel_equals_two_convolutions(gen):
     both = F.conv2d(F.conv2d(x, k1), k2)
     once = F.conv2d(x, compose_kernels(k1, k2))
     torch.testing.assert_close(once, both, rtol=1e-12, atol=1e-12)
+
+
+def test_fused_correlations_keep_their_factors_and_the_composed_kernel_for_the_curvature(gen):
+    k1 = torch.randn(1, 1, 3, 3, generator=gen, dtype=D)
+    k2 = torch.randn(4, 1, 5, 5, generator=gen, dtype=D)
+    h = torch.randn(2, 1, 12, 11, generator=gen, dtype=D)
+    chain, composed = ConvOp(k1).fuse(ConvOp(k2)), ConvOp(compose_kernels(k1, k2))
+    assert isinstance(chain, ConvChain) and chain.ops[1].weight is k2
+    torch.testing.assert_close(chain(h), composed(h), rtol=1e-12, atol=1e-12)
+    delta, delta2 = (torch.randn(2, 4, 6, 5, generator=gen, dtype=D) for _ in range(2))
+    for got, want in zip(chain.backward_curvature(h, delta, delta2), composed.backward_curvature(h, delta, delta2)):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    third = ConvOp(torch.randn(2, 4, 3, 3, generator=gen, dtype=D))
+    torch.testing.assert_close(chain.fuse(third)(h), F.conv2d(composed(h), third.weight), rtol=1e-12, atol=1e-12)
+    assert chain.fuse(Softplus()) is None
 
 
 def test_bad_weight_shape_is_a_clear_error():

@@ -24,13 +24,14 @@ activations, affine maps, the weighted sum).
 """
 
 from .core import CurvatureLayer, Pair, normalize_rows, standard_normal
-from .linear import ConvOp, Conv2d, Linear, LinearOp, bank_adjoint, compose_kernels, flush_subnormal
+from .linear import ConvChain, ConvOp, Conv2d, Linear, LinearOp, bank_adjoint, compose_kernels, flush_subnormal
 from .pointwise import Affine, Elementwise, Log1p, Softplus, Square, StudentT, WeightedSum
 
 __all__ = [
     "CurvatureLayer",
     "Linear",
     "LinearOp",
+    "ConvChain",
     "ConvOp",
     "bank_adjoint",
     "Conv2d",
