@@ -1,6 +1,7 @@
 """Benchmark: train the bundled FoE 5x5x24's recipe and check the result against the bundled model; prints JSON.
 
     PYTHONPATH=src python benchmarks/train_foe.py [--threads 2] [--steps N] [--device cuda] [--profile]
+                                                  [--baseline REV] [--out F]
 
 Trains :data:`scorematch.experiments.restoration.RECIPE` (the recipe of ``foe_5x5x24``, its model card's) by
 :func:`scorematch.priors.train_image_foe`, as ``build_default_model`` does, and records every ``steps/20`` steps
@@ -11,7 +12,10 @@ evaluations left out) and the seconds per step. Then the card's quality check: t
 :data:`scorematch.experiments.restoration.TUNE_IMAGES`, one noise draw per level) at the bundled model's prior
 weights with today's solver, in the same script; the training reaches the card's quality when its mean PSNR is
 within :data:`TIE_DB` of the bundled model's at every level. ``--profile``: the torch profiler's top operators
-for 50 more steps. The other developers' jobs share the 2 cores: the load average is printed beside the numbers.
+for 50 more steps. ``--baseline REV``: first, in the same run, the code of the git revision ``REV`` (a temporary
+worktree) trains its own ``RECIPE`` with its own ``train_image_foe`` on the same images and threads; the JSON
+gives its seconds (the patch extraction included, as here) and the ratio of this training's time to it. The other
+developers' jobs share the 2 cores: the load average is printed beside the numbers.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from _output import cpu_model  # noqa: E402
+from _output import cpu_model, emit  # noqa: E402
 
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import load_images, split_images  # noqa: E402
@@ -44,6 +51,21 @@ from scorematch.train import fit  # noqa: E402
 MODEL = "foe_5x5x24"
 #: PSNR differences (dB) under this count as equal (the restoration tables' tolerance for "unchanged").
 TIE_DB = 0.02
+#: The repository this script belongs to (where ``--baseline`` makes its worktree).
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Run by ``--baseline`` in the revision's worktree: its recipe, trained by its code, timed as :func:`main` times.
+BASELINE = """
+import json, sys, time, torch
+torch.set_num_threads(int(sys.argv[1]))
+from scorematch.datasets import load_images, split_images
+from scorematch.experiments.restoration import RECIPE
+from scorematch.priors import train_image_foe
+train, _ = split_images(load_images("train400"), holdout=0.1)
+t0 = time.perf_counter()
+train_image_foe(train, RECIPE, holdout=None)
+print(json.dumps({"train_seconds_total": time.perf_counter() - t0, "recipe": RECIPE.to_dict()}))
+"""
 
 
 def _loadavg() -> float:
@@ -64,14 +86,36 @@ def card_quality(prior) -> dict[str, dict[str, float]]:
     return out
 
 
+def baseline(rev: str, threads: int) -> dict:
+    """Train the recipe of revision ``rev`` with that revision's code (a temporary git worktree); its time."""
+    commit = subprocess.run(["git", "rev-parse", rev], cwd=ROOT, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT, check=True,
+                       capture_output=True)
+        try:
+            load = _loadavg()
+            run = subprocess.run([sys.executable, "-c", BASELINE, str(threads)], cwd=tree, check=True,
+                                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree / "src")})
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=True)
+    result = json.loads(run.stdout.splitlines()[-1])
+    return {"rev": rev, "commit": commit[:7], "load_avg_1min_start": load, "load_avg_1min_end": _loadavg(),
+            "train_seconds_total": round(result["train_seconds_total"], 1), "recipe": result["recipe"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=RECIPE.steps)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--baseline", metavar="REV", help="also time the recipe and code of git revision REV")
+    ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    before = baseline(args.baseline, args.threads) if args.baseline else None
     recipe = FoERecipe(**{**RECIPE.to_dict(), "steps": args.steps})
     out = {"benchmark": "train_foe_5x5x24", "commit": (git_state()["commit"] or "unknown")[:7],
            "dirty": git_state()["dirty"], "threads": args.threads, "recipe": recipe.to_dict(),
@@ -109,6 +153,9 @@ def main() -> None:
         "curve": curve, "load_avg_1min_end": _loadavg(),
         "note": "train_seconds_total includes the patch extraction, not the 20 held-out loss evaluations",
     })
+    if before is not None:
+        out["baseline"] = before
+        out["time_ratio_to_baseline"] = round(total / before["train_seconds_total"], 3)
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
@@ -123,7 +170,7 @@ def main() -> None:
             {"op": e.key, "share": round(e.self_cpu_time_total / tot, 3), "calls": e.count}
             for e in sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:10]
         ]
-    print(json.dumps(out, indent=2))
+    emit(out, args.out)
 
 
 if __name__ == "__main__":

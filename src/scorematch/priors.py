@@ -111,9 +111,9 @@ class FoERecipe(Settings):
     normalize_filters: bool = False
     patch_size: int = 24
     n_patches: int = 60000
-    steps: int = 12000
+    steps: int = 7000
     batch_size: int = 64
-    lr: float = 0.05
+    lr: float = 0.1
     space: str = "pixel"
     seed: int = 0
     init_norm: float = 0.0

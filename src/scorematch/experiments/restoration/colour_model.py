@@ -34,10 +34,10 @@ __all__ = ["COLOUR_PRIOR", "COLOUR_RECIPE", "COLOUR_LEVELS", "COLOUR_WEIGHTS", "
 COLOUR_PRIOR = DEFAULT_COLOUR_PRIOR
 
 #: The colour prior's recipe: the grey prior's (``experiments.restoration.RECIPE``: pixel-space RSM, lam 1e-5,
-#: Adam lr 0.05 cosine, 64 patches of 24x24 per step, scale 20, LoG whitening sigma 0.5, free filter norms) with
-#: 3-channel filters behind the colour transform ``colour``. The transform and the steps were chosen on the
-#: tuning crops (see the model card).
-COLOUR_RECIPE = FoERecipe(colour="opponent")  # FoERecipe's defaults are the grey recipe
+#: 64 patches of 24x24 per step, scale 20, LoG whitening sigma 0.5, free filter norms) with 3-channel filters
+#: behind the colour transform ``colour``, trained as the bundled grey model was (Adam lr 0.05 cosine, 12000
+#: steps). The transform and the steps were chosen on the tuning crops (see the model card).
+COLOUR_RECIPE = FoERecipe(colour="opponent", lr=0.05, steps=12000)
 
 #: Noise levels (1/256 units) whose prior weight is tuned.
 COLOUR_LEVELS = (5, 15, 25)

@@ -1,5 +1,5 @@
-"""The bundled default prior (``pretrained/foe_5x5x24``): trained with :data:`~.settings.RECIPE`, its prior weight
-per noise level chosen on the tuning crops."""
+"""The bundled default prior (``pretrained/foe_5x5x24``): trained with a recipe (:data:`~.settings.RECIPE` by
+default), its prior weight per noise level chosen on the tuning crops."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ def build_default_model(path: str | os.PathLike, *, recipe: FoERecipe = RECIPE, 
 
     The prior weights (``prior_weights``: noise level in 1/256 units -> weight) are chosen on the central
     128x128 crops of :data:`TUNE_IMAGES` (one noise draw per level); ``scorematch denoise`` uses the entry
-    nearest to its ``--sigma``. This is how ``scorematch/pretrained/foe_5x5x24.safetensors`` (``recipe=RECIPE``)
-    and ``foe_8x8x64.safetensors`` (``recipe=RECIPE_8X8X64``) were made.
+    nearest to its ``--sigma``. This is how ``scorematch/pretrained/foe_5x5x24.safetensors`` (``recipe=RECIPE.replace(lr=0.05,
+    steps=12000)``, the recipe before 2026-12-07) and ``foe_8x8x64.safetensors`` (``recipe=RECIPE_8X8X64``) were
+    made.
     """
     t0 = time.perf_counter()
     if prior is None:  # (``prior``: a model already trained by ``train_image_foe("train400", recipe)``)
