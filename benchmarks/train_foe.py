@@ -1,9 +1,10 @@
-"""Benchmark: train the bundled FoE 5x5x24's recipe and check the result against the bundled model; prints JSON.
+"""Benchmark: train the FoE 5x5x24 recipe and check the result against the bundled model; prints JSON.
 
     PYTHONPATH=src python benchmarks/train_foe.py [--threads 2] [--steps N] [--device cuda] [--profile]
                                                   [--baseline REV] [--out F]
 
-Trains :data:`scorematch.experiments.restoration.RECIPE` (the recipe of ``foe_5x5x24``, its model card's) by
+Trains :data:`scorematch.experiments.restoration.RECIPE` (today's recipe; the bundled ``foe_5x5x24`` was trained
+by the earlier one in its metadata, see its model card) by
 :func:`scorematch.priors.train_image_foe`, as ``build_default_model`` does, and records every ``steps/20`` steps
 the score-matching loss on 2,000 held-out patches (from the held-out tenth of Train400); the wall time to reach 95%
 and 99% of the held-out loss's total improvement, the training time (patch extraction included, the held-out
