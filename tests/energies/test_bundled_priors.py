@@ -118,6 +118,11 @@ def test_bundled_deep_energy_denoises_by_its_conditioning_and_its_card_quotes_th
         best = row["best"]
         assert f"{best['psnr']:.3f}" in card and f"{row['bm3d']:.3f}" in card, level
         assert recorded[level] == {k: best[k] for k in ("level_ratio", "weight", "iterations", "start")}, level
+    earlier = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_map_be05735.json").read_text())
+    for level, row in earlier["levels"].items():  # the card's sentence on the earlier choice, from today's start
+        setting = {k: row["best"][k] for k in ("level_ratio", "weight", "iterations", "start")}
+        now = next(g for g in chosen["levels"][level]["grid"] if {k: g[k] for k in setting} == setting)
+        assert f"{now['psnr']:.3f}" in card, level
     scale = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_noise_scale.json").read_text())
     for model in ("d4_whole_patch", "deep_energy"):
         for level, row in scale["models"][model]["scale"].items():
