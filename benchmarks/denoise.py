@@ -26,6 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import scorematch  # noqa: E402
+from _output import load_average  # noqa: E402
 from scorematch.cli.restore import parse_sigma  # noqa: E402
 from scorematch.pretrained import DEFAULT_PRIOR, resolve  # noqa: E402
 from scorematch.pretrained import recommended_weight  # noqa: E402
@@ -52,7 +53,7 @@ def main() -> None:
     weight = recommended_weight(args.model, sigma)
     out = {"benchmark": "denoise_512", "threads": args.threads, "torch": torch.__version__,
            "machine": platform.processor() or platform.machine(), "image": args.image, "sigma": sigma,
-           "weight": weight, "boundary": DEFAULT_BOUNDARY, "load_avg_1min": _loadavg(),
+           "weight": weight, "boundary": DEFAULT_BOUNDARY, "load_avg_1min": load_average(),
            "device": _device_name(args.device)}
     for dtype in [torch.float32] + ([torch.float64] if args.float64 else []):
         prior = scorematch.load(args.model).to(device=args.device, dtype=dtype)
@@ -101,7 +102,7 @@ def main() -> None:
                 {"op": e.key, "self_cpu_s": round(e.self_cpu_time_total / 1e6, 3), "calls": e.count}
                 for e in sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:8]
             ]
-    out["load_avg_1min_end"] = _loadavg()
+    out["load_avg_1min_end"] = load_average()
     print(json.dumps(out, indent=2))
 
 
@@ -141,13 +142,6 @@ def _sync(device: str) -> None:
 
 def _device_name(device: str) -> str:
     return torch.cuda.get_device_name() if str(device).startswith("cuda") else "cpu"
-
-
-def _loadavg() -> float | None:
-    try:
-        return round(float(Path("/proc/loadavg").read_text().split()[0]), 2)
-    except OSError:
-        return None
 
 
 if __name__ == "__main__":

@@ -33,9 +33,11 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+#: The repository this script belongs to (where ``--baseline`` makes its worktree).
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
 
-from _output import cpu_model, emit  # noqa: E402
+from _output import cpu_model, emit, load_average  # noqa: E402
 
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import load_images, split_images  # noqa: E402
@@ -52,8 +54,6 @@ from scorematch.train import fit  # noqa: E402
 MODEL = "foe_5x5x24"
 #: PSNR differences (dB) under this count as equal (the restoration tables' tolerance for "unchanged").
 TIE_DB = 0.02
-#: The repository this script belongs to (where ``--baseline`` makes its worktree).
-ROOT = Path(__file__).resolve().parents[1]
 
 #: Run by ``--baseline`` in the revision's worktree: its recipe, trained by its code, timed as :func:`main` times.
 BASELINE = """
@@ -67,10 +67,6 @@ t0 = time.perf_counter()
 train_image_foe(train, RECIPE, holdout=None)
 print(json.dumps({"train_seconds_total": time.perf_counter() - t0, "recipe": RECIPE.to_dict()}))
 """
-
-
-def _loadavg() -> float:
-    return round(float(Path("/proc/loadavg").read_text().split()[0]), 2)
 
 
 def card_quality(prior) -> dict[str, dict[str, float]]:
@@ -96,13 +92,13 @@ def baseline(rev: str, threads: int) -> dict:
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT, check=True,
                        capture_output=True)
         try:
-            load = _loadavg()
+            load = load_average()
             run = subprocess.run([sys.executable, "-c", BASELINE, str(threads)], cwd=tree, check=True,
                                  capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree / "src")})
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=True)
     result = json.loads(run.stdout.splitlines()[-1])
-    return {"rev": rev, "commit": commit[:7], "load_avg_1min_start": load, "load_avg_1min_end": _loadavg(),
+    return {"rev": rev, "commit": commit[:7], "load_avg_1min_start": load, "load_avg_1min_end": load_average(),
             "train_seconds_total": round(result["train_seconds_total"], 1), "recipe": result["recipe"]}
 
 
@@ -120,7 +116,7 @@ def main() -> None:
     recipe = FoERecipe(**{**RECIPE.to_dict(), "steps": args.steps})
     out = {"benchmark": "train_foe_5x5x24", "commit": (git_state()["commit"] or "unknown")[:7],
            "dirty": git_state()["dirty"], "threads": args.threads, "recipe": recipe.to_dict(),
-           "load_avg_1min_start": _loadavg(), "cpu": cpu_model(),
+           "load_avg_1min_start": load_average(), "cpu": cpu_model(),
            "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"}
     train, held = split_images(load_images("train400"), holdout=0.1)
     val = training_patches(held, FoERecipe(**{**recipe.to_dict(), "n_patches": 2000, "seed": 99})).to(args.device)
@@ -151,7 +147,7 @@ def main() -> None:
         "seconds_to_95pct": round(time_to(0.95), 1), "seconds_to_99pct": round(time_to(0.99), 1),
         "card_quality": quality, "tie_db": TIE_DB,
         "reaches_card_quality": all(q["difference"] >= -TIE_DB for q in quality.values()),
-        "curve": curve, "load_avg_1min_end": _loadavg(),
+        "curve": curve, "load_avg_1min_end": load_average(),
         "note": "train_seconds_total includes the patch extraction, not the 20 held-out loss evaluations",
     })
     if before is not None:
