@@ -35,9 +35,8 @@ def test_foe_card_quotes_the_training_benchmark_and_names_the_files_recipe():
     root = Path(__file__).resolve().parents[2]
     entry = {m["name"]: m for m in available()}["foe_5x5x24"]
     card = " ".join(entry["card"].read_text().split())
-    recipe = load_info(entry["path"])["extra"]["recipe"]
-    assert {**RECIPE.to_dict(), "lr": 0.05, "steps": 12000}.items() >= {
-        k: v for k, v in recipe.items() if k in RECIPE.to_dict()}.items()
+    recipe, earlier = load_info(entry["path"])["extra"]["recipe"], RECIPE.replace(lr=0.05, steps=12000).to_dict()
+    assert {k: recipe[k] for k in earlier if k in recipe} == {k: v for k, v in earlier.items() if k in recipe}
     assert "recipe=RECIPE.replace(lr=0.05, steps=12000)" in card
     measured = json.loads((root / "docs" / "results" / "benchmarks" / "train_foe_cpu.json").read_text())
     assert measured["recipe"] == RECIPE.to_dict() and measured["reaches_card_quality"]
@@ -104,6 +103,12 @@ def test_bundled_deep_energy_denoises_by_its_conditioning_and_its_card_quotes_th
     flat = " ".join(card.split())
     for level, t in measured["timing_512_by_level"].items():  # the card's timing sentence
         assert f"{level}/256: {t['deep_energy_s']:.1f} s (BM3D {t['bm3d_s']:.1f} s)" in flat, level
+    earlier_run = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_cpu_3254175.json").read_text())
+    for level, row in earlier_run["levels"].items():  # the card's sentences on the settings before the re-choice
+        assert f"{row['deep_energy_psnr']:.3f}" in card, level
+        t = earlier_run["timing_512_by_level"][level]
+        assert f"{t['deep_energy_s']:.1f} s (BM3D {t['bm3d_s']:.1f} s)" in flat, level
+    assert " / ".join(f"{earlier_run['levels'][lv]['deep_minus_bm3d']['mean']:.3f}" for lv in ("15", "25")) in flat
     tuning = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_tuning.json").read_text())
     for level, row in tuning["levels"].items():
         for key in ("deep_energy_psnr", "bm3d_psnr", "d4_whole_patch_psnr", "d6_p48_psnr"):
