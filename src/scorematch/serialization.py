@@ -19,6 +19,7 @@ from torch import Tensor
 from .energies import DeepEnergy, Energy, FieldOfExperts, GaussianEnergy, ProductOfExperts, TwoLayerEnergy
 from .energies.colour_prior import ColourFoE
 from .energies.image_prior import ImageFoE
+from .energies.unet import UNetEnergy
 from .io.atomic import atomic_path
 
 __all__ = ["save", "load", "ENERGY_CLASSES", "ModelFileError", "FORMAT"]
@@ -32,6 +33,7 @@ ENERGY_CLASSES: dict[str, type[Energy]] = {
 ENERGY_CLASSES["ImageFoE"] = ImageFoE  # a FoE prior on [0, 1] images (carries its scale and whitening)
 ENERGY_CLASSES["ColourFoE"] = ColourFoE  # a FoE prior on [0, 1] colour images (3-channel filters)
 ENERGY_CLASSES["DeepEnergy"] = DeepEnergy  # noise-conditional, on [0, 1] images
+ENERGY_CLASSES["UNetEnergy"] = UNetEnergy  # noise-conditional, on [0, 1] images
 
 
 class ModelFileError(ValueError):
@@ -115,10 +117,9 @@ def build_energy(
         config = json.loads(metadata["config"])
     except (KeyError, ValueError) as exc:
         raise ModelFileError(f"{source} has an unreadable {name} configuration: {exc}") from None
-    if not isinstance(config, dict) or not all(
-        isinstance(k, str) and (v is None or isinstance(v, (bool, int, float, str))) for k, v in config.items()
-    ):
-        raise ModelFileError(f"{source}: the {name} configuration must map names to numbers, booleans or strings")
+    if not isinstance(config, dict) or not all(isinstance(k, str) and _plain(v) for k, v in config.items()):
+        raise ModelFileError(f"{source}: the {name} configuration must map names to numbers, booleans, strings "
+                             "or lists of numbers")
     if shapes is not None:
         _check_sizes(config, shapes, source, name)
     try:
@@ -131,10 +132,24 @@ def build_energy(
     return energy
 
 
+def _plain(value: Any) -> bool:
+    """A configuration value: None, a bool, number or string, or a list of numbers."""
+    if isinstance(value, list):
+        return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
 def _check_sizes(config: dict[str, Any], shapes: dict[str, tuple[int, ...]], source: str, name: str) -> None:
-    """Refuse a configuration with a size (an integer entry) longer than the file's longest tensor axis."""
+    """Refuse a configuration with a size (an integer entry, or one in a list) longer than the file's longest
+    tensor axis."""
     longest = max((n for shape in shapes.values() for n in shape), default=1)
-    huge = {k: v for k, v in config.items() if isinstance(v, int) and not isinstance(v, bool) and v > longest}
+
+    def too_big(v: Any) -> bool:
+        if isinstance(v, list):
+            return any(too_big(u) for u in v)
+        return isinstance(v, int) and not isinstance(v, bool) and v > longest
+
+    huge = {k: v for k, v in config.items() if too_big(v)}
     if huge:
         raise ModelFileError(f"{source}: its tensors do not match its declared {name}{config} (sizes {huge} exceed "
                              f"the longest axis of its tensors, {longest}); the file is damaged")

@@ -82,6 +82,8 @@ class PatchStream:
         Multiply pixel values (e.g. 255 for the 0..255 scale).
     whitening : Tensor, optional, shape (s, s)
         Applied to each channel of each image once, up front (patches are then drawn from the whitened images).
+    augment : bool
+        Give each patch one of the 8 rotations and flips of the square (drawn uniformly, from the same generator).
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class PatchStream:
         flatten: bool = False,
         scale: float = 1.0,
         whitening: Tensor | None = None,
+        augment: bool = False,
     ) -> None:
         if not images:
             raise ValueError("no images to sample patches from")
@@ -110,7 +113,7 @@ class PatchStream:
             prepared.append(im[:, 0])  # (C, H, W)
         self.images = prepared
         self.channels = channels.pop()
-        self.size, self.flatten = size, flatten
+        self.size, self.flatten, self.augment = size, flatten, augment
         # Weight images by their number of patch positions, so every position is equally likely.
         counts = torch.tensor([(h - size + 1) * (w - size + 1) for h, w in (im.shape[-2:] for im in prepared)],
                               dtype=torch.float64)
@@ -126,4 +129,14 @@ class PatchStream:
             i = int(u[b, 0] * (im.shape[-2] - self.size + 1))
             j = int(u[b, 1] * (im.shape[-1] - self.size + 1))
             out[b] = im[:, i : i + self.size, j : j + self.size]
+        if self.augment:
+            _dihedral(out, torch.randint(8, (batch_size,), generator=generator))
         return out.reshape(batch_size, -1) if self.flatten else out
+
+
+def _dihedral(x: Tensor, which: Tensor) -> None:
+    """Apply in place to each square patch ``x[b]`` (C, s, s) the ``which[b]``-th of the 8 symmetries of the
+    square: ``which % 4`` quarter turns, then a left-right flip if ``which >= 4``."""
+    for b, k in enumerate(which.tolist()):
+        p = torch.rot90(x[b], k % 4, dims=(-2, -1))
+        x[b] = p.flip(-1) if k >= 4 else p

@@ -11,6 +11,7 @@ from .layers import (Affine, Conv2d, CurvatureLayer, Elementwise, Linear, Log1p,
 from .experts import DEFAULT_C, StudentTExperts
 from .poe import ProductOfExperts
 from .twolayer import TwoLayerEnergy
+from .unet import UNetEnergy, UNetField
 
 __all__ = [
     "Energy",
@@ -23,6 +24,8 @@ __all__ = [
     "ColourFoE",
     "DeepEnergy",
     "ConditionedField",
+    "UNetEnergy",
+    "UNetField",
     "laplacian_whitening_kernel",
     "DEFAULT_C",
     "StudentTExperts",
