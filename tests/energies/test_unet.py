@@ -70,13 +70,13 @@ def test_odd_sizes_are_extended_for_the_network_and_cropped_back(gen):
     assert torch.isfinite(e.at(0.1).energy(tiny)).all()
 
 
-def test_support_is_the_receptive_field(gen):
+def test_receptive_field(gen):
     e = _energy(gen, widths=(2, 2, 2), blocks=1)
     x = torch.zeros(1, 1, 64, 64, dtype=D, requires_grad=True)
     r = e.responses(x, torch.full((1, 1, 1, 1), 0.1, dtype=D))
     (g,) = torch.autograd.grad(r[0, 0, 32, 32], x)
     rows = torch.nonzero(g[0, 0].abs().sum(1)).flatten()
-    assert int(rows.max() - rows.min()) + 1 <= e.support
+    assert int(rows.max() - rows.min()) + 1 <= e.receptive_field
 
 
 def test_refuses_bad_settings_and_inputs(gen):

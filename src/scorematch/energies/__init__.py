@@ -1,6 +1,6 @@
 """Energies: what the model is. ``Energy.energy(x) -> (B,)``."""
 
-from .base import Energy, LayeredEnergy
+from .base import Energy, LayeredEnergy, NoiseConditionalEnergy, PaddedImageEnergy
 from .colour_prior import ColourFoE
 from .deep import ConditionedField, DeepEnergy
 from .foe import FieldOfExperts, laplacian_whitening_kernel
@@ -16,6 +16,8 @@ from .unet import UNetEnergy, UNetField
 __all__ = [
     "Energy",
     "LayeredEnergy",
+    "NoiseConditionalEnergy",
+    "PaddedImageEnergy",
     "ProductOfExperts",
     "FieldOfExperts",
     "TwoLayerEnergy",

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from ..validation import all_finite
 from .layers import CurvatureLayer, Elementwise, WeightedSum
 
-__all__ = ["Energy", "LayeredEnergy"]
+__all__ = ["Energy", "LayeredEnergy", "NoiseConditionalEnergy", "PaddedImageEnergy"]
 
 
 class Energy(nn.Module):
@@ -19,7 +19,17 @@ class Energy(nn.Module):
 
     Subclasses implement :meth:`energy`, mapping a batch ``x`` of shape (B, ...) to energies of
     shape (B,). :meth:`score` is ``-dE/dx`` by autograd.
+
+    An energy of images (B, C, H, W) declares :attr:`in_channels` (``C``) and, when it sums a term over the image's
+    windows (a field), :attr:`support`; the image priors (:class:`scorematch.prior.ImagePrior`) read them for the
+    boundary rule, tiling and the channel policy.
     """
+
+    #: Side of the window one term of a field energy sees (what tiling overlaps and the boundary rule extends by);
+    #: None for an energy that is not a field.
+    support: int | None = None
+    #: Channels of the images the energy takes (1 grey, 3 colour); None for an energy of vectors.
+    in_channels: int | None = None
 
     def energy(self, x: Tensor) -> Tensor:
         raise NotImplementedError
@@ -175,3 +185,47 @@ class LayeredEnergy(Energy):
     def prepend(self, *layers: CurvatureLayer) -> "LayeredEnergy":
         """A new energy ``E(layers(x))`` that shares this energy's layers (and parameters)."""
         return LayeredEnergy([*layers, *self.layers])
+
+
+class NoiseConditionalEnergy(Energy):
+    """An energy of noisy images, trained across the noise levels ``[sigma_min, sigma_max]``.
+
+    Subclasses implement :meth:`at` (the energy ``E_sigma`` of images with Gaussian noise of std ``sigma``, an
+    image energy of its own) and :meth:`scaled` (``F(u) = E_sigma(sigma u)``, the same in units of the noise std,
+    what :func:`~scorematch.estimators.noise_conditional_loss` trains); :meth:`energy` is ``E`` at ``sigma_min``.
+    Tweedie's formula makes ``y - sigma^2 dE_sigma/dy`` the posterior mean of a noisy image ``y``.
+    """
+
+    sigma_min: float
+    sigma_max: float
+
+    def at(self, sigma: float | Tensor) -> Energy:
+        """The energy at noise std ``sigma``: a float, or a Tensor of shape (B,) (one level per sample)."""
+        raise NotImplementedError
+
+    def scaled(self, sigma: float | Tensor) -> Energy:
+        """``F(u) = E_sigma(sigma u)``: the energy in units of the noise std."""
+        raise NotImplementedError
+
+    def energy(self, x: Tensor) -> Tensor:
+        """x : Tensor, shape (B, C, H, W) -> Tensor, shape (B,): ``E`` at ``sigma_min``."""
+        return self.at(self.sigma_min).energy(x)
+
+
+class PaddedImageEnergy(Energy):
+    """An image energy ``E(x) = sum_p e_p(x)`` whose terms come from a network that sees the image border itself
+    (it pads its convolutions): the energy of the image as it is, with no boundary rule of the solvers'.
+
+    Subclasses implement :meth:`energy_map` and set :attr:`context`, the pixels around a pixel that its term reads
+    (in practice: far beyond that, its influence is negligible); tiles overlap by it.
+    """
+
+    context: int
+
+    def energy_map(self, x: Tensor) -> Tensor:
+        """The per-pixel terms: x (B, C, H, W) -> (B, H, W)."""
+        raise NotImplementedError
+
+    def energy(self, x: Tensor) -> Tensor:
+        """x : Tensor, shape (B, C, H, W) -> Tensor, shape (B,): the sum of :meth:`energy_map`."""
+        return self.energy_map(x).sum((-2, -1))

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..validation import check_int, check_number
-from .base import Energy, LayeredEnergy
+from .base import LayeredEnergy, NoiseConditionalEnergy
 from .experts import DEFAULT_C
 from .layers import Affine, Conv2d, Softplus, StudentT, WeightedSum, standard_normal
 
@@ -38,7 +38,7 @@ class ConditionedField(LayeredEnergy):
             raise ValueError(f"x must have shape (B, {c}, H, W) with H, W >= {self.support}, got {tuple(x.shape)}")
 
 
-class DeepEnergy(Energy):
+class DeepEnergy(NoiseConditionalEnergy):
     """``E_sigma(x) = sum_c alpha_c sum_p f(h_c(x / sigma, sigma)_p)``: a convolutional network of ``depth``
     valid ``k x k`` convolutions, each followed by a per-channel shift that depends on ``log sigma``, softplus
     between them and the Student-t expert ``f`` with weights ``alpha`` on the last one.
@@ -156,10 +156,6 @@ class DeepEnergy(Energy):
         if s.dim() > 1 or s.numel() == 0 or not bool((s > 0).all()):
             raise ValueError(f"sigma must be a positive float or a 1-D tensor of them, got {sigma!r}")
         return s.reshape(-1, 1, 1, 1)
-
-    def energy(self, x: Tensor) -> Tensor:
-        """x : Tensor, shape (B, C, H, W) -> Tensor, shape (B,): ``E`` at ``sigma_min``."""
-        return self.at(self.sigma_min).energy(x)
 
     def energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return self.at(self.sigma_min).energy_and_grad(x)

@@ -91,6 +91,11 @@ class FieldOfExperts(StudentTExperts):
         return int(self.layers[0].raw_weight.shape[1])
 
     @property
+    def support(self) -> int:
+        """Side of the window one expert term sees: the filter size."""
+        return self.kernel_size
+
+    @property
     def filters(self) -> Tensor:
         """The learned (effective) filters, shape (M, k, k); an ImageFoE's act on the whitened image."""
         return self.filter_layer.weight[:, 0]

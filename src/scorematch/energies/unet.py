@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..validation import check_int, check_number
-from .base import Energy
+from .base import NoiseConditionalEnergy, PaddedImageEnergy
 from .experts import DEFAULT_C
 from .layers import StudentT, WeightedSum
 
@@ -40,7 +40,7 @@ class _Level(nn.Sequential):
         super().__init__(*[_ResBlock(c) for _ in range(blocks)])
 
 
-class UNetEnergy(Energy):
+class UNetEnergy(NoiseConditionalEnergy):
     """``E_sigma(x) = sum_c alpha_c sum_p f(U(x / sigma, sigma)_{c,p})``: Student-t experts on the output channels
     of a U-shaped convolutional network of the image in units of the noise std, a noise-conditional Field of
     Experts whose filters are a multi-scale network with a receptive field of about 100 pixels.
@@ -143,8 +143,8 @@ class UNetEnergy(Energy):
         return 2 ** (len(self.widths) - 1)
 
     @property
-    def support(self) -> int:
-        """Side of the window ``U`` reads around one pixel (its receptive field): what tiling overlaps."""
+    def receptive_field(self) -> int:
+        """Side of the window ``U`` reads around one pixel."""
         radius = 2  # the head's and the tail's 3x3 convolutions
         for i in range(len(self.widths)):
             scale, coarsest = 2**i, i == len(self.widths) - 1
@@ -196,36 +196,31 @@ class UNetEnergy(Energy):
             raise ValueError(f"sigma must be a positive float or a 1-D tensor of them, got {sigma!r}")
         return s.reshape(-1, 1, 1, 1)
 
-    def energy(self, x: Tensor) -> Tensor:
-        """x : Tensor, shape (B, C, H, W) -> Tensor, shape (B,): ``E`` at ``sigma_min``."""
-        return self.at(self.sigma_min).energy(x)
 
-
-class UNetField(Energy):
+class UNetField(PaddedImageEnergy):
     """A :class:`UNetEnergy` at fixed noise levels ``sigma`` (B, 1, 1, 1): an energy of (B, C, H, W) images.
 
     With ``scaled=True`` it is ``F(u) = E_sigma(sigma u)``, the energy in units of the noise std. It shares the
-    parent's parameters; :attr:`support` and :attr:`in_channels` are the parent's.
+    parent's parameters; :attr:`context` (half the receptive field, rounded up to a multiple of
+    :attr:`UNetEnergy.multiple`, so that tiles keep the network's grid) is what tiles overlap by.
     """
 
     def __init__(self, parent: UNetEnergy, sigma: Tensor, *, scaled: bool = False) -> None:
         super().__init__()
         self.parent, self.sigma, self.is_scaled = parent, sigma, scaled
-
-    @property
-    def support(self) -> int:
-        return self.parent.support
+        m = parent.multiple
+        self.context = -(-(parent.receptive_field // 2) // m) * m
 
     @property
     def in_channels(self) -> int:
         return self.parent.in_channels
 
-    def energy(self, x: Tensor) -> Tensor:
-        """x : Tensor, shape (B, C, H, W) -> Tensor, shape (B,)."""
+    def energy_map(self, x: Tensor) -> Tensor:
+        """x : Tensor, shape (B, C, H, W) -> Tensor, shape (B, H, W): ``sum_c alpha_c f(U_c)`` per pixel."""
         self.check_input(x, 3)
         c = self.in_channels
         if x.shape[1] != c:
             raise ValueError(f"x must have shape (B, {c}, H, W), got {tuple(x.shape)}")
         p = self.parent
         h = p.responses(x if self.is_scaled else x / self.sigma, self.sigma)  # (B, experts, H, W)
-        return p.weights(p.expert.f(h))
+        return (p.expert.f(h) * p.weights.alpha.view(1, -1, 1, 1)).sum(1)

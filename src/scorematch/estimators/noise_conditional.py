@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from ..draws import gaussian
+from ..energies.base import NoiseConditionalEnergy
 from ..validation import check_tensor
 from .denoising import denoising_score_matching_loss
 
@@ -47,27 +48,29 @@ def noise_conditional_loss(
 
     Parameters
     ----------
-    energy : DeepEnergy
-        Any module with ``scaled(sigma)``, ``sigma_min`` and ``sigma_max``.
+    energy : NoiseConditionalEnergy
+        E.g. a :class:`~scorematch.energies.DeepEnergy` or :class:`~scorematch.energies.UNetEnergy`.
     x : Tensor, shape (B, 1, H, W)
         Clean images (patches) on the energy's scale.
     estimator : callable, optional
         ``estimator(energy, x, *, generator, **options) -> scalar``; None: denoising score matching.
     generator : torch.Generator, optional
     **options
-        Passed to ``estimator`` (e.g. ``lam``, ``method``); ``margin`` defaults to ``energy.support - 1``.
+        Passed to ``estimator`` (e.g. ``lam``, ``method``); ``margin`` defaults to ``energy.support - 1`` for a
+        window field (0 for an energy without a support, such as the padded :class:`~scorematch.energies.UNetEnergy`).
 
     Returns
     -------
     Tensor, scalar
     """
-    if not callable(getattr(energy, "scaled", None)):
-        raise TypeError(f"energy must be noise-conditional (have .scaled(sigma)), got {type(energy).__name__}")
+    if not isinstance(energy, NoiseConditionalEnergy):
+        raise TypeError(f"energy must be a NoiseConditionalEnergy (with .scaled(sigma)), got {type(energy).__name__}")
     check_tensor("x", x, min_dim=2)
     sigma = draw_levels(x.shape[0], energy.sigma_min, energy.sigma_max, like=x, generator=generator)
     u = x / sigma.view(-1, *(1,) * (x.dim() - 1))
     field = energy.scaled(sigma)
-    options.setdefault("margin", energy.support - 1)
+    if "margin" not in options:  # a window field's incomplete border windows; none for other energies
+        options["margin"] = 0 if energy.support is None else energy.support - 1
     if estimator is None or estimator is denoising_score_matching_loss:
         return denoising_score_matching_loss(field, u, sigma=1.0, generator=generator, **options)
     return estimator(field, u + gaussian(tuple(u.shape), like=u, generator=generator), generator=generator, **options)

@@ -1,15 +1,16 @@
-"""Restoration tasks: degradation operators, one MAP solver using an energy as the prior, and Tweedie denoising
-with a noise-conditional energy."""
+"""Restoration tasks: degradation operators, one MAP solver using a prior, Tweedie's estimate with a noise-conditional
+prior, and denoising as a prior's presets prescribe."""
 
 from . import lbfgs
-from ._objective import BOUNDARIES, DEFAULT_BOUNDARY
 from ..metrics import psnr
 from .colour import opponent_denoise
-from .denoise import denoise, denoising_method, field_denoise, is_noise_conditional, tweedie_denoise
-from .operators import BLUR_BOUNDARIES, Blur, Denoising, Downsample, Inpaint, LinearOperator
+from .denoise import denoise
+from .operators import BLUR_BOUNDARIES, Blur, Denoising, Downsample, Inpaint, LinearOperator, upscale_start
 from .restore import objective_and_grad, restore
-from .superres import superresolve, upscale_start
+from .solvers import MAP, PaperSteps, Solver, Tweedie
+from .superres import superresolve
+from .tweedie import tweedie
 
-__all__ = ["BOUNDARIES", "BLUR_BOUNDARIES", "DEFAULT_BOUNDARY", "LinearOperator", "Denoising", "Downsample", "Blur",
-           "Inpaint", "restore", "objective_and_grad", "denoise", "tweedie_denoise", "field_denoise", "opponent_denoise", "is_noise_conditional",
-           "denoising_method", "superresolve", "upscale_start", "psnr", "lbfgs"]
+__all__ = ["BLUR_BOUNDARIES", "LinearOperator", "Denoising", "Downsample", "Blur", "Inpaint", "restore",
+           "objective_and_grad", "denoise", "tweedie", "opponent_denoise", "superresolve", "upscale_start", "MAP",
+           "PaperSteps", "Tweedie", "Solver", "psnr", "lbfgs"]

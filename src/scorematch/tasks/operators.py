@@ -7,6 +7,7 @@ Every operator acts on each channel of a batch (B, C, H, W) alike, so grey and c
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +16,7 @@ from torch import Tensor
 from ..draws import gaussian
 
 __all__ = ["LinearOperator", "Denoising", "Downsample", "Blur", "Inpaint", "PhysicsOperator", "as_operator",
-           "BLUR_BOUNDARIES"]
+           "upscale_start", "BLUR_BOUNDARIES"]
 
 #: How :class:`Blur` treats the image border.
 BLUR_BOUNDARIES = ("periodic", "valid")
@@ -42,6 +43,8 @@ class LinearOperator:
 
     #: True when :meth:`project` is available.
     exact = False
+    #: The task whose presets a prior applies to this operator (:class:`~scorematch.prior.Presets`); None: none.
+    task: str | None = None
 
     def A(self, x: Tensor) -> Tensor:
         raise NotImplementedError
@@ -83,6 +86,8 @@ class Denoising(LinearOperator):
     >>> op.A(x).shape
     torch.Size([1, 1, 4, 4])
     """
+
+    task = "denoise"
 
     def __init__(self, sigma: float) -> None:
         if not sigma > 0:
@@ -134,6 +139,10 @@ class Downsample(LinearOperator):
         if int(factor) != factor or factor < 1:
             raise ValueError(f"factor must be a positive integer, got {factor}")
         self.factor = int(factor)
+
+    @property
+    def task(self) -> str:
+        return f"superres_{self.factor}x"
 
     def _check(self, x: Tensor) -> None:
         if x.dim() != 4:
@@ -200,6 +209,8 @@ class Blur(LinearOperator):
     >>> bool(torch.allclose(Blur(torch.ones(3, 3) / 9).A(torch.ones(1, 3, 8, 8)), torch.ones(1, 3, 8, 8)))
     True
     """
+
+    task = "deblur"
 
     def __init__(self, kernel: Tensor, *, boundary: str = "periodic") -> None:
         if boundary not in BLUR_BOUNDARIES:
@@ -292,6 +303,7 @@ class Inpaint(LinearOperator):
     """
 
     exact = True
+    task = "inpaint"
 
     def __init__(self, mask: Tensor) -> None:
         if not isinstance(mask, Tensor) or mask.dim() < 2:
@@ -372,3 +384,39 @@ def as_operator(operator) -> LinearOperator:
     if callable(getattr(operator, "A", None)) and callable(getattr(operator, "A_adjoint", None)):
         return PhysicsOperator(operator)
     raise TypeError(f"operator must be a LinearOperator or have A and A_adjoint methods, got {type(operator).__name__}")
+
+
+def _binomial_blur(x: Tensor) -> Tensor:
+    k1 = torch.tensor([0.25, 0.5, 0.25], dtype=x.dtype, device=x.device)
+    k = (k1[:, None] * k1[None, :]).reshape(1, 1, 3, 3)  # (1, 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k)
+
+
+def upscale_start(y: Tensor, *, factor: int = 2, kind: Literal["lowpass", "bicubic"] = "lowpass",
+                  project: bool = False) -> Tensor:
+    """An initial high-resolution image from low-resolution ``y``.
+
+    Parameters
+    ----------
+    y : Tensor, shape (B, C, h, w)
+    factor : int
+    kind : {"lowpass", "bicubic"}
+        ``"lowpass"``: the paper's start, a linear (bilinear) upscale followed by a low-pass filter (our
+        choice of filter: the 3x3 binomial ``[1 2 1]^T [1 2 1] / 16``, replicate borders).
+        ``"bicubic"``: bicubic upscale (``align_corners=False``), no filter.
+    project : bool
+        Then adjust every block so that its average equals the low-resolution pixel.
+
+    Returns
+    -------
+    Tensor, shape (B, C, h * factor, w * factor)
+    """
+    if y.dim() != 4:
+        raise ValueError(f"y must have shape (B, C, h, w), got {tuple(y.shape)}")
+    if kind == "lowpass":
+        x = _binomial_blur(F.interpolate(y, scale_factor=factor, mode="bilinear", align_corners=False))
+    elif kind == "bicubic":
+        x = F.interpolate(y, scale_factor=factor, mode="bicubic", align_corners=False)
+    else:
+        raise ValueError(f'kind must be "lowpass" or "bicubic", got {kind!r}')
+    return Downsample(factor).project(x, y) if project else x

@@ -9,27 +9,24 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Literal
 
 import torch
 from torch import Tensor
 
 from ..energies.base import Energy
-from ._objective import DEFAULT_BOUNDARY, check_channels, check_image_size, image_energy_and_grad
+from ..prior import ImagePrior, as_prior
 from . import lbfgs
-from .operators import LinearOperator, as_operator
+from .operators import Downsample, LinearOperator, as_operator, upscale_start
+from .solvers import (DEFAULT_ITERATIONS, DENOISE_RTOL, MAP, PAPER_ETA, PAPER_ITERATIONS, PAPER_STEP_SCALE,
+                      PaperSteps, Tweedie, resolve)
+from .tweedie import tweedie
 
-__all__ = ["restore", "objective_and_grad", "annealed_steps", "PAPER_ETA", "CONSTRAINED_SCALE", "EXACT_ITERS"]
+__all__ = ["restore", "objective_and_grad", "annealed_steps", "CONSTRAINED_SCALE"]
 
 log = logging.getLogger(__name__)
 
-#: The paper's step-size annealing, first and last step (geometric in between).
-PAPER_ETA = (2e-2, 5e-4)
 #: Scale of the constrained objective ``E(P z)`` for L-BFGS (the prior's curvature in 0..255 units is order 1).
 CONSTRAINED_SCALE = 1 / 255**2
-#: L-BFGS iterations without noise (an exact constraint such as inpainting): chosen for the bundled FoE's inpainting
-#: on the tuning crops by ``scorematch reproduce beyond`` (the largest of its grid 80, 200, 500).
-EXACT_ITERS = 500
 
 
 def annealed_steps(n: int, eta: tuple[float, float] = PAPER_ETA) -> list[float]:
@@ -45,20 +42,10 @@ def annealed_steps(n: int, eta: tuple[float, float] = PAPER_ETA) -> list[float]:
 def restore(
     y: Tensor,
     operator: LinearOperator,
-    energy: Energy,
+    prior: ImagePrior | Energy,
     *,
     sigma: float,
-    weight: float = 1.0,
-    method: Literal["lbfgs", "paper"] = "lbfgs",
-    start: Tensor | None = None,
-    n_iter: int | None = None,
-    history: int = 10,
-    tol: float | None = None,
-    rtol: float = 0.0,
-    eta: tuple[float, float] = PAPER_ETA,
-    step_scale: float | None = None,
-    tile: int | None = None,
-    boundary: str = DEFAULT_BOUNDARY,
+    solver: MAP | PaperSteps | None = None,
     progress: bool = False,
 ) -> Tensor:
     """MAP estimate of the image ``x`` behind ``y = A x + n``, ``n ~ N(0, sigma^2 I)``, under the prior ``E``.
@@ -71,35 +58,18 @@ def restore(
         ``A`` (:mod:`~scorematch.tasks.operators`: :class:`Denoising`, :class:`Downsample`, :class:`Blur`,
         :class:`Inpaint`), or any object with ``A`` and ``A_adjoint`` methods such as a deepinv ``LinearPhysics``
         (:class:`~scorematch.tasks.operators.PhysicsOperator`).
-    energy : Energy
-        The prior on [0, 1] images of ``operator.image_size(h, w)``, with ``C`` channels.
+    prior : ImagePrior or Energy
+        The prior on [0, 1] images of ``operator.image_size(h, w)`` (an energy gets the default rules of
+        :class:`~scorematch.prior.ImagePrior`); a grey prior acts on each of the ``C`` channels.
     sigma : float
         Noise standard deviation; ``0`` solves ``min E(x)`` subject to ``A x = y`` (operators with
         ``exact = True``).
-    weight : float
-        Prior weight ``w`` (1: the plain MAP estimate; with ``sigma = 0`` it does not matter).
-    method : {"lbfgs", "paper"}
-        ``"lbfgs"`` (default): L-BFGS with a strong-Wolfe line search (:mod:`scorematch.tasks.lbfgs`), from
-        ``start``, at most ``n_iter`` iterations (default 150 with noise, :data:`EXACT_ITERS` without) or until the
-        largest gradient entry falls below ``tol`` (default 1e-6 with noise, 1e-7 without) or the objective stalls
-        (``rtol``). With noise the objective is scaled by ``sigma^2`` (the data
-        term's curvature becomes ``A^T A``, of order 1); without, L-BFGS runs on ``z -> E(P z)``, ``P`` the
-        projection onto ``A x = y``, scaled by :data:`CONSTRAINED_SCALE`, and returns ``P z``.
-        ``"paper"``: the paper's schedule, ``n_iter`` (default 300 with noise, 200 without) steps
-        ``x <- x - eta_t * step_scale * grad`` (``eta_t`` geometric from ``eta[0]`` to ``eta[1]``; without noise
-        each step is followed by the projection).
-    start : Tensor, optional
-        First estimate, shape of the image (default: ``operator.start(y)``, projected when ``sigma = 0``).
-    n_iter, history, tol, rtol
-        Iteration budget, L-BFGS memory, L-BFGS gradient tolerance, L-BFGS relative-decrease tolerance
-        (:func:`scorematch.tasks.lbfgs.minimize`; 0: run to the budget or to ``tol``).
-    eta : (float, float)
-        First and last step of the paper's schedule.
-    step_scale : float, optional
-        Multiplies the raw gradient in the paper's steps: default ``sigma^2`` with noise (steps preconditioned by
-        the data term's curvature, see :func:`~scorematch.tasks.denoise`); required without noise.
-    tile, boundary
-        How the prior's gradient is evaluated (:func:`~scorematch.tasks._objective.image_energy_and_grad`).
+    solver : MAP or PaperSteps, optional
+        The solver and its settings; what it leaves unset comes from the prior's presets for the operator's task
+        (:attr:`~scorematch.tasks.operators.LinearOperator.task`), then the defaults. Default :class:`MAP`. With
+        noise the L-BFGS objective is scaled by ``sigma^2`` (the data term's curvature becomes ``A^T A``, of order
+        1); without, L-BFGS runs on ``z -> E(P z)``, ``P`` the projection onto ``A x = y``, scaled by
+        :data:`CONSTRAINED_SCALE`, and returns ``P z``.
     progress : bool
         Show a progress bar of the objective evaluations on stderr.
 
@@ -111,35 +81,74 @@ def restore(
     --------
     >>> import torch
     >>> from scorematch.energies import ImageFoE
-    >>> from scorematch.tasks import Blur
+    >>> from scorematch.tasks import Blur, MAP
     >>> op = Blur(torch.ones(3, 3) / 9)
     >>> y = op.observe(torch.rand(1, 1, 16, 16), sigma=0.01, generator=torch.Generator().manual_seed(0))
-    >>> restore(y, op, ImageFoE(4, 3, whitening_size=3), sigma=0.01, n_iter=5).shape
+    >>> restore(y, op, ImageFoE(4, 3, whitening_size=3), sigma=0.01, solver=MAP(iterations=5)).shape
     torch.Size([1, 1, 16, 16])
     """
-    operator = as_operator(operator)
-    _check(y, operator, energy, sigma, weight, method)
+    operator, prior = as_operator(operator), as_prior(prior)
+    _check(y, operator, sigma)
+    solver = resolve(prior, operator.task, sigma, solver)
+    if isinstance(solver, Tweedie):
+        raise TypeError("Tweedie's estimate is a denoiser: use scorematch.tasks.denoise (restore takes MAP or "
+                        "PaperSteps)")
+    field = prior.at(solver.level) if prior.noise_conditional and getattr(solver, "level", None) else prior.field()
     y = y.detach()
-    x0 = (operator.start(y) if start is None else start.to(y)).detach()
-    check_image_size(energy, x0.shape[-2:])
-    if method == "paper" and sigma == 0 and step_scale is None:
-        raise ValueError("the paper's steps without noise need a step_scale (e.g. superres.PAPER_STEP_SCALE)")
-    defaults = {("paper", True): 200, ("paper", False): 300, ("lbfgs", True): EXACT_ITERS, ("lbfgs", False): 150}
-    n_iter = n_iter or defaults[(method, sigma == 0)]
-    with _Progress(n_iter if method == "paper" else lbfgs.max_evaluations(n_iter), progress) as bar:
+    kind = _problem(operator, sigma)
+    x0 = _start(y, operator, prior, sigma, solver, kind).detach()
+    field.check(y.shape[1], tuple(x0.shape[-2:]))
+    weight = 1.0 if solver.weight is None else solver.weight
+    if isinstance(solver, PaperSteps):
+        n_iter = solver.iterations or PAPER_ITERATIONS[kind]
+        step_scale = solver.step_scale or (PAPER_STEP_SCALE if kind == "superres" else None)
+        if sigma == 0 and step_scale is None:
+            raise ValueError("the paper's steps without noise need a step_scale (e.g. PaperSteps(step_scale=1e-2))")
+        with _Progress(n_iter, progress) as bar:
+            if sigma == 0:
+                return _paper_constrained(y, operator, field, operator.project(x0, y), n_iter=n_iter, eta=solver.eta,
+                                          step_scale=step_scale, bar=bar)
+            return _paper(y, operator, field, x0, sigma=sigma, weight=weight, n_iter=n_iter, eta=solver.eta,
+                          step_scale=sigma * sigma if step_scale is None else step_scale, bar=bar)
+    n_iter = solver.iterations or DEFAULT_ITERATIONS[kind]
+    rtol = solver.rtol if solver.rtol is not None else (DENOISE_RTOL if kind == "denoise" else 0.0)
+    with _Progress(lbfgs.max_evaluations(n_iter), progress) as bar:
         if sigma == 0:
-            x0 = operator.project(x0, y)
-            if method == "paper":
-                return _paper_constrained(y, operator, energy, x0, n_iter=n_iter, eta=eta, step_scale=step_scale,
-                                          tile=tile, boundary=boundary, bar=bar)
-            return _lbfgs_constrained(y, operator, energy, x0, n_iter=n_iter, history=history,
-                                      tol=1e-7 if tol is None else tol, rtol=rtol, tile=tile, boundary=boundary, bar=bar)
-        if method == "paper":
-            return _paper(y, operator, energy, x0, sigma=sigma, weight=weight, n_iter=n_iter, eta=eta,
-                          step_scale=sigma * sigma if step_scale is None else step_scale, tile=tile,
-                          boundary=boundary, bar=bar)
-        return _lbfgs(y, operator, energy, x0, sigma=sigma, weight=weight, n_iter=n_iter, history=history,
-                      tol=1e-6 if tol is None else tol, rtol=rtol, tile=tile, boundary=boundary, bar=bar)
+            return _lbfgs_constrained(y, operator, field, operator.project(x0, y), n_iter=n_iter,
+                                      history=solver.history, tol=1e-7 if solver.tol is None else solver.tol,
+                                      rtol=rtol, bar=bar)
+        return _lbfgs(y, operator, field, x0, sigma=sigma, weight=weight, n_iter=n_iter, history=solver.history,
+                      tol=1e-6 if solver.tol is None else solver.tol, rtol=rtol, bar=bar)
+
+
+def _problem(operator: LinearOperator, sigma: float) -> str:
+    """The kind of problem whose defaults apply: ``denoise``, ``superres``, ``noisy`` or ``exact``."""
+    if operator.task == "denoise":
+        return "denoise"
+    if isinstance(operator, Downsample):
+        return "superres"
+    return "exact" if sigma == 0 else "noisy"
+
+
+def _start(y: Tensor, operator: LinearOperator, prior: ImagePrior, sigma: float, solver, kind: str) -> Tensor:
+    """The solver's first estimate (see :class:`~scorematch.tasks.solvers.MAP`'s ``start``)."""
+    start = solver.start
+    if isinstance(start, Tensor):
+        return start.to(y)
+    if start is None and isinstance(solver, PaperSteps):
+        start = {"denoise": "noisy", "superres": "lowpass"}.get(kind, "operator")
+    if start == "noisy":
+        return y.clone()
+    if start in ("lowpass", "bicubic"):
+        if kind != "superres":
+            raise ValueError(f"start={start!r} is a super-resolution's upscale; this is not a super-resolution")
+        return upscale_start(y, factor=operator.factor, kind=start)
+    if start == "tweedie":
+        if kind != "denoise" or not prior.noise_conditional:
+            raise ValueError("start='tweedie' needs denoising with a noise-conditional prior")
+        with torch.no_grad():
+            return tweedie(y, prior, sigma=sigma)
+    return operator.start(y)
 
 
 class _Progress:
@@ -164,26 +173,18 @@ class _Progress:
             self.bar.close()
 
 
-def _check(y: Tensor, operator: LinearOperator, energy: Energy, sigma: float, weight: float, method: str) -> None:
+def _check(y: Tensor, operator: LinearOperator, sigma: float) -> None:
     if not isinstance(y, Tensor) or not y.is_floating_point() or y.dim() != 4:
         raise ValueError(f"y must be a floating-point tensor of shape (B, C, h, w), got "
                          f"{tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__}")
-    if not isinstance(energy, Energy):
-        raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
-    check_channels(energy, y.shape[1])
     if not (math.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"sigma must be a number >= 0, got {sigma}")
     if sigma == 0 and not operator.exact:
         raise ValueError(f"{type(operator).__name__} has no exact constraint: give the noise level sigma > 0")
-    if not weight >= 0:
-        raise ValueError(f"weight must be >= 0, got {weight}")
-    if method not in ("lbfgs", "paper"):
-        raise ValueError(f'method must be "lbfgs" or "paper", got {method!r}')
 
 
-def objective_and_grad(x: Tensor, y: Tensor, operator: LinearOperator, energy: Energy, *, sigma: float,
-                       weight: float = 1.0, tile: int | None = None,
-                       boundary: str = DEFAULT_BOUNDARY) -> tuple[Tensor, Tensor]:
+def objective_and_grad(x: Tensor, y: Tensor, operator: LinearOperator, prior: ImagePrior, *, sigma: float,
+                       weight: float = 1.0) -> tuple[Tensor, Tensor]:
     """The scaled MAP objective ``F(x) = sigma^2 (w E(x) + |A x - y|^2 / (2 sigma^2))`` and its gradient.
 
     Returns
@@ -191,27 +192,27 @@ def objective_and_grad(x: Tensor, y: Tensor, operator: LinearOperator, energy: E
     value : Tensor, scalar (summed over the batch)
     grad : Tensor, shaped like ``x``
     """
-    e, g = image_energy_and_grad(energy, x, tile=tile, boundary=boundary)
+    e, g = prior.energy_and_grad(x)
     r = operator.A(x) - y
     s2 = sigma * sigma
     value = s2 * weight * e.sum() + 0.5 * (r * r).sum()
     return value, s2 * weight * g + operator.A_adjoint(r)
 
 
-def _paper(y, operator, energy, x, *, sigma, weight, n_iter, eta, step_scale, tile, boundary, bar) -> Tensor:
+def _paper(y, operator, prior, x, *, sigma, weight, n_iter, eta, step_scale, bar) -> Tensor:
     s2 = sigma * sigma
     for step in annealed_steps(n_iter, eta):
         bar.update()
-        _, g = objective_and_grad(x, y, operator, energy, sigma=sigma, weight=weight, tile=tile, boundary=boundary)
+        _, g = objective_and_grad(x, y, operator, prior, sigma=sigma, weight=weight)
         x = x - (step * step_scale / s2) * g
         _check_finite(x, step, step_scale, f", sigma={sigma:.4g}")
     return x
 
 
-def _paper_constrained(y, operator, energy, x, *, n_iter, eta, step_scale, tile, boundary, bar) -> Tensor:
+def _paper_constrained(y, operator, prior, x, *, n_iter, eta, step_scale, bar) -> Tensor:
     for step in annealed_steps(n_iter, eta):
         bar.update()
-        _, g = image_energy_and_grad(energy, x, tile=tile, boundary=boundary)
+        _, g = prior.energy_and_grad(x)
         x = operator.project(x - step * step_scale * g, y)
         _check_finite(x, step, step_scale, "")
     return x
@@ -223,10 +224,10 @@ def _check_finite(x: Tensor, step: float, step_scale: float, extra: str) -> None
                                  f"{extra}); use a smaller step_scale or method='lbfgs'")
 
 
-def _lbfgs(y, operator, energy, x0, *, sigma, weight, n_iter, history, tol, rtol, tile, boundary, bar) -> Tensor:
+def _lbfgs(y, operator, prior, x0, *, sigma, weight, n_iter, history, tol, rtol, bar) -> Tensor:
     def fun(x: Tensor) -> tuple[Tensor, Tensor]:
         bar.update()
-        return objective_and_grad(x, y, operator, energy, sigma=sigma, weight=weight, tile=tile, boundary=boundary)
+        return objective_and_grad(x, y, operator, prior, sigma=sigma, weight=weight)
 
     result = lbfgs.minimize(fun, x0, max_iter=n_iter, history=history, tol_grad=tol,
                             tol_change=1e-12, rtol=rtol)
@@ -234,12 +235,12 @@ def _lbfgs(y, operator, energy, x0, *, sigma, weight, n_iter, history, tol, rtol
     return result.x
 
 
-def _lbfgs_constrained(y, operator, energy, x0, *, n_iter, history, tol, rtol, tile, boundary, bar) -> Tensor:
+def _lbfgs_constrained(y, operator, prior, x0, *, n_iter, history, tol, rtol, bar) -> Tensor:
     zero = torch.zeros_like(y)
 
     def fun(z: Tensor) -> tuple[Tensor, Tensor]:
         bar.update()
-        e, g = image_energy_and_grad(energy, operator.project(z, y), tile=tile, boundary=boundary)
+        e, g = prior.energy_and_grad(operator.project(z, y))
         return CONSTRAINED_SCALE * e.sum(), CONSTRAINED_SCALE * operator.project(g, zero)  # P^T g: P is symmetric
 
     result = lbfgs.minimize(fun, x0, max_iter=n_iter, history=history, tol_grad=tol,

@@ -13,12 +13,13 @@ from torch import Tensor
 
 from ...datasets import colour_crops, colour_split, data_dir
 from ...io.images import read_image
-from ...pretrained import DEFAULT_COLOUR_PRIOR, DEFAULT_PRIOR, load_pretrained, recommended_weight
-from ...tasks import Blur, Denoising, Downsample, Inpaint, denoise, is_noise_conditional, restore, superresolve
-from ...tasks.recommended import recommended_denoise
+from ...energies import NoiseConditionalEnergy
+from ...prior import load_prior
+from ...pretrained import load_pretrained
+from ...tasks import MAP, Blur, Denoising, Downsample, Inpaint, denoise, restore, superresolve
 from ..restoration.data import frozen, heldout_images, image, noise_seed
 from ..restoration.settings import TABLE2_IMAGES, TUNE_IMAGES
-from .settings import OPPONENT, TABLE2_PROBLEM, BeyondConfig
+from .settings import DEFAULT_COLOUR_PRIOR, DEFAULT_PRIOR, OPPONENT, TABLE2_PROBLEM, BeyondConfig
 
 #: One observed grey problem: (clean x (1, 1, H, W), operator, observation y).
 Case = tuple[Tensor, Any, Tensor]
@@ -104,7 +105,7 @@ def grey_solver(problem: str, method: str, config: BeyondConfig) -> tuple[list[A
     if method == "bicubic":
         return [None], lambda case, _: case[1].start(case[2])
     model = _frozen_prior(method)
-    deep = is_noise_conditional(model)
+    deep = isinstance(model, NoiseConditionalEnergy)
 
     def prior(level: float | None) -> Any:
         return model.at(level / 256) if deep else model
@@ -112,10 +113,12 @@ def grey_solver(problem: str, method: str, config: BeyondConfig) -> tuple[list[A
     levels = list(config.deep_levels)
     if problem == "deblur":
         grid = [[lv, 1.0] for lv in levels] if deep else [[None, w] for w in config.weights]
-        return grid, lambda case, c: restore(case[2], case[1], prior(c[0]), sigma=config.blur_noise, weight=c[1])
+        return grid, lambda case, c: restore(case[2], case[1], prior(c[0]), sigma=config.blur_noise,
+                                             solver=MAP(weight=c[1]))
     if problem == "inpaint":
         grid = [[lv, config.deep_inpaint_iters] for lv in levels] if deep else [[None, n] for n in config.inpaint_iters]
-        return grid, lambda case, c: restore(case[2], case[1], prior(c[0]), sigma=0.0, n_iter=int(c[1]))
+        return grid, lambda case, c: restore(case[2], case[1], prior(c[0]), sigma=0.0,
+                                             solver=MAP(iterations=int(c[1])))
     grid = [[lv] for lv in levels] if deep else [[None]]
     return grid, lambda case, c: superresolve(case[2], prior(c[0]), factor=case[1].factor)
 
@@ -156,13 +159,12 @@ def colour_solver(method: str, level: int, config: BeyondConfig) -> tuple[list[A
     """The choices of a colour denoising method (:func:`~.settings.colour_methods`) and ``solve(noisy, choice)``."""
     sigma = level / 256
     if method.startswith(OPPONENT):
-        name = method.removeprefix(OPPONENT)
-        model = _frozen_prior(name)
-        return [None], lambda y, _: recommended_denoise(y, model, name, sigma=sigma)[0]
-    if method in ("colour_prior", "grey_per_channel"):
+        model = load_prior(method.removeprefix(OPPONENT)).to(dtype=torch.float32)
+        return [None], lambda y, _: denoise(y, model, sigma=sigma)
+    if method in ("colour_prior", "grey_per_channel"):  # the colour prior whole, the grey one on each channel
         name = DEFAULT_COLOUR_PRIOR if method == "colour_prior" else DEFAULT_PRIOR
-        model, weight = _frozen_prior(name), recommended_weight(name, sigma)
-        return [weight], lambda y, w: denoise(y, model, sigma=sigma, weight=w)
+        model, weight = _frozen_prior(name), load_prior(name).presets.denoising(sigma).weight
+        return [weight], lambda y, w: restore(y, Denoising(sigma), model, sigma=sigma, solver=MAP(weight=w))
     if method == "cbm3d":
         return [None], lambda y, _: colour_bm3d(y, sigma)
     return list(config.tv_weights), _tv_colour

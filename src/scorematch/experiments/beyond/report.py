@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ...pretrained import DEFAULT_COLOUR_DENOISER
+from ...prior import DEFAULT_PRIORS
 from .settings import GREY_PROBLEMS, METHOD_NAMES, TABLE2_PROBLEM, colour_methods, method_name
 from .summaries import ours_and_others, summary
 
@@ -102,7 +102,7 @@ def report(out_dir: str | os.PathLike) -> str:
         f"Colour denoising on {n_colour} held-out BSDS300 colour images ({colour_crop}), i.i.d. Gaussian noise per "
         "pixel and channel: the bundled colour prior, and each grey prior on the luminance and two opponent channels "
         "(each at its own noise level, as `scorematch denoise` runs a grey prior on a colour image; "
-        f"`{DEFAULT_COLOUR_DENOISER}` on them is its default for colour input), against the grey "
+        f"`{DEFAULT_PRIORS[3]}` is its default for colour input), against the grey "
         "prior applied to each RGB channel (at its model card's weights), colour BM3D (`bm3d.bm3d_rgb`, its default opponent transform) and colour TV "
         "(`skimage.restoration.denoise_tv_chambolle`, weight per level from "
         f"{c['tv_weights']} chosen on {c['colour_tune_crop']}x{c['colour_tune_crop']} crops of the colour tuning "

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...config import Settings
-from ...pretrained import DEFAULT_COLOUR_PRIOR, DEFAULT_PRIOR
+
+#: The bundled FoEs the stage compares: the grey one (also per channel on colour) and the colour one.
+DEFAULT_PRIOR = "foe_5x5x24"
+DEFAULT_COLOUR_PRIOR = "foe_colour_5x5x24"
 
 #: The grey problems, in report order: key -> (what it is, its anchor).
 GREY_PROBLEMS = {
@@ -22,7 +25,7 @@ TABLE2_PROBLEM = "table2_superres_2x"
 #: settings on the opponent channels (``opponent_<prior>``, :func:`colour_methods`).
 COLOUR_METHODS = ("colour_prior", "grey_per_channel", "cbm3d", "tv")
 #: Prefix of a colour method that denoises the opponent channels with a grey prior
-#: (:func:`scorematch.tasks.recommended.recommended_denoise`).
+#: (:func:`scorematch.tasks.denoise` with the prior's presets).
 OPPONENT = "opponent_"
 #: Method -> how the report names it.
 METHOD_NAMES = {

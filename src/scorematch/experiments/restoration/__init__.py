@@ -20,7 +20,7 @@ FoE is trained with the same recipe, shortened to :data:`SWEEP_STEPS` steps on :
 its weight and the best lambda are chosen on one noise draw of the tuning crops, and reported on
 :data:`N_DRAWS` further draws. The held-out table (:func:`heldout_images`) scores the run's RSM and CD-1
 FoEs (:data:`HELDOUT_PRIORS`) and the bundled :data:`BUNDLED` on images no choice looks at. Every solver uses
-the default boundary rule (:data:`~scorematch.tasks.DEFAULT_BOUNDARY`). Each weight, step and iteration count is
+the default boundary rule (:data:`~scorematch.prior.DEFAULT_BOUNDARY`). Each weight, step and iteration count is
 the best of its grid as found by :func:`climb` (a climb from the grid's middle), at about half a full scan's cost.
 
 ``run(out_dir, quick=...)`` computes (each unit cached in a JSON file, :mod:`~scorematch.experiments.cache`),

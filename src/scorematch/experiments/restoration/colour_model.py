@@ -22,16 +22,16 @@ from ...datasets.colour import COLOUR_SET, TUNE_INDICES, colour_crops, colour_sp
 from ...datasets.patches import load_images
 from ...energies.base import Energy
 from ...priors import FoERecipe, train_image_foe
-from ...pretrained import DEFAULT_COLOUR_PRIOR
 from ...serialization import save
-from ...tasks import DEFAULT_BOUNDARY, denoise
+from ...prior import DEFAULT_BOUNDARY, DenoisePreset, ImagePrior, Presets
+from ...tasks import MAP, denoise
 from .data import frozen, mean_psnr, noise, noise_seed
 from .tuning import climb
 
 __all__ = ["COLOUR_PRIOR", "COLOUR_RECIPE", "COLOUR_LEVELS", "COLOUR_WEIGHTS", "TUNE_CROP", "build_colour_model",
            "train_colour_prior", "tune_weights", "tuning_noisy"]
 
-COLOUR_PRIOR = DEFAULT_COLOUR_PRIOR
+COLOUR_PRIOR = "foe_colour_5x5x24"
 
 #: The colour prior's recipe: the grey prior's (``experiments.restoration.RECIPE``: pixel-space RSM, lam 1e-5,
 #: 64 patches of 24x24 per step, scale 20, LoG whitening sigma 0.5, free filter norms) with 3-channel filters
@@ -59,8 +59,9 @@ def tune_weights(prior: Energy, x: Tensor, levels=COLOUR_LEVELS, weights=COLOUR_
     out = {}
     for lv in levels:
         y = tuning_noisy(x, lv)
-        out[str(lv)] = climb(lambda w, y=y, lv=lv: mean_psnr(denoise(y, prior, sigma=lv / 256, weight=w,
-                                                                     boundary=boundary), x), weights)
+        out[str(lv)] = climb(lambda w, y=y, lv=lv: mean_psnr(denoise(y, ImagePrior(prior, boundary=boundary),
+                                                                     sigma=lv / 256, solver=MAP(weight=w)), x),
+                             weights)
     return out
 
 
@@ -82,7 +83,10 @@ def build_colour_model(path: str | os.PathLike, *, recipe: FoERecipe = COLOUR_RE
     split = colour_split()
     curves = tune_weights(frozen(prior), colour_crops(split["tune"], TUNE_CROP))
     best = {lv: float(max(c, key=c.get)) for lv, c in curves.items()}
-    meta = {"recipe": recipe.to_dict(), "train_seconds": train_seconds, "prior_weights": best,
+    presets = Presets({int(lv) / 256: DenoisePreset(weight=w) for lv, w in best.items()},
+                      source=f"MAP prior weights chosen on the colour split's tuning images ({TUNE_CROP}x{TUNE_CROP} "
+                             "central crops, one noise draw per level)")
+    meta = {"recipe": recipe.to_dict(), "train_seconds": train_seconds, "presets": presets.to_json(),
             "data": {"set": COLOUR_SET, "train": len(split["train"]), "heldout": [p.name for p in split["heldout"]],
                      "tune": [p.name for p in split["tune"]], "tune_indices": list(TUNE_INDICES)},
             "tuning": {"crop": TUNE_CROP, "boundary": DEFAULT_BOUNDARY, "psnr": curves}, **(extra or {})}

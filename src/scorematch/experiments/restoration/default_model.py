@@ -10,7 +10,7 @@ from pathlib import Path
 from ...energies.image_prior import ImageFoE
 from ...priors import FoERecipe, train_image_foe
 from ...serialization import save
-from ...tasks import DEFAULT_BOUNDARY
+from ...prior import DEFAULT_BOUNDARY, DenoisePreset, Presets
 from .data import frozen, tune_set
 from .settings import LEVELS, RECIPE, TUNE_IMAGES, WEIGHTS
 from .tuning import weight_curve
@@ -21,7 +21,7 @@ def build_default_model(path: str | os.PathLike, *, recipe: FoERecipe = RECIPE, 
                         prior: ImageFoE | None = None, train_seconds: float | None = None) -> Path:
     """Train an RSM FoE with ``recipe``, tune its prior weight per noise level, save it to ``path``.
 
-    The prior weights (``prior_weights``: noise level in 1/256 units -> weight) are chosen on the central
+    The prior weights (the file's denoising presets, :class:`~scorematch.prior.Presets`) are chosen on the central
     128x128 crops of :data:`TUNE_IMAGES` (one noise draw per level); ``scorematch denoise`` uses the entry
     nearest to its ``--sigma``. This is how ``scorematch/pretrained/foe_5x5x24.safetensors`` (``recipe=RECIPE.replace(lr=0.05,
     steps=12000)``, the recipe before 2026-12-07) and ``foe_8x8x64.safetensors`` (``recipe=RECIPE_8X8X64``) were
@@ -35,6 +35,9 @@ def build_default_model(path: str | os.PathLike, *, recipe: FoERecipe = RECIPE, 
     x = tune_set(128)
     curves = {str(lv): weight_curve(frozen(prior), x, lv, weights, None) for lv in levels}
     best = {lv: float(max(c, key=c.get)) for lv, c in curves.items()}
-    meta = {"recipe": recipe.to_dict(), "holdout": 0.1, "train_seconds": seconds, "prior_weights": best,
+    presets = Presets({int(lv) / 256: DenoisePreset(weight=w) for lv, w in best.items()},
+                      source="MAP prior weights chosen on the tuning crops (Set12 " + ", ".join(TUNE_IMAGES)
+                      + ", 128x128, one noise draw per level)")
+    meta = {"recipe": recipe.to_dict(), "holdout": 0.1, "train_seconds": seconds, "presets": presets.to_json(),
             "tuning": {"images": list(TUNE_IMAGES), "crop": 128, "boundary": DEFAULT_BOUNDARY, "psnr": curves}}
     return save(prior, path, metadata=meta)

@@ -8,7 +8,7 @@ from typing import Any
 
 from ...config import Settings
 from ...priors import FoERecipe
-from ...tasks import DEFAULT_BOUNDARY
+from ...prior import DEFAULT_BOUNDARY
 
 TITLE = "Restoration: denoising and super-resolution (Tables 1-2, Figure 2e-g, j, l, m-q)"
 

@@ -14,9 +14,10 @@ from torch import Tensor
 from ...datasets import read_image
 from ...io.atomic import atomic_path
 from ...io.tables import write_json
-from ...pretrained import recommended_weight, resolve
+from ...prior import ImagePrior, load_prior
+from ...pretrained import resolve
 from ...serialization import load
-from ...tasks import Downsample, denoise, psnr, superresolve, upscale_start
+from ...tasks import MAP, Downsample, PaperSteps, denoise, psnr, superresolve, upscale_start
 from ..cache import Cache, cached_units, read_stamp
 from .data import frozen, heldout_images, image, noise, noise_seed, tune_set, tv
 from .models import model_keys, sweep_plan, variant_plan
@@ -38,12 +39,11 @@ def _table1_image(name: str, paths: dict[str, str], choices: dict[str, Any], s: 
         outs = {}
         for k, prior in priors.items():
             t0 = time.perf_counter()
-            outs[k] = denoise(y, prior, sigma=level / 256, weight=w[k][str(level)], n_iter=s.denoise_iters,
-                              boundary=s.boundary)
+            outs[k] = denoise(y, ImagePrior(prior, boundary=s.boundary), sigma=level / 256,
+                              solver=MAP(weight=w[k][str(level)], iterations=s.denoise_iters))
             row[f"{k}_seconds"] = time.perf_counter() - t0
-        outs["rsm_paper_solver"] = denoise(y, priors["rsm"], sigma=level / 256, method="paper",
-                                           weight=choices["paper_weight"], n_iter=s.paper_iters,
-                                           boundary=s.boundary)
+        outs["rsm_paper_solver"] = denoise(y, ImagePrior(priors["rsm"], boundary=s.boundary), sigma=level / 256,
+                                           solver=PaperSteps(weight=choices["paper_weight"], iterations=s.paper_iters))
         if "tv" in w:
             outs["tv"] = tv(y, w["tv"][str(level)])
         row.update({k: psnr(v.clamp(0, 1), x) for k, v in outs.items()})
@@ -85,10 +85,10 @@ def _table2_image(name: str, paths: dict[str, str], choices: dict[str, Any],
     priors = {k: frozen(load(p)) for k, p in paths.items()}
     for k, prior in priors.items():
         t0 = time.perf_counter()
-        out = superresolve(y, prior, n_iter=choices["sr_iters"][k], boundary=s.boundary)
+        out = superresolve(y, ImagePrior(prior, boundary=s.boundary), solver=MAP(iterations=choices["sr_iters"][k]))
         row[k], row[f"{k}_seconds"] = psnr(out.clamp(0, 1), x), time.perf_counter() - t0
-    out = superresolve(y, priors["rsm"], method="paper", step_scale=choices["sr_paper_step"], n_iter=s.paper_iters,
-                       boundary=s.boundary)
+    out = superresolve(y, ImagePrior(priors["rsm"], boundary=s.boundary),
+                       solver=PaperSteps(step_scale=choices["sr_paper_step"], iterations=s.paper_iters))
     row["rsm_paper_solver"] = psnr(out.clamp(0, 1), x)
     log.info("table 2: %s: %s", name, {k: round(v, 2) for k, v in row.items() if isinstance(v, float)})
     return row
@@ -165,9 +165,10 @@ def _heldout_image(name: str, file: str, paths: dict[str, str], choices: dict[st
         y = noise(x, lv, noise_seed(name, lv, 0))
         row = {"image": name, "level": lv, "noisy": psnr(y, x)}
         for k, prior in priors.items():
-            w = recommended_weight(paths[k], lv / 256) if k in BUNDLED else choices["weights"][k][str(lv)]
-            row[k] = psnr(denoise(y, prior, sigma=lv / 256, weight=w, n_iter=s.denoise_iters,
-                                  boundary=s.boundary).clamp(0, 1), x)
+            w = (load_prior(paths[k]).presets.denoising(lv / 256).weight if k in BUNDLED
+                 else choices["weights"][k][str(lv)])
+            row[k] = psnr(denoise(y, ImagePrior(prior, boundary=s.boundary), sigma=lv / 256,
+                                  solver=MAP(weight=w, iterations=s.denoise_iters)).clamp(0, 1), x)
         if "tv" in choices["weights"]:
             row["tv"] = psnr(tv(y, choices["weights"]["tv"][str(lv)]).clamp(0, 1), x)
         rows.append(row)

@@ -11,7 +11,8 @@ from torch import Tensor
 
 from ...energies.image_prior import ImageFoE
 from ...serialization import load
-from ...tasks import DEFAULT_BOUNDARY, Downsample, denoise, superresolve
+from ...prior import DEFAULT_BOUNDARY, ImagePrior
+from ...tasks import MAP, Downsample, PaperSteps, denoise, superresolve
 from ..cache import Cache, cached_units
 from .data import frozen, have_tv, mean_psnr, noise, noise_seed, tune_set, tv
 from .models import model_keys
@@ -44,8 +45,9 @@ def weight_curve(prior: ImageFoE, x: Tensor, level: int, weights, iters,
     """Mean PSNR over the images ``x`` (B, 1, H, W) denoised at the prior weights of ``weights`` that a
     :func:`climb` to the best one visits, for one noise draw."""
     y = noise(x, level, noise_seed("tune", level, draw))
-    return climb(lambda w: mean_psnr(denoise(y, prior, sigma=level / 256, weight=w, n_iter=iters,
-                                              boundary=boundary), x), weights)
+    prior = ImagePrior(prior, boundary=boundary)
+    return climb(lambda w: mean_psnr(denoise(y, prior, sigma=level / 256, solver=MAP(weight=w, iterations=iters)), x),
+                 weights)
 
 
 def _tune_prior(path: str, crop: int, level: int, weights, iters, boundary) -> dict[str, float]:
@@ -61,21 +63,21 @@ def _tune_tv(crop: int, levels, weights) -> dict[str, dict[str, float]]:
 
 def _tune_paper(path: str, crop: int, weights, iters, boundary) -> dict[str, float]:
     """Prior weight -> tuning-crop PSNR at 5/256 for the paper's annealed solver."""
-    prior, x = frozen(load(path)), tune_set(crop)
+    prior, x = ImagePrior(frozen(load(path)), boundary=boundary), tune_set(crop)
     y = noise(x, 5, noise_seed("tune", 5, 0))
-    return climb(lambda w: mean_psnr(denoise(y, prior, sigma=5 / 256, method="paper", weight=w, n_iter=iters,
-                                              boundary=boundary), x), weights)
+    return climb(lambda w: mean_psnr(denoise(y, prior, sigma=5 / 256, solver=PaperSteps(weight=w, iterations=iters)),
+                                     x), weights)
 
 
 def _tune_sr(path: str, crop: int, iters_grid, paper_steps, paper_iters, boundary) -> dict[str, Any]:
     """2x super-resolution PSNR on the tuning crops: per L-BFGS iteration count and per paper step scale."""
-    prior, x = frozen(load(path)), tune_set(crop)
+    prior, x = ImagePrior(frozen(load(path)), boundary=boundary), tune_set(crop)
     y = Downsample(2).A(x)
-    lbfgs = climb(lambda n: mean_psnr(superresolve(y, prior, n_iter=int(n), boundary=boundary), x), iters_grid)
+    lbfgs = climb(lambda n: mean_psnr(superresolve(y, prior, solver=MAP(iterations=int(n))), x), iters_grid)
 
     def paper(step: float) -> float:
         try:
-            out = superresolve(y, prior, method="paper", step_scale=step, n_iter=paper_iters, boundary=boundary)
+            out = superresolve(y, prior, solver=PaperSteps(step_scale=step, iterations=paper_iters))
         except FloatingPointError:
             return -math.inf
         return mean_psnr(out, x)

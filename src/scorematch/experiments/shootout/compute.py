@@ -18,9 +18,10 @@ from torch import Tensor
 from ...io.atomic import atomic_path
 from ...io.images import read_image
 from ...io.tables import write_json
-from ...pretrained import load_pretrained, recommended_weight
+from ...prior import load_prior
+from ...pretrained import load_pretrained
 from ...serialization import load
-from ...tasks import denoise, psnr, tweedie_denoise
+from ...tasks import denoise, psnr, tweedie
 from ..cache import Cache
 from ..restoration.data import heldout_images, noise, noise_seed
 from .figures import plot
@@ -122,7 +123,7 @@ def _tweedie(model: Any) -> Callable[[Tensor, float], Tensor]:
 
     def restore(y: Tensor, sigma: float) -> Tensor:
         with torch.no_grad():
-            return tweedie_denoise(y, model, sigma=sigma)
+            return tweedie(y, model, sigma=sigma)
 
     return restore
 
@@ -130,12 +131,10 @@ def _tweedie(model: Any) -> Callable[[Tensor, float], Tensor]:
 def _reference(config: ShootoutConfig) -> dict[str, dict[str, float]]:
     """The bundled priors on the same images: ``deep_energy`` (Tweedie) and ``foe_5x5x24`` (MAP at its model
     card's weight)."""
-    foe = load_pretrained("foe_5x5x24").eval()
-    for p in foe.parameters():
-        p.requires_grad_(False)
+    foe = load_prior("foe_5x5x24")
 
     def map_foe(y: Tensor, sigma: float) -> Tensor:
-        return denoise(y, foe, sigma=sigma, weight=recommended_weight("foe_5x5x24", sigma))
+        return denoise(y, foe, sigma=sigma)  # MAP at its presets' weights
 
     return {"deep_energy": _heldout_psnr(_tweedie(load_pretrained("deep_energy")), config),
             "foe_5x5x24": _heldout_psnr(map_foe, config)}

@@ -1,33 +1,18 @@
-"""Energy values and input gradients of an image prior, whole or in tiles (bounded memory), with a boundary rule."""
+"""Energy values and input gradients of an image energy on whole images: the boundary rule, the channel policy and
+tiles (bounded memory). :class:`~scorematch.prior.ImagePrior` is the public face of these functions."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from ..energies.base import Energy
+from ..energies.base import Energy, PaddedImageEnergy
 
-__all__ = ["image_energy_and_grad", "context_grad", "support_of", "channels_of", "per_channel", "check_channels", "check_image_size", "extend", "fold",
-           "BOUNDARIES", "DEFAULT_BOUNDARY"]
+__all__ = ["energy_and_grad", "context_grad", "per_channel", "check_channels", "check_image_size", "extend", "fold",
+           "BOUNDARIES"]
 
-#: How a field energy treats the image border (see :func:`image_energy_and_grad`).
+#: How a field energy treats the image border (see :func:`energy_and_grad`).
 BOUNDARIES = ("valid", "symmetric", "reflect", "replicate")
-#: The restoration solvers' boundary (:func:`~scorematch.tasks.denoise` documents the measured choice).
-DEFAULT_BOUNDARY = "replicate"
-
-
-def support_of(energy: Energy) -> int | None:
-    """Side of the window one energy term sees (``None`` if unknown, then tiling is unavailable)."""
-    s = getattr(energy, "support", None)
-    if s is None:
-        s = getattr(energy, "kernel_size", None)
-    return None if s is None else int(s)
-
-
-def channels_of(energy: Energy) -> int | None:
-    """Channels of the images an energy takes (``in_channels``; ``None`` if unknown)."""
-    c = getattr(energy, "in_channels", None)
-    return None if c is None else int(c)
 
 
 def per_channel(energy: Energy, x: Tensor) -> tuple[Tensor, int]:
@@ -35,7 +20,7 @@ def per_channel(energy: Energy, x: Tensor) -> tuple[Tensor, int]:
     prior and ``C > 1`` (the prior then acts on each channel alone); and the number of channels folded (1 if none).
     """
     c = x.shape[1]
-    if c > 1 and channels_of(energy) == 1:
+    if c > 1 and energy.in_channels == 1:
         return x.reshape(-1, 1, *x.shape[-2:]), c
     return x, 1
 
@@ -43,7 +28,7 @@ def per_channel(energy: Energy, x: Tensor) -> tuple[Tensor, int]:
 def check_channels(energy: Energy, channels: int) -> None:
     """Refuse images of ``channels`` channels that ``energy`` cannot take: a grey prior (one input channel)
     takes any number (:func:`per_channel`), a prior of ``C > 1`` channels exactly ``C``."""
-    c = channels_of(energy)
+    c = energy.in_channels
     if c is None or c == 1 or c == channels:
         return
     kinds = {1: "a grey image", 3: "a colour image"}
@@ -57,9 +42,9 @@ def check_image_size(energy: Energy, shape: tuple[int, int], *, factor: int = 1)
     """Refuse an (H, W) input whose restored image (``factor`` times larger) is smaller than the prior's support.
 
     Such an image holds no whole window of the prior: a result would come from the boundary rule alone.
-    Energies without a known support (:func:`support_of`) are not checked.
+    Energies that are not window fields (no :attr:`~scorematch.energies.Energy.support`) are not checked.
     """
-    s = support_of(energy)
+    s = energy.support
     h, w = shape
     if s is None or min(h, w) * factor >= s:
         return
@@ -125,7 +110,7 @@ def fold(g: Tensor, m: int, boundary: str) -> Tensor:
     return g.new_zeros(*g.shape[:-2], h, w).index_add_(-1, cols, by_rows)
 
 
-def image_energy_and_grad(
+def energy_and_grad(
     energy: Energy, x: Tensor, *, tile: int | None = None, boundary: str = "valid"
 ) -> tuple[Tensor, Tensor]:
     """``E(x)`` per image and ``dE/dx``, optionally computed tile by tile.
@@ -133,21 +118,24 @@ def image_energy_and_grad(
     Parameters
     ----------
     energy : Energy
-        A field energy that sums a term over every valid ``S x S`` window (``S`` = ``energy.support`` or
-        ``energy.kernel_size``), such as :class:`~scorematch.FieldOfExperts` or
-        :class:`~scorematch.energies.ImageFoE`.
+        An image energy: a field that sums a term over every valid ``S x S`` window (``S`` = ``energy.support``),
+        such as :class:`~scorematch.FieldOfExperts` or :class:`~scorematch.energies.ImageFoE`, or a
+        :class:`~scorematch.energies.PaddedImageEnergy` (a network with its own border handling).
     x : Tensor, shape (B, C, H, W)
         A grey prior acts on each of the ``C`` channels (:func:`per_channel`), its energies summed per image.
     tile : int, optional
-        Window positions per tile side. Each tile reads an ``(tile + S - 1)``-sided crop, so the work
-        memory is bounded by the tile size, not the image. The energies and gradients are sums of the
-        tiles' parts: equal to the untiled ones up to floating-point summation order.
+        Window positions (pixels) per tile side. A field's tile reads an ``(tile + S - 1)``-sided crop, so the
+        work memory is bounded by the tile size, not the image, and the energies and gradients are sums of the
+        tiles' parts: equal to the untiled ones up to floating-point summation order. A padded energy's tile reads
+        the tile and its receptive field around it (:func:`_overlap_tiled`): the energy is then the sum of each
+        tile's own pixels' terms, each computed with the context around them (equal to the untiled energy up to
+        the network's zero padding, far from the pixels it counts).
     boundary : {"valid", "symmetric", "reflect", "replicate"}
-        ``"valid"``: the energy as defined, a sum over the windows inside the image, so pixels within
-        ``S - 1`` of the border lie in fewer windows and the prior constrains them less (a corner pixel
-        lies in one window, an interior pixel in ``S^2``). Otherwise the energy of the image extended by
-        ``S - 1`` pixels on each side (:func:`extend`), so that every pixel lies in ``S^2`` windows; the
-        gradient is that of this composite, folded back onto the image.
+        For a field: ``"valid"``, the energy as defined, a sum over the windows inside the image, so pixels within
+        ``S - 1`` of the border lie in fewer windows and the prior constrains them less (a corner pixel lies in
+        one window, an interior pixel in ``S^2``). Otherwise the energy of the image extended by ``S - 1`` pixels
+        on each side (:func:`extend`), so that every pixel lies in ``S^2`` windows; the gradient is that of this
+        composite, folded back onto the image. A padded energy takes ``"valid"`` only (it sees the border itself).
 
     Returns
     -------
@@ -156,7 +144,7 @@ def image_energy_and_grad(
     """
     flat, c = per_channel(energy, x)
     if c > 1:
-        e, g = image_energy_and_grad(energy, flat, tile=tile, boundary=boundary)
+        e, g = energy_and_grad(energy, flat, tile=tile, boundary=boundary)
         return e.reshape(-1, c).sum(1), g.reshape(x.shape)
     m = _margin(energy, boundary)
     if m is None:
@@ -169,19 +157,19 @@ def context_grad(energy: Energy, x: Tensor, *, boundary: str, tile: int | None =
     """``dE/dx`` at the image's own pixels, the image extended by ``S - 1`` pixels on each side as fixed context.
 
     Every pixel's gradient is then the sum over the ``S^2`` windows that contain it, as in the interior; unlike
-    :func:`image_energy_and_grad`, the gradients at the extension's copies are not folded back onto the pixels
+    :func:`energy_and_grad`, the gradients at the extension's copies are not folded back onto the pixels
     they copy (that would count an edge pixel's copies as further observations of it). This is the score of a
     field at the border, which Tweedie's estimate needs (:func:`~scorematch.tasks.tweedie_denoise`).
 
     Parameters
     ----------
     energy : Energy
-        A field energy, as for :func:`image_energy_and_grad`.
+        An image energy, as for :func:`energy_and_grad` (a padded one takes ``boundary="valid"``).
     x : Tensor, shape (B, C, H, W)
     boundary : {"valid", "symmetric", "reflect", "replicate"}
         The extension rule (:func:`extend`); ``"valid"``: no context, the windows inside the image only.
     tile : int, optional
-        As for :func:`image_energy_and_grad`.
+        As for :func:`energy_and_grad`.
 
     Returns
     -------
@@ -201,21 +189,22 @@ def _margin(energy: Energy, boundary: str) -> int | None:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
     if boundary == "valid":
         return None
-    s = support_of(energy)
-    if s is None:
+    if energy.support is None:
         raise ValueError(f"boundary {boundary!r} needs a field energy with a known support; "
                          f"{type(energy).__name__} has none (use boundary='valid')")
-    return s - 1
+    return energy.support - 1
 
 
 def _tiled(energy: Energy, x: Tensor, tile: int | None) -> tuple[Tensor, Tensor]:
     if tile is None:
         return energy.energy_and_grad(x)
-    s = support_of(energy)
-    if s is None:
-        raise ValueError(f"tiling needs a field energy with a known support; {type(energy).__name__} has none")
     if tile < 1:
         raise ValueError(f"tile must be >= 1, got {tile}")
+    if isinstance(energy, PaddedImageEnergy):
+        return _overlap_tiled(energy, x, tile)
+    s = energy.support
+    if s is None:
+        raise ValueError(f"tiling needs an image energy; {type(energy).__name__} is not one")
     h, w = x.shape[-2:]
     ph, pw = h - s + 1, w - s + 1  # number of window positions per side
     if ph < 1 or pw < 1:
@@ -229,4 +218,25 @@ def _tiled(energy: Energy, x: Tensor, tile: int | None) -> tuple[Tensor, Tensor]
             ei, gi = energy.energy_and_grad(crop)
             e += ei
             g[..., i : i1 + s - 1, j : j1 + s - 1] += gi
+    return e, g
+
+
+def _overlap_tiled(energy: PaddedImageEnergy, x: Tensor, tile: int) -> tuple[Tensor, Tensor]:
+    """A padded energy in tiles: each ``tile``-sided core's own terms (:meth:`PaddedImageEnergy.energy_map`),
+    computed on the core with ``energy.context`` pixels of the image around it, summed; their gradients added up."""
+    h, w = x.shape[-2:]
+    m = energy.context
+    e = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+    g = torch.zeros_like(x)
+    for i in range(0, h, tile):
+        for j in range(0, w, tile):
+            a, b = max(i - m, 0), max(j - m, 0)  # the crop: the core [i, i1) x [j, j1) and its context
+            i1, j1 = min(i + tile, h), min(j + tile, w)
+            with torch.enable_grad():
+                crop = x[..., a : min(i1 + m, h), b : min(j1 + m, w)].detach().requires_grad_(True)
+                terms = energy.energy_map(crop)[..., i - a : i1 - a, j - b : j1 - b]  # (B, core rows, core cols)
+                ei = terms.sum((-2, -1))
+                (gi,) = torch.autograd.grad(ei.sum(), crop)
+            e += ei.detach()
+            g[..., a : min(i1 + m, h), b : min(j1 + m, w)] += gi
     return e, g
