@@ -12,13 +12,38 @@ import torch
 
 from . import distributed as dist_util
 
-__all__ = ["map_jobs"]
+__all__ = ["map_jobs", "worker_pool"]
 
 T = TypeVar("T")
 
 
 def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
+
+
+def worker_pool(jobs: int, n_items: int) -> concurrent.futures.ProcessPoolExecutor:
+    """The local worker processes of :func:`map_jobs`: ``min(jobs, n_items)`` spawned processes, each with
+    ``max(1, cpu_count // jobs)`` torch threads (use it as a context manager).
+
+    Parameters
+    ----------
+    jobs : int
+        Worker processes wanted (at least 1).
+    n_items : int
+        How many jobs there are; no more workers than that are started.
+
+    Returns
+    -------
+    concurrent.futures.ProcessPoolExecutor
+        Functions submitted to it must be picklable (module-level, or a ``functools.partial`` of one).
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=max(1, min(jobs, n_items)), mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker, initargs=(threads,),
+    )
 
 
 def map_jobs(fn: Callable[[T], Any], items: Sequence[T], *, jobs: int = 1) -> list[Any]:
@@ -53,9 +78,5 @@ def map_jobs(fn: Callable[[T], Any], items: Sequence[T], *, jobs: int = 1) -> li
         return [merged[i] for i in range(len(items))]
     if jobs == 1 or len(items) <= 1:
         return [fn(item) for item in items]
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=min(jobs, len(items)), mp_context=ctx, initializer=_init_worker, initargs=(threads,)
-    ) as pool:
+    with worker_pool(jobs, len(items)) as pool:
         return list(pool.map(fn, items))
