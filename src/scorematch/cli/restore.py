@@ -4,6 +4,8 @@ calling the library's :func:`scorematch.denoise` and :func:`scorematch.restore` 
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import json
 import sys
 import time
@@ -21,6 +23,7 @@ from ..tasks import MAP, Blur, Downsample, Inpaint, PaperSteps, Tweedie
 from ..tasks.operators import BLUR_BOUNDARIES, LinearOperator
 from ..tasks.solvers import resolve
 from ..validation import check_number, parse_sigma
+from .batch import expand_inputs, plan_outputs, run_batch
 
 __all__ = ["add_parser", "parse_sigma", "read_input", "read_kernel", "read_mask", "NOISY_RANGE"]
 
@@ -174,14 +177,23 @@ def _finish(args: argparse.Namespace, x: torch.Tensor, y: torch.Tensor, ref: tor
         if y_start is not None:
             report["psnr_input"] = round(psnr(y_start, ref), 4)
         print(json.dumps(report))
-    if not sys.stderr.isatty():
+    if _lines(args):
         print(f"scorematch {args.command}: wrote {args.output} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
+
+
+def _lines(args: argparse.Namespace) -> bool:
+    """Whether a file's stages are reported as lines on stderr: one file, stderr not a terminal (a terminal gets
+    progress bars; a batch reports per file)."""
+    return not sys.stderr.isatty() and not getattr(args, "batch", False)
 
 
 def _load(args: argparse.Namespace, path: str) -> tuple[torch.Tensor, ImageInfo, torch.device, torch.dtype]:
     device = _prepare(args)
     y, info = read_input(path, scale=args.scale)
+    if _lines(args):
+        kind = "colour" if y.shape[1] == 3 else "grey"
+        print(f"scorematch {args.command}: {path}: {y.shape[-1]}x{y.shape[-2]} {kind}, restoring...", file=sys.stderr)
     return y, info, device, torch.float64 if args.float64 else torch.float32
 
 
@@ -192,6 +204,30 @@ def _sigma(args: argparse.Namespace, y: torch.Tensor) -> float:
     sigma = float(estimate_noise(y).max())
     _note(args, f"estimated noise std {sigma:.4g} ({sigma * 255:.3g}/255); give --sigma to override")
     return sigma
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Restore the command's inputs: one file into ``--output``, or many (files, folders, globs) into a folder,
+    finished outputs skipped (unless ``--force``), failures reported on one line each (exit code 1)."""
+    name = RESTORE_COMMANDS[args.command]
+    check_number("--jobs", args.jobs, minimum=1)
+    pairs = plan_outputs(expand_inputs(getattr(args, name)), args.output, suffix=args.suffix)
+    single = len(pairs) == 1 and not Path(args.output).is_dir()
+    if not single and args.reference is not None:
+        raise ValueError("--reference compares one output with its clean image: give one input file")
+    if single:
+        return _one(args, *pairs[0])
+    args.batch = True  # the batch reports each file; the file's own lines are left out
+    result = run_batch(pairs, functools.partial(_one, args), force=args.force, jobs=args.jobs)
+    return result.exit_code
+
+
+def _one(args: argparse.Namespace, src: Path, dst: Path) -> int:
+    """The command on one input file ``src``, written to ``dst``."""
+    args = copy.copy(args)
+    setattr(args, RESTORE_COMMANDS[args.command], str(src))
+    args.output = str(dst)
+    return FILE_COMMANDS[args.command](args)
 
 
 def run_denoise(args: argparse.Namespace) -> int:
@@ -255,6 +291,10 @@ def run_inpaint(args: argparse.Namespace) -> int:
     return _restore_file(args, y, info, op, sigma, device, dtype, t0)
 
 
+#: Each restoration command's work on one file.
+FILE_COMMANDS = {"denoise": run_denoise, "superres": run_superres, "deblur": run_deblur, "inpaint": run_inpaint}
+
+
 def _describe(solver: MAP | PaperSteps | Tweedie) -> dict[str, Any]:
     """What a solver runs, for the JSON report (its set fields)."""
     fields = {k: v for k, v in solver.to_dict().items() if v is not None and not isinstance(v, torch.Tensor)}
@@ -262,7 +302,14 @@ def _describe(solver: MAP | PaperSteps | Tweedie) -> dict[str, Any]:
 
 
 def _common(p: argparse.ArgumentParser, *, methods: tuple[str, ...]) -> None:
-    p.add_argument("-o", "--output", required=True, help="output image (.png/.tif/... 8/16-bit, or .npy float)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output image (.png/.tif/... 8/16-bit, or .npy float); with several inputs, or an existing "
+                        "folder, the folder the outputs go to (each named after its input)")
+    p.add_argument("--suffix", help="the outputs' format in a folder, e.g. .png (default: each input's)")
+    p.add_argument("--force", action="store_true", help="redo outputs that exist (default: a rerun skips them)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="files restored in parallel by this many worker processes (default 1; under torchrun the "
+                        "ranks share the files)")
     p.add_argument("--bits", type=int, choices=(8, 16),
                    help="bits per pixel of an image output (default: the input's, where the format holds it "
                         "(.png, .tif, .pgm hold 16); else 16 for .tif, 8 for the others)")
@@ -301,38 +348,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                  "Denoise with a learned prior as its presets prescribe for the noise level (Tweedie's estimate or "
                  "MAP). A colour image with a grey prior is denoised on its luminance and two opponent-colour "
                  "channels, each at its own noise level.", DENOISE_EXAMPLES)
-    p.add_argument("noisy", help="noisy image: PNG/TIFF/... or a float .npy array (values may leave [0, 1] as noise "
-                                 "does, within -1..2; see --scale)")
+    p.add_argument("noisy", nargs="+", help="noisy images: files (PNG/TIFF/... or a float .npy array, whose values "
+                                            "may leave [0, 1] as noise does, within -1..2; see --scale), folders or "
+                                            "glob patterns")
     p.add_argument("--sigma", default="auto", help="noise std on the [0, 1] scale: 15/255 or 0.0588, or auto "
                                                    "(default: estimated from the image, and printed)")
     _common(p, methods=("auto", "map", "tweedie", "paper"))
-    p.set_defaults(func=run_denoise)
+    p.set_defaults(func=_run)
 
     q = _command(sub, "superres", "super-resolution by 2, 3 or 4 with a learned prior",
                  "Upscale by --factor: the most probable image under the prior whose factor x factor block averages "
                  "equal the input (Kingma & LeCun 2010, sec. 4.3).", SUPERRES_EXAMPLES)
-    q.add_argument("lowres", help="low-resolution image: PNG/TIFF/... or .npy")
+    q.add_argument("lowres", nargs="+", help="low-resolution images: files (PNG/TIFF/... or .npy), folders or globs")
     q.add_argument("--factor", type=int, choices=(2, 3, 4), default=2, help="upscale factor (default 2)")
     _common(q, methods=("auto", "map", "paper"))
-    q.set_defaults(func=run_superres)
+    q.set_defaults(func=_run)
 
     d = _command(sub, "deblur", "remove a known blur (and Gaussian noise) with a learned prior",
                  "MAP deblurring: the most probable image x under the prior given y = k * x + n, k a known kernel "
                  "(convolution, centre pixel (h // 2, w // 2) at the origin).", DEBLUR_EXAMPLES)
-    d.add_argument("blurry", help="blurred image: PNG/TIFF/... or .npy")
+    d.add_argument("blurry", nargs="+", help="blurred images: files (PNG/TIFF/... or .npy), folders or globs")
     d.add_argument("--kernel", required=True, help="blur kernel: .npy array or a grey image, normalized to sum 1")
     d.add_argument("--sigma", required=True, type=str, help="noise std on the [0, 1] scale: 0.01 or 2/256")
     d.add_argument("--blur-boundary", choices=BLUR_BOUNDARIES, default="periodic",
                    help="periodic (default: the image wraps around) or valid (the blurred image is smaller than "
                         "the sharp one by the kernel size minus one: a real photo)")
     _common(d, methods=("auto", "map", "paper"))
-    d.set_defaults(func=run_deblur)
+    d.set_defaults(func=_run)
 
     i = _command(sub, "inpaint", "fill in missing pixels with a learned prior",
                  "MAP inpainting: the known pixels (non-zero in --mask) are kept exactly, or, with --sigma, treated "
                  "as noisy; the others are filled in by the prior.", INPAINT_EXAMPLES)
-    i.add_argument("image", help="image with missing pixels (their values are ignored): PNG/TIFF/... or .npy")
+    i.add_argument("image", nargs="+", help="images with missing pixels (their values are ignored): files "
+                                            "(PNG/TIFF/... or .npy), folders or globs; one --mask for all")
     i.add_argument("--mask", required=True, help="mask of the image's size: non-zero = known pixel (.npy or image)")
     i.add_argument("--sigma", type=str, help="noise std of the known pixels (default: none, kept exactly)")
     _common(i, methods=("auto", "map", "paper"))
-    i.set_defaults(func=run_inpaint)
+    i.set_defaults(func=_run)

@@ -43,7 +43,7 @@ def _models_text(s: dict[str, Any], choices: dict[str, Any]) -> str:
         f"the same recipe, only the estimator swapped (contrastive divergence, one HMC transition of "
         f"{s['cd_recipe']['cd_leapfrog']} leapfrog steps per patch), so its column isolates the estimator; Roth & "
         "Black's published 3x3x8. No pretrained Basis Rotation model is public: its column is the paper's number. "
-        f"{_boundary_text(s)} Denoising runs {DEFAULT_ITERATIONS["denoise"]} L-BFGS iterations from the noisy image smoothed by a "
+        f"{_boundary_text(s)} Denoising runs {DEFAULT_ITERATIONS['denoise']} L-BFGS iterations from the noisy image smoothed by a "
         f"Gaussian of std {START_SMOOTHING:g} sigma pixels (both chosen on the tuning crops), the paper's solver from "
         f"the noisy image itself. Every choice was made on the central crops of {', '.join(TUNE_IMAGES)} (never on a "
         f"reported image): prior and TV weights `{json.dumps(choices['weights'])}`, the paper solver's weight "
