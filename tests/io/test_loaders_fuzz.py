@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 import io
 import random
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -224,7 +226,17 @@ def _valid_files() -> dict[str, bytes]:
         ".pgm": _encode(img, "PPM"),
         ".npy": npy.getvalue(),
         ".png16": _encode(img.astype(np.uint16) * 257, "PNG"),
+        ".png48": _encode_rgba16(img, ".png"),  # 16-bit RGBA: the library's own PNG decoder
+        ".tif48": _encode_rgba16(img, ".tif"),  # 16-bit RGBA: read through tifffile
     }
+
+
+def _encode_rgba16(img: np.ndarray, suffix: str) -> bytes:
+    """A 16-bit RGBA file of ``img`` (H, W) in its colour and alpha channels, written by :func:`write_image`."""
+    with tempfile.TemporaryDirectory() as d:
+        rgb = np.stack([img, img[::-1], 255 - img]) / 255.0  # (3, H, W)
+        path = write_image(Path(d) / f"a{suffix}", rgb, bits=16, alpha=img[:, ::-1] / 255.0)
+        return path.read_bytes()
 
 
 def fuzz_mutated_images(tmp_path, trials: int, seed: int) -> None:
@@ -246,7 +258,7 @@ def fuzz_mutated_images(tmp_path, trials: int, seed: int) -> None:
         else:
             start = rng.randrange(min(64, len(data)))
             data[start : start + 4] = rng.choice([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x7f\xff\xff\xff"])
-        path = tmp_path / f"m{trial % 10}{suffix.replace('16', '')}"
+        path = tmp_path / f"m{trial % 10}{suffix[:4]}"
         path.write_bytes(bytes(data))
         _clean_image(path)
 
@@ -346,10 +358,10 @@ def test_colour_round_trip_png_and_npy(tmp_path):
     assert read_image(tmp_path / "c.png").shape == (6, 7)
     write_image(tmp_path / "o.png", x)
     assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")), rgb)
-    write_image(tmp_path / "o.tif", x)  # TIFF's 16-bit default gives way to 8 bits for colour
+    write_image(tmp_path / "o.tif", x, bits=8)
     assert np.array_equal(np.asarray(Image.open(tmp_path / "o.tif")), rgb)
-    with pytest.raises(ValueError, match="8 bits"):
-        write_image(tmp_path / "o16.png", x, bits=16)
+    write_image(tmp_path / "o16.tif", x)  # TIFF's 16-bit default holds for colour too
+    assert np.array_equal(read_image(tmp_path / "o16.tif", colour=True, dtype=torch.float64), x)
     write_image(tmp_path / "o.npy", x)
     assert np.load(tmp_path / "o.npy").shape == (6, 7, 3)
     assert torch.allclose(read_image(tmp_path / "o.npy", colour=True, dtype=torch.float64), x)
