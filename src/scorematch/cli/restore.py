@@ -15,7 +15,9 @@ from typing import Any
 import torch
 
 from ..devices import add_device_argument, resolve_device, reuse_freed_memory
-from ..io.images import BIT_DEPTHS, ImageFileError, ImageInfo, output_bits, read_image_info, write_image
+import numpy as np
+
+from ..io.images import ALPHA_SUFFIXES, BIT_DEPTHS, ImageFileError, ImageInfo, output_bits, read_image_info, write_image
 from ..metrics import psnr
 from ..prior import BOUNDARIES, DEFAULT_PRIORS, ImagePrior, default_prior, load_prior
 from ..restoration import denoise, estimate_noise, restore
@@ -168,10 +170,11 @@ def _written(x: torch.Tensor, bits: int | None) -> torch.Tensor:
     return x if bits is None else torch.round(x * (2**bits - 1)) / (2**bits - 1)
 
 
-def _finish(args: argparse.Namespace, x: torch.Tensor, y: torch.Tensor, ref: torch.Tensor | None, bits: int | None,
+def _finish(args: argparse.Namespace, x: torch.Tensor, info: ImageInfo, ref: torch.Tensor | None, bits: int | None,
             report: dict[str, Any], t0: float, y_start: torch.Tensor | None = None) -> int:
-    """Write the output, print the PSNR of what was written (with ``--reference``) and the time taken."""
-    write_image(args.output, x[0], bits=bits, scale=args.scale)
+    """Write the output (with the input's alpha channel), print the PSNR of what was written (with
+    ``--reference``) and the time taken."""
+    write_image(args.output, x[0], bits=bits, scale=args.scale, alpha=_alpha(args, info, tuple(x.shape[-2:])))
     if ref is not None:
         report["psnr"] = round(psnr(_written(x.double(), bits), ref), 4)
         if y_start is not None:
@@ -180,6 +183,26 @@ def _finish(args: argparse.Namespace, x: torch.Tensor, y: torch.Tensor, ref: tor
     if _lines(args):
         print(f"scorematch {args.command}: wrote {args.output} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
+
+
+def _alpha(args: argparse.Namespace, info: ImageInfo, size: tuple[int, int]) -> np.ndarray | None:
+    """The input's alpha channel for an output of (H, W) ``size``: as it is, upscaled by a super-resolution's factor
+    (each value repeated), or extended by its edge values (valid deblurring); None, said in a note, when the output
+    format cannot hold one."""
+    if info.alpha is None:
+        return None
+    if Path(args.output).suffix.lower() not in ALPHA_SUFFIXES:
+        _note(args, f"the input's alpha channel is dropped: {Path(args.output).suffix} cannot hold one (write "
+                    f"{' or '.join(ALPHA_SUFFIXES[:2])} to keep it)")
+        return None
+    a = info.alpha
+    if a.shape == size:
+        return a
+    if size[0] % a.shape[0] == 0 and size[0] // a.shape[0] == size[1] // a.shape[1]:
+        f = size[0] // a.shape[0]
+        return np.kron(a, np.ones((f, f)))
+    dh, dw = size[0] - a.shape[0], size[1] - a.shape[1]
+    return np.pad(a, ((dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2)), mode="edge")
 
 
 def _lines(args: argparse.Namespace) -> bool:
@@ -191,6 +214,8 @@ def _lines(args: argparse.Namespace) -> bool:
 def _load(args: argparse.Namespace, path: str) -> tuple[torch.Tensor, ImageInfo, torch.device, torch.dtype]:
     device = _prepare(args)
     y, info = read_input(path, scale=args.scale)
+    if info.orientation != 1:
+        _note(args, f"{path}: {info.orientation_note}; the output is upright")
     if _lines(args):
         kind = "colour" if y.shape[1] == 3 else "grey"
         print(f"scorematch {args.command}: {path}: {y.shape[-1]}x{y.shape[-2]} {kind}, restoring...", file=sys.stderr)
@@ -245,7 +270,7 @@ def run_denoise(args: argparse.Namespace) -> int:
     else:
         report["solver"] = _describe(resolve(prior, "denoise", sigma, solver))
     x = denoise(y, sigma, prior, solver=solver, progress=sys.stderr.isatty()).cpu()
-    return _finish(args, x, y, ref, bits, report, t0, y_start=y.cpu().double())
+    return _finish(args, x, info, ref, bits, report, t0, y_start=y.cpu().double())
 
 
 def run_superres(args: argparse.Namespace) -> int:
@@ -258,7 +283,7 @@ def run_superres(args: argparse.Namespace) -> int:
     solver = _solver(args)
     report = {"model": prior.name, "factor": args.factor, "solver": _describe(resolve(prior, op.task, 0.0, solver))}
     x = restore(y.to(device, dtype), op, prior, sigma=0.0, solver=solver, progress=sys.stderr.isatty()).cpu()
-    return _finish(args, x, y, ref, bits, report, t0)
+    return _finish(args, x, info, ref, bits, report, t0)
 
 
 def _restore_file(args: argparse.Namespace, y: torch.Tensor, info: ImageInfo, op: LinearOperator, sigma: float,
@@ -272,7 +297,7 @@ def _restore_file(args: argparse.Namespace, y: torch.Tensor, info: ImageInfo, op
     report = {"model": prior.name, "sigma": sigma, "solver": _describe(resolve(prior, op.task, sigma, solver))}
     x = restore(y.to(device, dtype), op, prior, sigma=sigma, solver=solver, progress=sys.stderr.isatty()).cpu()
     start = op.start(y) if tuple(y.shape[-2:]) == (h, w) else None
-    return _finish(args, x, y, ref, bits, report, t0, y_start=start)
+    return _finish(args, x, info, ref, bits, report, t0, y_start=start)
 
 
 def run_deblur(args: argparse.Namespace) -> int:
