@@ -3,6 +3,9 @@
     python docs/build_api.py            # writes docs/api.md
     python docs/build_api.py --check    # exit 1 if docs/api.md is out of date or a public name is undocumented
 
+Every public function of the restoration front door (:data:`NUMPYDOC_MODULES`) must also document its parameters
+and what it returns in numpydoc sections (``Parameters``, ``Returns``).
+
 CI runs the check (tests/docs/test_docs.py).
 """
 
@@ -27,7 +30,11 @@ MODULES = [
     "scorematch.parallel",
     "scorematch.devices",
     "scorematch.pretrained",
+    "scorematch.prior",
+    "scorematch.unet_training",
 ]
+#: The modules users restore images with: their public functions need numpydoc Parameters and Returns sections.
+NUMPYDOC_MODULES = ["scorematch.restoration", "scorematch.prior", "scorematch.tasks"]
 OPTIONAL_MODULES = ["scorematch.tasks", "scorematch.tasks.lbfgs", "scorematch.samplers", "scorematch.priors"]
 
 
@@ -71,7 +78,26 @@ def build() -> tuple[str, list[str]]:
                     sig = attr if isinstance(member, property) else _signature(attr, member)
                     out += [f"- `{sig}`: " + mdoc.splitlines()[0]]
                 out.append("")
-    return "\n".join(out).rstrip() + "\n", missing
+    return "\n".join(out).rstrip() + "\n", missing + _without_sections()
+
+
+def _without_sections() -> list[str]:
+    """The public functions of :data:`NUMPYDOC_MODULES` whose docstring lacks a section it needs: ``Parameters``
+    when they take any, ``Returns`` when they return something (their annotation is not None)."""
+    missing = []
+    for modname in NUMPYDOC_MODULES:
+        mod = importlib.import_module(modname)
+        for name in getattr(mod, "__all__", []):
+            obj = getattr(mod, name)
+            if not inspect.isfunction(obj):
+                continue
+            doc, sig = _doc(obj), inspect.signature(obj)
+            needs = ["Parameters"] if sig.parameters else []
+            needs += ["Returns"] if sig.return_annotation not in (None, "None", inspect.Signature.empty) else []
+            for section in needs:
+                if f"{section}\n{'-' * len(section)}" not in doc:
+                    missing.append(f"{modname}.{name} (no {section} section)")
+    return missing
 
 
 def main() -> int:
@@ -81,7 +107,7 @@ def main() -> int:
     args = ap.parse_args()
     page, missing = build()
     if missing:
-        print("undocumented public names: " + ", ".join(missing), file=sys.stderr)
+        print("undocumented public names or sections: " + ", ".join(missing), file=sys.stderr)
         return 1
     if args.check:
         if not args.out.is_file() or args.out.read_text() != page:

@@ -25,7 +25,8 @@ from .estimators import (denoising_score_matching_loss, noise_conditional_loss, 
                          sliced_score_matching_loss)
 from .prior import ImagePrior, Presets, load_prior
 from .restoration import denoise, estimate_noise, restore
-from .serialization import ModelFileError, load, load_info, save
+from .pretrained import load_pretrained as load
+from .serialization import ModelFileError, load_info, save
 from .tasks import MAP, Blur, Denoising, Downsample, Inpaint, PaperSteps, Tweedie
 from .train import DivergenceError, FitResult, fit
 from .train import TrainingInterrupted

@@ -160,13 +160,7 @@ def input_derivatives(
     """
     check_derivative_args(energy, x, method)
     if method == "curvature":
-        fast = getattr(energy, "curvature_derivatives", None)
-        if fast is None:
-            raise TypeError(
-                f"{type(energy).__name__} has no curvature rule (build it from scorematch.energies.layers); "
-                'use method="exact" or method="hutchinson"'
-            )
-        return fast(x)
+        return energy.curvature_derivatives(x)
     if method == "exact":
         g, rows = exact_hessian_rows(energy, x, create_graph=True)
         diag = torch.diagonal(rows, dim1=0, dim2=2).reshape(x.shape)  # (B, D) -> like x

@@ -11,7 +11,20 @@ __all__ = ["psnr"]
 
 
 def psnr(x: Tensor, reference: Tensor, *, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB, ``10 log10(range^2 / MSE)``, over all elements."""
+    """Peak signal-to-noise ratio in dB, ``10 log10(range^2 / MSE)``, over all elements.
+
+    Parameters
+    ----------
+    x, reference : Tensor, one shape
+        The estimate and the clean image.
+    data_range : float
+        The pixel range (1 for images on [0, 1]).
+
+    Returns
+    -------
+    float
+        The PSNR in dB (inf when they are equal).
+    """
     if x.shape != reference.shape:
         raise ValueError(f"shapes differ: {tuple(x.shape)} and {tuple(reference.shape)}")
     mse = torch.mean((x.double() - reference.double()) ** 2).item()

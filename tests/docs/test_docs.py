@@ -26,3 +26,15 @@ def test_tutorial_code_runs(capsys):
 
 def test_build_script_is_importable():
     assert "build" in runpy.run_path(str(DOCS / "build_api.py"), run_name="not_main")
+
+
+def test_restoration_examples_run(tmp_path, monkeypatch, capsys):
+    """Every code block of docs/restoration.md, in order, in a scratch folder (their asserts included)."""
+    text = (DOCS / "restoration.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 6
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "restoration.md", "exec"), namespace)
+    assert (tmp_path / "restored.png").is_file() and "estimated noise std" in capsys.readouterr().out

@@ -52,6 +52,12 @@ class Energy(nn.Module):
             (g,) = torch.autograd.grad(e.sum(), x)
         return e.detach(), g.detach()
 
+    def curvature_derivatives(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(dE/dx, diag d2E/dx2)`` by a curvature rule (Algorithm 1), for energies that have one
+        (:class:`LayeredEnergy`); TypeError otherwise."""
+        raise TypeError(f"{type(self).__name__} has no curvature rule (build it from scorematch.energies.layers); "
+                        'use method="exact" or method="hutchinson"')
+
     def config(self) -> dict[str, Any]:
         """Constructor keyword arguments that rebuild this energy (used by :func:`scorematch.save`)."""
         raise NotImplementedError(f"{type(self).__name__} does not describe its configuration")

@@ -6,7 +6,7 @@ By default a colour image is converted to gray with the ITU-R BT.601 luma weight
 
 A file's EXIF orientation is applied on reading (the image comes out upright), its alpha channel is kept beside
 the image (:class:`ImageInfo`), and 16-bit colour PNG and TIFF files keep their 16 bits both ways (Pillow has no
-16-bit colour mode: :mod:`._png16` and tifffile handle them).
+16-bit colour mode: :mod:`.png16` and tifffile handle them).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ..draws import uniform
 from ..validation import check_number
-from ._png16 import is_deep_colour, read_png16, write_png16
+from .png16 import is_deep_colour, read_png16, write_png16
 from .atomic import atomic_path
 
 __all__ = [

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 #: The bundled priors the library and every restoration command use unless told otherwise, by the images' channels
 #: (a grey prior denoises a colour image on its opponent channels and restores it channel by channel).
 DEFAULT_PRIORS = {1: "foe_5x5x24", 3: "deep_energy"}
+#: How far beyond the range of its denoising presets a prior that is not noise-conditional is still used (a factor
+#: on the noise std; beyond it the levels are refused).
+PRESET_REACH = 4.0
 #: A window field's boundary rule unless told otherwise (``benchmarks/`` and the restoration experiment measured the
 #: rules on the tuning crops; the model card of ``foe_5x5x24`` has the figures).
 DEFAULT_BOUNDARY = "replicate"
@@ -126,7 +129,8 @@ class ImagePrior:
 
     def check_level(self, sigma: float) -> None:
         """Refuse a noise std beyond a noise-conditional prior's trained range (its estimates there are no longer
-        denoised images); warn for other priors beyond their presets' range."""
+        denoised images), or more than :data:`PRESET_REACH` times beyond the range of another prior's presets; warn
+        for one between its presets' range and that reach."""
         levels = self.levels
         if levels is None or levels[0] <= sigma <= levels[1]:
             return
@@ -135,7 +139,7 @@ class ImagePrior:
                 f"{'was trained on' if self.noise_conditional else 'has presets for'}: {lo * 255:.3g}/255 to "
                 f"{hi * 255:.3g}/255")
         hint = f"; did you mean {sigma:g}/255?" if sigma >= 1 else ""
-        if self.noise_conditional:
+        if self.noise_conditional or not lo / PRESET_REACH <= sigma <= hi * PRESET_REACH:
             raise ValueError(what + hint)
         log.warning("%s; the nearest preset is used%s", what, hint)
 
@@ -195,6 +199,18 @@ def load_prior(name_or_path: str | os.PathLike, *, boundary: str | None = None,
     """An image prior from a bundled model's name (``scorematch models`` lists them) or a model file's path, with
     the presets stored in the file (checked; a file without presets gets none).
 
+    Parameters
+    ----------
+    name_or_path : str or path
+        A bundled model's name (``foe_5x5x24``) or a model file.
+    boundary, tile : optional
+        As for :class:`ImagePrior` (default: the prior's own rule, automatic tiles).
+
+    Returns
+    -------
+    ImagePrior
+        Its parameters frozen, in evaluation mode.
+
     Raises
     ------
     FileNotFoundError
@@ -217,10 +233,29 @@ def _name(path: Path, given: str | os.PathLike) -> str:
 
 
 def as_prior(prior: ImagePrior | Energy) -> ImagePrior:
-    """``prior`` itself, or an energy wrapped with the default rules and no presets."""
+    """``prior`` itself, or an energy wrapped with the default rules and no presets.
+
+    Parameters
+    ----------
+    prior : ImagePrior or Energy
+
+    Returns
+    -------
+    ImagePrior
+    """
     return prior if isinstance(prior, ImagePrior) else ImagePrior(prior)
 
 
 def default_prior(channels: int = 1) -> ImagePrior:
-    """The bundled prior for images of ``channels`` channels (:data:`DEFAULT_PRIORS`: 3 colour, else grey)."""
+    """The bundled prior for images of ``channels`` channels.
+
+    Parameters
+    ----------
+    channels : int
+        3 for colour images, else grey (:data:`DEFAULT_PRIORS`).
+
+    Returns
+    -------
+    ImagePrior
+    """
     return load_prior(DEFAULT_PRIORS[3 if channels == 3 else 1])

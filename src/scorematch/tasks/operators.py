@@ -7,7 +7,7 @@ Every operator acts on each channel of a batch (B, C, H, W) alike, so grey and c
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -377,11 +377,20 @@ class PhysicsOperator(LinearOperator):
         return y.clone() if back.shape == y.shape else back
 
 
+@runtime_checkable
+class Physics(Protocol):
+    """What a foreign operator must have to serve as one (e.g. a deepinv ``LinearPhysics``)."""
+
+    def A(self, x: Tensor) -> Tensor: ...
+
+    def A_adjoint(self, y: Tensor) -> Tensor: ...
+
+
 def as_operator(operator) -> LinearOperator:
-    """``operator`` itself if a :class:`LinearOperator`, else a :class:`PhysicsOperator` around it."""
+    """``operator`` itself if a :class:`LinearOperator`, else a :class:`PhysicsOperator` around a :class:`Physics`."""
     if isinstance(operator, LinearOperator):
         return operator
-    if callable(getattr(operator, "A", None)) and callable(getattr(operator, "A_adjoint", None)):
+    if isinstance(operator, Physics):
         return PhysicsOperator(operator)
     raise TypeError(f"operator must be a LinearOperator or have A and A_adjoint methods, got {type(operator).__name__}")
 

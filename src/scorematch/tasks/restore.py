@@ -93,7 +93,11 @@ def restore(
     if isinstance(solver, Tweedie):
         raise TypeError("Tweedie's estimate is a denoiser: use scorematch.tasks.denoise (restore takes MAP or "
                         "PaperSteps)")
-    field = prior.at(solver.level) if prior.noise_conditional and getattr(solver, "level", None) else prior.field()
+    level = solver.level if isinstance(solver, MAP) else None
+    if prior.noise_conditional and not level:
+        log.warning("%s is noise-conditional and no level of it is given for this task (no preset, no MAP(level=...)):"
+                    " its energy at its lowest level %.3g is the prior", prior.name, prior.energy.sigma_min)
+    field = prior.at(level) if prior.noise_conditional and level else prior.field()
     y = y.detach()
     kind = _problem(operator, sigma)
     x0 = _start(y, operator, prior, sigma, solver, kind).detach()
@@ -186,6 +190,17 @@ def _check(y: Tensor, operator: LinearOperator, sigma: float) -> None:
 def objective_and_grad(x: Tensor, y: Tensor, operator: LinearOperator, prior: ImagePrior, *, sigma: float,
                        weight: float = 1.0) -> tuple[Tensor, Tensor]:
     """The scaled MAP objective ``F(x) = sigma^2 (w E(x) + |A x - y|^2 / (2 sigma^2))`` and its gradient.
+
+    Parameters
+    ----------
+    x : Tensor, shape (B, C, H, W)
+        The estimate.
+    y : Tensor
+        The observation.
+    operator : LinearOperator
+    prior : ImagePrior
+    sigma : float
+    weight : float
 
     Returns
     -------
