@@ -205,6 +205,15 @@ def _alpha(args: argparse.Namespace, info: ImageInfo, size: tuple[int, int]) -> 
     return np.pad(a, ((dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2)), mode="edge")
 
 
+def _started(args: argparse.Namespace, y: torch.Tensor, prior: ImagePrior) -> None:
+    """The line that says the long work begins (when stages are reported as lines), after every check passed."""
+    if _lines(args):
+        kind = "colour" if y.shape[1] == 3 else "grey"
+        path = getattr(args, RESTORE_COMMANDS[args.command])
+        print(f"scorematch {args.command}: {path}: {y.shape[-1]}x{y.shape[-2]} {kind}, restoring with {prior.name}...",
+              file=sys.stderr)
+
+
 def _lines(args: argparse.Namespace) -> bool:
     """Whether a file's stages are reported as lines on stderr: one file, stderr not a terminal (a terminal gets
     progress bars; a batch reports per file)."""
@@ -216,9 +225,6 @@ def _load(args: argparse.Namespace, path: str) -> tuple[torch.Tensor, ImageInfo,
     y, info = read_input(path, scale=args.scale)
     if info.orientation != 1:
         _note(args, f"{path}: {info.orientation_note}; the output is upright")
-    if _lines(args):
-        kind = "colour" if y.shape[1] == 3 else "grey"
-        print(f"scorematch {args.command}: {path}: {y.shape[-1]}x{y.shape[-2]} {kind}, restoring...", file=sys.stderr)
     return y, info, device, torch.float64 if args.float64 else torch.float32
 
 
@@ -269,6 +275,8 @@ def run_denoise(args: argparse.Namespace) -> int:
         report["colour"] = "opponent"
     else:
         report["solver"] = _describe(resolve(prior, "denoise", sigma, solver))
+    prior.check_level(sigma)
+    _started(args, y, prior)
     x = denoise(y, sigma, prior, solver=solver, progress=sys.stderr.isatty()).cpu()
     return _finish(args, x, info, ref, bits, report, t0, y_start=y.cpu().double())
 
@@ -282,6 +290,7 @@ def run_superres(args: argparse.Namespace) -> int:
     op = Downsample(args.factor)
     solver = _solver(args)
     report = {"model": prior.name, "factor": args.factor, "solver": _describe(resolve(prior, op.task, 0.0, solver))}
+    _started(args, y, prior)
     x = restore(y.to(device, dtype), op, prior, sigma=0.0, solver=solver, progress=sys.stderr.isatty()).cpu()
     return _finish(args, x, info, ref, bits, report, t0)
 
@@ -295,6 +304,7 @@ def _restore_file(args: argparse.Namespace, y: torch.Tensor, info: ImageInfo, op
     prior = _prior(args, y.shape[1])
     solver = _solver(args)
     report = {"model": prior.name, "sigma": sigma, "solver": _describe(resolve(prior, op.task, sigma, solver))}
+    _started(args, y, prior)
     x = restore(y.to(device, dtype), op, prior, sigma=sigma, solver=solver, progress=sys.stderr.isatty()).cpu()
     start = op.start(y) if tuple(y.shape[-2:]) == (h, w) else None
     return _finish(args, x, info, ref, bits, report, t0, y_start=start)

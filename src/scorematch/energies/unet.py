@@ -12,11 +12,13 @@ from torch import Tensor, nn
 
 from ..validation import check_int, check_number
 from .base import NoiseConditionalEnergy, PaddedImageEnergy
-from .experts import DEFAULT_C
 from .layers import StudentT, WeightedSum
 
 __all__ = ["UNetEnergy", "UNetField"]
 
+#: The Student-t experts' scale ``c``: 1 (the FoEs' ``e^1.5`` made the experts so sharp on the network's outputs
+#: that training stalled on the tuning probe: see :meth:`UNetEnergy._initialize`).
+EXPERT_SCALE = 1.0
 #: The experts' initial weight: the initial score is small beside the noise it must match (as the DeepEnergy's).
 INITIAL_ALPHA = 0.02
 
@@ -72,7 +74,7 @@ class UNetEnergy(NoiseConditionalEnergy):
     sigma_min, sigma_max : float
         The noise levels it is trained on (on the [0, 1] scale); :meth:`energy` is ``E`` at ``sigma_min``.
     c : float
-        Scale of the Student-t expert.
+        Scale of the Student-t expert (:data:`EXPERT_SCALE`).
     generator : torch.Generator, optional
         Seeds the initial weights.
 
@@ -93,7 +95,7 @@ class UNetEnergy(NoiseConditionalEnergy):
         in_channels: int = 1,
         sigma_min: float = 1 / 255,
         sigma_max: float = 80 / 255,
-        c: float = DEFAULT_C,
+        c: float = EXPERT_SCALE,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -117,15 +119,15 @@ class UNetEnergy(NoiseConditionalEnergy):
         self._initialize(generator)
 
     def _initialize(self, generator: torch.Generator | None) -> None:
-        """He-uniform weights and zero biases (drawn from ``generator``); small expert weights
-        (:data:`INITIAL_ALPHA`)."""
+        """Weights and biases uniform in ``+-1/sqrt(fan_in)`` (PyTorch's default for convolutions; He's bound,
+        ``sqrt(6 / fan_in)``, trained markedly slower on the tuning probe), drawn from ``generator``; small expert
+        weights (:data:`INITIAL_ALPHA`)."""
         with torch.no_grad():
             for m in self.modules():
                 if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                     fan_in = m.weight[0].numel() if isinstance(m, nn.Conv2d) else m.weight[:, 0].numel()
-                    bound = math.sqrt(6.0 / fan_in)
-                    m.weight.copy_((torch.rand(m.weight.shape, generator=generator) * 2 - 1) * bound)
-                    m.bias.zero_()
+                    for p in (m.weight, m.bias):
+                        p.copy_((torch.rand(p.shape, generator=generator) * 2 - 1) / math.sqrt(fan_in))
             self.weights.beta.fill_(math.log(INITIAL_ALPHA))
 
     def config(self) -> dict[str, Any]:

@@ -66,6 +66,7 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
     raise FileNotFoundError(f"no model file or bundled model named {str(name_or_path)!r} (bundled: {names})")
 
 
-def load_pretrained(name_or_path: str | os.PathLike) -> Energy:
-    """Load a bundled model by name, or any model file by path."""
-    return load(resolve(name_or_path))
+def load_pretrained(name_or_path: str | os.PathLike, *, expect: type[Energy] | None = None) -> Energy:
+    """Load a bundled model by name, or any model file by path (``expect``: refuse another energy class, as
+    :func:`scorematch.serialization.load` does)."""
+    return load(resolve(name_or_path), expect=expect)

@@ -126,7 +126,18 @@ Solver = Union[MAP, PaperSteps, Tweedie]
 def resolve(prior: ImagePrior, task: str | None, sigma: float, solver: Solver | None) -> Solver:
     """``solver`` with its unset fields taken from ``prior``'s presets for ``task`` at noise ``sigma``; without a
     solver, the preset's (denoising: Tweedie or MAP by the preset; a noise-conditional prior without presets:
-    Tweedie), else :class:`MAP`. The defaults that remain unset are the solvers' own (see :class:`MAP`)."""
+    Tweedie), else :class:`MAP`. The defaults that remain unset are the solvers' own (see :class:`MAP`).
+
+    Raises
+    ------
+    TypeError
+        ``solver`` is not one of :class:`MAP`, :class:`PaperSteps`, :class:`Tweedie`; or a field level is asked of
+        a prior that is not noise-conditional.
+    """
+    if solver is not None and not isinstance(solver, (MAP, PaperSteps, Tweedie)):
+        raise TypeError(f"solver must be MAP(...), PaperSteps(...) or Tweedie(), got {solver!r}")
+    if isinstance(solver, MAP) and solver.level is not None and not prior.noise_conditional:
+        raise TypeError(f"MAP(level=...) takes a field of a noise-conditional prior; {prior.name} is not one")
     if task == "denoise":
         preset = prior.presets.denoising(sigma)
         if solver is None:
