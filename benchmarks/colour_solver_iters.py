@@ -18,11 +18,12 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit, load_average  # noqa: E402
 from scorematch.datasets import colour_crops, colour_split  # noqa: E402
-from scorematch.pretrained import DEFAULT_COLOUR_PRIOR, load_pretrained, recommended_weight  # noqa: E402
-from scorematch.experiments.restoration.colour_model import TUNE_CROP, tuning_noisy  # noqa: E402
+from scorematch.pretrained import load_pretrained  # noqa: E402
+from scorematch.prior import load_prior  # noqa: E402
+from scorematch.experiments.restoration.colour_model import COLOUR_PRIOR, TUNE_CROP, tuning_noisy  # noqa: E402
 from scorematch.experiments.restoration.data import frozen, mean_psnr  # noqa: E402
-from scorematch.tasks import denoise  # noqa: E402
-from scorematch.tasks.denoise import DENOISE_ITERS, DENOISE_RTOL  # noqa: E402
+from scorematch.tasks import MAP, denoise  # noqa: E402
+from scorematch.tasks.solvers import DEFAULT_ITERATIONS, DENOISE_RTOL  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,16 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     x = colour_crops(colour_split()["tune"], TUNE_CROP)
-    prior = frozen(load_pretrained(DEFAULT_COLOUR_PRIOR))
+    prior = frozen(load_pretrained(COLOUR_PRIOR))
     rows = {}
     for lv in (5, 15, 25):
-        y, w = tuning_noisy(x, lv), recommended_weight(DEFAULT_COLOUR_PRIOR, lv / 256)
+        y, w = tuning_noisy(x, lv), load_prior(COLOUR_PRIOR).presets.denoising(lv / 256).weight
         rows[str(lv)] = {"weight": w,
-                         "default": mean_psnr(denoise(y, prior, sigma=lv / 256, weight=w), x),
+                         "default": mean_psnr(denoise(y, prior, sigma=lv / 256, solver=MAP(weight=w)), x),
                          f"{args.long}_iters_no_early_stop": mean_psnr(
-                             denoise(y, prior, sigma=lv / 256, weight=w, n_iter=args.long, rtol=0), x)}
-    emit({"benchmark": "colour_solver_iters", "model": DEFAULT_COLOUR_PRIOR, "tune_crop": TUNE_CROP,
-          "default_solver": {"n_iter": DENOISE_ITERS, "rtol": DENOISE_RTOL}, "levels": rows,
+                             denoise(y, prior, sigma=lv / 256, solver=MAP(weight=w, iterations=args.long, rtol=0)),
+                             x)}
+    emit({"benchmark": "colour_solver_iters", "model": COLOUR_PRIOR, "tune_crop": TUNE_CROP,
+          "default_solver": {"n_iter": DEFAULT_ITERATIONS["denoise"], "rtol": DENOISE_RTOL}, "levels": rows,
           "load_average": load_average()}, args.out)
     return 0
 

@@ -27,12 +27,14 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit, load_average  # noqa: E402
 from scorematch.datasets import colour_crops, colour_split  # noqa: E402
-from scorematch.pretrained import load_pretrained, recommended_weight  # noqa: E402
-from scorematch.experiments.restoration.colour_model import (COLOUR_LEVELS, COLOUR_RECIPE, TUNE_CROP,  # noqa: E402
-                                                             train_colour_prior, tune_weights, tuning_noisy)
+from scorematch.pretrained import load_pretrained  # noqa: E402
+from scorematch.prior import load_prior  # noqa: E402
+from scorematch.experiments.restoration.colour_model import (COLOUR_LEVELS, COLOUR_RECIPE, COLOUR_WEIGHTS,  # noqa: E402
+                                                             TUNE_CROP, train_colour_prior, tune_weights, tuning_noisy)
 from scorematch.experiments.restoration.data import frozen, mean_psnr  # noqa: E402
+from scorematch.experiments.restoration.tuning import climb  # noqa: E402
 from scorematch.serialization import save  # noqa: E402
-from scorematch.tasks import denoise  # noqa: E402
+from scorematch.tasks import MAP, Denoising, restore  # noqa: E402
 
 
 def _cbm3d(y: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -41,6 +43,18 @@ def _cbm3d(y: torch.Tensor, sigma: float) -> torch.Tensor:
     out = [torch.from_numpy(np.asarray(bm3d.bm3d_rgb(im.permute(1, 2, 0).double().numpy(), sigma_psd=sigma)))
            .permute(2, 0, 1) for im in y]  # each (3, H, W)
     return torch.stack(out).to(y.dtype)
+
+
+def _per_channel(y: torch.Tensor, grey, sigma: float, weight: float) -> torch.Tensor:
+    """MAP denoising of each channel of ``y`` alone with the grey prior (not its opponent channels, which
+    :func:`scorematch.tasks.denoise` would take)."""
+    return restore(y, Denoising(sigma), grey, sigma=sigma, solver=MAP(weight=weight))
+
+
+def _tune_per_channel(grey, x: torch.Tensor) -> dict[str, dict[str, float]]:
+    """:func:`~scorematch.experiments.restoration.colour_model.tune_weights` for the grey prior on each channel."""
+    return {str(lv): climb(lambda w, y=tuning_noisy(x, lv), lv=lv: mean_psnr(_per_channel(y, grey, lv / 256, w), x),
+                           COLOUR_WEIGHTS) for lv in COLOUR_LEVELS}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,12 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = {}
         for lv in COLOUR_LEVELS:
             y = tuning_noisy(x, lv)
-            w = recommended_weight("foe_5x5x24", lv / 256)
+            w = load_prior("foe_5x5x24").presets.denoising(lv / 256).weight
             rows[str(lv)] = {"noisy": mean_psnr(y, x), "grey_per_channel_weight": w,
-                             "grey_per_channel": mean_psnr(denoise(y, grey, sigma=lv / 256, weight=w), x),
+                             "grey_per_channel": mean_psnr(_per_channel(y, grey, lv / 256, w), x),
                              "cbm3d": mean_psnr(_cbm3d(y, lv / 256), x)}
         result["baselines"] = rows
-        result["grey_per_channel_tuned"] = tune_weights(grey, x)
+        result["grey_per_channel_tuned"] = _tune_per_channel(grey, x)
     if args.variant:
         recipe = replace(COLOUR_RECIPE, colour=args.variant, steps=args.steps, n_experts=args.experts,
                          kernel_size=args.kernel)

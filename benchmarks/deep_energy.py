@@ -5,9 +5,10 @@
 For every held-out image (:func:`scorematch.experiments.restoration.heldout_images`) and level of the stored
 held-out table (``docs/results/restoration/heldout.json``), the noisy image is drawn exactly as the experiment drew
 it (checked against the table's noisy PSNR) and denoised, in the same loop, by the deep energy as
-``scorematch denoise --model NAME`` does it (:func:`denoiser`: MAP with the field, weight, iterations and start
-its file recommends for the level, chosen on the tuning crops by ``benchmarks/deep_energy_map.py``; Tweedie's
-estimate for a file without them), by its Tweedie estimate (:func:`scorematch.tasks.tweedie_denoise`, one gradient evaluation) and by
+``scorematch denoise --model NAME`` does it (:func:`denoiser`: as its file's presets prescribe for the level, MAP
+with the field, weight, iterations and start chosen on the tuning crops by ``benchmarks/deep_energy_map.py``;
+Tweedie's estimate for a file without them), by its Tweedie estimate (:func:`scorematch.tasks.tweedie`, one gradient
+evaluation) and by
 BM3D (``bm3d`` package, ``sigma_psd`` = the true level); the bundled FoE's PSNR is the table's. Per level: means
 and the paired differences (mean, std of the mean, images where the first is higher). Then the time of the
 default denoiser and BM3D on the 512x512 Lena at 5, 15 and 25/256 (medians of 3, interleaved, after one warm-up).
@@ -36,9 +37,10 @@ from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.experiments.beyond.problems import colour_bm3d  # noqa: E402
 from scorematch.experiments.cache import git_state  # noqa: E402
 from scorematch.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
-from scorematch.pretrained import load_pretrained, recommended_denoiser, resolve  # noqa: E402
-from scorematch.tasks import psnr, tweedie_denoise  # noqa: E402
-from scorematch.tasks.recommended import recommended_denoise  # noqa: E402
+from scorematch.pretrained import resolve  # noqa: E402
+from scorematch.prior import ImagePrior, load_prior  # noqa: E402
+from scorematch.tasks import MAP, denoise, psnr, tweedie  # noqa: E402
+from scorematch.tasks.solvers import resolve as resolve_solver  # noqa: E402
 
 
 def bm3d_denoise(y: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -57,12 +59,12 @@ def paired(a: list[float], b: list[float]) -> dict[str, float]:
             "images_first_higher": sum(v > 0 for v in d)}
 
 
-def denoiser(name: str, model) -> "callable":
-    """``(y, sigma) -> x`` as ``scorematch denoise --model name`` runs it
-    (:func:`scorematch.tasks.recommended.recommended_denoise`): MAP with the field, weight, iterations and start
-    the file recommends (:func:`~scorematch.pretrained.recommended_denoiser`), else Tweedie's estimate."""
+def denoiser(prior: ImagePrior) -> "callable":
+    """``(y, sigma) -> x`` as ``scorematch denoise --model name`` runs it (:func:`scorematch.tasks.denoise` with the
+    prior :func:`~scorematch.prior.load_prior` reads): MAP with the field, weight, iterations and start its presets
+    give the level, else Tweedie's estimate."""
     def run(y: torch.Tensor, sigma: float) -> torch.Tensor:
-        return recommended_denoise(y, model, name, sigma=sigma)[0]
+        return denoise(y, prior, sigma=sigma)
 
     return run
 
@@ -91,10 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="the first N held-out images only")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args(argv)
-    model = load_pretrained(args.model).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    run = denoiser(args.model, model)
+    prior = load_prior(args.model)  # frozen, in eval mode
+    run = denoiser(prior)
     rows = json.loads(args.heldout.read_text())["result"]
     files = dict(heldout_images(args.limit))
     scores: dict[int, dict[str, list[float]]] = {}
@@ -106,10 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         if abs(psnr(y, x) - r["noisy"]) > 1e-6:
             raise SystemExit(f"{r['image']} at {r['level']}/256: not the experiment's noise draw")
         with torch.no_grad():
-            tweedie = psnr(tweedie_denoise(y, model, sigma=r["level"] / 256).clamp(0, 1), x)
+            tweedie_psnr = psnr(tweedie(y, prior, sigma=r["level"] / 256).clamp(0, 1), x)
         s = scores.setdefault(r["level"], {k: [] for k in ("deep_energy", "deep_energy_tweedie", "bm3d", "foe_5x5x24")})
         s["deep_energy"].append(psnr(run(y, r["level"] / 256).clamp(0, 1), x))
-        s["deep_energy_tweedie"].append(tweedie)
+        s["deep_energy_tweedie"].append(tweedie_psnr)
         s["bm3d"].append(psnr(bm3d_denoise(y, r["level"] / 256), x))
         s["foe_5x5x24"].append(r["foe_5x5x24"])
     state = git_state()
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             "deep_minus_bm3d": paired(s["deep_energy"], s["bm3d"]),
             "deep_minus_foe_5x5x24": paired(s["deep_energy"], s["foe_5x5x24"]),
             "deep_tweedie_minus_bm3d": paired(s["deep_energy_tweedie"], s["bm3d"])}
-    result["denoiser"] = "map" if recommended_denoiser(args.model, 0.05) is not None else "tweedie"
+    result["denoiser"] = "map" if isinstance(resolve_solver(prior, "denoise", 0.05, None), MAP) else "tweedie"
     result["timing_512_by_level"] = {str(lv): _timing(run, lv) for lv in (5, 15, 25)}
     result["timing_512"] = result["timing_512_by_level"]["5"]
     emit(result, args.out)

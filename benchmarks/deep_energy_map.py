@@ -3,20 +3,21 @@
     PYTHONPATH=src python benchmarks/deep_energy_map.py [--model deep_energy] [--starts tweedie]
         [--iters 5 10 20 30] [--ratios ...] [--weights ...] [--jobs 2] [--out F]
 
-MAP denoising with the field ``E_s`` of a noise-conditional energy at ``s = a * sigma``: ``argmin_x w E_s(x) +
-|x - y|^2 / (2 sigma^2)`` by :func:`scorematch.tasks.field_denoise` (L-BFGS, its stopping rule), for every first
-estimate of ``--starts`` (``smooth``: ``y`` smoothed a little; ``tweedie``: Tweedie's estimate), iteration budget of
-``--iters`` (0: the solver's default, :data:`scorematch.tasks.denoise.DENOISE_ITERS`), ``a`` of ``--ratios`` and
-``w`` of ``--weights`` (default :data:`RATIOS`, :data:`WEIGHTS`), at 5, 15 and 25/256, on the central 128x128 crops
-of the six tuning images (:data:`scorematch.experiments.restoration.TUNE_IMAGES`, the restoration experiment's noise
-draws; for a colour model the six colour tuning images, :func:`scorematch.datasets.colour_split`, with the beyond
-stage's tuning noise draws); beside, on the same noisy crops, the energy's Tweedie estimate and BM3D (colour BM3D
-for colour; and for colour what ``scorematch denoise`` runs by default, the grey
-:data:`~scorematch.pretrained.DEFAULT_COLOUR_DENOISER` on the opponent channels, as ``opponent``). Per level: every grid point's mean PSNR and the chosen one
-(:func:`choose`: the fewest iterations within :data:`TIE_DB` of the best PSNR), which
-``scripts/bundle_map_levels.py --denoise`` records in the model file as its ``denoise_map``. No held-out image is
-read. Each grid point's score is cached in ``--cache`` (keyed on the model file's hash), so a grid can be extended
-without recomputing the points it had.
+MAP denoising with the field ``E_s`` of a noise-conditional energy at ``s = a * sigma``:
+``argmin_x w E_s(x) + |x - y|^2 / (2 sigma^2)`` by :func:`scorematch.tasks.denoise` with ``MAP(level=s)`` (L-BFGS,
+its stopping rule), for every first estimate of ``--starts`` (``smooth``: ``y`` smoothed a little; ``tweedie``:
+Tweedie's estimate), iteration budget of ``--iters`` (0: the solver's default,
+:data:`scorematch.tasks.solvers.DEFAULT_ITERATIONS`), ``a`` of ``--ratios`` and ``w`` of ``--weights`` (default
+:data:`RATIOS`, :data:`WEIGHTS`), at 5, 15 and 25/256, on the central 128x128 crops of the six tuning images
+(:data:`scorematch.experiments.restoration.TUNE_IMAGES`, the restoration experiment's noise draws; for a colour
+model the six colour tuning images, :func:`scorematch.datasets.colour_split`, with the beyond stage's tuning noise
+draws); beside, on the same noisy crops, the energy's Tweedie estimate and BM3D (colour BM3D for colour; and for
+colour what ``scorematch denoise`` runs by default, the grey default colour prior
+(:data:`scorematch.prior.DEFAULT_PRIORS`) on the opponent channels with its presets, as ``opponent``). Per level:
+every grid point's mean PSNR and the chosen one (:func:`choose`: the fewest iterations within :data:`TIE_DB` of the
+best PSNR), which ``scripts/bundle_presets.py --denoise`` records in the model file as its denoising presets. No
+held-out image is read. Each grid point's score is cached in ``--cache`` (keyed on the model file's hash), so a grid
+can be extended without recomputing the points it had.
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ from scorematch.experiments.cache import git_state  # noqa: E402
 from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
 from scorematch.experiments.restoration.data import frozen, noise, noise_seed, tune_set  # noqa: E402
 from scorematch.parallel import map_jobs  # noqa: E402
-from scorematch.pretrained import DEFAULT_COLOUR_DENOISER, load_pretrained, resolve  # noqa: E402
-from scorematch.tasks import field_denoise, psnr, tweedie_denoise  # noqa: E402
-from scorematch.tasks._objective import channels_of  # noqa: E402
-from scorematch.tasks.recommended import recommended_denoise  # noqa: E402
-from scorematch.tasks.denoise import DENOISE_ITERS, FIELD_STARTS  # noqa: E402
+from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
+from scorematch.prior import DEFAULT_PRIORS, load_prior  # noqa: E402
+from scorematch.prior.presets import STARTS  # noqa: E402
+from scorematch.tasks import MAP, denoise, psnr, tweedie  # noqa: E402
+from scorematch.tasks.solvers import DEFAULT_ITERATIONS  # noqa: E402
+
+DENOISE_ITERS = DEFAULT_ITERATIONS["denoise"]
 
 LEVELS = (5, 15, 25)
 #: Levels of the field relative to the noise, ``s / sigma``.
@@ -75,18 +78,18 @@ def _score(job: tuple) -> float:
     ``bm3d`` or, for colour, ``opponent``)."""
     model_name, method, level, ratio, weight, start, iters = job
     model, sigma = frozen(load_pretrained(model_name)), level / 256
-    x, ys = _noisy(level, channels_of(model) == 3)
+    x, ys = _noisy(level, model.in_channels == 3)
     outs = []
     for y in ys:
         if method == "map":
-            outs.append(field_denoise(y, model, sigma=sigma, level=ratio * sigma, weight=weight, start=start,
-                                      n_iter=iters or None))
+            solver = MAP(level=ratio * sigma, weight=weight, iterations=iters or None,
+                         start="tweedie" if start == "tweedie" else None)  # None: the smoothed y
+            outs.append(denoise(y, model, sigma=sigma, solver=solver))
         elif method == "tweedie":
             with torch.no_grad():
-                outs.append(tweedie_denoise(y, model, sigma=sigma))
+                outs.append(tweedie(y, model, sigma=sigma))
         elif method == "opponent":
-            grey = frozen(load_pretrained(DEFAULT_COLOUR_DENOISER))
-            outs.append(recommended_denoise(y, grey, DEFAULT_COLOUR_DENOISER, sigma=sigma)[0])
+            outs.append(denoise(y, load_prior(DEFAULT_PRIORS[3]).to(dtype=y.dtype), sigma=sigma))
         else:
             outs.append(bm3d_denoise(y, sigma))
     return statistics.mean(psnr(o.clamp(0, 1), x[i : i + 1]) for i, o in enumerate(outs))
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (one torch thread each)")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     ap.add_argument("--cache", type=Path, default=ROOT / "runs" / "deep_energy_map")
-    ap.add_argument("--starts", nargs="+", choices=FIELD_STARTS, default=["tweedie"], help="first estimates")
+    ap.add_argument("--starts", nargs="+", choices=STARTS, default=["tweedie"], help="first estimates")
     ap.add_argument("--iters", nargs="+", type=int, default=[5, 10, 20, 30],
                     help=f"L-BFGS iteration budgets (0: the default, {DENOISE_ITERS})")
     ap.add_argument("--ratios", nargs="+", type=float, default=list(RATIOS), help="levels of the field / sigma")
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     jobs = [(args.model, "map", lv, a, w, s, n)
             for lv, a, w, s, n in itertools.product(LEVELS, args.ratios, args.weights, args.starts, args.iters)]
-    colour = channels_of(load_pretrained(args.model)) == 3
+    colour = load_pretrained(args.model).in_channels == 3
     others = ("tweedie", "bm3d", "opponent") if colour else ("tweedie", "bm3d")
     jobs += [(args.model, m, lv, 0.0, 0.0, "", 0) for lv in LEVELS for m in others]
     scores = map_jobs(_cached, [(*j, str(args.cache)) for j in jobs], jobs=args.jobs)

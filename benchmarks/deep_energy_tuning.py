@@ -4,7 +4,7 @@
 
 The whole 256x256 Set12 images of :data:`scorematch.experiments.restoration.TUNE_IMAGES` at 5, 15 and 25/256, one
 noise draw each (the restoration experiment's seeds), denoised by each model's Tweedie estimate
-(:func:`scorematch.tasks.tweedie_denoise`) and by BM3D (``bm3d`` package) in the same loop. Per level and model:
+(:func:`scorematch.tasks.tweedie`) and by BM3D (``bm3d`` package) in the same loop. Per level and model:
 the mean PSNR, each image's, and the paired difference to BM3D (mean, std of the mean). Choices between deep
 energies (architecture, patch size, training loss) are made on these numbers, never on the held-out images of
 ``benchmarks/deep_energy.py``.
@@ -31,7 +31,7 @@ from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
 from scorematch.experiments.restoration.data import noise, noise_seed  # noqa: E402
 from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
-from scorematch.tasks import psnr, tweedie_denoise  # noqa: E402
+from scorematch.tasks import psnr, tweedie  # noqa: E402
 
 LEVELS = (5, 15, 25)
 
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             y = noise(x, level, noise_seed(image, level, 0))
             for name, model in models.items():
                 with torch.no_grad():
-                    out = tweedie_denoise(y, model, sigma=level / 256)
+                    out = tweedie(y, model, sigma=level / 256)
                 scores[level][name].append(psnr(out.clamp(0, 1), x))
             scores[level]["bm3d"].append(psnr(bm3d_denoise(y, level / 256), x))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout

@@ -28,12 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import scorematch  # noqa: E402
 from _output import load_average  # noqa: E402
 from scorematch.cli.restore import parse_sigma  # noqa: E402
-from scorematch.pretrained import DEFAULT_PRIOR, resolve  # noqa: E402
-from scorematch.pretrained import recommended_weight  # noqa: E402
+from scorematch.pretrained import resolve  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.devices import reuse_freed_memory  # noqa: E402
-from scorematch.tasks import DEFAULT_BOUNDARY, denoise, psnr  # noqa: E402
-from scorematch.tasks import _objective  # noqa: E402
+from scorematch.prior import DEFAULT_BOUNDARY, DEFAULT_PRIORS, ImagePrior, load_prior  # noqa: E402
+from scorematch.prior import evaluation  # noqa: E402
+from scorematch.tasks import MAP, denoise, psnr  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--image", default="lena")
     ap.add_argument("--sigma", default="5/256")
-    ap.add_argument("--model", default=str(resolve(DEFAULT_PRIOR)))
+    ap.add_argument("--model", default=str(resolve(DEFAULT_PRIORS[1])))
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--float64", action="store_true", help="also time float64 (slower)")
     ap.add_argument("--profile", action="store_true", help="also print the torch profiler's top operators")
@@ -50,7 +50,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     reuse_freed_memory()  # as the restoration commands
     sigma = parse_sigma(args.sigma)
-    weight = recommended_weight(args.model, sigma)
+    preset = load_prior(args.model).presets.denoising(sigma)
+    weight = 1.0 if preset is None else preset.weight
     out = {"benchmark": "denoise_512", "threads": args.threads, "torch": torch.__version__,
            "machine": platform.processor() or platform.machine(), "image": args.image, "sigma": sigma,
            "weight": weight, "boundary": DEFAULT_BOUNDARY, "load_avg_1min": load_average(),
@@ -68,14 +69,14 @@ def main() -> None:
             counter["n"] = 0
             _sync(args.device)
             t0 = time.perf_counter()
-            x = denoise(y, prior, sigma=sigma, weight=weight)
+            x = denoise(y, prior, sigma=sigma, solver=MAP(weight=weight))
             _sync(args.device)
             times.append(time.perf_counter() - t0)
         n_eval = counter["n"]
         _sync(args.device)
         t0 = time.perf_counter()
         for _ in range(10):
-            _objective.image_energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY)
+            evaluation.energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY)
         _sync(args.device)
         t_eval = (time.perf_counter() - t0) / 10
         best = min(times)
@@ -95,7 +96,7 @@ def main() -> None:
             from torch.profiler import ProfilerActivity, profile
 
             with profile(activities=[ProfilerActivity.CPU]) as prof:
-                denoise(y, prior, sigma=sigma, weight=weight)
+                denoise(y, prior, sigma=sigma, solver=MAP(weight=weight))
             table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12)
             print(table, file=sys.stderr)
             out[name]["profile_top"] = [
@@ -122,16 +123,17 @@ def _gradient_pass(prior, y, rounds: int = 7) -> dict:
             "autograd_over_layers": round(med["autograd"] / med["layers"], 2), "rounds": rounds}
 
 
+_ENERGY_AND_GRAD = ImagePrior.energy_and_grad  # what the solvers' objective evaluates
+
+
 def _count_evaluations() -> dict:
     counter = {"n": 0}
-    original = _objective.image_energy_and_grad
 
-    def counted(*a, **k):
+    def counted(self, x):
         counter["n"] += 1
-        return original(*a, **k)
+        return _ENERGY_AND_GRAD(self, x)
 
-    solver = sys.modules["scorematch.tasks.restore"]  # the module (the package attribute is the function)
-    solver.image_energy_and_grad = counted
+    ImagePrior.energy_and_grad = counted
     return counter
 
 

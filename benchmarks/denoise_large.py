@@ -3,8 +3,10 @@
     PYTHONPATH=src python benchmarks/denoise_large.py [--size 4096] [--tile 512] [--iters 5] [--check 768]
         [--out docs/results/benchmarks/denoise_large_cpu.json]
 
-Runs ``denoise(..., tile=T)`` in a fresh subprocess (so its peak resident memory, ``ru_maxrss``, is its
-own) for the tiled solve of a ``size x size`` image and, for comparison, the untiled solve; and checks on
+Runs ``denoise(y, ImagePrior(energy, tile=T), ...)`` in a fresh subprocess (so its peak resident memory,
+``ru_maxrss``, is its own) for the tiled solve of a ``size x size`` image and, for comparison, the untiled solve
+(one tile of the whole image: without ``tile`` an ImagePrior tiles an image of more than
+:data:`~scorematch.prior.AUTO_TILE_PIXELS` pixels by itself); and checks on
 a ``check x check`` image that the tiled and untiled results agree (max abs difference). Peak memory does
 not depend on the number of iterations, so a few iterations suffice; seconds per iteration are reported.
 The JSON also records the torch version, the machine and its load average before and after (other processes
@@ -28,18 +30,20 @@ CHILD = r"""
 import json, resource, sys, time, torch
 sys.path.insert(0, {src!r})
 import scorematch
-from scorematch.pretrained import DEFAULT_PRIOR, resolve
-from scorematch.tasks import denoise
+from scorematch.pretrained import resolve
+from scorematch.prior import DEFAULT_PRIORS, ImagePrior
+from scorematch.tasks import MAP, denoise
 torch.set_num_threads({threads})
 size, tile, iters = {size}, {tile}, {iters}
-prior = scorematch.load(resolve(DEFAULT_PRIOR))
-for p in prior.parameters():
+energy = scorematch.load(resolve(DEFAULT_PRIORS[1]))
+for p in energy.parameters():
     p.requires_grad_(False)
+prior = ImagePrior(energy, tile=tile or size)  # untiled: one tile of the whole image
 g = torch.Generator().manual_seed(0)
 y = 0.5 + 0.1 * torch.randn(1, 1, size, size, generator=g)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
-x = denoise(y, prior, sigma=5 / 256, n_iter=iters, tile=tile)
+x = denoise(y, prior, sigma=5 / 256, solver=MAP(iterations=iters))
 dt = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"size": size, "tile": tile, "iters": iters, "seconds": dt,
@@ -68,19 +72,20 @@ def main() -> None:
     import torch
 
     import scorematch
-    from scorematch.pretrained import DEFAULT_PRIOR, resolve
-    from scorematch.tasks import denoise
+    from scorematch.pretrained import resolve
+    from scorematch.prior import DEFAULT_PRIORS, ImagePrior
+    from scorematch.tasks import MAP, denoise
 
     res = {"benchmark": "denoise_large", "threads": THREADS, "torch": torch.__version__,
            "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
            "load_avg_1min": round(os.getloadavg()[0], 2)}
-    prior = scorematch.load(resolve(DEFAULT_PRIOR)).double()
+    prior = scorematch.load(resolve(DEFAULT_PRIORS[1])).double()
     for p in prior.parameters():
         p.requires_grad_(False)
     y = 0.5 + 0.1 * torch.randn(1, 1, args.check, args.check, generator=torch.Generator().manual_seed(1),
                                 dtype=torch.float64)
-    a = denoise(y, prior, sigma=5 / 256, n_iter=40)
-    b = denoise(y, prior, sigma=5 / 256, n_iter=40, tile=args.tile // 2)
+    a = denoise(y, prior, sigma=5 / 256, solver=MAP(iterations=40))
+    b = denoise(y, ImagePrior(prior, tile=args.tile // 2), sigma=5 / 256, solver=MAP(iterations=40))
     res["equality_check"] = {"size": args.check, "tile": args.tile // 2, "iters": 40, "dtype": "float64",
                              "max_abs_diff": float((a - b).abs().max())}
     res["tiled"] = _child(args.size, args.tile, args.iters)

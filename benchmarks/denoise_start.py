@@ -2,14 +2,15 @@
 
     PYTHONPATH=src python benchmarks/denoise_start.py [--out F]
 
-The choices behind :data:`scorematch.tasks.operators.START_SMOOTHING`, :data:`scorematch.tasks.denoise.DENOISE_ITERS`
-and :data:`scorematch.tasks.denoise.DENOISE_RTOL`: the bundled ``foe_5x5x24`` at its model card's weights denoises
-the central 128x128 crops of the six tuning images (one noise draw per level, the restoration experiment's tuning
-draw) by the solvers' L-BFGS (:func:`scorematch.tasks.lbfgs.minimize`: memory 10, strong Wolfe) from ``y`` smoothed
-by a Gaussian of std ``factor * sigma`` pixels (factor 0: ``y`` itself), and records the mean PSNR every 10
-iterations up to 150 (``psnr``). ``rtol`` runs :func:`scorematch.tasks.denoise` itself (the default start and
-budget) with each relative-decrease tolerance of a grid: iterations, evaluations and mean PSNR, and the PSNR's
-difference from ``rtol = 0`` (all ``DENOISE_ITERS`` iterations). No reported image is used.
+The choices behind :data:`scorematch.tasks.operators.START_SMOOTHING`,
+:data:`scorematch.tasks.solvers.DEFAULT_ITERATIONS` (``"denoise"``) and
+:data:`scorematch.tasks.solvers.DENOISE_RTOL`: the bundled ``foe_5x5x24`` at its presets' weights denoises the
+central 128x128 crops of the six tuning images (one noise draw per level, the restoration experiment's tuning draw)
+by the solvers' L-BFGS (:func:`scorematch.tasks.lbfgs.minimize`: memory 10, strong Wolfe) from ``y`` smoothed by a
+Gaussian of std ``factor * sigma`` pixels (factor 0: ``y`` itself), and records the mean PSNR every 10 iterations up
+to 150 (``psnr``). ``rtol`` runs :func:`scorematch.tasks.denoise` itself (the default start and budget) with each
+relative-decrease tolerance of a grid: iterations, evaluations and mean PSNR, and the PSNR's difference from
+``rtol = 0`` (all ``DEFAULT_ITERATIONS["denoise"]`` iterations). No reported image is used.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ sys.path.insert(0, str(ROOT / "src"))
 from _output import emit, load_average  # noqa: E402
 from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
 from scorematch.experiments.restoration.data import frozen, mean_psnr, noise, noise_seed, tune_set  # noqa: E402
-from scorematch.pretrained import recommended_weight, resolve  # noqa: E402
+from scorematch.pretrained import resolve  # noqa: E402
+from scorematch.prior import ImagePrior, load_prior  # noqa: E402
 from scorematch.serialization import load  # noqa: E402
-from scorematch.tasks import Denoising, denoise, lbfgs, objective_and_grad  # noqa: E402
+from scorematch.tasks import MAP, Denoising, denoise, lbfgs, objective_and_grad  # noqa: E402
 from scorematch.tasks import operators  # noqa: E402
 
 LEVELS = (5, 15, 25)
@@ -60,8 +62,9 @@ def _trajectory(prior, x: torch.Tensor, y: torch.Tensor, sigma: float, weight: f
             out[str(record.n)] = round(mean_psnr(z, x), 3)
 
     record.n = 0
-    lbfgs.minimize(lambda z: objective_and_grad(z, y, op, prior, sigma=sigma, weight=weight), start, max_iter=ITERS,
-                   tol_grad=1e-6, tol_change=1e-12, callback=record)
+    image_prior = ImagePrior(prior)  # the default boundary rule, as denoise has it
+    lbfgs.minimize(lambda z: objective_and_grad(z, y, op, image_prior, sigma=sigma, weight=weight), start,
+                   max_iter=ITERS, tol_grad=1e-6, tol_change=1e-12, callback=record)
     return out
 
 
@@ -81,7 +84,7 @@ def _stopping(prior, x: torch.Tensor, y: torch.Tensor, sigma: float, weight: flo
     out = {}
     try:
         for rtol in RTOLS:
-            p = mean_psnr(denoise(y, prior, sigma=sigma, weight=weight, rtol=rtol), x)
+            p = mean_psnr(denoise(y, prior, sigma=sigma, solver=MAP(weight=weight, rtol=rtol)), x)
             out[f"{rtol:g}"] = {"iterations": counts.n_iter, "evaluations": counts.n_eval, "psnr": round(p, 4),
                                 "psnr_minus_rtol_0": round(p - out["0"]["psnr"], 4) if out else 0.0}
     finally:
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     for level in LEVELS:
         sigma = level / 256
         y = noise(x, level, noise_seed("tune", level, 0))
-        weight = recommended_weight(path, sigma)
+        weight = load_prior(path).presets.denoising(sigma).weight
         result["psnr"][str(level)] = {"weight": weight, **{
             f"{factor:g}": _trajectory(prior, x, y, sigma, weight, factor) for factor in FACTORS}}
         result["rtol"][str(level)] = _stopping(prior, x, y, sigma, weight)

@@ -39,12 +39,12 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit, load_average  # noqa: E402
 from scorematch.cli.restore import parse_sigma  # noqa: E402
-from scorematch.pretrained import DEFAULT_PRIOR, resolve  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.devices import reuse_freed_memory  # noqa: E402
-from scorematch.pretrained import load_pretrained, recommended_weight  # noqa: E402
-from scorematch.tasks import DEFAULT_BOUNDARY, denoise, psnr  # noqa: E402
-from scorematch.tasks._objective import image_energy_and_grad, support_of  # noqa: E402
+from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
+from scorematch.prior import DEFAULT_BOUNDARY, DEFAULT_PRIORS, load_prior  # noqa: E402
+from scorematch.prior.evaluation import energy_and_grad  # noqa: E402
+from scorematch.tasks import MAP, denoise, psnr  # noqa: E402
 
 
 def _timed(fn) -> tuple[float, object]:
@@ -70,7 +70,7 @@ EVALUATION = """
 import statistics, sys, time, torch
 from scorematch.devices import reuse_freed_memory
 from scorematch.pretrained import load_pretrained
-from scorematch.tasks._objective import image_energy_and_grad
+from scorematch.prior.evaluation import energy_and_grad
 if sys.argv[1] == "reuse":
     reuse_freed_memory()
 prior = load_pretrained("foe_5x5x24").float()
@@ -78,7 +78,7 @@ y = torch.rand(1, 1, 512, 512, generator=torch.Generator().manual_seed(0))
 times = []
 for _ in range(6):
     t0 = time.perf_counter()
-    image_energy_and_grad(prior, y, boundary="replicate")
+    energy_and_grad(prior, y, boundary="replicate")
     times.append(time.perf_counter() - t0)
 print(statistics.median(times[1:]))
 """
@@ -121,13 +121,13 @@ def _prior_gflops(prior, y: torch.Tensor, repeats: int = 5) -> dict[str, float]:
     """Achieved GFLOP/s of one energy-and-gradient evaluation: the FLOP it executes (the layers one by one:
     whitening, then the learned filters) and, for comparison, those of the equivalent composed filter bank
     (``experts x support^2`` per pixel, forward and transposed)."""
-    support = support_of(prior)
+    support = prior.support
     pad = support - 1
     height, width = y.shape[-2] + pad, y.shape[-1] + pad
     executed = _executed_flop(prior, height, width)
     composed = 2 * 2 * prior.alpha.numel() * support**2 * height * width
-    image_energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY)  # warm up
-    best = min(_timed(lambda: image_energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY))[0] for _ in range(repeats))
+    energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY)  # warm up
+    best = min(_timed(lambda: energy_and_grad(prior, y, boundary=DEFAULT_BOUNDARY))[0] for _ in range(repeats))
     return {"seconds": round(best, 4), "gflop_executed": round(executed / 1e9, 3),
             "gflops": round(executed / best / 1e9, 1), "gflop_composed_bank": round(composed / 1e9, 3),
             "gflops_composed_bank": round(composed / best / 1e9, 1)}
@@ -144,10 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     sigma = parse_sigma(args.sigma)
     clean = read_image(data_dir() / "set12" / f"{args.image}.png", dtype=torch.float32)
     y = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
-    prior = load_pretrained(resolve(DEFAULT_PRIOR)).float().eval()
+    prior = load_pretrained(resolve(DEFAULT_PRIORS[1])).float().eval()
     for p in prior.parameters():
         p.requires_grad_(False)
-    weight = recommended_weight(resolve(DEFAULT_PRIOR), sigma)
+    weight = load_prior(DEFAULT_PRIORS[1]).presets.denoising(sigma).weight
     result = {"benchmark": "denoise_vs_bm3d", "image": args.image, "shape": list(clean.shape), "sigma": sigma,
               "weight": weight, "torch": torch.__version__, "threads": torch.get_num_threads(),
               "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             t, _ = _timed(lambda: _cli(noisy, out, args.sigma))
             times["cli"].append(t)
-            t, x = _timed(lambda: denoise(y[None, None], prior, sigma=sigma, weight=weight))
+            t, x = _timed(lambda: denoise(y[None, None], prior, sigma=sigma, solver=MAP(weight=weight)))
             times["library"].append(t)
             t, b = _timed(lambda: _bm3d(y.double().numpy(), sigma))
             times["bm3d"].append(t)

@@ -21,8 +21,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from scorematch.experiments import restoration as R  # noqa: E402
-from scorematch.pretrained import load_pretrained, recommended_weight, resolve  # noqa: E402
-from scorematch.tasks import Downsample, denoise, psnr, superresolve  # noqa: E402
+from scorematch.pretrained import load_pretrained  # noqa: E402
+from scorematch.prior import load_prior  # noqa: E402
+from scorematch.tasks import MAP, Downsample, denoise, psnr, superresolve  # noqa: E402
 
 LEVELS = (1, 5, 15, 25)
 MODEL = "foe_5x5x24"
@@ -56,9 +57,9 @@ def main() -> None:
            "denoise": {}}
     for lv in LEVELS:
         y = R.data.noise(x, lv, R.data.noise_seed("float32_check", lv, 0))
-        w = recommended_weight(resolve(MODEL), lv / 256)
+        w = load_prior(MODEL).presets.denoising(lv / 256).weight
         out["denoise"][str(lv)] = {"weight": w, **_compare(
-            lambda dt: _mean_psnr(denoise(y.to(dt), _prior(dt), sigma=lv / 256, weight=w), x))}
+            lambda dt: _mean_psnr(denoise(y.to(dt), _prior(dt), sigma=lv / 256, solver=MAP(weight=w)), x))}
     low = Downsample(2).A(x)
     out["superres_2x"] = _compare(lambda dt: _mean_psnr(superresolve(low.to(dt), _prior(dt)), x))
     diffs = [r["float32_minus_float64_db"] for r in out["denoise"].values()] + [out["superres_2x"]["float32_minus_float64_db"]]

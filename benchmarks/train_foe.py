@@ -39,14 +39,14 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _output import cpu_model, emit, load_average  # noqa: E402
 
-from scorematch import load_info  # noqa: E402
 from scorematch.datasets import load_images, split_images  # noqa: E402
 from scorematch.estimators import score_matching_loss  # noqa: E402
 from scorematch.experiments.cache import git_state  # noqa: E402
 from scorematch.experiments.restoration import RECIPE  # noqa: E402
 from scorematch.experiments.restoration.data import frozen, tune_set  # noqa: E402
 from scorematch.experiments.restoration.tuning import weight_curve  # noqa: E402
-from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
+from scorematch.pretrained import load_pretrained  # noqa: E402
+from scorematch.prior import load_prior  # noqa: E402
 from scorematch.priors import FoERecipe, train_image_foe, training_patches  # noqa: E402
 from scorematch.train import fit  # noqa: E402
 
@@ -72,7 +72,7 @@ print(json.dumps({"train_seconds_total": time.perf_counter() - t0, "recipe": REC
 def card_quality(prior) -> dict[str, dict[str, float]]:
     """Mean tuning-crop PSNR of ``prior`` and of the bundled :data:`MODEL` per noise level (1/256) at the bundled
     model's prior weights, and their difference."""
-    weights = load_info(resolve(MODEL))["extra"]["prior_weights"]
+    weights = {str(round(s * 256)): p.weight for s, p in load_prior(MODEL).presets.denoise.items()}
     x, bundled = tune_set(128), frozen(load_pretrained(MODEL))
     trained = frozen(prior.cpu())
     out = {}

@@ -8,7 +8,7 @@ On the central 128x128 crops of the six tuning images (the restoration experimen
 gradients folded back onto the edge pixels they copy: MAP's objective gradient, and Tweedie's before it took the
 context rule), ``valid`` (the windows inside the image only) and ``context`` for each extension rule (the image
 extended by ``support - 1`` pixels as context, the gradient at the image's own pixels:
-:func:`scorematch.tasks._objective.context_grad`, which :func:`scorematch.tasks.tweedie_denoise` takes); and the
+:func:`scorematch.prior.evaluation.context_grad`, which :func:`scorematch.tasks.tweedie` takes); and the
 mean squared error of ``fold`` on the image's outermost rows and columns against the rest, which shows where the
 difference lies.
 """
@@ -32,7 +32,7 @@ from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
 from scorematch.experiments.restoration.data import frozen, noise, noise_seed, tune_set  # noqa: E402
 from scorematch.pretrained import load_pretrained  # noqa: E402
 from scorematch.tasks import psnr  # noqa: E402
-from scorematch.tasks._objective import context_grad, image_energy_and_grad  # noqa: E402
+from scorematch.prior.evaluation import context_grad, energy_and_grad  # noqa: E402
 
 LEVELS, CROP, RULES = (5, 15, 25), 128, ("replicate", "symmetric", "reflect")
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, name in enumerate(TUNE_IMAGES):
             y = noise(x[i : i + 1], lv, noise_seed(name, lv, 0))
             with torch.no_grad():
-                grads = {"fold": image_energy_and_grad(field, y, boundary="replicate")[1],
+                grads = {"fold": energy_and_grad(field, y, boundary="replicate")[1],
                          "valid": context_grad(field, y, boundary="valid"),
                          **{f"context_{rule}": context_grad(field, y, boundary=rule) for rule in RULES}}
             for key, g in grads.items():

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "src"))  # this checkout's package: its restoratio
 from scorematch.experiments import mnist, patches, restoration, shootout  # noqa: E402
 from scorematch.experiments.beyond import settings as beyond_settings  # noqa: E402
 from scorematch.experiments.compare import TIE_SIGMAS, describe, is_tie, paired_difference, std_of_mean  # noqa: E402
-from scorematch.pretrained import DEFAULT_COLOUR_DENOISER  # noqa: E402
+from scorematch.prior import DEFAULT_PRIORS  # noqa: E402
 
 WIDTH = 115  # the README's line length; tables are not wrapped
 BLOCK = re.compile(r"(<!-- results:([\w-]+) -->\n)(.*?)(<!-- /results:\2 -->)", flags=re.S)
@@ -629,7 +629,7 @@ def _colour_denoise(results: Path) -> str:
         f"Colour denoising (`scorematch reproduce beyond`): {n} held-out BSDS300 colour images ({c['colour_crop']}x"
         f"{c['colour_crop']} central crops), noise i.i.d. per pixel and channel; the bundled colour prior, and each "
         "grey prior on the luminance and two opponent channels at their own noise levels (what `scorematch denoise "
-        f"--model NAME` does with a colour image; `{DEFAULT_COLOUR_DENOISER}` there is its default), against the grey prior applied to each RGB channel (at its card's "
+        f"--model NAME` does with a colour image; `{DEFAULT_PRIORS[3]}` there is its default), against the grey prior applied to each RGB channel (at its card's "
         "weights), colour BM3D (`bm3d.bm3d_rgb`) and colour TV (weight per level chosen on the colour tuning crops); "
         "mean PSNR (dB), then ours minus each, paired over the images (mean ± std of the mean).", "",
         _table(["noise", "noisy", *names], rows), "",

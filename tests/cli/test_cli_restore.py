@@ -2,6 +2,7 @@
 errors; the CLI's message for a missing optional dependency."""
 
 import json
+import re
 import sys
 
 import numpy as np
@@ -12,9 +13,21 @@ from PIL import Image
 from scorematch.cli import main, reproduce
 from scorematch.cli.restore import NOISY_RANGE, parse_sigma, read_input
 from scorematch.datasets import data_dir, read_image, write_image
-from scorematch.pretrained import (DEFAULT_COLOUR_DENOISER, DEFAULT_COLOUR_PRIOR, default_prior, recommended_denoiser,
-                                  recommended_weight)
-from scorematch.tasks.colour import OPPONENT_SCALES
+from scorematch.prior import DEFAULT_PRIORS, default_prior, load_prior
+from scorematch.tasks.colour import opponent_denoise
+
+#: The bundled colour FoE (a colour prior, given with --model).
+COLOUR_PRIOR = "foe_colour_5x5x24"
+
+
+#: The progress lines of one file on stderr when it is not a terminal: ``<file>: 48x48 grey, restoring...`` and
+#: ``wrote <file> in <t> s``.
+PROGRESS = re.compile(r"scorematch \w+: (.+: \d+x\d+ (grey|colour), restoring with .+\.\.\.|wrote .+ in [0-9.]+ s)")
+
+
+def _messages(err: str) -> list[str]:
+    """The lines on stderr other than the progress lines (:data:`PROGRESS`): notes and errors."""
+    return [line for line in err.splitlines() if not PROGRESS.fullmatch(line)]
 
 
 @pytest.mark.parametrize("text, value", [("5/256", 5 / 256), ("0.0195", 0.0195), (" 15 / 256 ", 15 / 256), ("1e-2", 0.01)])
@@ -71,7 +84,7 @@ def test_superres_cli(tmp_path, clean, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["denoise", "{d}/missing.png", "-o", "{d}/o.png", "--sigma", "5/256"], "not found"),
+        (["denoise", "{d}/missing.png", "-o", "{d}/o.png", "--sigma", "5/256"], "no such file"),
         (["denoise", "{d}/bad.png", "-o", "{d}/o.png", "--sigma", "5/256"], "not a readable image"),
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "five"], "sigma"),
         (["denoise", "{clean}", "-o", "{d}/o.xyz", "--sigma", "5/256", "--iters", "2"], "extension"),
@@ -102,8 +115,8 @@ def test_cli_errors_are_one_line_exit_2_and_write_nothing(tmp_path, clean, capsy
     np.save(tmp_path / "n65535.npy", np.linspace(0, 65535, 400).reshape(20, 20))
     argv = [a.format(d=tmp_path, clean=clean[0]) for a in argv]
     assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and message in err
+    err = _messages(capsys.readouterr().err)
+    assert len(err) == 1 and message in err[0]
     assert not list(tmp_path.glob("o.*"))
 
 
@@ -208,51 +221,56 @@ def _colour_pair(tmp_path):
     np.save(tmp_path / "ref.npy", clean.permute(1, 2, 0).numpy())
 
 
-def test_colour_input_uses_the_colour_prior_and_keeps_its_colour(tmp_path, capsys):
-    """A colour image is restored by the bundled colour prior (named in the JSON report, no note) and written in
-    colour; an RGB file of gray content is read as gray and restored by the grey prior."""
+def test_colour_input_with_a_colour_prior_keeps_its_colour(tmp_path, capsys):
+    """A colour image is restored by the colour prior --model names (named in the JSON report, no note) and written
+    in colour; an RGB file of gray content is read as gray and restored by the grey prior."""
     _colour_pair(tmp_path)
     assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.03",
-                 "--iters", "30", "--reference", str(tmp_path / "ref.npy"), "--model", DEFAULT_COLOUR_PRIOR]) == 0
+                 "--iters", "30", "--reference", str(tmp_path / "ref.npy"), "--model", COLOUR_PRIOR]) == 0
     captured = capsys.readouterr()
-    assert captured.err == ""
+    assert _messages(captured.err) == []
     out = json.loads(captured.out.strip().splitlines()[-1])
-    assert out["model"] == DEFAULT_COLOUR_PRIOR and out["psnr"] > out["psnr_input"] + 1.0
-    assert out["weight"] == recommended_weight(DEFAULT_COLOUR_PRIOR, 0.03)
+    assert out["model"] == COLOUR_PRIOR and out["psnr"] > out["psnr_input"] + 1.0
+    assert out["solver"]["weight"] == load_prior(COLOUR_PRIOR).presets.denoising(0.03).weight
+    assert out["solver"]["method"] == "map" and out["solver"]["iterations"] == 30
     assert Image.open(tmp_path / "o.png").mode == "RGB"
     grey = np.repeat(np.asarray(Image.open(tmp_path / "IN.png"))[..., :1], 3, axis=2)
     Image.fromarray(grey).save(tmp_path / "grey_rgb.png")  # an RGB file of gray content
     assert main(["superres", str(tmp_path / "grey_rgb.png"), "-o", str(tmp_path / "s.png"), "--iters", "2"]) == 0
-    assert capsys.readouterr().err == ""
+    assert _messages(capsys.readouterr().err) == []
     assert Image.open(tmp_path / "s.png").mode == "L"
 
 
 def test_colour_denoising_defaults_to_the_deep_energy_on_the_opponent_channels(tmp_path, capsys):
-    """Without --model a colour image is denoised by DEFAULT_COLOUR_DENOISER on its luminance and opponent channels
-    (each channel's MAP settings in the JSON, no note: --help says so)."""
+    """Without --model a colour image is denoised by the default colour prior, the grey deep energy, on its luminance
+    and opponent channels, each at its own noise level with its presets (no note: --help says so)."""
     _colour_pair(tmp_path)
     assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.03",
                  "--reference", str(tmp_path / "ref.npy")]) == 0
     captured = capsys.readouterr()
-    assert captured.err == ""
+    assert _messages(captured.err) == []
     out = json.loads(captured.out.strip().splitlines()[-1])
-    assert out["model"] == DEFAULT_COLOUR_DENOISER == "deep_energy" and out["colour"] == "opponent"
-    sigmas = [0.03 * s for s in OPPONENT_SCALES]
-    assert [c["level"] for c in out["channels"]] == [recommended_denoiser("deep_energy", s).level for s in sigmas]
+    assert out["model"] == DEFAULT_PRIORS[3] == "deep_energy" and out["colour"] == "opponent"
     assert out["psnr"] > out["psnr_input"] + 3.0 and Image.open(tmp_path / "o.png").mode == "RGB"
-    assert default_prior(3, "deblur") == default_prior(3, "inpaint") == DEFAULT_COLOUR_PRIOR
-    assert default_prior(1, "denoise") == "foe_5x5x24"
+    from scorematch.tasks import denoise
+
+    prior = load_prior("deep_energy")
+    y = torch.from_numpy(np.asarray(Image.open(tmp_path / "IN.png")) / 255.0).permute(2, 0, 1)[None].float()
+    expected = opponent_denoise(y, 0.03, lambda z, s: denoise(z, prior, sigma=s))  # each channel at its level
+    levels = np.round(expected[0].permute(1, 2, 0).clamp(0, 1).double().numpy() * 255)
+    assert np.abs(np.asarray(Image.open(tmp_path / "o.png")).astype(float) - levels).max() <= 1
+    assert default_prior(3).name == DEFAULT_PRIORS[3] and default_prior(1).name == DEFAULT_PRIORS[1] == "foe_5x5x24"
 
 
 @pytest.mark.parametrize("command", ["deblur", "inpaint", "superres"])
-def test_every_restoration_command_takes_colour_input_with_the_colour_prior(tmp_path, capsys, command):
+def test_every_restoration_command_takes_colour_input_with_the_default_colour_prior(tmp_path, capsys, command):
     _colour_pair(tmp_path)
     extra = {"deblur": ["--kernel", str(tmp_path / "k.npy"), "--sigma", "0.01"],
              "inpaint": ["--mask", str(tmp_path / "m.npy")], "superres": []}[command]
     np.save(tmp_path / "k.npy", np.ones((3, 3)) / 9)
     np.save(tmp_path / "m.npy", (np.arange(48 * 48).reshape(48, 48) % 3 != 0).astype(np.float64))
     assert main([command, str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--iters", "3", *extra]) == 0
-    assert capsys.readouterr().err == ""
+    assert _messages(capsys.readouterr().err) == []
     out = Image.open(tmp_path / "o.png")
     assert out.mode == "RGB" and out.size == ((96, 96) if command == "superres" else (48, 48))
 
@@ -262,22 +280,22 @@ def test_the_grey_prior_on_colour_input_denoises_the_opponent_channels_with_one_
     assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.03",
                  "--iters", "30", "--model", "foe_5x5x24", "--reference", str(tmp_path / "ref.npy")]) == 0
     captured = capsys.readouterr()
-    assert captured.err.splitlines() == [
+    assert _messages(captured.err) == [
         f"scorematch denoise: note: {tmp_path / 'IN.png'} is a colour image; the grey prior restores its luminance "
         "and two opponent-colour channels, each at its own noise level (the output keeps the colour)"
     ]
     out = json.loads(captured.out.strip().splitlines()[-1])
     assert out["model"] == "foe_5x5x24" and out["psnr"] > out["psnr_input"] + 1.0
-    assert out["colour"] == "opponent" and len(out["channels"]) == 3
+    assert out["colour"] == "opponent" and set(out) == {"model", "sigma", "colour", "psnr", "psnr_input"}
     assert Image.open(tmp_path / "o.png").mode == "RGB"
 
 
 def test_the_colour_prior_refuses_a_grey_image_before_any_work(tmp_path, capsys):
     Image.fromarray(np.full((24, 24), 120, dtype=np.uint8)).save(tmp_path / "IN.png")
     assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.02",
-                 "--model", DEFAULT_COLOUR_PRIOR]) == 2
+                 "--model", COLOUR_PRIOR]) == 2
     err = capsys.readouterr().err
-    assert (f"--model {DEFAULT_COLOUR_PRIOR}: the prior (ColourFoE) takes colour (3-channel) images, the input is "
+    assert (f"--model {COLOUR_PRIOR}: the prior (ColourFoE) takes colour (3-channel) images, the input is "
             "a grey image; use a grey prior such as foe_5x5x24") in err
     assert not (tmp_path / "o.png").exists()
 
@@ -367,9 +385,9 @@ def test_inpaint_cli_keeps_the_known_pixels(tmp_path, clean, capsys):
 
 
 def test_inpaint_and_superres_with_deep_energy_use_its_tuned_level(tmp_path, clean, capsys):
-    """A noise-conditional model serves as the MAP prior ``E_s`` at the level its file recommends for the task."""
-    from scorematch.pretrained import load_pretrained, recommended_level
-    from scorematch.tasks import Inpaint, restore
+    """A noise-conditional model serves as the MAP prior ``E_s`` at the level its file's presets give the task."""
+    from scorematch.pretrained import load_pretrained
+    from scorematch.tasks import MAP, Inpaint, restore
 
     path, im = clean
     mask = np.random.default_rng(1).random(im.shape) > 0.5
@@ -377,38 +395,41 @@ def test_inpaint_and_superres_with_deep_energy_use_its_tuned_level(tmp_path, cle
     np.save(tmp_path / "holes.npy", im.numpy() * mask)
     assert main(["inpaint", str(tmp_path / "holes.npy"), "--mask", str(tmp_path / "mask.npy"), "-o",
                  str(tmp_path / "out.npy"), "--model", "deep_energy", "--iters", "5", "--reference", str(path)]) == 0
-    level = recommended_level("deep_energy", "inpaint")
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["level"] == level
+    presets = load_prior("deep_energy").presets
+    level = presets.task("inpaint").level
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["solver"]["level"] == level
     energy = load_pretrained("deep_energy").float()
     y = torch.from_numpy(im.numpy() * mask).float()[None, None]
-    expected = restore(y, Inpaint(torch.from_numpy(mask).float()), energy.at(level), sigma=0.0, n_iter=5)
+    expected = restore(y, Inpaint(torch.from_numpy(mask).float()), energy.at(level), sigma=0.0,
+                       solver=MAP(iterations=5))
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected[0, 0].double().numpy(), atol=1e-6)
     np.save(tmp_path / "small.npy", im.numpy()[::2, ::2])
     assert main(["superres", str(tmp_path / "small.npy"), "-o", str(tmp_path / "big.npy"), "--factor", "2",
                  "--iters", "2", "--model", "deep_energy", "--reference", str(path)]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["level"] == recommended_level(
-        "deep_energy", "superres_2x")
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["solver"]["level"] == presets.task(
+        "superres_2x").level
 
 
 def test_denoise_with_deep_energy_is_map_with_its_recommended_field(tmp_path, clean, capsys):
-    from scorematch.pretrained import load_pretrained, recommended_denoiser
-    from scorematch.tasks import field_denoise
+    from scorematch.pretrained import load_pretrained
+    from scorematch.tasks import MAP, denoise
 
     path, im = clean
     noisy = im.numpy() + (15 / 256) * np.random.default_rng(0).standard_normal(im.shape)
     np.save(tmp_path / "noisy.npy", noisy)
     argv = ["denoise", str(tmp_path / "noisy.npy"), "--sigma", "15/256", "--model", "deep_energy", "--reference",
-            str(path), "--iters", "5"]
-    assert main([*argv, "-o", str(tmp_path / "map.npy")]) == 0
-    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    level, weight, _, start = recommended_denoiser("deep_energy", 15 / 256)
-    assert (out["method"], out["level"], out["weight"], out["start"]) == ("lbfgs", level, weight, start)
+            str(path)]
+    assert main([*argv, "-o", str(tmp_path / "map.npy"), "--iters", "5"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["solver"]
+    preset = load_prior("deep_energy").presets.denoising(15 / 256)
+    level, weight, start = preset.level_ratio * 15 / 256, preset.weight, preset.start
+    assert (out["method"], out["level"], out["weight"], out["start"]) == ("map", level, weight, start)
     y = torch.from_numpy(noisy).float()[None, None]
-    expected = field_denoise(y, load_pretrained("deep_energy").float(), sigma=15 / 256, level=level, weight=weight,
-                             n_iter=5, start=start)
+    expected = denoise(y, load_pretrained("deep_energy").float(), sigma=15 / 256,
+                       solver=MAP(level=level, weight=weight, iterations=5, start=start))
     np.testing.assert_allclose(np.load(tmp_path / "map.npy"), expected[0, 0].double().numpy(), atol=1e-6)
     assert main([*argv, "-o", str(tmp_path / "t.npy"), "--method", "tweedie"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["method"] == "tweedie"
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["solver"]["method"] == "tweedie"
 
 
 def test_superres_cli_factor_3(tmp_path, clean):
@@ -420,7 +441,7 @@ def test_superres_cli_factor_3(tmp_path, clean):
 def test_denoise_cli_with_a_noise_conditional_model_uses_tweedie(tmp_path, clean, capsys):
     from scorematch import save
     from scorematch.energies import DeepEnergy
-    from scorematch.tasks import tweedie_denoise
+    from scorematch.tasks import tweedie
 
     path, im = clean
     model = DeepEnergy(4, 2, 3, generator=torch.Generator().manual_seed(0))
@@ -430,10 +451,10 @@ def test_denoise_cli_with_a_noise_conditional_model_uses_tweedie(tmp_path, clean
     argv = ["denoise", str(tmp_path / "noisy.npy"), "-o", str(tmp_path / "out.npy"), "--sigma", "0.05",
             "--model", str(tmp_path / "deep.safetensors"), "--reference", str(path)]
     assert main(argv) == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["solver"]
     assert report["method"] == "tweedie" and "weight" not in report
     with torch.no_grad():
-        expected = tweedie_denoise(noisy[None, None].float(), model, sigma=0.05)[0, 0]
+        expected = tweedie(noisy[None, None].float(), model, sigma=0.05)[0, 0]
     torch.testing.assert_close(torch.from_numpy(np.load(tmp_path / "out.npy")).float(), expected)
-    assert main(argv + ["--method", "lbfgs", "--iters", "3"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["method"] == "lbfgs"
+    assert main(argv + ["--method", "map", "--iters", "3"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["solver"]["method"] == "map"

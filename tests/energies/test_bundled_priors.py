@@ -9,11 +9,13 @@ import pytest
 import torch
 
 from scorematch.cli import main
-from scorematch.pretrained import recommended_weight
 from scorematch.datasets import data_dir, read_image
 from scorematch.energies import ImageFoE
-from scorematch.pretrained import available, load_pretrained, resolve
+from scorematch.pretrained import available, load_pretrained
+from scorematch.prior import DenoisePreset, Presets, TaskPreset, load_prior
 from scorematch.serialization import load_info
+from scorematch.tasks import MAP, Tweedie
+from scorematch.tasks.solvers import resolve as resolve_solver
 
 
 @pytest.mark.parametrize("name, k, m", [("foe_5x5x24", 5, 24), ("foe_8x8x64", 8, 64)])
@@ -24,8 +26,11 @@ def test_bundled_foe_is_an_image_prior_with_its_recipe_and_weights(name, k, m):
     assert extra["card"] is not None and extra["energy"] == "ImageFoE"
     info = load_info(extra["path"])["extra"]
     assert info["recipe"]["kernel_size"] == k and info["recipe"]["n_experts"] == m
-    assert set(info["prior_weights"]) == {"1", "5", "15", "25"}
-    assert recommended_weight(name, 5 / 256) == info["prior_weights"]["5"]
+    weights = {round(entry["sigma"] * 256): entry["weight"] for entry in info["presets"]["denoise"]}
+    assert set(weights) == {1, 5, 15, 25}
+    presets = load_prior(name).presets
+    assert set(presets.denoise) == {lv / 256 for lv in (1, 5, 15, 25)}
+    assert presets.denoising(5 / 256).weight == weights[5]
 
 
 def test_foe_card_quotes_the_training_benchmark_and_names_the_files_recipe():
@@ -118,11 +123,12 @@ def test_bundled_deep_energy_denoises_by_its_conditioning_and_its_card_quotes_th
         for key in ("deep_minus_bm3d", "deep_minus_foe_5x5x24"):
             assert f"{row[key]['mean']:+.3f}" in card or f"{row[key]['mean']:.3f}" in card, (level, key)
     chosen = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_map.json").read_text())
-    recorded = load_info(resolve("deep_energy"))["extra"]["denoise_map"]
+    recorded = load_prior("deep_energy").presets.denoise
     for level, row in chosen["levels"].items():
         best = row["best"]
         assert f"{best['psnr']:.3f}" in card and f"{row['bm3d']:.3f}" in card, level
-        assert recorded[level] == {k: best[k] for k in ("level_ratio", "weight", "iterations", "start")}, level
+        assert recorded[int(level) / 256] == DenoisePreset(**{k: best[k] for k in ("level_ratio", "weight",
+                                                                                    "iterations", "start")}), level
     earlier = json.loads((root / "docs" / "results" / "benchmarks" / "deep_energy_map_be05735.json").read_text())
     for level, row in earlier["levels"].items():  # the card's sentence on the earlier choice, from today's start
         setting = {k: row["best"][k] for k in ("level_ratio", "weight", "iterations", "start")}
@@ -139,44 +145,49 @@ def test_bundled_deep_energy_denoises_by_its_conditioning_and_its_card_quotes_th
     assert main(["denoise", str(tmp_path / "noisy.npy"), "-o", str(tmp_path / "out.npy"), "--sigma", "15/256",
                  "--model", "deep_energy", "--reference", str(tmp_path / "clean.npy")]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert out["method"] == "lbfgs" and "level" in out and out["psnr"] > out["psnr_input"] + 3  # its MAP denoiser
+    assert out["solver"]["method"] == "map" and "level" in out["solver"]  # its MAP denoiser
+    assert out["psnr"] > out["psnr_input"] + 3
 
 
-def test_recommended_level_reads_the_map_levels_and_takes_the_nearest_factor(tmp_path):
+def test_task_presets_give_the_level_and_take_the_nearest_factor(tmp_path):
     from scorematch.energies import DeepEnergy
-    from scorematch.pretrained import recommended_level
     from scorematch.serialization import save
 
-    path = save(DeepEnergy(2, 1), tmp_path / "m.safetensors",
-                metadata={"map_levels": {"deblur": 8, "inpaint": 3, "superres_3x": 5, "superres_4x": 8}})
-    assert recommended_level(path, "deblur") == 8 / 256 and recommended_level(path, "inpaint") == 3 / 256
-    assert recommended_level(path, "superres_2x") == 5 / 256  # the nearest tuned factor, 3
-    assert recommended_level(path, "superres_8x") == 8 / 256
-    assert recommended_level(path, "denoise") is None
-    assert recommended_level(save(DeepEnergy(2, 1), tmp_path / "bare.safetensors"), "deblur") is None
+    tasks = {"deblur": 8, "inpaint": 3, "superres_3x": 5, "superres_4x": 8}
+    presets = Presets(tasks={k: TaskPreset(level=lv / 256) for k, lv in tasks.items()})
+    path = save(DeepEnergy(2, 1), tmp_path / "m.safetensors", metadata={"presets": presets.to_json()})
+    loaded = load_prior(path).presets
+    assert loaded.task("deblur").level == 8 / 256 and loaded.task("inpaint").level == 3 / 256
+    assert loaded.task("superres_2x").level == 5 / 256  # the nearest tuned factor, 3
+    assert loaded.task("superres_8x").level == 8 / 256
+    assert loaded.task("denoise") is None
+    assert load_prior(save(DeepEnergy(2, 1), tmp_path / "bare.safetensors")).presets.task("deblur") is None
 
 
 def test_the_bundled_deep_energy_recommends_a_tuned_level_per_inverse_problem():
-    from scorematch.pretrained import recommended_level
-
-    levels = load_info(available_path("deep_energy"))["extra"]["map_levels"]
-    assert set(levels) == {"deblur", "inpaint", "superres_2x", "superres_3x", "superres_4x"}
-    for task, level in levels.items():
-        assert recommended_level("deep_energy", task) == level / 256
+    tasks = load_info(available_path("deep_energy"))["extra"]["presets"]["tasks"]
+    assert set(tasks) == {"deblur", "inpaint", "superres_2x", "superres_3x", "superres_4x"}
+    for task, entry in tasks.items():
+        assert entry["level"] > 0 and load_prior("deep_energy").presets.task(task).level == entry["level"]
 
 
 def available_path(name):
     return {m["name"]: m for m in available()}[name]["path"]
 
 
-def test_recommended_denoiser_scales_the_level_with_sigma(tmp_path):
+def test_denoising_presets_scale_the_level_with_sigma(tmp_path):
     from scorematch.energies import DeepEnergy
-    from scorematch.pretrained import recommended_denoiser
     from scorematch.serialization import save
 
-    table = {"5": {"level_ratio": 0.5, "weight": 0.7},
-             "25": {"level_ratio": 0.25, "weight": 0.35, "iterations": 20, "start": "tweedie"}}
-    path = save(DeepEnergy(2, 1), tmp_path / "m.safetensors", metadata={"denoise_map": table})
-    assert recommended_denoiser(path, 6 / 256) == (0.5 * 6 / 256, 0.7, None, "smooth")  # the nearest level's, 5
-    assert recommended_denoiser(path, 20 / 256) == (0.25 * 20 / 256, 0.35, 20, "tweedie")
-    assert recommended_denoiser(save(DeepEnergy(2, 1), tmp_path / "bare.safetensors"), 0.1) is None
+    presets = Presets({5 / 256: DenoisePreset(level_ratio=0.5, weight=0.7),
+                       25 / 256: DenoisePreset(level_ratio=0.25, weight=0.35, iterations=20, start="tweedie")})
+    prior = load_prior(save(DeepEnergy(2, 1), tmp_path / "m.safetensors", metadata={"presets": presets.to_json()}))
+    near = prior.presets.denoising(6 / 256)  # the nearest level's, 5
+    assert (near.level_ratio * 6 / 256, near.weight, near.iterations, near.start) == (0.5 * 6 / 256, 0.7, None,
+                                                                                      "smooth")
+    assert resolve_solver(prior, "denoise", 6 / 256, None) == MAP(weight=0.7, level=0.5 * 6 / 256)
+    assert resolve_solver(prior, "denoise", 20 / 256, None) == MAP(weight=0.35, level=0.25 * 20 / 256, iterations=20,
+                                                                   start="tweedie")
+    bare = load_prior(save(DeepEnergy(2, 1), tmp_path / "bare.safetensors"))
+    assert bare.presets.denoising(0.1) is None
+    assert resolve_solver(bare, "denoise", 0.1, None) == Tweedie()  # no MAP preset: Tweedie's estimate serves

@@ -8,7 +8,8 @@ import scorematch
 from scorematch.derivatives import input_derivatives
 from scorematch.energies import ColourFoE, FieldOfExperts, laplacian_whitening_kernel
 from scorematch.energies.colour_prior import colour_transform
-from scorematch.tasks._objective import channels_of, image_energy_and_grad, per_channel
+from scorematch.prior import DenoisePreset, ImagePrior, Presets
+from scorematch.prior.evaluation import energy_and_grad, per_channel
 
 
 def _prior(gen, transform="opponent", **kw):
@@ -38,7 +39,7 @@ def test_energy_is_a_grey_foe_bank_on_the_transformed_whitened_image(gen, transf
     resp = F.conv2d(white, prior.filters)  # (B, M, 6, 6)
     e = (prior.alpha[None, :, None, None] * torch.log1p(0.5 * (prior.c * resp) ** 2)).sum((1, 2, 3))
     assert torch.allclose(prior.energy(x), e, rtol=1e-12)
-    assert prior.support == 7 and prior.in_channels == 3 and channels_of(prior) == 3
+    assert prior.support == 7 and prior.in_channels == 3 and ImagePrior(prior).in_channels == 3
 
 
 @pytest.mark.parametrize("normalize", [True, False])
@@ -80,13 +81,14 @@ def test_colour_input_is_not_folded_into_channels(gen):
     x = torch.rand(1, 3, 10, 10, generator=gen, dtype=torch.float64)
     flat, c = per_channel(prior, x)
     assert c == 1 and flat is x
-    e, g = image_energy_and_grad(prior, x, boundary="replicate")
+    e, g = energy_and_grad(prior, x, boundary="replicate")
     assert e.shape == (1,) and g.shape == x.shape
 
 
 def test_save_load_roundtrip(tmp_path, gen):
     prior = _prior(gen, "rgb", normalize_filters=False)
-    path = scorematch.save(prior, tmp_path / "c.safetensors", metadata={"prior_weights": {"15": 0.3}})
+    presets = Presets({15 / 256: DenoisePreset(weight=0.3)})
+    path = scorematch.save(prior, tmp_path / "c.safetensors", metadata={"presets": presets.to_json()})
     back = scorematch.load(path)
     assert isinstance(back, ColourFoE) and back.transform == "rgb" and back.scale == 20.0
     assert back.config() == prior.config()

@@ -11,7 +11,10 @@ from scorematch.energies import DeepEnergy, FieldOfExperts
 from scorematch.energies.layers import Softplus
 from scorematch.estimators import (denoising_score_matching_loss, draw_levels, noise_conditional_loss,
                                    score_matching_loss, sliced_score_matching_loss)
-from scorematch.tasks import denoise, denoising_method, tweedie_denoise
+from scorematch.prior import ImagePrior, as_prior
+from scorematch.tasks import MAP, PaperSteps, Tweedie, denoise, tweedie
+from scorematch.tasks.colour import opponent_denoise
+from scorematch.tasks.solvers import resolve
 
 D = torch.float64
 
@@ -134,50 +137,53 @@ def test_every_estimator_trains_it_one_step(estimator, gen):
 
 
 def test_noise_conditional_loss_refuses_a_plain_energy(gen):
-    with pytest.raises(TypeError, match="noise-conditional"):
+    with pytest.raises(TypeError, match="NoiseConditionalEnergy"):
         noise_conditional_loss(FieldOfExperts(2, 3), torch.rand(2, 1, 8, 8))
 
 
-def test_tweedie_denoise_is_one_gradient_step(gen):
+def test_tweedie_is_one_gradient_step(gen):
     e = _energy(gen)
     y = torch.rand(1, 1, 12, 12, generator=gen, dtype=D)
-    out = tweedie_denoise(y, e, sigma=0.1, boundary="valid")
+    out = tweedie(y, ImagePrior(e, boundary="valid"), sigma=0.1)
     _, g = e.at(0.1).energy_and_grad(y)
     torch.testing.assert_close(out, y - 0.01 * g)
-    assert tweedie_denoise(y, e, sigma=0.1).shape == y.shape
+    assert tweedie(y, e, sigma=0.1).shape == y.shape
     with pytest.raises(TypeError, match="noise-conditional"):
-        tweedie_denoise(y.float(), FieldOfExperts(2, 3), sigma=0.1)
+        tweedie(y.float(), FieldOfExperts(2, 3), sigma=0.1)
 
 
 def test_denoise_auto_is_tweedie_for_a_noise_conditional_energy(gen):
     e = _energy(gen)
     y = torch.rand(1, 3, 16, 16, generator=gen, dtype=D)  # colour: the grey energy acts on each channel
-    torch.testing.assert_close(denoise(y, e, sigma=0.1), tweedie_denoise(y, e, sigma=0.1))
-    per_channel = torch.cat([tweedie_denoise(y[:, c:c + 1], e, sigma=0.1) for c in range(3)], 1)
-    torch.testing.assert_close(denoise(y, e, sigma=0.1), per_channel)
-    assert denoising_method("auto", e) == "tweedie" and denoising_method("auto", FieldOfExperts(2, 3)) == "lbfgs"
-    assert denoising_method("paper", e) == "paper"
-    assert not torch.allclose(denoise(y, e, sigma=0.1, method="lbfgs", n_iter=3), denoise(y, e, sigma=0.1))
+    torch.testing.assert_close(denoise(y[:, :1], e, sigma=0.1), tweedie(y[:, :1], e, sigma=0.1))
+    per_channel = torch.cat([tweedie(y[:, c:c + 1], e, sigma=0.1) for c in range(3)], 1)
+    torch.testing.assert_close(tweedie(y, e, sigma=0.1), per_channel)
+    opponent = opponent_denoise(y, 0.1, lambda z, s: tweedie(z, e, sigma=s))  # denoise: the opponent channels
+    torch.testing.assert_close(denoise(y, e, sigma=0.1), opponent)
+    assert resolve(as_prior(e), "denoise", 0.1, None) == Tweedie()
+    assert resolve(as_prior(FieldOfExperts(2, 3)), "denoise", 0.1, None) == MAP()
+    assert resolve(as_prior(e), "denoise", 0.1, PaperSteps()) == PaperSteps()
+    assert not torch.allclose(denoise(y, e, sigma=0.1, solver=MAP(iterations=3)), denoise(y, e, sigma=0.1))
 
 
-def test_field_denoise_is_map_with_the_field_from_the_chosen_start(gen):
-    from scorematch.tasks import Denoising, field_denoise, restore
+def test_map_with_a_level_is_map_with_the_field_from_the_chosen_start(gen):
+    from scorematch.tasks import Denoising, restore
 
     e = _energy(gen)
     y = torch.rand(1, 1, 16, 16, generator=gen, dtype=D)
-    smooth = field_denoise(y, e, sigma=0.1, level=0.03, weight=0.5, n_iter=4)
-    torch.testing.assert_close(smooth, denoise(y, e.at(0.03), sigma=0.1, weight=0.5, n_iter=4))
-    tweedie = field_denoise(y, e, sigma=0.1, level=0.03, weight=0.5, n_iter=4, start="tweedie")
-    expected = restore(y, Denoising(0.1), e.at(0.03), sigma=0.1, weight=0.5, n_iter=4,
-                       start=tweedie_denoise(y, e, sigma=0.1), rtol=3e-5)
-    torch.testing.assert_close(tweedie, expected)
-    assert not torch.allclose(tweedie, smooth)
+    smooth = denoise(y, e, sigma=0.1, solver=MAP(level=0.03, weight=0.5, iterations=4))
+    torch.testing.assert_close(smooth, denoise(y, e.at(0.03), sigma=0.1, solver=MAP(weight=0.5, iterations=4)))
+    from_tweedie = denoise(y, e, sigma=0.1, solver=MAP(level=0.03, weight=0.5, iterations=4, start="tweedie"))
+    expected = restore(y, Denoising(0.1), e.at(0.03), sigma=0.1,
+                       solver=MAP(weight=0.5, iterations=4, start=tweedie(y, e, sigma=0.1), rtol=3e-5))
+    torch.testing.assert_close(from_tweedie, expected)
+    assert not torch.allclose(from_tweedie, smooth)
     with pytest.raises(ValueError, match="start"):
-        field_denoise(y, e, sigma=0.1, level=0.03, start="noisy")
+        denoise(y, e, sigma=0.1, solver=MAP(level=0.03, start="noisy"))
     with pytest.raises(ValueError, match="level"):
-        field_denoise(y, e, sigma=0.1, level=0.0)
+        denoise(y, e, sigma=0.1, solver=MAP(level=0.0))
     with pytest.raises(TypeError, match="noise-conditional"):
-        field_denoise(y, FieldOfExperts(2, 3).double(), sigma=0.1, level=0.03)
+        denoise(y, FieldOfExperts(2, 3).double(), sigma=0.1, solver=MAP(level=0.03))
 
 
 def test_colour_energy_gradient_curvature_and_file_in_float64(tmp_path, gen):

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import scorematch
 from scorematch.derivatives import input_derivatives
 from scorematch.energies import FieldOfExperts, ImageFoE, laplacian_whitening_kernel
-from scorematch.tasks._objective import extend, fold, image_energy_and_grad
+from scorematch.prior.evaluation import energy_and_grad, extend, fold
 
 
 def _prior(gen, **kw):
@@ -51,7 +51,7 @@ def test_double_keeps_the_whitening_in_float64(tmp_path, gen, source):
     assert "layers.0.raw_weight" in tensors and all(t.dtype == torch.float64 for t in tensors.values())
     assert torch.equal(prior.whitening, 255.0 * laplacian_whitening_kernel(5, dtype=torch.float64))
     x = torch.rand(2, 1, 12, 12, generator=gen, dtype=torch.float64)
-    e, g = image_energy_and_grad(prior, x)
+    e, g = energy_and_grad(prior, x)
     e_ref, g_ref = _float64_reference(prior, x)
     assert torch.allclose(e, e_ref, rtol=1e-14, atol=0)  # a float32 kernel is off by about 1e-8
     assert torch.allclose(g, g_ref, rtol=1e-13, atol=1e-13 * g_ref.abs().max().item())
@@ -92,9 +92,9 @@ def test_from_foe_shares_values(gen):
 def test_tiled_energy_and_grad_equal_untiled(gen):
     prior = _prior(gen)
     x = torch.rand(2, 1, 37, 29, generator=gen, dtype=torch.float64)
-    e, g = image_energy_and_grad(prior, x)
+    e, g = energy_and_grad(prior, x)
     for tile in (1, 5, 16, 100):
-        et, gt = image_energy_and_grad(prior, x, tile=tile)
+        et, gt = energy_and_grad(prior, x, tile=tile)
         assert torch.allclose(et, e, rtol=1e-12)
         assert torch.allclose(gt, g, rtol=1e-10, atol=1e-10 * g.abs().max().item())
 
@@ -133,14 +133,16 @@ def test_extend_rejects_too_small_images_and_unknown_rules(gen):
 def test_boundary_energy_is_the_extended_images_energy_with_finite_difference_gradient(gen, boundary):
     prior = _prior(gen)  # composed support 7: the image is extended by 6 on each side
     x = torch.rand(1, 1, 9, 8, generator=gen, dtype=torch.float64)
-    e, g = image_energy_and_grad(prior, x, boundary=boundary)
+    e, g = energy_and_grad(prior, x, boundary=boundary)
     padded = np.pad(x.numpy(), ((0, 0), (0, 0), (6, 6), (6, 6)), mode=NUMPY_MODE[boundary])
     assert torch.allclose(e, prior.energy(torch.from_numpy(padded)), rtol=1e-12)
     h = 1e-6
     for i, j in [(0, 0), (0, 4), (4, 7), (8, 7), (4, 3)]:  # corners, edges, the middle
         d = torch.zeros_like(x)
         d[0, 0, i, j] = h
-        fd = (image_energy_and_grad(prior, x + d, boundary=boundary)[0] - image_energy_and_grad(prior, x - d, boundary=boundary)[0]) / (2 * h)
+        up = energy_and_grad(prior, x + d, boundary=boundary)[0]
+        down = energy_and_grad(prior, x - d, boundary=boundary)[0]
+        fd = (up - down) / (2 * h)
         assert abs(fd.item() - g[0, 0, i, j].item()) < 1e-6 * max(1.0, abs(fd.item()))
 
 
@@ -148,8 +150,8 @@ def test_boundary_energy_is_the_extended_images_energy_with_finite_difference_gr
 def test_boundary_with_tiles_equals_untiled(gen, boundary):
     prior = _prior(gen)
     x = torch.rand(2, 1, 23, 19, generator=gen, dtype=torch.float64)
-    e, g = image_energy_and_grad(prior, x, boundary=boundary)
-    et, gt = image_energy_and_grad(prior, x, tile=6, boundary=boundary)
+    e, g = energy_and_grad(prior, x, boundary=boundary)
+    et, gt = energy_and_grad(prior, x, tile=6, boundary=boundary)
     assert torch.allclose(et, e, rtol=1e-12)
     assert torch.allclose(gt, g, rtol=1e-10, atol=1e-10 * g.abs().max().item())
 
@@ -165,10 +167,10 @@ def test_extended_boundary_constrains_border_pixels_at_least_like_interior_ones(
     with torch.no_grad():
         foe.layers[0].raw_weight.fill_(1.0)
     x = torch.full((1, 1, 8, 8), 0.7, dtype=torch.float64)
-    _, g_valid = image_energy_and_grad(foe, x)
+    _, g_valid = energy_and_grad(foe, x)
     interior = g_valid[0, 0, 4, 4].item()
     assert g_valid[0, 0, 0, 0].item() == pytest.approx(interior / 9, rel=1e-12)
-    _, g = image_energy_and_grad(foe, x, boundary=boundary)
+    _, g = energy_and_grad(foe, x, boundary=boundary)
     assert g[0, 0, 4, 4].item() == pytest.approx(interior, rel=1e-12)
     assert (g >= interior * (1 - 1e-12)).all()
 
@@ -179,17 +181,17 @@ def test_boundary_needs_a_known_support():
             return (x**2).flatten(1).sum(1)
 
     x = torch.rand(1, 1, 5, 5, dtype=torch.float64)
-    assert torch.allclose(image_energy_and_grad(Bare(), x)[1], 2 * x)
+    assert torch.allclose(energy_and_grad(Bare(), x)[1], 2 * x)
     with pytest.raises(ValueError, match="known support"):
-        image_energy_and_grad(Bare(), x, boundary="replicate")
+        energy_and_grad(Bare(), x, boundary="replicate")
     with pytest.raises(ValueError, match="boundary must be one of"):
-        image_energy_and_grad(Bare(), x, boundary="periodic")
+        energy_and_grad(Bare(), x, boundary="periodic")
 
 
 def test_a_grey_prior_acts_on_each_channel_of_a_colour_batch(gen):
     prior = ImageFoE(3, 3, scale=20.0, whitening_size=3).double()
     x = torch.rand(2, 3, 12, 11, generator=gen, dtype=torch.float64)
-    e, g = image_energy_and_grad(prior, x, boundary="replicate")
-    parts = [image_energy_and_grad(prior, x[:, c : c + 1], boundary="replicate") for c in range(3)]
+    e, g = energy_and_grad(prior, x, boundary="replicate")
+    parts = [energy_and_grad(prior, x[:, c : c + 1], boundary="replicate") for c in range(3)]
     assert torch.allclose(e, sum(p[0] for p in parts))
     assert torch.allclose(g, torch.cat([p[1] for p in parts], 1))

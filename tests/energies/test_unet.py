@@ -109,7 +109,7 @@ def test_augmented_patches_are_symmetries_of_the_plain_ones(gen):
 def test_recipe_trains_resumes_and_lowers_the_loss(tmp_path, monkeypatch):
     smooth = torch.nn.functional.avg_pool2d  # smooth images: there is something to learn in 30 steps
     images = [smooth(torch.rand(1, 44, 44, generator=torch.Generator().manual_seed(i)), 5, 1)[0] for i in range(3)]
-    recipe = UNetRecipe(widths=(4, 8), experts=4, patch=16, batch=4, steps=30, lr=3e-3, validate_every=10)
+    recipe = UNetRecipe(widths=(4, 8), experts=4, patch=16, batch=4, steps=30, lr=1e-2, validate_every=10)
     val = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(9))
     whole = train_unet_energy(images, tmp_path / "a", recipe, validation=val)
     calls = []

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from scorematch.tasks import DEFAULT_BOUNDARY
+from scorematch.prior import DEFAULT_BOUNDARY
 from scorematch.experiments import restoration
 
 

@@ -23,7 +23,7 @@ from scorematch.estimators import GaussianNoise, LogNormalized, nce_loss
 from scorematch.estimators.contrastive import contrastive_divergence_loss
 from scorematch.samplers import hmc, langevin
 from scorematch.pretrained import resolve
-from scorematch.tasks import denoise, psnr, superresolve
+from scorematch.tasks import MAP, PaperSteps, denoise, psnr, superresolve
 from scorematch.tasks.operators import Downsample
 
 DEVICE = torch.device(os.environ.get("SCOREMATCH_TEST_DEVICE", "cuda"))
@@ -131,24 +131,24 @@ def house():
     return read_image(data_dir() / "set12" / "house.png", dtype=torch.float64)[100:132, 100:132][None, None]
 
 
-@pytest.mark.parametrize("method", ["lbfgs", "paper"])
-def test_denoise_on_device_matches_cpu(house, method):
+@pytest.mark.parametrize("solver", [MAP, PaperSteps])
+def test_denoise_on_device_matches_cpu(house, solver):
     prior = sm.load(resolve("foe_5x5x24")).double()
     y = house + (5 / 256) * torch.randn(house.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    cpu = denoise(y, prior, sigma=5 / 256, method=method, weight=0.3, n_iter=20)
-    gpu = denoise(y.to(DEVICE), prior.to(DEVICE), sigma=5 / 256, method=method, weight=0.3, n_iter=20)
+    cpu = denoise(y, prior, sigma=5 / 256, solver=solver(weight=0.3, iterations=20))
+    gpu = denoise(y.to(DEVICE), prior.to(DEVICE), sigma=5 / 256, solver=solver(weight=0.3, iterations=20))
     assert gpu.device.type == DEVICE.type
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5, atol=1e-5)
     assert psnr(gpu.cpu().clamp(0, 1), house) > sm.tasks.psnr(y, house)
 
 
-@pytest.mark.parametrize("method", ["lbfgs", "paper"])
-def test_superresolve_on_device_meets_the_constraint(house, method):
+@pytest.mark.parametrize("solver", [MAP, PaperSteps])
+def test_superresolve_on_device_meets_the_constraint(house, solver):
     prior = sm.load(resolve("foe_5x5x24")).double()
     op = Downsample(2)
     y = op.A(house)
-    cpu = superresolve(y, prior, method=method, n_iter=10)
-    gpu = superresolve(y.to(DEVICE), prior.to(DEVICE), method=method, n_iter=10)
+    cpu = superresolve(y, prior, solver=solver(iterations=10))
+    gpu = superresolve(y.to(DEVICE), prior.to(DEVICE), solver=solver(iterations=10))
     assert gpu.device.type == DEVICE.type
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(op.A(gpu).cpu(), y, rtol=0, atol=1e-10)

@@ -13,7 +13,7 @@ deepinv = pytest.importorskip("deepinv")
 from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch.interop.deepinv import EnergyPrior  # noqa: E402
 from scorematch.pretrained import load_pretrained  # noqa: E402
-from scorematch.tasks import psnr, restore  # noqa: E402
+from scorematch.tasks import MAP, psnr, restore  # noqa: E402
 
 SIGMA = 0.01
 
@@ -63,7 +63,7 @@ def test_restore_with_deepinv_physics_beats_deepinv_tv_in_pgd(problem):
     physics, images, observed, prior = problem
 
     def ours(y, w):
-        return restore(y, physics, prior, sigma=SIGMA, weight=w, n_iter=80)
+        return restore(y, physics, prior, sigma=SIGMA, solver=MAP(weight=w, iterations=80))
 
     def tv(y, lam):
         model = deepinv.optim.optim_builder("PGD", prior=deepinv.optim.TVPrior(n_it_max=50),

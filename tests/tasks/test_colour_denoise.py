@@ -1,5 +1,5 @@
-"""Colour denoising with a grey prior on the opponent channels (``tasks.colour``) and the recommended denoiser of a
-model file (``tasks.recommended``)."""
+"""Colour denoising with a grey prior on the opponent channels (``tasks.colour``) and denoising as a model file's
+presets prescribe (``tasks.denoise`` with a loaded prior)."""
 
 import math
 
@@ -7,11 +7,14 @@ import pytest
 import torch
 
 from scorematch.energies import DeepEnergy
-from scorematch.pretrained import DEFAULT_PRIOR, load_pretrained, recommended_weight
+from scorematch.pretrained import load_pretrained
+from scorematch.prior import DEFAULT_PRIORS, DenoisePreset, Presets, load_prior
 from scorematch.serialization import save
-from scorematch.tasks import denoise, field_denoise
+from scorematch.tasks import MAP, Tweedie, denoise, tweedie
 from scorematch.tasks.colour import OPPONENT_SCALES, from_opponent, opponent, opponent_denoise, opponent_sigmas
-from scorematch.tasks.recommended import recommended_denoise
+from scorematch.tasks.solvers import resolve
+
+DEFAULT_PRIOR = DEFAULT_PRIORS[1]
 
 D = torch.float64
 
@@ -54,28 +57,34 @@ def test_opponent_denoise_hands_each_channel_its_noise_level(gen):
         opponent_denoise(y[:, :2], 0.1, grey)
 
 
-def test_recommended_denoise_of_a_colour_image_with_a_grey_prior_goes_through_the_opponent_channels(gen):
+def test_denoise_of_a_colour_image_with_a_grey_prior_goes_through_the_opponent_channels(gen):
+    loaded = load_prior(DEFAULT_PRIOR).to(dtype=D)
     prior = load_pretrained(DEFAULT_PRIOR).double()
     y = torch.rand(1, 3, 20, 20, generator=gen, dtype=D)
-    x, settings = recommended_denoise(y, prior, DEFAULT_PRIOR, sigma=15 / 256, n_iter=3)
+    x = denoise(y, loaded, sigma=15 / 256, solver=MAP(iterations=3))
     z = opponent(y)
-    parts = [denoise(z[:, c : c + 1], prior, sigma=s, weight=recommended_weight(DEFAULT_PRIOR, s), n_iter=3)
-             for c, s in enumerate(opponent_sigmas(15 / 256))]
+    weights = [loaded.presets.denoising(s).weight for s in opponent_sigmas(15 / 256)]
+    parts = [denoise(z[:, c : c + 1], prior, sigma=s, solver=MAP(weight=w, iterations=3))
+             for c, (s, w) in enumerate(zip(opponent_sigmas(15 / 256), weights))]
     torch.testing.assert_close(x, from_opponent(torch.cat(parts, 1)))
-    assert settings["colour"] == "opponent" and [c["method"] for c in settings["channels"]] == ["lbfgs"] * 3
-    grey, one = recommended_denoise(y[:, :1], prior, DEFAULT_PRIOR, sigma=15 / 256, n_iter=3, weight=0.5)
-    torch.testing.assert_close(grey, denoise(y[:, :1], prior, sigma=15 / 256, weight=0.5, n_iter=3))
-    assert one == {"method": "lbfgs", "weight": 0.5}
+    ran = [resolve(loaded, "denoise", s, MAP(iterations=3)) for s in opponent_sigmas(15 / 256)]
+    assert ran == [MAP(weight=w, iterations=3) for w in weights]  # MAP on each channel at its level's weight
+    grey = denoise(y[:, :1], loaded, sigma=15 / 256, solver=MAP(weight=0.5, iterations=3))
+    torch.testing.assert_close(grey, denoise(y[:, :1], prior, sigma=15 / 256, solver=MAP(weight=0.5, iterations=3)))
+    assert resolve(loaded, "denoise", 15 / 256, MAP(weight=0.5, iterations=3)) == MAP(weight=0.5, iterations=3)
 
 
-def test_recommended_denoise_runs_the_field_a_noise_conditional_file_recommends(gen, tmp_path):
+def test_denoise_runs_the_field_a_noise_conditional_files_presets_prescribe(gen, tmp_path):
     e = DeepEnergy(2, 2, generator=gen).double()
-    table = {"15": {"level_ratio": 0.2, "weight": 0.35, "iterations": 3, "start": "tweedie"}}
-    path = save(e, tmp_path / "m.safetensors", metadata={"denoise_map": table})
+    presets = Presets({15 / 256: DenoisePreset(level_ratio=0.2, weight=0.35, iterations=3, start="tweedie")})
+    path = save(e, tmp_path / "m.safetensors", metadata={"presets": presets.to_json()})
+    prior = load_prior(path).to(dtype=D)
     y = torch.rand(1, 1, 12, 12, generator=gen, dtype=D)
-    x, settings = recommended_denoise(y, e, path, sigma=15 / 256)
-    expected = field_denoise(y, e, sigma=15 / 256, level=0.2 * 15 / 256, weight=0.35, n_iter=3, start="tweedie")
+    x = denoise(y, prior, sigma=15 / 256)
+    expected = denoise(y, e, sigma=15 / 256, solver=MAP(level=0.2 * 15 / 256, weight=0.35, iterations=3,
+                                                        start="tweedie"))
     torch.testing.assert_close(x, expected)
-    assert settings == {"method": "lbfgs", "weight": 0.35, "level": 0.2 * 15 / 256, "start": "tweedie"}
-    _, tweedie = recommended_denoise(y, e, path, sigma=15 / 256, method="tweedie")
-    assert tweedie == {"method": "tweedie"}
+    assert resolve(prior, "denoise", 15 / 256, None) == MAP(weight=0.35, level=0.2 * 15 / 256, iterations=3,
+                                                             start="tweedie")
+    assert resolve(prior, "denoise", 15 / 256, Tweedie()) == Tweedie()
+    torch.testing.assert_close(denoise(y, prior, sigma=15 / 256, solver=Tweedie()), tweedie(y, e, sigma=15 / 256))

@@ -5,13 +5,17 @@ import torch
 
 import scorematch
 from scorematch.datasets import data_dir, read_image
-from scorematch.pretrained import DEFAULT_COLOUR_PRIOR, load_pretrained, recommended_weight
-from scorematch.tasks import Blur, Denoising, Inpaint, denoise, psnr, restore, superresolve
+from scorematch.pretrained import load_pretrained
+from scorematch.prior import DEFAULT_PRIORS, load_prior
+from scorematch.tasks import MAP, Blur, Denoising, Inpaint, denoise, psnr, restore, superresolve
+
+#: The bundled colour FoE (``scorematch.experiments.restoration.colour_model``).
+COLOUR_PRIOR = "foe_colour_5x5x24"
 
 
 @pytest.fixture(scope="module")
 def prior():
-    p = load_pretrained(DEFAULT_COLOUR_PRIOR).double()
+    p = load_pretrained(COLOUR_PRIOR).double()
     for q in p.parameters():
         q.requires_grad_(False)
     return p
@@ -25,27 +29,27 @@ def clean():
 
 def test_bundled_colour_prior_is_a_colour_foe(prior):
     assert isinstance(prior, scorematch.energies.ColourFoE) and prior.in_channels == 3
-    assert set(scorematch.load_info(scorematch.pretrained.resolve(DEFAULT_COLOUR_PRIOR))["extra"]["prior_weights"]) \
-        >= {"5", "15", "25"}
+    assert set(load_prior(COLOUR_PRIOR).presets.denoise) >= {5 / 256, 15 / 256, 25 / 256}
 
 
 @pytest.mark.parametrize("level", [5, 25])
 def test_colour_denoise_improves_psnr(prior, clean, level):
     sigma = level / 256
     y = Denoising(sigma)(clean, generator=torch.Generator().manual_seed(level))
-    x = denoise(y, prior, sigma=sigma, weight=recommended_weight(DEFAULT_COLOUR_PRIOR, sigma), n_iter=40)
+    weight = load_prior(COLOUR_PRIOR).presets.denoising(sigma).weight
+    x = denoise(y, prior, sigma=sigma, solver=MAP(weight=weight, iterations=40))
     assert x.dtype == y.dtype and x.shape == y.shape
     assert psnr(x, clean) > psnr(y, clean) + 1.0
 
 
 def test_colour_prior_through_every_operator_keeps_three_channels(prior, clean):
     blur = Blur(torch.ones(3, 3, dtype=torch.float64) / 9)
-    assert restore(blur.A(clean), blur, prior, sigma=0.01, weight=0.3, n_iter=3).shape == clean.shape
+    assert restore(blur.A(clean), blur, prior, sigma=0.01, solver=MAP(weight=0.3, iterations=3)).shape == clean.shape
     mask = (torch.arange(48 * 48).reshape(48, 48) % 3 != 0).double()
     paint = Inpaint(mask)
-    assert restore(paint.A(clean), paint, prior, sigma=0.0, n_iter=3).shape == clean.shape
+    assert restore(paint.A(clean), paint, prior, sigma=0.0, solver=MAP(iterations=3)).shape == clean.shape
     small = clean[..., ::2, ::2]
-    assert superresolve(small, prior, n_iter=3).shape == (1, 3, 48, 48)
+    assert superresolve(small, prior, solver=MAP(iterations=3)).shape == (1, 3, 48, 48)
 
 
 def test_colour_prior_refuses_grey_input(prior, clean):
@@ -60,7 +64,7 @@ def test_colour_card_quotes_the_beyond_stage_and_the_tuning_json():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    card = scorematch.pretrained.resolve(DEFAULT_COLOUR_PRIOR).with_suffix(".md").read_text()
+    card = scorematch.pretrained.resolve(COLOUR_PRIOR).with_suffix(".md").read_text()
     measured = json.loads((root / "docs" / "results" / "beyond" / "summary.json").read_text())["problems"]
     levels = [k for k in measured if k.startswith("colour_")]
     assert len(levels) == 3 and measured[levels[0]]["n_images"] == 20
@@ -69,9 +73,8 @@ def test_colour_card_quotes_the_beyond_stage_and_the_tuning_json():
             assert f"{value:.3f}" in card, key
         for c in measured[key]["comparisons"]:
             assert f"{c['diff']:+.3f} +- {c['std_of_mean']:.3f}" in card, (key, c["other"])
-    weights = scorematch.load_info(scorematch.pretrained.resolve(DEFAULT_COLOUR_PRIOR))["extra"]["prior_weights"]
-    for level, w in weights.items():
-        assert f"{level}/256: {w:g}" in card
+    for sigma, preset in load_prior(COLOUR_PRIOR).presets.denoise.items():
+        assert f"{round(sigma * 256)}/256: {preset.weight:g}" in card
 
 
 def test_colour_cards_quote_the_colour_deep_energy_tuning():
@@ -79,8 +82,6 @@ def test_colour_cards_quote_the_colour_deep_energy_tuning():
     BM3D on the colour tuning crops, as the tuning JSON has them; the default beat the colour-trained deep energy."""
     import json
     from pathlib import Path
-
-    from scorematch.pretrained import DEFAULT_COLOUR_DENOISER
 
     root = Path(__file__).resolve().parents[2] / "docs" / "results" / "benchmarks"
     tuning = json.loads((root / "deep_energy_colour_map.json").read_text())
@@ -91,4 +92,4 @@ def test_colour_cards_quote_the_colour_deep_energy_tuning():
         quoted = " / ".join(f"{e[key]['psnr'] if key == 'best' else e[key]:.3f}" for e in tuning["levels"].values())
         assert quoted in card and quoted in run, key
     assert all(e["opponent"] > e["best"]["psnr"] for e in tuning["levels"].values())
-    assert DEFAULT_COLOUR_DENOISER == "deep_energy"
+    assert DEFAULT_PRIORS[3] == "deep_energy"

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from scorematch.energies import DeepEnergy, FieldOfExperts
-from scorematch.tasks import tweedie_denoise
-from scorematch.tasks._objective import BOUNDARIES, context_grad, extend, image_energy_and_grad
+from scorematch.prior import ImagePrior
+from scorematch.prior.evaluation import BOUNDARIES, context_grad, energy_and_grad, extend
+from scorematch.tasks import tweedie
 
 D = torch.float64
 
@@ -38,7 +39,7 @@ def test_context_grad_sums_as_many_windows_at_the_border_as_inside(gen):
     flat = torch.full((1, 1, 8, 8), 0.3, dtype=D)  # every window sees the same values, as do the copies
     g = context_grad(e, flat, boundary="replicate")
     torch.testing.assert_close(g, torch.full_like(g, g[0, 0, 4, 4].item()), rtol=1e-12, atol=1e-12)
-    folded = image_energy_and_grad(e, flat, boundary="replicate")[1]  # the copies' gradients added to the edges
+    folded = energy_and_grad(e, flat, boundary="replicate")[1]  # the copies' gradients added to the edges
     torch.testing.assert_close(folded[..., 2:-2, 2:-2], g[..., 2:-2, 2:-2])
     assert not torch.allclose(folded[..., 0, 0], g[..., 0, 0])
 
@@ -46,7 +47,7 @@ def test_context_grad_sums_as_many_windows_at_the_border_as_inside(gen):
 def test_context_grad_without_context_and_per_channel(gen):
     e = _foe(gen)
     x = torch.rand(1, 3, 8, 8, generator=gen, dtype=D)
-    torch.testing.assert_close(context_grad(e, x, boundary="valid"), image_energy_and_grad(e, x)[1])
+    torch.testing.assert_close(context_grad(e, x, boundary="valid"), energy_and_grad(e, x)[1])
     per_channel = torch.cat([context_grad(e, x[:, c : c + 1], boundary="symmetric") for c in range(3)], 1)
     torch.testing.assert_close(context_grad(e, x, boundary="symmetric"), per_channel)
     with pytest.raises(ValueError, match="boundary"):
@@ -58,4 +59,4 @@ def test_tweedie_takes_the_score_with_the_extension_as_context(gen):
     y = torch.rand(1, 1, 12, 12, generator=gen, dtype=D)
     for boundary in BOUNDARIES:
         expected = y - 0.01 * context_grad(e.at(0.1), y, boundary=boundary)
-        torch.testing.assert_close(tweedie_denoise(y, e, sigma=0.1, boundary=boundary), expected)
+        torch.testing.assert_close(tweedie(y, ImagePrior(e, boundary=boundary), sigma=0.1), expected)

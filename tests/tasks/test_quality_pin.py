@@ -1,8 +1,9 @@
 """The bundled default prior's denoising quality, pinned: a change that degrades it fails CI.
 
-Crops of two tuning images (never a reported image) are denoised with ``foe_5x5x24`` at its recommended weight
-and the PSNRs compared with ``tests/helpers/quality_pin.json`` (+-0.02 dB). A deliberate change of the model or
-solver updates the pin with ``python3 tests/tasks/test_quality_pin.py --update`` (and says why in the commit).
+Crops of two tuning images (never a reported image) are denoised with ``foe_5x5x24`` as its presets prescribe (MAP
+at the weight its file recommends) and the PSNRs compared with ``tests/helpers/quality_pin.json`` (+-0.02 dB). A
+deliberate change of the model or solver updates the pin with ``python3 tests/tasks/test_quality_pin.py --update``
+(and says why in the commit).
 """
 
 import json
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from scorematch.datasets import data_dir, read_image
-from scorematch.pretrained import load_pretrained, recommended_weight
+from scorematch.prior import load_prior
 from scorematch.tasks import Denoising, denoise, psnr
 
 PIN = Path(__file__).parents[1] / "helpers" / "quality_pin.json"
@@ -27,8 +28,8 @@ def measure(image: str, level: int) -> float:
     i, j = (x.shape[0] - CROP) // 2, (x.shape[1] - CROP) // 2
     x = x[i : i + CROP, j : j + CROP][None, None]
     y = Denoising(level / 256)(x, generator=torch.Generator().manual_seed(level))
-    prior = load_pretrained("foe_5x5x24").double()
-    out = denoise(y, prior, sigma=level / 256, weight=recommended_weight("foe_5x5x24", level / 256))
+    prior = load_prior("foe_5x5x24").to(dtype=torch.float64)
+    out = denoise(y, prior, sigma=level / 256)  # the file's preset: MAP at its recommended weight
     return psnr(out.clamp(0, 1), x)
 
 

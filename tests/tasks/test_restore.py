@@ -6,11 +6,14 @@ import pytest
 import torch
 
 import scorematch
-from scorematch.pretrained import DEFAULT_PRIOR, recommended_weight, resolve
 from scorematch.datasets import read_image
-from scorematch.tasks import Downsample, denoise, psnr, superresolve, upscale_start
-from scorematch.tasks._objective import check_image_size
-from scorematch.tasks.denoise import annealed_steps
+from scorematch.pretrained import resolve
+from scorematch.prior import DEFAULT_PRIORS, ImagePrior, load_prior
+from scorematch.prior.evaluation import check_image_size
+from scorematch.tasks import MAP, Downsample, PaperSteps, denoise, psnr, superresolve, upscale_start
+from scorematch.tasks.restore import annealed_steps
+
+DEFAULT_PRIOR = DEFAULT_PRIORS[1]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,7 @@ def clean():
 def test_denoise_improves_psnr(prior, clean, level):
     sigma = level / 256
     y = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(level), dtype=clean.dtype)
-    x = denoise(y, prior, sigma=sigma, weight=recommended_weight(resolve(DEFAULT_PRIOR), sigma))
+    x = denoise(y, prior, sigma=sigma, solver=MAP(weight=load_prior(DEFAULT_PRIOR).presets.denoising(sigma).weight))
     assert x.dtype == y.dtype and x.shape == y.shape
     assert psnr(x, clean) > psnr(y, clean) + (0.1 if level == 1 else 0.5)
 
@@ -39,28 +42,28 @@ def test_denoise_improves_psnr(prior, clean, level):
 def test_denoise_paper_schedule_runs_and_is_finite(prior, clean):
     sigma = 15 / 256
     y = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0), dtype=clean.dtype)
-    x = denoise(y, prior, sigma=sigma, method="paper")
+    x = denoise(y, prior, sigma=sigma, solver=PaperSteps())
     assert torch.isfinite(x).all()
     assert psnr(x, clean) > psnr(y, clean)
 
 
 def test_denoise_zero_weight_returns_input(prior, clean):
     y = clean + 0.01
-    assert torch.allclose(denoise(y, prior, sigma=0.02, weight=0.0), y, atol=1e-10)
+    assert torch.allclose(denoise(y, prior, sigma=0.02, solver=MAP(weight=0.0)), y, atol=1e-10)
 
 
 def test_denoise_float32_keeps_dtype(prior, clean):
     p32 = prior.float()
     y = clean.float() + 0.02 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(3))
-    x = denoise(y, p32, sigma=0.02, n_iter=20)
+    x = denoise(y, p32, sigma=0.02, solver=MAP(iterations=20))
     assert x.dtype == torch.float32
     prior.double()
 
 
 def test_denoise_tiled_equals_untiled(prior, clean):
     y = clean + 0.02 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(4), dtype=clean.dtype)
-    a = denoise(y, prior, sigma=0.02, n_iter=30)
-    b = denoise(y, prior, sigma=0.02, n_iter=30, tile=24)
+    a = denoise(y, prior, sigma=0.02, solver=MAP(iterations=30))
+    b = denoise(y, ImagePrior(prior, tile=24), sigma=0.02, solver=MAP(iterations=30))
     assert (a - b).abs().max().item() < 1e-6
 
 
@@ -68,7 +71,9 @@ def test_denoise_rejects_bad_arguments(prior, clean):
     with pytest.raises(ValueError):
         denoise(clean, prior, sigma=0.0)
     with pytest.raises(ValueError):
-        denoise(clean, prior, sigma=0.1, method="nope")
+        denoise(clean, prior, sigma=0.1, solver=MAP(start="nope"))
+    with pytest.raises(TypeError):
+        denoise(clean, prior, sigma=0.1, solver="nope")
     with pytest.raises(ValueError):
         denoise(clean[0], prior, sigma=0.1)
 
@@ -80,11 +85,11 @@ def test_annealed_steps_geometric():
     assert s[1] / s[0] == pytest.approx(s[-1] / s[-2])
 
 
-@pytest.mark.parametrize("method", ["lbfgs", "paper"])
-def test_superres_meets_block_average_constraint_and_improves(prior, clean, method):
+@pytest.mark.parametrize("solver", [MAP(iterations=60), PaperSteps(iterations=60)], ids=["map", "paper"])
+def test_superres_meets_block_average_constraint_and_improves(prior, clean, solver):
     op = Downsample(2)
     y = op.A(clean)
-    x = superresolve(y, prior, method=method, n_iter=60)
+    x = superresolve(y, prior, solver=solver)
     assert x.shape == clean.shape
     assert torch.allclose(op.A(x), y, atol=1e-13, rtol=0)
     start = op.project(upscale_start(y, kind="lowpass"), y)
@@ -108,12 +113,13 @@ def test_images_smaller_than_the_priors_support_are_refused_at_the_entry(prior, 
         with pytest.raises(ValueError, match=rf"the image is {shape[0]}x{shape[1]} pixels, smaller than the prior's "
                                              r"9x9 support \(the window one energy term sees\); give an image of "
                                              r"at least 9x9 pixels"):
-            denoise(clean[..., : shape[0], : shape[1]], prior, sigma=0.02, n_iter=1)
-    assert denoise(clean[..., :9, :9], prior, sigma=0.02, n_iter=1).shape == (1, 1, 9, 9)  # the smallest accepted
+            denoise(clean[..., : shape[0], : shape[1]], prior, sigma=0.02, solver=MAP(iterations=1))
+    smallest = denoise(clean[..., :9, :9], prior, sigma=0.02, solver=MAP(iterations=1))
+    assert smallest.shape == (1, 1, 9, 9)  # the smallest accepted
     with pytest.raises(ValueError, match=r"the image is 4x8 pixels \(8x16 after the 2x upscale\), smaller than the "
                                          r"prior's 9x9 support .*at least 5x5 pixels"):
-        superresolve(clean[..., :4, :8], prior, n_iter=1)
-    assert superresolve(clean[..., :5, :5], prior, n_iter=1).shape == (1, 1, 10, 10)
+        superresolve(clean[..., :4, :8], prior, solver=MAP(iterations=1))
+    assert superresolve(clean[..., :5, :5], prior, solver=MAP(iterations=1)).shape == (1, 1, 10, 10)
 
 
 def test_size_check_rounds_the_smallest_input_up_and_skips_energies_without_support(prior):
@@ -126,7 +132,7 @@ def test_size_check_rounds_the_smallest_input_up_and_skips_energies_without_supp
 # ----------------------------------------------------------------------------- the general solver
 
 from scorematch.tasks import Blur, Denoising, Inpaint, restore  # noqa: E402
-from scorematch.tasks._objective import extend  # noqa: E402
+from scorematch.prior.evaluation import extend  # noqa: E402
 from scorematch.tasks.restore import objective_and_grad  # noqa: E402
 
 
@@ -139,8 +145,8 @@ def _motion_kernel() -> torch.Tensor:
 
 def test_restore_with_the_identity_is_denoise(prior, clean):
     y = Denoising(5 / 256)(clean, generator=torch.Generator().manual_seed(4))
-    a = denoise(y, prior, sigma=5 / 256, weight=0.5, n_iter=10)
-    b = restore(y, Denoising(5 / 256), prior, sigma=5 / 256, weight=0.5, n_iter=10)
+    a = denoise(y, prior, sigma=5 / 256, solver=MAP(weight=0.5, iterations=10))
+    b = restore(y, Denoising(5 / 256), prior, sigma=5 / 256, solver=MAP(weight=0.5, iterations=10))
     assert torch.equal(a, b)
 
 
@@ -148,7 +154,7 @@ def test_restore_with_the_identity_is_denoise(prior, clean):
 def test_restore_deblurs(prior, clean, boundary):
     op, sigma = Blur(_motion_kernel(), boundary=boundary), 0.01
     y = op.observe(clean, sigma=sigma, generator=torch.Generator().manual_seed(5))
-    x = restore(y, op, prior, sigma=sigma, weight=0.5, n_iter=60)
+    x = restore(y, op, prior, sigma=sigma, solver=MAP(weight=0.5, iterations=60))
     assert x.shape == clean.shape
     start = op.start(y)
     assert psnr(x, clean) > psnr(start, clean) + 2.0  # a clear gain over the blurred image
@@ -158,7 +164,7 @@ def test_restore_inpaints_without_noise_and_keeps_the_known_pixels(prior, clean)
     mask = (torch.rand(64, 64, generator=torch.Generator().manual_seed(6)) > 0.5).double()
     op = Inpaint(mask)
     y = op.A(clean)
-    x = restore(y, op, prior, sigma=0.0, n_iter=60)
+    x = restore(y, op, prior, sigma=0.0, solver=MAP(iterations=60))
     known = mask.bool()[None, None]
     assert torch.allclose(x[known], clean[known], atol=1e-12)
     assert psnr(x, clean) > psnr(op.start(y), clean) + 0.3  # better than the smooth fill it starts from
@@ -169,7 +175,7 @@ def test_restore_objective_gradient_is_the_autograd_one(prior, clean, gen):
     op = Blur(_motion_kernel()[:5, :6], boundary="valid")
     x = clean[..., :24, :24].clone()
     y = op.A(x) + 0.01 * torch.randn(op.A(x).shape, generator=gen, dtype=torch.float64)
-    value, g = objective_and_grad(x, y, op, prior, sigma=0.02, weight=0.7)
+    value, g = objective_and_grad(x, y, op, ImagePrior(prior), sigma=0.02, weight=0.7)
     xr = x.clone().requires_grad_(True)
     e = prior.energy(extend(xr, prior.support - 1, "replicate"))
     r = op.A(xr) - y
@@ -187,15 +193,16 @@ def test_restore_refuses_bad_problems(prior, clean):
         restore(clean, op, prior, sigma=-1.0)
     with pytest.raises(TypeError, match="LinearOperator"):
         restore(clean, "blur", prior, sigma=0.1)
+    paint = Inpaint((torch.arange(64 * 64).reshape(64, 64) % 2).double())  # super-resolution has a default step
     with pytest.raises(ValueError, match="step_scale"):
-        restore(Downsample(2).A(clean), Downsample(2), prior, sigma=0.0, method="paper")
+        restore(paint.A(clean), paint, prior, sigma=0.0, solver=PaperSteps())
     with pytest.raises(ValueError, match="smaller than the prior"):
         restore(clean[..., :4, :4], Denoising(0.1), prior, sigma=0.1)
 
 
 def test_restore_progress_bar_changes_nothing_but_stderr(prior, clean, capsys):
     y = Denoising(5 / 256)(clean, generator=torch.Generator().manual_seed(8))
-    quiet = restore(y, Denoising(5 / 256), prior, sigma=5 / 256, n_iter=4)
-    shown = restore(y, Denoising(5 / 256), prior, sigma=5 / 256, n_iter=4, progress=True)
+    quiet = restore(y, Denoising(5 / 256), prior, sigma=5 / 256, solver=MAP(iterations=4))
+    shown = restore(y, Denoising(5 / 256), prior, sigma=5 / 256, solver=MAP(iterations=4), progress=True)
     assert torch.equal(quiet, shown)
     assert "restore" in capsys.readouterr().err
