@@ -33,11 +33,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lam", type=float, default=0.01, help="regularization weight lambda (default 0.01)")
     p.add_argument("--n-train", type=int, default=5000, help="training digits (default 5000)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: the model is small, and more threads spin on a busy machine)")
     add_device_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     images, _ = load_mnist(split="train")
     test_images, _ = load_mnist(split="test")
