@@ -26,7 +26,12 @@ def report(out_dir: str | os.PathLike) -> str:
     out_dir = Path(out_dir)
     s = json.loads((out_dir / "settings.json").read_text())
     sm = summary(out_dir)
-    lines = [_models_text(s, sm["choices"]), ""] + _table1_lines(sm, s) + [""] + _table2_lines(sm)
+    lines = [_models_text(s, sm["choices"]), ""]
+    if s.get("smoke_test"):
+        lines += [f"> **Smoke test:** these priors trained for {s['recipe']['steps']} steps (the full run: thousands), "
+                  "so they may restore worse than the noisy or low-resolution input here; the tables check the "
+                  "pipeline, not the priors.", ""]
+    lines += _table1_lines(sm, s) + [""] + _table2_lines(sm)
     lines += [""] + _heldout_lines(sm)
     if sm["best_lambda"]:
         lines += ["", _sweep_text(sm["best_lambda"], s)] + _variant_lines(out_dir)
