@@ -18,6 +18,7 @@ from .tasks import MAP, LinearOperator, PaperSteps, Tweedie
 from .tasks import denoise as _denoise
 from .tasks import restore as _restore
 from .tasks import superresolve as _superresolve
+from .tasks.noise_level import estimate_noise as _estimate_noise
 from .tasks.operators import Downsample
 
 __all__ = ["denoise", "restore", "estimate_noise", "PriorLike"]
@@ -141,8 +142,6 @@ def estimate_noise(image: Image, *, channel_axis: int | None = None) -> float | 
     >>> round(sm.estimate_noise(noisy), 2)
     0.05
     """
-    from .tasks.noise_level import estimate_noise as _estimate_noise  # TODO(merge): top-level import
-
     y, _ = _as_batch(image, channel_axis, None)
     sigma = _estimate_noise(y)
     return float(sigma[0]) if isinstance(image, np.ndarray) else sigma

@@ -109,12 +109,14 @@ class ImagePrior:
             return (self.energy.sigma_min, self.energy.sigma_max)
         return (min(self.presets.denoise), max(self.presets.denoise)) if self.presets.denoise else None
 
-    def at(self, level: float) -> "ImagePrior":
-        """A noise-conditional prior's field at noise std ``level``: a prior of its own (same rules, no presets)."""
+    def at(self, level: float | Tensor) -> "ImagePrior":
+        """A noise-conditional prior's field at noise std ``level`` (a float, or a Tensor (B,): one level per image
+        of the batch it will take): a prior of its own (same rules, no presets)."""
         if not self.noise_conditional:
             raise TypeError(f"{self.name} is not noise-conditional: it has no field at a level")
-        return ImagePrior(self.energy.at(float(level)), boundary=self.boundary, tile=self.tile,
-                          name=f"{self.name} at {level:.4g}")
+        level = level if isinstance(level, Tensor) else float(level)
+        name = f"{self.name} at {level:.4g}" if isinstance(level, float) else f"{self.name} at {len(level)} levels"
+        return ImagePrior(self.energy.at(level), boundary=self.boundary, tile=self.tile, name=name)
 
     def field(self) -> "ImagePrior":
         """The prior as an energy of clean images: a noise-conditional one at its lowest level, else itself."""
