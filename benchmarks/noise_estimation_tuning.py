@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit, load_average  # noqa: E402
-from noise_estimation import LEVELS, frozen, noisy, probe  # noqa: E402
+from noise_estimation import LEVELS, noisy, probe  # noqa: E402
+
+from scorematch.prior import load_prior  # noqa: E402
 
 from scorematch.datasets import colour_split, data_dir, read_image  # noqa: E402
 from scorematch.experiments.cache import git_state  # noqa: E402
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    model = frozen(args.model)
+    model = load_prior(args.model)
     start = time.perf_counter()
     grey = run_set(grey_tune(), model, args.levels, ["rgb"], grey=True)
     colour = run_set(colour_tune(), model, args.levels, args.spaces, grey=False)
