@@ -16,7 +16,7 @@ import torch
 from PIL import Image, ImageOps
 
 from scorematch.io import images
-from scorematch.io._png16 import read_png16
+from scorematch.io.png16 import read_png16
 from scorematch.io.images import ImageFileError, ImageInfo, read_image, read_image_info, write_image
 
 ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
