@@ -7,7 +7,8 @@
 tuning crops for each grey inverse problem (``deblur``, ``inpaint``, ``superres_<f>x``). ``--denoise``: the MAP
 denoiser (level ratio, weight, iterations, start) per noise level chosen by ``benchmarks/deep_energy_map.py``.
 ``--weights``: MAP prior weights per noise level (1/256), e.g. from the restoration experiment's tuning.
-``--tweedie``: denoise by Tweedie's estimate at every level. Presets not named keep the file's; the tensors are
+``--tweedie``: denoise by Tweedie's estimate at every level. ``--unet-presets``: the denoising presets chosen per
+level by ``benchmarks/unet_presets.py`` (its JSON). Presets not named keep the file's; the tensors are
 unchanged (checked).
 """
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--denoise", type=Path, help="the JSON of benchmarks/deep_energy_map.py")
     ap.add_argument("--weights", nargs="+", metavar="LEVEL=W", help="MAP weights by noise level (1/256)")
     ap.add_argument("--tweedie", nargs="+", type=float, metavar="LEVEL", help="Tweedie at these levels (1/255)")
+    ap.add_argument("--unet-presets", type=Path, help="the JSON of benchmarks/unet_presets.py")
     ap.add_argument("--source", default="", help="where the presets were chosen (script, images, commit)")
     args = ap.parse_args(argv)
     path = resolve(args.model)
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         denoise = {int(k) / 256: DenoisePreset(weight=float(v)) for k, v in (w.split("=") for w in args.weights)}
     if args.tweedie:
         denoise = {lv / 255: DenoisePreset(method="tweedie") for lv in args.tweedie}
+    if args.unet_presets:
+        chosen = json.loads(args.unet_presets.read_text())
+        denoise = {e["sigma"]: DenoisePreset(**e["best"]) for e in chosen["levels"].values()}
     if args.beyond:
         tasks.update(_from_beyond(args.beyond, args.model))
     presets = Presets(denoise, tasks, args.source or old.source)
