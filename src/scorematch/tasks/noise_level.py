@@ -84,7 +84,9 @@ def estimate_noise(
 
     ``"energy"``: from the MAD estimate, the level ``s`` at which a noise-conditional energy's Tweedie residual
     ``r = s^2 dE_s/dy`` is self-consistent (Notes), found with 2 to 8 gradient evaluations; on the tuning images
-    within 2 % at 15/255 and above (grey and colour), within 10 % at 5/255.
+    within 2 % at 15/255 and above (grey and colour), within 10 % at 5/255. A grey image of fine texture can still
+    pass for noisier than it is (``benchmarks/noise_estimation.py``: two of the first ten grey held-out images 13
+    and 16 % high at 15/255); a colour image much less so, as its opponent channels carry little texture.
 
     Parameters
     ----------
