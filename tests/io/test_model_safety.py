@@ -82,7 +82,10 @@ def test_hostile_metadata_is_refused_before_allocation(tmp_path):
     w = {"layers.0.raw_weight": torch.zeros(3, 4), "layers.2.beta": torch.zeros(3)}
     cases = {
         "huge dim": ({"dim": 10**12, "n_experts": 3}, "ProductOfExperts", "do not match"),
-        "tensor-valued option": ({"dim": 4, "n_experts": 3, "c": [1, 2]}, "ProductOfExperts", "must map names"),
+        "list where a number belongs": ({"dim": 4, "n_experts": 3, "c": [1, 2]}, "ProductOfExperts",
+                                        "invalid ProductOfExperts configuration: c must be a number"),
+        "nested list": ({"dim": 4, "n_experts": 3, "c": [[1], [2]]}, "ProductOfExperts", "must map names"),
+        "list of strings": ({"dim": 4, "n_experts": 3, "c": ["os"]}, "ProductOfExperts", "must map names"),
         "unknown option": ({"dim": 4, "n_experts": 3, "evil": 1}, "ProductOfExperts", "invalid ProductOfExperts"),
         "unknown class": ({"dim": 4}, "os.system", "unknown energy"),
         "wrong shapes": ({"dim": 3, "n_experts": 4}, "ProductOfExperts", "wrong shape"),

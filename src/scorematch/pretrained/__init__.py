@@ -49,15 +49,16 @@ def _summary(card: str) -> str:
 
 
 def resolve(name_or_path: str | os.PathLike) -> Path:
-    """A bundled model's file by name (``foe_5x5x24``), or the given path if it is a file.
+    """A bundled model's file by name (``foe_5x5x24``), or the given path: anything that exists, has a suffix or a
+    folder is a path (whose loading then says what is wrong with it: missing, a folder, not a model file).
 
     Raises
     ------
     FileNotFoundError
-        Neither a bundled name nor an existing file; the message lists the bundled names.
+        A bare name that no bundled model has; the message lists the bundled names.
     """
     path = Path(name_or_path)
-    if path.is_file():
+    if path.exists() or path.suffix or len(path.parts) > 1:  # a path (the loader says what is wrong with it)
         return path
     bundled = models_dir() / f"{name_or_path}.safetensors"
     if bundled.is_file():
