@@ -42,6 +42,7 @@ class CliCase:
     code: int = 2
     note: str = ""
     blocked: tuple[str, ...] = ()  # modules made unimportable during the run (a missing optional dependency)
+    leaves: tuple[str, ...] = ()  # the outputs it must write anyway (a batch whose other files are good)
 
 
 @dataclass
@@ -316,6 +317,32 @@ def cli_cases() -> list[CliCase]:
                     (d / "n.png").write_bytes(png), np.save(d / "r.npy", np.full((7, 9), 0.5)))),
         CliCase("denoise: Pillow not installed", "denoise {dir}/n.png -o {dir}/out.png --sigma 5/256",
                 "pip install 'scorematch[experiments]'", setup=_write("n.png", png), blocked=("PIL",)),
+        CliCase("denoise: sigma 1 (255/255, far beyond the prior's levels)",
+                "denoise {dir}/n.png -o {dir}/out.png --sigma 1", "did you mean 1/255?", setup=_write("n.png", png)),
+        CliCase("denoise: a grey image with the colour prior", "denoise {dir}/n.png -o {dir}/out.png --sigma 5/256 "
+                "--model foe_colour_5x5x24", "takes colour (3-channel) images, the input is a grey image",
+                setup=_write("n.png", png)),
+        CliCase("denoise: a folder with one corrupt file", "denoise {dir}/in -o {dir}/out --sigma 5/256 --iters 2",
+                "1 written, 0 skipped, 1 failed", code=1, leaves=("out", "out/a.png"),
+                note="the good file is written; the bad one is named on a FAILED line",
+                setup=lambda d: ((d / "in").mkdir(), (d / "in" / "a.png").write_bytes(png),
+                                 (d / "in" / "b.png").write_bytes(png[: len(png) // 2]))),
+        CliCase("denoise: --reference with several inputs", "denoise {dir}/a.png {dir}/b.png -o {dir}/out "
+                "--sigma 5/256 --reference {dir}/a.png", "give one input file",
+                setup=lambda d: ((d / "a.png").write_bytes(png), (d / "b.png").write_bytes(png))),
+        CliCase("denoise: --jobs 0", "denoise {dir}/n.png -o {dir}/out.png --sigma 5/256 --jobs 0",
+                "--jobs must be >= 1", setup=_write("n.png", png)),
+        CliCase("denoise: no input matches", "denoise {dir}/*.tif -o {dir}/out --sigma 5/256", "matches no",
+                setup=_write("n.png", png)),
+        CliCase("denoise: output would overwrite an input", "denoise {dir}/in -o {dir}/in --sigma 5/256",
+                "would overwrite the input", setup=lambda d: ((d / "in").mkdir(), (d / "in" / "n.png").write_bytes(png))),
+        CliCase("denoise: two inputs with one output name", "denoise {dir}/a/n.png {dir}/b/n.png -o {dir}/out "
+                "--sigma 5/256", "would both be written to", setup=lambda d: ((d / "a").mkdir(), (d / "b").mkdir(),
+                                                                (d / "a" / "n.png").write_bytes(png),
+                                                                (d / "b" / "n.png").write_bytes(png))),
+        CliCase("denoise: unknown bundled model name", "denoise {dir}/n.png -o {dir}/out.png --sigma 5/256 "
+                "--model no_such_model", "no model file or bundled model named 'no_such_model'",
+                setup=_write("n.png", png)),
         CliCase("deblur: kernel with a negative sum", "deblur {dir}/n.npy -o {dir}/out.png --kernel {dir}/k.npy "
                 "--sigma 0.01", "needs a positive sum",
                 setup=lambda d: (np.save(d / "n.npy", np.full((40, 40), 0.5)), np.save(d / "k.npy", -np.ones((3, 3))))),
@@ -467,6 +494,25 @@ def library_cases() -> list[LibCase]:
                 "smaller than the prior's 9x9 support"),
         LibCase("superresolve: upscale smaller than the prior", "superresolve(torch.rand(1, 1, 4, 4), prior)",
                 lambda d: superresolve(torch.rand(1, 1, 4, 4), _image_prior()), "at least 5x5 pixels"),
+        LibCase("sm.denoise: a colour array without channel_axis", "sm.denoise(np.zeros((8, 8, 3)), 0.1)",
+                lambda d: scorematch.denoise(np.zeros((8, 8, 3)), 0.1), "pass channel_axis=-1"),
+        LibCase("sm.denoise: sigma 1 (255/255)", "sm.denoise(image, 1.0)",
+                lambda d: scorematch.denoise(np.zeros((16, 16)), 1.0), "did you mean 1/255?"),
+        LibCase("sm.denoise: a grey image with the colour prior", "sm.denoise(image, 0.1, 'foe_colour_5x5x24')",
+                lambda d: scorematch.denoise(np.zeros((16, 16)), 0.1, "foe_colour_5x5x24"),
+                "takes colour (3-channel) images"),
+        LibCase("sm.denoise: beyond a noise-conditional prior's levels", "sm.denoise(image, 0.5, 'deep_energy')",
+                lambda d: scorematch.denoise(np.zeros((16, 16)), 0.5, "deep_energy"), "was trained on"),
+        LibCase("sm.restore: Tweedie as a restoration solver", "sm.restore(y, sm.Blur(k), sigma=0.01, "
+                "solver=sm.Tweedie())", lambda d: scorematch.restore(np.zeros((16, 16)), scorematch.Blur(
+                    torch.ones(3, 3) / 9), sigma=0.01, solver=scorematch.Tweedie()),
+                "Tweedie's estimate is a denoiser", TypeError),
+        LibCase("sm.restore: a solver that is not one", "sm.restore(y, sm.Blur(k), sigma=0.01, solver='lbfgs')",
+                lambda d: scorematch.restore(np.zeros((16, 16)), scorematch.Blur(torch.ones(3, 3) / 9), sigma=0.01,
+                                             solver="lbfgs"), "solver must be MAP(...)", TypeError),
+        LibCase("sm.load_prior: unknown name", "sm.load_prior('no_such_model')",
+                lambda d: scorematch.load_prior("no_such_model"), "no model file or bundled model",
+                FileNotFoundError),
         LibCase("PatchStream: patch size 0", "PatchStream(images, 0)",
                 lambda d: PatchStream([torch.rand(8, 8)], 0), "size must be a positive integer"),
         LibCase("list_images: empty folder", "list_images(empty_dir)", lambda d: list_images(d), "no image files"),
@@ -521,7 +567,8 @@ def run_cli_case(case: CliCase, commands: set[str]) -> Result | None:
         message = lines[-1] if lines else ""
         left = sorted(_listing(d) - before)
         res = Result(case, code=code, message=message.replace(tmp, "DIR"), left=left)
-        res.ok = code == case.code and case.expect in message and not left and not (d / "PWNED").exists()
+        res.ok = (code == case.code and case.expect in message and left == sorted(case.leaves)
+                  and not (d / "PWNED").exists())
         return res
 
 

@@ -242,10 +242,11 @@ def _run(args: argparse.Namespace) -> int:
     finished outputs skipped (unless ``--force``), failures reported on one line each (exit code 1)."""
     name = RESTORE_COMMANDS[args.command]
     check_number("--jobs", args.jobs, minimum=1)
-    pairs = plan_outputs(expand_inputs(getattr(args, name)), args.output, suffix=args.suffix)
-    single = len(pairs) == 1 and not Path(args.output).is_dir()
-    if not single and args.reference is not None:
+    inputs = expand_inputs(getattr(args, name))
+    if len(inputs) > 1 and args.reference is not None:
         raise ValueError("--reference compares one output with its clean image: give one input file")
+    pairs = plan_outputs(inputs, args.output, suffix=args.suffix)
+    single = len(pairs) == 1 and not Path(args.output).is_dir()
     if single:
         return _one(args, *pairs[0])
     args.batch = True  # the batch reports each file; the file's own lines are left out
