@@ -20,8 +20,8 @@ from _output import emit, load_average  # noqa: E402
 from scorematch.datasets import colour_crops, colour_split  # noqa: E402
 from scorematch.pretrained import load_pretrained  # noqa: E402
 from scorematch.prior import load_prior  # noqa: E402
-from scorematch.experiments.restoration.colour_model import COLOUR_PRIOR, TUNE_CROP, tuning_noisy  # noqa: E402
-from scorematch.experiments.restoration.data import frozen, mean_psnr  # noqa: E402
+from scorematch_paper.experiments.restoration.colour_model import COLOUR_PRIOR, TUNE_CROP, tuning_noisy  # noqa: E402
+from scorematch_paper.experiments.restoration.data import frozen, mean_psnr  # noqa: E402
 from scorematch.tasks import MAP, denoise  # noqa: E402
 from scorematch.tasks.solvers import DEFAULT_ITERATIONS, DENOISE_RTOL  # noqa: E402
 

@@ -29,10 +29,10 @@ from _output import emit, load_average  # noqa: E402
 from scorematch.datasets import colour_crops, colour_split  # noqa: E402
 from scorematch.pretrained import load_pretrained  # noqa: E402
 from scorematch.prior import load_prior  # noqa: E402
-from scorematch.experiments.restoration.colour_model import (COLOUR_LEVELS, COLOUR_RECIPE, COLOUR_WEIGHTS,  # noqa: E402
+from scorematch_paper.experiments.restoration.colour_model import (COLOUR_LEVELS, COLOUR_RECIPE, COLOUR_WEIGHTS,  # noqa: E402
                                                              TUNE_CROP, train_colour_prior, tune_weights, tuning_noisy)
-from scorematch.experiments.restoration.data import frozen, mean_psnr  # noqa: E402
-from scorematch.experiments.restoration.tuning import climb  # noqa: E402
+from scorematch_paper.experiments.restoration.data import frozen, mean_psnr  # noqa: E402
+from scorematch_paper.experiments.restoration.tuning import climb  # noqa: E402
 from scorematch.serialization import save  # noqa: E402
 from scorematch.tasks import MAP, Denoising, restore  # noqa: E402
 
@@ -52,7 +52,7 @@ def _per_channel(y: torch.Tensor, grey, sigma: float, weight: float) -> torch.Te
 
 
 def _tune_per_channel(grey, x: torch.Tensor) -> dict[str, dict[str, float]]:
-    """:func:`~scorematch.experiments.restoration.colour_model.tune_weights` for the grey prior on each channel."""
+    """:func:`~scorematch_paper.experiments.restoration.colour_model.tune_weights` for the grey prior on each channel."""
     return {str(lv): climb(lambda w, y=tuning_noisy(x, lv), lv=lv: mean_psnr(_per_channel(y, grey, lv / 256, w), x),
                            COLOUR_WEIGHTS) for lv in COLOUR_LEVELS}
 

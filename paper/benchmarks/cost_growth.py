@@ -1,6 +1,6 @@
 """How the cost of the score-matching loss + gradient grows: curvature vs exact vs Hutchinson.
 
-Prints JSON (see :mod:`scorematch.experiments.speed`, which ``scorematch reproduce speed`` also runs).
+Prints JSON (see :mod:`scorematch_paper.experiments.speed`, which ``scorematch reproduce speed`` also runs).
 
     python benchmarks/cost_growth.py [--quick] [--plot cost_growth.png]
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from scorematch.experiments.speed import _draw, measure
+from scorematch_paper.experiments.speed import draw_figure, measure
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
                      dims=args.dims, sides=args.sides)
     print(json.dumps(result, indent=2))
     if args.plot:
-        _draw(result, args.plot)
+        draw_figure(result, args.plot)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python benchmarks/deep_energy.py [--model deep_energy] [--out F]
 
-For every held-out image (:func:`scorematch.experiments.restoration.heldout_images`) and level of the stored
+For every held-out image (:func:`scorematch_paper.experiments.restoration.heldout_images`) and level of the stored
 held-out table (``docs/results/restoration/heldout.json``), the noisy image is drawn exactly as the experiment drew
 it (checked against the table's noisy PSNR) and denoised, in the same loop, by the deep energy as
 ``scorematch denoise --model NAME`` does it (:func:`denoiser`: as its file's presets prescribe for the level, MAP
@@ -34,9 +34,9 @@ from _output import emit  # noqa: E402
 
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
-from scorematch.experiments.beyond.problems import colour_bm3d  # noqa: E402
-from scorematch.experiments.cache import git_state  # noqa: E402
-from scorematch.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
+from scorematch_paper.experiments.beyond.problems import colour_bm3d  # noqa: E402
+from scorematch_paper.experiments.cache import git_state  # noqa: E402
+from scorematch_paper.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
 from scorematch.prior import ImagePrior, load_prior  # noqa: E402
 from scorematch.tasks import MAP, denoise, psnr, tweedie  # noqa: E402

@@ -9,7 +9,7 @@ its stopping rule), for every first estimate of ``--starts`` (``smooth``: ``y`` 
 Tweedie's estimate), iteration budget of ``--iters`` (0: the solver's default,
 :data:`scorematch.tasks.solvers.DEFAULT_ITERATIONS`), ``a`` of ``--ratios`` and ``w`` of ``--weights`` (default
 :data:`RATIOS`, :data:`WEIGHTS`), at 5, 15 and 25/256, on the central 128x128 crops of the six tuning images
-(:data:`scorematch.experiments.restoration.TUNE_IMAGES`, the restoration experiment's noise draws; for a colour
+(:data:`scorematch_paper.experiments.restoration.TUNE_IMAGES`, the restoration experiment's noise draws; for a colour
 model the six colour tuning images, :func:`scorematch.datasets.colour_split`, with the beyond stage's tuning noise
 draws); beside, on the same noisy crops, the energy's Tweedie estimate and BM3D (colour BM3D for colour; and for
 colour what ``scorematch denoise`` runs by default, the grey default colour prior
@@ -39,10 +39,10 @@ from _output import emit  # noqa: E402
 from deep_energy import bm3d_denoise  # noqa: E402
 
 from scorematch.datasets import colour_crops, colour_split  # noqa: E402
-from scorematch.experiments.beyond.problems import colour_noisy  # noqa: E402
-from scorematch.experiments.cache import git_state  # noqa: E402
-from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
-from scorematch.experiments.restoration.data import frozen, noise, noise_seed, tune_set  # noqa: E402
+from scorematch_paper.experiments.beyond.problems import colour_noisy  # noqa: E402
+from scorematch_paper.experiments.cache import git_state  # noqa: E402
+from scorematch_paper.experiments.restoration import TUNE_IMAGES  # noqa: E402
+from scorematch_paper.experiments.restoration.data import frozen, noise, noise_seed, tune_set  # noqa: E402
 from scorematch.parallel import map_jobs  # noqa: E402
 from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
 from scorematch.prior import DEFAULT_PRIORS, load_prior  # noqa: E402

@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python benchmarks/deep_energy_tuning.py --model NAME=FILE [--model NAME=FILE ...] [--out F]
 
-The whole 256x256 Set12 images of :data:`scorematch.experiments.restoration.TUNE_IMAGES` at 5, 15 and 25/256, one
+The whole 256x256 Set12 images of :data:`scorematch_paper.experiments.restoration.TUNE_IMAGES` at 5, 15 and 25/256, one
 noise draw each (the restoration experiment's seeds), denoised by each model's Tweedie estimate
 (:func:`scorematch.tasks.tweedie`) and by BM3D (``bm3d`` package) in the same loop. Per level and model:
 the mean PSNR, each image's, and the paired difference to BM3D (mean, std of the mean). Choices between deep
@@ -28,8 +28,8 @@ from deep_energy import bm3d_denoise, paired  # noqa: E402
 
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
-from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
-from scorematch.experiments.restoration.data import noise, noise_seed  # noqa: E402
+from scorematch_paper.experiments.restoration import TUNE_IMAGES  # noqa: E402
+from scorematch_paper.experiments.restoration.data import noise, noise_seed  # noqa: E402
 from scorematch.pretrained import load_pretrained, resolve  # noqa: E402
 from scorematch.tasks import psnr, tweedie  # noqa: E402
 

@@ -40,9 +40,9 @@ from _output import cpu_model, emit, load_average  # noqa: E402
 
 import scorematch as sm  # noqa: E402
 from scorematch.datasets import colour_split, data_dir, list_images  # noqa: E402
-from scorematch.experiments.cache import code_fingerprint, git_state  # noqa: E402
-from scorematch.experiments.compare import is_tie  # noqa: E402
-from scorematch.experiments.restoration.data import heldout_images  # noqa: E402
+from scorematch_paper.experiments.cache import code_fingerprint, git_state  # noqa: E402
+from scorematch_paper.experiments.compare import is_tie  # noqa: E402
+from scorematch_paper.experiments.restoration.data import heldout_images  # noqa: E402
 from scorematch.metrics import psnr  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
 from scorematch.prior import DEFAULT_PRIORS, load_prior  # noqa: E402

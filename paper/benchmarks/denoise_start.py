@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit, load_average  # noqa: E402
-from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
-from scorematch.experiments.restoration.data import frozen, mean_psnr, noise, noise_seed, tune_set  # noqa: E402
+from scorematch_paper.experiments.restoration import TUNE_IMAGES  # noqa: E402
+from scorematch_paper.experiments.restoration.data import frozen, mean_psnr, noise, noise_seed, tune_set  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
 from scorematch.prior import ImagePrior, load_prior  # noqa: E402
 from scorematch.serialization import load  # noqa: E402

@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python benchmarks/heldout_bm3d.py [--heldout docs/results/restoration/heldout.json] [--out F]
 
-For every held-out image (:func:`scorematch.experiments.restoration.heldout_images`) and noise level of the
+For every held-out image (:func:`scorematch_paper.experiments.restoration.heldout_images`) and noise level of the
 stored held-out table, the noisy image is drawn exactly as the experiment drew it (same seed), denoised by BM3D
 (the ``bm3d`` package, ``pip install bm3d``; ``sigma_psd`` = the true noise level) and scored. The output gives, per level, BM3D's mean
 PSNR and, for each method of the stored table, BM3D minus that method paired over the images (mean, std of the
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit  # noqa: E402
 from scorematch.datasets import read_image  # noqa: E402
-from scorematch.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
+from scorematch_paper.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
 from scorematch.tasks import psnr  # noqa: E402
 
 

@@ -4,7 +4,7 @@
 
 Validation images only (no choice of the estimator is made on them; ``benchmarks/noise_estimation_tuning.py``
 makes those on the tuning images): the 41 grey held-out images of
-:func:`scorematch.experiments.restoration.heldout_images` and the 20 held-out colour photos of
+:func:`scorematch_paper.experiments.restoration.heldout_images` and the 20 held-out colour photos of
 :func:`scorematch.datasets.colour_split`, at 5, 15, 25, 50 and 75 (/255), one noise draw per image and level (seed
 ``noise_seed(name, level)``; not clipped). For each method of :func:`~scorematch.tasks.estimate_noise`: the
 estimated / true sigma (mean, std, min, max over the images, and the images within 10 %) and the PSNR of the
@@ -30,8 +30,8 @@ from _output import emit, load_average  # noqa: E402
 
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import colour_split, read_image  # noqa: E402
-from scorematch.experiments.cache import git_state  # noqa: E402
-from scorematch.experiments.restoration.data import heldout_images, noise_seed  # noqa: E402
+from scorematch_paper.experiments.cache import git_state  # noqa: E402
+from scorematch_paper.experiments.restoration.data import heldout_images, noise_seed  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
 from scorematch.prior import load_prior  # noqa: E402
 from scorematch.tasks import Denoising, denoise, estimate_noise, psnr  # noqa: E402

@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python benchmarks/noise_estimation_tuning.py [--model deep_energy] [--threads T] [--out F]
 
-Tuning images: the six grey Set12 images of :data:`scorematch.experiments.restoration.TUNE_IMAGES` (whole) and
+Tuning images: the six grey Set12 images of :data:`scorematch_paper.experiments.restoration.TUNE_IMAGES` (whole) and
 the six colour photos of ``colour_split()["tune"]``; 5, 15, 25, 50 and 75 (/255), one noise draw per image and level
 as in ``benchmarks/noise_estimation.py``. Per level, the estimated / true sigma (mean, min, max over the images) of:
 
@@ -36,8 +36,8 @@ from noise_estimation import LEVELS, noisy, probe  # noqa: E402
 from scorematch.prior import load_prior  # noqa: E402
 
 from scorematch.datasets import colour_split, data_dir, read_image  # noqa: E402
-from scorematch.experiments.cache import git_state  # noqa: E402
-from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
+from scorematch_paper.experiments.cache import git_state  # noqa: E402
+from scorematch_paper.experiments.restoration import TUNE_IMAGES  # noqa: E402
 from scorematch.tasks.noise_level import (  # noqa: E402
     COLOUR_SPACE, COLOUR_SPACES, ENERGY_EVALS, ENERGY_TARGET, WAVELETS, _channels, _consistency, _energy_sigma,
     _residual, mad_sigmas)

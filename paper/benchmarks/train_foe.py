@@ -3,14 +3,14 @@
     PYTHONPATH=src python benchmarks/train_foe.py [--threads 2] [--steps N] [--device cuda] [--profile]
                                                   [--baseline REV] [--out F]
 
-Trains :data:`scorematch.experiments.restoration.RECIPE` (today's recipe; the bundled ``foe_5x5x24`` was trained
+Trains :data:`scorematch_paper.experiments.restoration.RECIPE` (today's recipe; the bundled ``foe_5x5x24`` was trained
 by the earlier one in its metadata, see its model card) by
 :func:`scorematch.priors.train_image_foe`, as ``build_default_model`` does, and records every ``steps/20`` steps
 the score-matching loss on 2,000 held-out patches (from the held-out tenth of Train400); the wall time to reach 95%
 and 99% of the held-out loss's total improvement, the training time (patch extraction included, the held-out
 evaluations left out) and the seconds per step. Then the card's quality check: the trained model and the bundled
 ``foe_5x5x24`` denoise the six tuning crops (the central 128x128 of
-:data:`scorematch.experiments.restoration.TUNE_IMAGES`, one noise draw per level) at the bundled model's prior
+:data:`scorematch_paper.experiments.restoration.TUNE_IMAGES`, one noise draw per level) at the bundled model's prior
 weights with today's solver, in the same script; the training reaches the card's quality when its mean PSNR is
 within :data:`TIE_DB` of the bundled model's at every level. ``--profile``: the torch profiler's top operators
 for 50 more steps. ``--baseline REV``: first, in the same run, the code of the git revision ``REV`` (a temporary
@@ -41,10 +41,10 @@ from _output import cpu_model, emit, load_average  # noqa: E402
 
 from scorematch.datasets import load_images, split_images  # noqa: E402
 from scorematch.estimators import score_matching_loss  # noqa: E402
-from scorematch.experiments.cache import git_state  # noqa: E402
-from scorematch.experiments.restoration import RECIPE  # noqa: E402
-from scorematch.experiments.restoration.data import frozen, tune_set  # noqa: E402
-from scorematch.experiments.restoration.tuning import weight_curve  # noqa: E402
+from scorematch_paper.experiments.cache import git_state  # noqa: E402
+from scorematch_paper.experiments.restoration import RECIPE  # noqa: E402
+from scorematch_paper.experiments.restoration.data import frozen, tune_set  # noqa: E402
+from scorematch_paper.experiments.restoration.tuning import weight_curve  # noqa: E402
 from scorematch.pretrained import load_pretrained  # noqa: E402
 from scorematch.prior import load_prior  # noqa: E402
 from scorematch.priors import FoERecipe, train_image_foe, training_patches  # noqa: E402
@@ -60,7 +60,7 @@ BASELINE = """
 import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[1]))
 from scorematch.datasets import load_images, split_images
-from scorematch.experiments.restoration import RECIPE
+from scorematch_paper.experiments.restoration import RECIPE
 from scorematch.priors import train_image_foe
 train, _ = split_images(load_images("train400"), holdout=0.1)
 t0 = time.perf_counter()

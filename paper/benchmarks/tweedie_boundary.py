@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _output import emit  # noqa: E402
 
-from scorematch.experiments.cache import git_state  # noqa: E402
-from scorematch.experiments.restoration import TUNE_IMAGES  # noqa: E402
-from scorematch.experiments.restoration.data import frozen, noise, noise_seed, tune_set  # noqa: E402
+from scorematch_paper.experiments.cache import git_state  # noqa: E402
+from scorematch_paper.experiments.restoration import TUNE_IMAGES  # noqa: E402
+from scorematch_paper.experiments.restoration.data import frozen, noise, noise_seed, tune_set  # noqa: E402
 from scorematch.pretrained import load_pretrained  # noqa: E402
 from scorematch.tasks import psnr  # noqa: E402
 from scorematch.prior.evaluation import context_grad, energy_and_grad  # noqa: E402

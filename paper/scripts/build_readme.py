@@ -16,7 +16,7 @@ Adding a block: write ``def _name(results: Path) -> str``, which reads its files
 (a missing field raises ``KeyError`` naming the file) and formats numbers with :func:`_f` (which refuses nan), add
 ``"name": _name`` to :data:`BLOCKS`, put the two markers in README.md, and run this script.
 
-The restoration blocks take every number from the summaries of :mod:`scorematch.experiments.restoration`
+The restoration blocks take every number from the summaries of :mod:`scorematch_paper.experiments.restoration`
 (``table1_summary``, ``heldout_summary``, ``sweep_summary``), the functions its report uses, applied to the run
 files that ``scripts/publish_results.py`` copied to ``docs/results/restoration/`` with their ``provenance.json``.
 """
@@ -38,9 +38,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's package: its restoration summaries are the report's
 
-from scorematch.experiments import mnist, patches, restoration, shootout  # noqa: E402
-from scorematch.experiments.beyond import settings as beyond_settings  # noqa: E402
-from scorematch.experiments.compare import TIE_SIGMAS, describe, is_tie, paired_difference, std_of_mean  # noqa: E402
+from scorematch_paper.experiments import mnist, patches, restoration, shootout  # noqa: E402
+from scorematch_paper.experiments.beyond import settings as beyond_settings  # noqa: E402
+from scorematch_paper.experiments.compare import TIE_SIGMAS, describe, is_tie, paired_difference, std_of_mean  # noqa: E402
 from scorematch.prior import DEFAULT_PRIORS  # noqa: E402
 
 WIDTH = 115  # the README's line length; tables are not wrapped
@@ -161,7 +161,7 @@ def _mean(values: list[float]) -> float:
 def _tie_rule(results: Path) -> str:
     return (f"Where two numbers are compared, a difference smaller than {TIE_SIGMAS:g} standard deviations of the "
             "difference over the random draws behind it (noise draws, training subsets) is written as a tie "
-            "(`scorematch.experiments.compare`).")
+            "(`scorematch_paper.experiments.compare`).")
 
 
 def _core_speed(results: Path) -> str:
@@ -266,7 +266,7 @@ def _patches(results: Path) -> str:
             f"lambda = {_lam(float(best_dq))} ({_f(dq['ll'][best_dq])}).")
 
 
-# --- restoration: every number from the summaries of scorematch.experiments.restoration, as in the report -------
+# --- restoration: every number from the summaries of scorematch_paper.experiments.restoration, as in the report -------
 
 def _table1(results: Path) -> _Fields:
     """Table 1 per image (:func:`restoration.table1_summary`: means, stds and paired differences over the draws)."""

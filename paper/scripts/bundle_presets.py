@@ -23,7 +23,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from scorematch.experiments.beyond.summaries import tuned_levels  # noqa: E402
+from scorematch_paper.experiments.beyond.summaries import tuned_levels  # noqa: E402
 from scorematch.prior import DenoisePreset, Presets, TaskPreset, load_prior  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
 from scorematch.serialization import load, load_info, save  # noqa: E402

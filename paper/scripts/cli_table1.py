@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from scorematch.datasets import data_dir
-from scorematch.experiments import restoration as R
+from scorematch_paper.experiments import restoration as R
 
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ap.add_argument("--out", type=Path, help="keep the noisy and denoised files here (default: a temporary folder)")

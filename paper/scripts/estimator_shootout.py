@@ -3,7 +3,7 @@
     python scripts/estimator_shootout.py --minutes 5 15 60 [--estimators dsm ssm sm-curvature sm-hutchinson]
         [--runs runs/shootout] [--out docs/results/deep_energy] [--force]
 
-The same computation as ``scorematch reproduce shootout`` (:mod:`scorematch.experiments.shootout`; each row a
+The same computation as ``scorematch reproduce shootout`` (:mod:`scorematch_paper.experiments.shootout`; each row a
 cached unit keyed on its settings and the package's code, an interrupted training run resumes), run here for the
 rows asked for; ``OUT/shootout.json`` and ``OUT/shootout.png`` are then written from every current row in ``RUNS``
 (earlier calls' rows included), with the commit and the machine. Threads: torch's default.
@@ -23,8 +23,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from scorematch.experiments import shootout  # noqa: E402
-from scorematch.experiments.cache import Cache  # noqa: E402
+from scorematch_paper.experiments import shootout  # noqa: E402
+from scorematch_paper.experiments.cache import Cache  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

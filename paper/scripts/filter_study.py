@@ -31,10 +31,10 @@ from scorematch.energies.foe import FieldOfExperts, laplacian_whitening_kernel
 from scorematch.energies.image_prior import ImageFoE
 from scorematch.energies.layers import compose_kernels
 from scorematch.estimators.score_matching import score_matching_loss
-from scorematch.experiments.filter_grid import save_filter_grid
-from scorematch.experiments.restoration import RECIPE  # noqa: E402
-from scorematch.experiments.restoration.data import frozen, tune_set  # noqa: E402
-from scorematch.experiments.restoration.tuning import weight_curve  # noqa: E402
+from scorematch_paper.experiments.filter_grid import save_filter_grid
+from scorematch_paper.experiments.restoration import RECIPE  # noqa: E402
+from scorematch_paper.experiments.restoration.data import frozen, tune_set  # noqa: E402
+from scorematch_paper.experiments.restoration.tuning import weight_curve  # noqa: E402
 from scorematch.priors import FoERecipe, train_image_foe
 from scorematch.train import fit
 

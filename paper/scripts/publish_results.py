@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from scorematch.experiments import beyond, patches  # noqa: E402
-from scorematch.experiments.cache import read_stamp  # noqa: E402
+from scorematch_paper.experiments import beyond, patches  # noqa: E402
+from scorematch_paper.experiments.cache import read_stamp  # noqa: E402
 from scorematch.io import write_json  # noqa: E402
 
 #: stage -> (folder under ``TO``, file patterns published from the stage's run folder).
@@ -64,7 +64,7 @@ def publish(run: Path, stage: str, to: Path) -> list[Path]:
         "stage": stage, "command": info.get("command"), "seconds": info.get("seconds"),
         "finished": info.get("finished"), "stage_stamp": info.get("stamp"),
         "machine": json.loads((run / "machine.json").read_text()), "files": stamps,
-        "derived": {name: f"scorematch.experiments.{stage}.summary of the run's results"
+        "derived": {name: f"scorematch_paper.experiments.{stage}.summary of the run's results"
                     for name in DERIVED.get(stage, {})},
     })
     return copied

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 torch.set_num_threads(1)
-from scorematch.experiments import restoration as R  # noqa: E402
+from scorematch_paper.experiments import restoration as R  # noqa: E402
 from scorematch.priors import FoERecipe, train_image_foe  # noqa: E402
 from scorematch.serialization import save, load  # noqa: E402
 

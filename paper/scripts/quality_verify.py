@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 torch.set_num_threads(1)
-from scorematch.experiments import restoration as R  # noqa: E402
+from scorematch_paper.experiments import restoration as R  # noqa: E402
 from scorematch.prior import load_prior  # noqa: E402
 from scorematch.serialization import load  # noqa: E402
 from scorematch.tasks import MAP, denoise, psnr  # noqa: E402

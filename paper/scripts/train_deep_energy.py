@@ -3,7 +3,7 @@
     python scripts/train_deep_energy.py --out runs/deep_energy [--estimator dsm] [--steps 4000] [--resume]
         [--channels 32] [--depth 4] [--kernel-size 3] [--patch 40] [--data train400|colour]
 
-The recipe is :func:`scorematch.experiments.shootout.train_deep_energy` (the shoot-out trains every estimator
+The recipe is :func:`scorematch_paper.experiments.shootout.train_deep_energy` (the shoot-out trains every estimator
 with it): patches (40x40 by default) from the training nine tenths of ``data/train400`` (the held-out tenth and
 Set12 are never seen), the loss on their interior (``noise_conditional_loss``'s margin, ``support - 1``: 8 pixels
 for the default architecture), levels log-uniform in [1/256, 50/256], Adam with a cosine schedule. ``--data colour``
@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from scorematch.experiments.shootout import ESTIMATORS, ShootoutConfig, train_deep_energy  # noqa: E402
-from scorematch.experiments.shootout.recipe import TRAINING_DATA  # noqa: E402
+from scorematch_paper.experiments.shootout import ESTIMATORS, ShootoutConfig, train_deep_energy  # noqa: E402
+from scorematch_paper.experiments.shootout.recipe import TRAINING_DATA  # noqa: E402
 
 DEFAULT = ShootoutConfig()
 

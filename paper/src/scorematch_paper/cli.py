@@ -1,4 +1,7 @@
-"""``scorematch reproduce``: run the paper's experiments and write one report."""
+"""``scorematch reproduce``: run the paper's experiments and write one report.
+
+The library's command line finds this module through the entry-point group ``scorematch.commands``
+(``paper/pyproject.toml``) and calls :func:`add_parser` with its subcommands."""
 
 from __future__ import annotations
 
@@ -13,12 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..devices import add_device_argument, resolve_device
-from ..experiments import EXPERIMENTS, get
-from ..experiments.cache import Cache
-from ..experiments.cache import describe as cache_describe
-from ..report import write_report
-from ..io.atomic import atomic_path
+from scorematch.devices import add_device_argument, resolve_device
+from scorematch.io.atomic import atomic_path
+from scorematch_paper.experiments import EXPERIMENTS, get
+from scorematch_paper.experiments.cache import Cache
+from scorematch_paper.experiments.cache import describe as cache_describe
+from scorematch_paper.report import write_report
 
 EXAMPLES = """examples:
   scorematch reproduce all --quick            # a few minutes: every stage on small models
@@ -31,9 +34,9 @@ EXAMPLES = """examples:
   scorematch reproduce all --force            # recompute everything, cached results and models included
 
 An interrupted run (Ctrl-C, kill) resumes where it stopped when the same command is run again. Every
-cached result is keyed on its settings and on a fingerprint of the package's code: after a code change the
-affected results are recomputed; the report says, per file, whether it was computed in this run or reused
-(and from which commit).
+cached result is keyed on its settings and on a fingerprint of the code (the library's and the research
+package's): after a code change the affected results are recomputed; the report says, per file, whether it
+was computed in this run or reused (and from which commit).
 """
 
 

@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .experiments.cache import code_fingerprint, git_state, provenance_rows
-from .io.atomic import atomic_path
+from scorematch.io.atomic import atomic_path
+from scorematch_paper.experiments.cache import code_fingerprint, git_state, provenance_rows
 
 __all__ = ["write_report", "markdown_to_html", "machine_info"]
 
@@ -22,7 +22,7 @@ def machine_info() -> dict[str, Any]:
     import numpy
     import torch
 
-    from . import __version__
+    from scorematch import __version__
 
     git = git_state()
     return {

@@ -1,4 +1,4 @@
-"""The beyond-the-paper stage (``scorematch.experiments.beyond``) on a tiny configuration: units, table, figure,
+"""The beyond-the-paper stage (``scorematch_paper.experiments.beyond``) on a tiny configuration: units, table, figure,
 report, the cache, the paired comparisons and the motion kernels."""
 
 import json
@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from scorematch.experiments import beyond
-from scorematch.experiments.beyond import compute
-from scorematch.experiments.beyond.summaries import comparison
-from scorematch.experiments.cache import Cache
+from scorematch_paper.experiments import beyond
+from scorematch_paper.experiments.beyond import compute
+from scorematch_paper.experiments.beyond.summaries import comparison
+from scorematch_paper.experiments.cache import Cache
 
 TINY = beyond.BeyondConfig.quick().replace(grey_images=2, grey_crop=36, table2_crop=24, colour_images=2, colour_crop=24,
                                            colour_tune_crop=24, tv_weights=(0.04,), inpaint_iters=(20,))

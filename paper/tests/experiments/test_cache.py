@@ -6,9 +6,9 @@ import shutil
 import pytest
 
 from scorematch.cli import main
-from scorematch.experiments import cache as cache_mod
-from scorematch.experiments import restoration, speed
-from scorematch.experiments.cache import Cache, code_fingerprint, import_closure, provenance_rows, read_stamp
+from scorematch_paper.experiments import cache as cache_mod
+from scorematch_paper.experiments import restoration, speed
+from scorematch_paper.experiments.cache import Cache, code_fingerprint, import_closure, provenance_rows, read_stamp
 from scorematch.priors import FoERecipe
 
 TINY = FoERecipe(**{**restoration.RECIPE.to_dict(), "n_experts": 2, "kernel_size": 3, "whitening_size": 3,
@@ -55,7 +55,7 @@ def test_a_scoped_fingerprint_follows_the_imported_modules_only(tmp_path):
 
 
 def test_the_shoot_out_rows_are_keyed_on_their_own_code():
-    from scorematch.experiments import shootout
+    from scorematch_paper.experiments import shootout
 
     files = import_closure("experiments.shootout.compute")
     assert {"energies/deep.py", "experiments/shootout/recipe.py", "estimators/noise_conditional.py",

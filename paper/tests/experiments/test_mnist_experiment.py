@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from scorematch import ProductOfExperts, load, load_info
-from scorematch.experiments import mnist
+from scorematch_paper.experiments import mnist
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import torch
 
 import scorematch
 from scorematch.energies import FieldOfExperts
-from scorematch.experiments import cd_foe
-from scorematch.experiments import patches as P
+from scorematch_paper.experiments import cd_foe
+from scorematch_paper.experiments import patches as P
 
 
 def test_patch_sweep_writes_results_models_and_report(tmp_path):

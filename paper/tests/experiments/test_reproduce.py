@@ -7,7 +7,7 @@ import pytest
 
 from scorematch import experiments
 from scorematch.cli import main
-from scorematch.report import markdown_to_html
+from scorematch_paper.report import markdown_to_html
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_markdown_to_html_embeds_images(tmp_path):
 
 
 def test_speed_experiment_quick(tmp_path):
-    from scorematch.experiments import speed
+    from scorematch_paper.experiments import speed
 
     result = speed.run(tmp_path, quick=True)
     assert (tmp_path / "cost_growth.png").is_file()

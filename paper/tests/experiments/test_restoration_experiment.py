@@ -1,11 +1,11 @@
-"""Smoke test of ``scorematch.experiments.restoration`` (quick mode): every stage, table and figure."""
+"""Smoke test of ``scorematch_paper.experiments.restoration`` (quick mode): every stage, table and figure."""
 
 import json
 
 import pytest
 
 from scorematch.prior import DEFAULT_BOUNDARY
-from scorematch.experiments import restoration
+from scorematch_paper.experiments import restoration
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The estimator shoot-out (``scorematch.experiments.shootout``) on a tiny configuration: rows, table, figure,
+"""The estimator shoot-out (``scorematch_paper.experiments.shootout``) on a tiny configuration: rows, table, figure,
 report, the cache, and the recipe's determinism."""
 
 import json
@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from scorematch import load, load_info
-from scorematch.experiments import shootout
-from scorematch.experiments.cache import Cache
+from scorematch_paper.experiments import shootout
+from scorematch_paper.experiments.cache import Cache
 
 TINY = shootout.ShootoutConfig(minutes=(0.01,), estimators=("dsm", "sm-curvature"), calibration_steps=2, channels=2,
                                depth=1, patch=12, batch=2, heldout_limit=1, heldout_crop=32)

@@ -1,10 +1,10 @@
-"""The tie rule (scorematch.experiments.compare): a difference under two standard deviations is a tie."""
+"""The tie rule (scorematch_paper.experiments.compare): a difference under two standard deviations is a tie."""
 
 import math
 
 import pytest
 
-from scorematch.experiments.compare import TIE_SIGMAS, describe, is_tie, paired_difference, std_of_mean
+from scorematch_paper.experiments.compare import TIE_SIGMAS, describe, is_tie, paired_difference, std_of_mean
 
 
 def test_paired_difference_is_mean_and_sample_std_of_the_per_draw_differences():

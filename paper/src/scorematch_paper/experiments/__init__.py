@@ -12,12 +12,12 @@ from types import ModuleType
 
 #: reproduce name -> module, in report order.
 EXPERIMENTS: dict[str, str] = {
-    "mnist": "scorematch.experiments.mnist",
-    "patches": "scorematch.experiments.patches",
-    "restoration": "scorematch.experiments.restoration",
-    "speed": "scorematch.experiments.speed",
-    "beyond": "scorematch.experiments.beyond",
-    "shootout": "scorematch.experiments.shootout",
+    "mnist": "scorematch_paper.experiments.mnist",
+    "patches": "scorematch_paper.experiments.patches",
+    "restoration": "scorematch_paper.experiments.restoration",
+    "speed": "scorematch_paper.experiments.speed",
+    "beyond": "scorematch_paper.experiments.beyond",
+    "shootout": "scorematch_paper.experiments.shootout",
 }
 
 

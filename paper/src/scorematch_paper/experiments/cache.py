@@ -4,9 +4,9 @@ Every cached result (a JSON result file, or a model file's metadata) carries a *
 
     {"key": ..., "run": ..., "fingerprint": ..., "commit": ..., "dirty": ..., "computed": ...}
 
-``key`` hashes the result's settings together with :func:`code_fingerprint` (the package's source and
-bundled model files), so a change to the code or to a setting misses the cache. ``run`` names the run
-that computed it: under ``force`` only results of the current run are reused, so ``scorematch reproduce
+``key`` hashes the result's settings together with :func:`code_fingerprint` (the source and bundled model files
+of the library and of this package), so a change to the code or to a setting misses the cache. ``run`` names the
+run that computed it: under ``force`` only results of the current run are reused, so ``scorematch reproduce
 --force`` recomputes every level below the stage once (and a result computed earlier in the same run,
 such as a model that two tables share, is not computed twice). ``commit`` and ``dirty`` say which
 source tree computed it; the report lists them (:func:`provenance_rows`).
@@ -21,104 +21,110 @@ import dataclasses
 import functools
 import hashlib
 import json
-import subprocess
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..io.tables import write_json
-from ..parallel import map_jobs
-from ..serialization import load_info
+from scorematch import provenance
+from scorematch.io.tables import write_json
+from scorematch.parallel import map_jobs
+from scorematch.serialization import load_info
 
 __all__ = ["Cache", "cached_units", "code_fingerprint", "import_closure", "git_state", "read_stamp", "describe",
-           "provenance_rows"]
+           "provenance_rows", "PACKAGES"]
 
-_PACKAGE = Path(__file__).resolve().parent.parent
+#: The packages whose code a cached result depends on: the library (``scorematch``) and this one
+#: (``scorematch_paper``). A file of theirs is named by its path below the packages' parent folder, e.g.
+#: ``"scorematch/tasks/denoise.py"`` or ``"scorematch_paper/experiments/shootout/recipe.py"``.
+PACKAGES: tuple[Path, ...] = (provenance.PACKAGE, Path(__file__).resolve().parents[1])
 _CODE_SUFFIXES = (".py", ".safetensors")
 
 
 @functools.lru_cache(maxsize=None)
-def code_fingerprint(root: Path = _PACKAGE, files: tuple[str, ...] | None = None) -> str:
-    """A hash of every source and bundled-model file below ``root`` (names and bytes), 16 hex digits; of the
-    ``files`` (paths relative to ``root``, e.g. an :func:`import_closure`) only, when given."""
-    if files is None:
-        paths = sorted(p for p in root.rglob("*") if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts)
-    else:
-        paths = [root / f for f in sorted(files)]
+def code_fingerprint(roots: tuple[Path, ...] = PACKAGES, files: tuple[str, ...] | None = None) -> str:
+    """A hash of every source and bundled-model file of the packages ``roots`` (names and bytes), 16 hex digits;
+    of the ``files`` (named as in :data:`PACKAGES`, e.g. an :func:`import_closure`) only, when given."""
     h = hashlib.sha256()
-    for path in paths:
-        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for root in roots:
+        if files is None:
+            paths = sorted(p for p in root.rglob("*") if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts)
+        else:
+            paths = [root.parent / f for f in sorted(files) if f.split("/")[0] == root.name]
+        for path in paths:
+            h.update(str(path.relative_to(root.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
-def import_closure(*modules: str, root: Path = _PACKAGE) -> tuple[str, ...]:
-    """The package's source files that ``modules`` (dotted names below the package, such as
-    ``"experiments.shootout.compute"``) are made of: theirs and those they import, directly or through others,
-    by their static ``import`` statements within the package (sorted paths relative to ``root``).
+def import_closure(*modules: str, roots: tuple[Path, ...] = PACKAGES) -> tuple[str, ...]:
+    """The source files of the packages ``roots`` that ``modules`` (dotted names, such as
+    ``"scorematch_paper.experiments.shootout.compute"``) are made of: theirs and those they import, directly or
+    through others, by their static ``import`` statements within those packages (sorted, named as in
+    :data:`PACKAGES`).
 
     A package's ``__init__`` counts where a module imports from the package itself, not where it imports one of
     its submodules, so a result that only some modules compute can be keyed on those modules' code alone.
     """
-    todo = [_module_file(root, name.split(".")) for name in modules]
+    by_name = {root.name: root for root in roots}
+    todo = [_module_file(by_name, name.split(".")) for name in modules]
     if None in todo:
-        raise ValueError(f"not modules of {root.name}: {[m for m, f in zip(modules, todo) if f is None]}")
+        raise ValueError(f"not modules of {sorted(by_name)}: {[m for m, f in zip(modules, todo) if f is None]}")
     seen: set[Path] = set()
     while todo:
         path = todo.pop()
         if path not in seen:
             seen.add(path)
-            todo += _imported_files(root, path)
-    return tuple(sorted(str(p.relative_to(root)) for p in seen))
+            todo += _imported_files(by_name, path)
+    return tuple(sorted(str(p.relative_to(by_name[_package_of(by_name, p)].parent)) for p in seen))
 
 
-def _module_file(root: Path, parts: list[str]) -> Path | None:
-    """The file of the module ``parts`` below ``root`` (``a/b.py`` or ``a/b/__init__.py``), None if none."""
-    base = root.joinpath(*parts)
+def _package_of(by_name: dict[str, Path], path: Path) -> str:
+    """The name of the package of ``by_name`` that holds ``path``."""
+    return next(name for name, root in by_name.items() if path.is_relative_to(root))
+
+
+def _module_file(by_name: dict[str, Path], parts: list[str]) -> Path | None:
+    """The file of the module ``parts`` (``pkg/a/b.py`` or ``pkg/a/b/__init__.py`` for ``["pkg", "a", "b"]``)
+    of one of the packages, None if none (a package itself, ``["pkg"]``, counts as none)."""
+    if len(parts) < 2 or parts[0] not in by_name:
+        return None
+    base = by_name[parts[0]].joinpath(*parts[1:])
     for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if parts and path.is_file():
+        if path.is_file():
             return path
     return None
 
 
-def _imported_files(root: Path, path: Path) -> list[Path]:
+def _imported_files(by_name: dict[str, Path], path: Path) -> list[Path]:
     """The package files that the ``from ... import`` statements of the module ``path`` name."""
-    package = list(path.relative_to(root).parts[:-1])
+    name = _package_of(by_name, path)
+    package = [name, *path.relative_to(by_name[name]).parts[:-1]]
     out = []
     for node in ast.walk(ast.parse(path.read_text())):
         if not isinstance(node, ast.ImportFrom):
             continue
         if node.level:  # relative: from the package of ``path``, ``level - 1`` packages up
-            base, name = package[: len(package) - node.level + 1], node.module
-        elif (node.module or "").split(".")[0] == root.name:
-            base, name = [], node.module.partition(".")[2]
+            module = package[: len(package) - node.level + 1] + (node.module.split(".") if node.module else [])
+        elif (node.module or "").split(".")[0] in by_name:
+            module = node.module.split(".")
         else:
             continue
-        module = base + (name.split(".") if name else [])
         for parts in (module, *(module + [alias.name] for alias in node.names)):
-            found = _module_file(root, parts)
+            found = _module_file(by_name, parts)
             if found is not None:
                 out.append(found)
     return out
 
 
 @functools.lru_cache(maxsize=None)
-def git_state(root: Path = _PACKAGE) -> dict[str, Any]:
-    """``{"commit": hash or None, "dirty": bool or None}`` of the git checkout that holds ``root``.
-
-    Dirty means uncommitted changes to tracked files or untracked files (not ignored ones). Outside a git
-    checkout (an installed package) both are None: the fingerprint still identifies the code.
-    """
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True,
-                              timeout=30).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--", "."))
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": dirty}
+def git_state() -> dict[str, Any]:
+    """``{"commit": hash or None, "dirty": bool or None}`` of the code of :data:`PACKAGES`
+    (:func:`scorematch.provenance.git_state` of each): the commit when both come from one git checkout (else
+    None), dirty when either has uncommitted changes (None when either is outside a checkout)."""
+    states = [provenance.git_state(root) for root in PACKAGES]
+    commits = {s["commit"] for s in states}
+    dirty = [s["dirty"] for s in states]
+    return {"commit": commits.pop() if len(commits) == 1 else None, "dirty": None if None in dirty else any(dirty)}
 
 
 def _hash(obj: Any) -> str:
@@ -139,7 +145,7 @@ class Cache:
         The code fingerprint the run started with (:func:`code_fingerprint`); worker processes check that
         their code is still the same (:meth:`check_code`), so a source edit during a run cannot mix code.
     scope : tuple of str, optional
-        The source files the fingerprint covers (None: the whole package); see :meth:`scoped`.
+        The source files the fingerprint covers (None: the whole of :data:`PACKAGES`); see :meth:`scoped`.
     """
 
     force: bool = False
@@ -148,17 +154,18 @@ class Cache:
     scope: tuple[str, ...] | None = None
 
     def scoped(self, *modules: str) -> "Cache":
-        """This cache (same run and ``force``) keyed on the code of ``modules`` alone (:func:`import_closure`):
-        for results that take hours, so that an edit elsewhere in the package does not discard them."""
+        """This cache (same run and ``force``) keyed on the code of ``modules`` (dotted names) alone
+        (:func:`import_closure`): for results that take hours, so that an edit elsewhere in the packages does not
+        discard them."""
         files = import_closure(*modules)
         return dataclasses.replace(self, code=code_fingerprint(files=files), scope=files)
 
     def check_code(self) -> None:
-        """Raise if the package's code changed since this run started (call it in worker processes)."""
+        """Raise if the packages' code changed since this run started (call it in worker processes)."""
         now = code_fingerprint(files=self.scope)
         if now != self.code:
-            raise RuntimeError("the scorematch source changed during this run (code fingerprint "
-                               f"{now} != {self.code}); rerun the command to recompute")
+            raise RuntimeError("the source of scorematch or scorematch_paper changed during this run (code "
+                               f"fingerprint {now} != {self.code}); rerun the command to recompute")
 
     def key(self, settings: Any) -> str:
         """The cache key of a result: its settings plus the code fingerprint."""

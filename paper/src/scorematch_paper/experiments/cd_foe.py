@@ -23,15 +23,16 @@ from typing import Any
 
 import torch
 
-from ..config import TrainConfig
-from ..datasets import PatchStream, load_images
-from ..energies import FieldOfExperts, laplacian_whitening_kernel
-from ..estimators import contrastive_divergence_loss
-from ..samplers import StepSizeController
-from ..io.atomic import atomic_path
-from ..serialization import load, save
-from ..train import fit
-from .cache import Cache
+from scorematch.config import TrainConfig
+from scorematch.datasets import PatchStream, load_images
+from scorematch.energies import FieldOfExperts, laplacian_whitening_kernel
+from scorematch.estimators import contrastive_divergence_loss
+from scorematch.io.atomic import atomic_path
+from scorematch.samplers import StepSizeController
+from scorematch.serialization import load, save
+from scorematch.train import fit
+from scorematch_paper.experiments.cache import Cache
+from scorematch_paper.paths import data_path
 
 __all__ = ["train_cd_foe", "run", "plot", "summary", "MODEL_NAME"]
 
@@ -104,7 +105,7 @@ def train_cd_foe(
         identical settings, copy it instead of training (a CPU retrain takes tens of minutes); its metadata
         says where it was trained. Pass False to retrain (``cache.force`` does too).
     cache : Cache, optional
-        What may be reused (default: a new :class:`~scorematch.experiments.cache.Cache`): a model trained here
+        What may be reused (default: a new :class:`~scorematch_paper.experiments.cache.Cache`): a model trained here
         is reused when its stamp is current for the settings and the code.
     **settings
         Overrides of the other settings (``patch_size``, ``batch_size``, ``lr``, ``n_leapfrog``,
@@ -130,7 +131,7 @@ def train_cd_foe(
     if reuse_bundled and not cache.force and _copy_bundled(cfg, model_path, info_path):
         return model_path
     generator = torch.Generator().manual_seed(cfg["seed"])
-    train = load_images(cfg["images"], limit=cfg["n_images"])
+    train = load_images(data_path(cfg["images"]), limit=cfg["n_images"])
     kernel = laplacian_whitening_kernel(cfg["whitening"]["size"], sigma=cfg["whitening"]["sigma"])
     sampler = PatchStream(train, cfg["patch_size"], scale=cfg["scale"], whitening=kernel)
     foe = FieldOfExperts(cfg["n_experts"], cfg["kernel_size"], generator=generator).to(device)
@@ -178,8 +179,8 @@ def train_cd_foe(
 
 def _copy_bundled(cfg: dict[str, Any], model_path: Path, info_path: Path) -> bool:
     """Copy the bundled CD-1 model into place when its recorded settings equal ``cfg``."""
-    from ..pretrained import models_dir
-    from ..serialization import load_info
+    from scorematch.pretrained import models_dir
+    from scorematch.serialization import load_info
 
     bundled = models_dir() / MODEL_NAME
     if not bundled.is_file():
@@ -207,8 +208,8 @@ def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = Tru
 
 def plot(out_dir: str | os.PathLike) -> list[Path]:
     """Figure 2i: the CD-1 FoE's 24 filters (in the whitened domain, and composed with the whitening)."""
-    from .filter_grid import save_filter_grid
-    from ..energies.layers import compose_kernels
+    from scorematch.energies.layers import compose_kernels
+    from scorematch_paper.experiments.filter_grid import save_filter_grid
 
     out_dir = Path(out_dir)
     foe = load(out_dir / MODEL_NAME, expect=FieldOfExperts)

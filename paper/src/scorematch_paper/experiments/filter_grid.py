@@ -38,8 +38,8 @@ def save_filter_grid(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..io.atomic import save_figure
-    from ..io.tiles import tile
+    from scorematch.io.atomic import save_figure
+    from scorematch.io.tiles import tile
 
     w = filters.detach().cpu().double().numpy() if isinstance(filters, torch.Tensor) else np.asarray(filters, float)
     if w.ndim == 2:

@@ -17,13 +17,13 @@ from typing import Any
 
 import torch
 
-from ..energies import FieldOfExperts, ProductOfExperts
-from ..estimators import score_matching_loss
-from ..io.atomic import save_figure
-from ..io.tables import write_json
-from .cache import Cache, read_stamp
+from scorematch.energies import FieldOfExperts, ProductOfExperts
+from scorematch.estimators import score_matching_loss
+from scorematch.io.atomic import save_figure
+from scorematch.io.tables import write_json
+from scorematch_paper.experiments.cache import Cache, read_stamp
 
-__all__ = ["measure", "run", "plot", "report", "fit_exponent", "TITLE"]
+__all__ = ["measure", "draw_figure", "run", "plot", "report", "fit_exponent", "TITLE"]
 
 TITLE = "Speed: how the cost grows (curvature vs exact vs Hutchinson)"
 
@@ -91,7 +91,8 @@ def foe_growth(sides: list[int], repeats: int, device: str = "cpu") -> dict:
                                                              [r["curvature"] for r in pts])}
 
 
-def _draw(result: dict, path: str | Path) -> None:
+def draw_figure(result: dict, path: str | Path) -> None:
+    """Draw the timing curves of a :func:`measure` result into the PNG ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -159,7 +160,7 @@ def run(out_dir: str | Path, *, quick: bool = False, progress: bool = True, cach
 def plot(out_dir: str | Path) -> list[Path]:
     """Draw ``cost_growth.png`` from ``cost_growth.json``."""
     out_dir = Path(out_dir)
-    _draw(json.loads((out_dir / "cost_growth.json").read_text()), out_dir / "cost_growth.png")
+    draw_figure(json.loads((out_dir / "cost_growth.json").read_text()), out_dir / "cost_growth.png")
     return [out_dir / "cost_growth.png"]
 
 

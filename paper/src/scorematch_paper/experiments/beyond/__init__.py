@@ -13,12 +13,12 @@ Modules: ``settings``, ``problems`` (images, observations, methods), ``compute``
 ``report``.
 """
 
-from .compute import run
-from .figures import plot
-from .problems import motion_kernel
-from .report import report
-from .settings import BeyondConfig
-from .summaries import summary
+from scorematch_paper.experiments.beyond.compute import run
+from scorematch_paper.experiments.beyond.figures import plot
+from scorematch_paper.experiments.beyond.problems import motion_kernel
+from scorematch_paper.experiments.beyond.report import report
+from scorematch_paper.experiments.beyond.settings import BeyondConfig
+from scorematch_paper.experiments.beyond.summaries import summary
 
 TITLE = "Beyond the paper: colour denoising and linear inverse problems"
 

@@ -13,14 +13,21 @@ from typing import Any
 
 from torch import Tensor
 
-from ...io.images import write_image
-from ...io.tables import write_json
-from ...tasks import psnr
-from ..cache import Cache, cached_units
-from .figures import plot
-from .problems import colour_images, colour_noisy, colour_solver, grey_images, grey_solver, observe
-from .settings import GREY_PROBLEMS, BeyondConfig, colour_methods
-from .summaries import summary
+from scorematch.io.images import write_image
+from scorematch.io.tables import write_json
+from scorematch.tasks import psnr
+from scorematch_paper.experiments.beyond.figures import plot
+from scorematch_paper.experiments.beyond.problems import (
+    colour_images,
+    colour_noisy,
+    colour_solver,
+    grey_images,
+    grey_solver,
+    observe,
+)
+from scorematch_paper.experiments.beyond.settings import GREY_PROBLEMS, BeyondConfig, colour_methods
+from scorematch_paper.experiments.beyond.summaries import summary
+from scorematch_paper.experiments.cache import Cache, cached_units
 
 
 def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = True, config: BeyondConfig | None = None,

@@ -7,10 +7,9 @@ import json
 import os
 from pathlib import Path
 
-from ...io.atomic import save_figure
-from .settings import method_name
-from .summaries import ours_and_others
-
+from scorematch.io.atomic import save_figure
+from scorematch_paper.experiments.beyond.settings import method_name
+from scorematch_paper.experiments.beyond.summaries import ours_and_others
 
 #: Side of the central part of each picture shown (so that the noise and the detail stay visible).
 SHOWN = 128

@@ -11,15 +11,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ...datasets import colour_crops, colour_split, data_dir
-from ...io.images import read_image
-from ...energies import NoiseConditionalEnergy
-from ...prior import load_prior
-from ...pretrained import load_pretrained
-from ...tasks import MAP, Blur, Denoising, Downsample, Inpaint, denoise, restore, superresolve
-from ..restoration.data import frozen, heldout_images, image, noise_seed
-from ..restoration.settings import TABLE2_IMAGES, TUNE_IMAGES
-from .settings import DEFAULT_COLOUR_PRIOR, DEFAULT_PRIOR, OPPONENT, TABLE2_PROBLEM, BeyondConfig
+from scorematch.datasets import COLOUR_SET, colour_crops, colour_split
+from scorematch.energies import NoiseConditionalEnergy
+from scorematch.io.images import read_image
+from scorematch.pretrained import load_pretrained
+from scorematch.prior import load_prior
+from scorematch.tasks import MAP, Blur, Denoising, Downsample, Inpaint, denoise, restore, superresolve
+from scorematch_paper.experiments.beyond.settings import (
+    DEFAULT_COLOUR_PRIOR,
+    DEFAULT_PRIOR,
+    OPPONENT,
+    TABLE2_PROBLEM,
+    BeyondConfig,
+)
+from scorematch_paper.experiments.restoration.data import frozen, heldout_images, image, noise_seed
+from scorematch_paper.experiments.restoration.settings import TABLE2_IMAGES, TUNE_IMAGES
+from scorematch_paper.paths import data_dir
 
 #: One observed grey problem: (clean x (1, 1, H, W), operator, observation y).
 Case = tuple[Tensor, Any, Tensor]
@@ -140,7 +147,7 @@ def _biharmonic(y: Tensor, mask: Tensor) -> Tensor:
 
 def colour_images(config: BeyondConfig, part: str) -> tuple[list[str], Tensor]:
     """Names and central crops (N, 3, c, c) of the ``"tune"`` or held-out (``"test"``) colour images."""
-    files = colour_split()["tune" if part == "tune" else "heldout"]
+    files = colour_split(data_dir() / COLOUR_SET)["tune" if part == "tune" else "heldout"]
     if part == "test":
         files = files[: config.colour_images]
         return [f.stem for f in files], colour_crops(files, config.colour_crop)

@@ -5,9 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ...prior import DEFAULT_PRIORS
-from .settings import GREY_PROBLEMS, METHOD_NAMES, TABLE2_PROBLEM, colour_methods, method_name
-from .summaries import ours_and_others, summary
+from scorematch.prior import DEFAULT_PRIORS
+from scorematch_paper.experiments.beyond.settings import (
+    GREY_PROBLEMS,
+    METHOD_NAMES,
+    TABLE2_PROBLEM,
+    colour_methods,
+    method_name,
+)
+from scorematch_paper.experiments.beyond.summaries import ours_and_others, summary
 
 
 def _choice(value) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...config import Settings
+from scorematch.config import Settings
 
 #: The bundled FoEs the stage compares: the grey one (also per channel on colour) and the colour one.
 DEFAULT_PRIOR = "foe_5x5x24"
@@ -53,10 +53,10 @@ class BeyondConfig(Settings):
     """Settings of the beyond-the-paper stage: the full run by default, :meth:`quick` the smoke test.
 
     Grey problems (:data:`GREY_PROBLEMS`): central ``grey_crop`` crops of the first ``grey_images`` held-out images
-    (:func:`~scorematch.experiments.restoration.heldout_images`), and 2x super-resolution of the paper's Table 2
-    images (:data:`~scorematch.experiments.restoration.TABLE2_IMAGES`; whole, or central ``table2_crop`` crops),
+    (:func:`~scorematch_paper.experiments.restoration.heldout_images`), and 2x super-resolution of the paper's Table 2
+    images (:data:`~scorematch_paper.experiments.restoration.TABLE2_IMAGES`; whole, or central ``table2_crop`` crops),
     each bundled prior of ``priors`` against the problem's anchor; every choice is made on the same crops of the
-    tuning images (:data:`~scorematch.experiments.restoration.TUNE_IMAGES`): the FoE's prior weight for deblurring
+    tuning images (:data:`~scorematch_paper.experiments.restoration.TUNE_IMAGES`): the FoE's prior weight for deblurring
     (``weights``) and its inpainting iterations (``inpaint_iters``), the noise-conditional energy's level (1/256)
     of ``E_s`` per problem (``deep_levels``, ``deep_inpaint_iters`` iterations when inpainting), Wiener's balance
     (``balances``).
@@ -86,10 +86,10 @@ class BeyondConfig(Settings):
     tv_weights: tuple[float, ...] = (0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
 
     def __post_init__(self) -> None:
-        self._check_ints(grey_crop=12, deep_inpaint_iters=1, colour_tune_crop=12)
-        self._check_numbers(blur_noise=0.0, strict=True)
+        self.check_ints(grey_crop=12, deep_inpaint_iters=1, colour_tune_crop=12)
+        self.check_numbers(blur_noise=0.0, strict=True)
         if self.table2_crop is not None:
-            self._check_ints(table2_crop=12)
+            self.check_ints(table2_crop=12)
             if self.table2_crop % 2:
                 raise ValueError(f"table2_crop must be even (2x super-resolution), got {self.table2_crop}")
         if self.grey_crop % 12:

@@ -10,8 +10,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ..compare import describe, paired_difference
-from .settings import COLOUR_METHODS, GREY_PROBLEMS, OPPONENT, TABLE2_PROBLEM
+from scorematch_paper.experiments.beyond.settings import COLOUR_METHODS, GREY_PROBLEMS, OPPONENT, TABLE2_PROBLEM
+from scorematch_paper.experiments.compare import describe, paired_difference
 
 
 def ours_and_others(problem: str, methods: list[str]) -> tuple[list[str], list[str]]:

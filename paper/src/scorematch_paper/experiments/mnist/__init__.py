@@ -20,7 +20,7 @@ scored on the test set, beside a raw-pixel baseline.
 Usage::
 
     from pathlib import Path
-    from scorematch.experiments import mnist
+    from scorematch_paper.experiments import mnist
     mnist.run(Path("runs/mnist"), quick=False)   # trains, evaluates, then plots
     mnist.plot(Path("runs/mnist"))               # redraws the figures from the result files
     mnist.summary(Path("runs/mnist"))            # headline numbers
@@ -36,10 +36,10 @@ Modules: ``config`` (:class:`MnistConfig`), ``model`` (data, training, the two m
 cached sweep and evaluations), ``summaries``, ``figures``, ``report``.
 """
 
-from .compute import run
-from .config import PAPER_BEST_LAM, PARAMETERIZATIONS, TITLE, MnistConfig
-from .figures import plot
-from .model import (
+from scorematch_paper.experiments.mnist.compute import run
+from scorematch_paper.experiments.mnist.config import PAPER_BEST_LAM, PARAMETERIZATIONS, TITLE, MnistConfig
+from scorematch_paper.experiments.mnist.figures import plot
+from scorematch_paper.experiments.mnist.model import (
     MnistData,
     average_log_likelihood,
     classification_error,
@@ -47,8 +47,8 @@ from .model import (
     load_data,
     train_model,
 )
-from .report import report
-from .summaries import summary
+from scorematch_paper.experiments.mnist.report import report
+from scorematch_paper.experiments.mnist.summaries import summary
 
 __all__ = [
     "MnistConfig",

@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...energies import ProductOfExperts
-from ...io.tables import write_csv, write_json
-from ...parallel import map_jobs
-from ...serialization import load, save
-from ..cache import Cache
-from .config import TRAIN_FIELDS, MnistConfig
-from .figures import plot
-from .model import (
+from scorematch.energies import ProductOfExperts
+from scorematch.io.tables import write_csv, write_json
+from scorematch.parallel import map_jobs
+from scorematch.serialization import load, save
+from scorematch_paper.experiments.cache import Cache
+from scorematch_paper.experiments.mnist.config import TRAIN_FIELDS, MnistConfig
+from scorematch_paper.experiments.mnist.figures import plot
+from scorematch_paper.experiments.mnist.model import (
     MnistData,
     average_log_likelihood,
     classification_error,
@@ -30,7 +30,7 @@ from .model import (
     model_name,
     train_model,
 )
-from .summaries import classification_rows, loglik_rows, summary
+from scorematch_paper.experiments.mnist.summaries import classification_rows, loglik_rows, summary
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def run(out_dir: Path, *, quick: bool = False, progress: bool = True,
         Worker processes for the training sweep (:func:`scorematch.parallel.map_jobs`; one torch thread
         each on a 2-core machine); the models are the same as a serial run's.
     cache : Cache, optional
-        What may be reused (default: a new :class:`~scorematch.experiments.cache.Cache`).
+        What may be reused (default: a new :class:`~scorematch_paper.experiments.cache.Cache`).
 
     Returns
     -------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ...config import Settings, TrainConfig
+from scorematch.config import Settings, TrainConfig
 
 TITLE = "MNIST: log-likelihood and classification versus lambda (Figure 2a-c)"
 
@@ -75,9 +75,9 @@ class MnistConfig(Settings):
     long_steps: int = 6000
 
     def __post_init__(self) -> None:
-        self._check_ints(n_train=1, n_test=1, steps=1, batch_size=1, log_every=1, n_curve=1, per_class=1, n_draws=1,
+        self.check_ints(n_train=1, n_test=1, steps=1, batch_size=1, log_every=1, n_curve=1, per_class=1, n_draws=1,
                          seed=0, long_steps=1)
-        self._check_numbers(lr=0.0, clf_c=0.0, strict=True)
+        self.check_numbers(lr=0.0, clf_c=0.0, strict=True)
         if not self.lambdas or any(not lam >= 0 for lam in self.lambdas + self.long_lambdas):
             raise ValueError(f"lambdas must be a non-empty tuple of values >= 0 (long_lambdas too), got {self.lambdas}"
                              f" and {self.long_lambdas}")

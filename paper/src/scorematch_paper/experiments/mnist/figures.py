@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from ...energies import ProductOfExperts
-from ...io.atomic import save_figure
-from ...io.tiles import tile
-from ...serialization import load
-from .config import LABELS, PAPER_BEST_LAM, PARAMETERIZATIONS
-from .model import model_name
-from .summaries import classification_rows, loglik_rows, long_rows
+from scorematch.energies import ProductOfExperts
+from scorematch.io.atomic import save_figure
+from scorematch.io.tiles import tile
+from scorematch.serialization import load
+from scorematch_paper.experiments.mnist.config import LABELS, PAPER_BEST_LAM, PARAMETERIZATIONS
+from scorematch_paper.experiments.mnist.model import model_name
+from scorematch_paper.experiments.mnist.summaries import classification_rows, loglik_rows, long_rows
 
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:

@@ -12,11 +12,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ...datasets import downsample2x, load_mnist
-from ...energies import ProductOfExperts
-from ...estimators import score_matching_loss
-from ...train import fit
-from .config import PARAMETERIZATIONS, MnistConfig
+from scorematch.datasets import downsample2x, load_mnist
+from scorematch.energies import ProductOfExperts
+from scorematch.estimators import score_matching_loss
+from scorematch.train import fit
+from scorematch_paper.experiments.mnist.config import PARAMETERIZATIONS, MnistConfig
+from scorematch_paper.paths import data_dir
 
 
 @dataclass
@@ -42,12 +43,13 @@ def load_data(
         The first ``n_test`` test digits.
     seed : int
     directory : path-like, optional
-        Folder with the idx files; default the bundled ``data/mnist``.
+        Folder with the idx files; default the repository's ``data/mnist`` (:func:`~scorematch_paper.paths.data_dir`).
 
     Returns
     -------
     MnistData
     """
+    directory = directory if directory is not None else data_dir() / "mnist"
     images, labels = load_mnist(directory, "train")
     if n_train < images.shape[0]:
         idx = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed))[:n_train].numpy()

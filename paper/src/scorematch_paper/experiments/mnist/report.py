@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .config import LABELS, PARAMETERIZATIONS
-from .summaries import classification_rows, loglik_rows, long_rows, summary
+from scorematch_paper.experiments.mnist.config import LABELS, PARAMETERIZATIONS
+from scorematch_paper.experiments.mnist.summaries import classification_rows, loglik_rows, long_rows, summary
 
 
 def report(out_dir: Path) -> str:

@@ -31,12 +31,12 @@ Modules: ``conditions`` (the sweep's settings), ``fit`` (data and one fit), ``co
 plan), ``summaries``, ``figures``, ``report``.
 """
 
-from .compute import run
-from .conditions import CONDITIONS, LAMBDAS, PAPER_BEST_LAM, PLAN, TITLE, Condition
-from .figures import plot
-from .fit import prepare_data, train_and_score
-from .report import report
-from .summaries import selected_by_objective, summary
+from scorematch_paper.experiments.patches.compute import run
+from scorematch_paper.experiments.patches.conditions import CONDITIONS, LAMBDAS, PAPER_BEST_LAM, PLAN, TITLE, Condition
+from scorematch_paper.experiments.patches.figures import plot
+from scorematch_paper.experiments.patches.fit import prepare_data, train_and_score
+from scorematch_paper.experiments.patches.report import report
+from scorematch_paper.experiments.patches.summaries import selected_by_objective, summary
 
 __all__ = ["Condition", "CONDITIONS", "LAMBDAS", "PLAN", "PAPER_BEST_LAM", "TITLE", "run", "plot", "summary", "report",
            "prepare_data",

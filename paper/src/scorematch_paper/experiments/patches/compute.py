@@ -13,13 +13,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ...io.atomic import atomic_path
-from ...parallel import map_jobs
-from ..cache import Cache, read_stamp
-from .conditions import LAMBDAS, N_TEST, PLAN, QUICK_CONDITIONS, QUICK_LAMBDAS, QUICK_N_TEST, Condition
-from .figures import plot
-from .fit import data_statistics, prepare_data, train_and_score
-from .summaries import run_name, summary, write_table
+from scorematch.io.atomic import atomic_path
+from scorematch.parallel import map_jobs
+from scorematch_paper.experiments.cache import Cache, read_stamp
+from scorematch_paper.experiments.patches.conditions import (
+    LAMBDAS,
+    N_TEST,
+    PLAN,
+    QUICK_CONDITIONS,
+    QUICK_LAMBDAS,
+    QUICK_N_TEST,
+    Condition,
+)
+from scorematch_paper.experiments.patches.figures import plot
+from scorematch_paper.experiments.patches.fit import data_statistics, prepare_data, train_and_score
+from scorematch_paper.experiments.patches.summaries import run_name, summary, write_table
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +81,7 @@ def run(
     cache: Cache | None = None,
 ) -> dict[str, Any]:
     """Run the lambda sweeps, write ``results.csv`` and per-condition ``data__*.json``, draw the figures, then
-    train the CD-1 FoE of Figure 2i (:mod:`scorematch.experiments.cd_foe`) into ``out_dir / "cd_foe"``.
+    train the CD-1 FoE of Figure 2i (:mod:`scorematch_paper.experiments.cd_foe`) into ``out_dir / "cd_foe"``.
 
     Parameters
     ----------
@@ -96,7 +104,7 @@ def run(
         Also train the CD-1 FoE of Figure 2i (on a GPU if there is one: 3 minutes on an H100, tens of
         minutes on 2 CPU cores; quick: about 10 s).
     cache : Cache, optional
-        What may be reused (default: a new :class:`~scorematch.experiments.cache.Cache`): a fit whose result
+        What may be reused (default: a new :class:`~scorematch_paper.experiments.cache.Cache`): a fit whose result
         file is current for its settings and the code is not run again.
 
     Returns
@@ -124,7 +132,7 @@ def run(
     write_table(out_dir)
     plot(out_dir)
     if cd:
-        from .. import cd_foe
+        from scorematch_paper.experiments import cd_foe
 
         cd_foe.run(out_dir / "cd_foe", quick=quick, progress=progress,
                    device="cuda" if torch.cuda.is_available() and not quick else "cpu", cache=cache)

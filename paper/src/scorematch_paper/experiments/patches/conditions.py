@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from ...config import Settings
+from scorematch.config import Settings
 
 #: The lambda sweep: the paper's Figure 2d axis (1e-7 .. 1e-2), plus 0 and two larger values, because on
 #: the [0, 1] scale the measured optimum lies above 1e-2 for 8-bit data.
@@ -72,10 +72,10 @@ class Condition(Settings):
     init_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        self._check_ints(patch_size=2, steps=1, n_train=1)
-        self._check_numbers(lr=0.0, holdout=0.0, init_scale=0.0, strict=True)
-        self._check_choice("optimizer", ("lbfgs", "adam"))
-        self._check_choice("init", ("random", "zca", "continuation"))
+        self.check_ints(patch_size=2, steps=1, n_train=1)
+        self.check_numbers(lr=0.0, holdout=0.0, init_scale=0.0, strict=True)
+        self.check_choice("optimizer", ("lbfgs", "adam"))
+        self.check_choice("init", ("random", "zca", "continuation"))
 
     def key(self) -> str:
         d = dataclasses.asdict(self)

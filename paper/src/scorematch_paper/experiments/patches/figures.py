@@ -9,11 +9,11 @@ from typing import Any
 
 import torch
 
-from ...io.atomic import save_figure
-from ...serialization import load
-from ..filter_grid import save_filter_grid
-from .conditions import PAPER_BEST_LAM, SELECTION_GROUP, Condition
-from .summaries import load_runs, load_stats, run_name, selected_by_objective
+from scorematch.io.atomic import save_figure
+from scorematch.serialization import load
+from scorematch_paper.experiments.filter_grid import save_filter_grid
+from scorematch_paper.experiments.patches.conditions import PAPER_BEST_LAM, SELECTION_GROUP, Condition
+from scorematch_paper.experiments.patches.summaries import load_runs, load_stats, run_name, selected_by_objective
 
 
 def plot(out_dir: str | os.PathLike) -> list[Path]:

@@ -8,26 +8,27 @@ import functools
 import logging
 import math
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from ...datasets import PatchStream, dequantize, load_images, split_images
-from ...energies import ProductOfExperts
-from ...estimators import score_matching_loss
-from ...serialization import load, save
-from ...train import DivergenceError, fit
-from .conditions import N_TEST, Condition
+from scorematch.datasets import PatchStream, dequantize, load_images, split_images
+from scorematch.energies import ProductOfExperts
+from scorematch.estimators import score_matching_loss
+from scorematch.serialization import load, save
+from scorematch.train import DivergenceError, fit
+from scorematch_paper.experiments.patches.conditions import N_TEST, Condition
+from scorematch_paper.paths import data_path
 
 logger = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=8)
 def _images(source: str, quantize8: bool, limit: int | None) -> tuple[Tensor, ...]:
-    ims = load_images(source, limit=limit, dtype=torch.float64)
+    ims = load_images(data_path(source), limit=limit, dtype=torch.float64)
     if quantize8:
         ims = [torch.round(im * 255) / 255 for im in ims]
     return tuple(ims)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .conditions import SELECTION_GROUP
-from .summaries import summary
+from scorematch_paper.experiments.patches.conditions import SELECTION_GROUP
+from scorematch_paper.experiments.patches.summaries import summary
 
 
 def report(out_dir: str | os.PathLike) -> str:

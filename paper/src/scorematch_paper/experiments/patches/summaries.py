@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ...io.tables import write_csv
-from .conditions import SELECTION_GROUP, Condition
+from scorematch.io.tables import write_csv
+from scorematch_paper.experiments.patches.conditions import SELECTION_GROUP, Condition
 
 
 def run_name(cond: Condition, lam: float, seed: int, estimator: str = "sm") -> str:

@@ -23,7 +23,7 @@ FoEs (:data:`HELDOUT_PRIORS`) and the bundled :data:`BUNDLED` on images no choic
 the default boundary rule (:data:`~scorematch.prior.DEFAULT_BOUNDARY`). Each weight, step and iteration count is
 the best of its grid as found by :func:`climb` (a climb from the grid's middle), at about half a full scan's cost.
 
-``run(out_dir, quick=...)`` computes (each unit cached in a JSON file, :mod:`~scorematch.experiments.cache`),
+``run(out_dir, quick=...)`` computes (each unit cached in a JSON file, :mod:`~scorematch_paper.experiments.cache`),
 ``plot`` draws from the files, ``report`` returns the markdown section, ``summary`` the headline numbers.
 
 Modules: ``settings`` (images, grids, recipes, the paper's tables), ``data`` (images, noise draws, TV),
@@ -38,18 +38,34 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ...io.tables import write_json
-from ..cache import Cache
-from .data import heldout_images
-from .default_model import build_default_model
-from .figures import plot
-from .models import model_paths, train_missing
-from .report import report
-from .settings import (PAPER_TABLE1, PAPER_TABLE2, RECIPE, RECIPE_8X8X64, TABLE1_IMAGES, TABLE2_IMAGES, TITLE,
-                       TUNE_IMAGES, WEIGHTS, RestorationConfig)
-from .summaries import heldout_summary, summary, sweep_summary, table1_summary, write_tables
-from .tables import heldout, lambda_sweep, table1, table2, variants
-from .tuning import climb, tune_choices
+from scorematch.io.tables import write_json
+from scorematch_paper.experiments.cache import Cache
+from scorematch_paper.experiments.restoration.data import heldout_images
+from scorematch_paper.experiments.restoration.default_model import build_default_model
+from scorematch_paper.experiments.restoration.figures import plot
+from scorematch_paper.experiments.restoration.models import model_paths, train_missing
+from scorematch_paper.experiments.restoration.report import report
+from scorematch_paper.experiments.restoration.settings import (
+    PAPER_TABLE1,
+    PAPER_TABLE2,
+    RECIPE,
+    RECIPE_8X8X64,
+    TABLE1_IMAGES,
+    TABLE2_IMAGES,
+    TITLE,
+    TUNE_IMAGES,
+    WEIGHTS,
+    RestorationConfig,
+)
+from scorematch_paper.experiments.restoration.summaries import (
+    heldout_summary,
+    summary,
+    sweep_summary,
+    table1_summary,
+    write_tables,
+)
+from scorematch_paper.experiments.restoration.tables import heldout, lambda_sweep, table1, table2, variants
+from scorematch_paper.experiments.restoration.tuning import climb, tune_choices
 
 __all__ = ["run", "plot", "report", "summary", "TITLE", "RECIPE", "RECIPE_8X8X64", "PAPER_TABLE1", "PAPER_TABLE2",
            "RestorationConfig", "TABLE1_IMAGES", "TABLE2_IMAGES", "TUNE_IMAGES", "WEIGHTS", "build_default_model",
@@ -62,7 +78,7 @@ def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = Tru
 
     ``jobs`` worker processes train the priors and evaluate the units (one torch thread each on 2 cores; a
     serial run uses the process's threads, so its floating-point sums may round differently).
-    ``cache`` (default: a new :class:`~scorematch.experiments.cache.Cache`) says what may be reused.
+    ``cache`` (default: a new :class:`~scorematch_paper.experiments.cache.Cache`) says what may be reused.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ regularized score matching on colour patches of the training part of ``data/bsds
 Recreate the bundled file (``torch.set_num_threads(1)``)::
 
     PYTHONPATH=src python -c "import torch; torch.set_num_threads(1); \\
-    from scorematch.experiments.restoration.colour_model import build_colour_model; \\
+    from scorematch_paper.experiments.restoration.colour_model import build_colour_model; \\
     build_colour_model('src/scorematch/pretrained/foe_colour_5x5x24.safetensors')"
 """
 
@@ -18,15 +18,16 @@ from typing import Any
 
 from torch import Tensor
 
-from ...datasets.colour import COLOUR_SET, TUNE_INDICES, colour_crops, colour_split
-from ...datasets.patches import load_images
-from ...energies.base import Energy
-from ...priors import FoERecipe, train_image_foe
-from ...serialization import save
-from ...prior import DEFAULT_BOUNDARY, DenoisePreset, ImagePrior, Presets
-from ...tasks import MAP, denoise
-from .data import frozen, mean_psnr, noise, noise_seed
-from .tuning import climb
+from scorematch.datasets.colour import COLOUR_SET, TUNE_INDICES, colour_crops, colour_split
+from scorematch.datasets.patches import load_images
+from scorematch.energies.base import Energy
+from scorematch.prior import DEFAULT_BOUNDARY, DenoisePreset, ImagePrior, Presets
+from scorematch.priors import FoERecipe, train_image_foe
+from scorematch.serialization import save
+from scorematch.tasks import MAP, denoise
+from scorematch_paper.experiments.restoration.data import frozen, mean_psnr, noise, noise_seed
+from scorematch_paper.experiments.restoration.tuning import climb
+from scorematch_paper.paths import data_dir
 
 __all__ = ["COLOUR_PRIOR", "COLOUR_RECIPE", "COLOUR_LEVELS", "COLOUR_WEIGHTS", "TUNE_CROP", "build_colour_model",
            "train_colour_prior", "tune_weights", "tuning_noisy"]
@@ -41,7 +42,7 @@ COLOUR_RECIPE = FoERecipe(colour="opponent", lr=0.05, steps=12000)
 
 #: Noise levels (1/256 units) whose prior weight is tuned.
 COLOUR_LEVELS = (5, 15, 25)
-#: Prior weights searched (a :func:`~scorematch.experiments.restoration.tuning.climb` from the middle).
+#: Prior weights searched (a :func:`~scorematch_paper.experiments.restoration.tuning.climb` from the middle).
 COLOUR_WEIGHTS = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0)
 #: Side of the central crops of the tuning images.
 TUNE_CROP = 128
@@ -69,7 +70,7 @@ def train_colour_prior(recipe: FoERecipe = COLOUR_RECIPE, *, run_dir: str | os.P
                        progress: bool = False) -> tuple[Energy, float]:
     """Train ``recipe`` on the training images of the colour set; the prior and the training seconds."""
     t0 = time.perf_counter()
-    images = load_images(colour_split()["train"], colour=recipe.colour != "grey")
+    images = load_images(colour_split(data_dir() / COLOUR_SET)["train"], colour=recipe.colour != "grey")
     prior = train_image_foe(images, recipe, holdout=None, run_dir=run_dir, progress=progress)
     return prior, time.perf_counter() - t0
 
@@ -80,7 +81,7 @@ def build_colour_model(path: str | os.PathLike, *, recipe: FoERecipe = COLOUR_RE
     """Train the colour prior (or take ``prior``), tune its weight per level on the tuning crops, save it."""
     if prior is None:
         prior, train_seconds = train_colour_prior(recipe, progress=progress)
-    split = colour_split()
+    split = colour_split(data_dir() / COLOUR_SET)
     curves = tune_weights(frozen(prior), colour_crops(split["tune"], TUNE_CROP))
     best = {lv: float(max(c, key=c.get)) for lv, c in curves.items()}
     presets = Presets({int(lv) / 256: DenoisePreset(weight=w) for lv, w in best.items()},

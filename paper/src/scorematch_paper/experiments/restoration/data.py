@@ -9,10 +9,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ...datasets import data_dir, list_images, read_image, split_images
-from ...energies.image_prior import ImageFoE
-from ...tasks import Denoising, psnr
-from .settings import TUNE_IMAGES
+from scorematch.datasets import list_images, read_image, split_images
+from scorematch.energies.image_prior import ImageFoE
+from scorematch.tasks import Denoising, psnr
+from scorematch_paper.experiments.restoration.settings import TUNE_IMAGES
+from scorematch_paper.paths import data_dir
 
 
 def frozen(energy: ImageFoE) -> ImageFoE:

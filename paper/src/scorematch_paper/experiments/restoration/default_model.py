@@ -7,13 +7,14 @@ import os
 import time
 from pathlib import Path
 
-from ...energies.image_prior import ImageFoE
-from ...priors import FoERecipe, train_image_foe
-from ...serialization import save
-from ...prior import DEFAULT_BOUNDARY, DenoisePreset, Presets
-from .data import frozen, tune_set
-from .settings import LEVELS, RECIPE, TUNE_IMAGES, WEIGHTS
-from .tuning import weight_curve
+from scorematch.energies.image_prior import ImageFoE
+from scorematch.prior import DEFAULT_BOUNDARY, DenoisePreset, Presets
+from scorematch.priors import FoERecipe, train_image_foe
+from scorematch.serialization import save
+from scorematch_paper.experiments.restoration.data import frozen, tune_set
+from scorematch_paper.experiments.restoration.settings import LEVELS, RECIPE, TUNE_IMAGES, WEIGHTS
+from scorematch_paper.experiments.restoration.tuning import weight_curve
+from scorematch_paper.paths import data_dir
 
 
 def build_default_model(path: str | os.PathLike, *, recipe: FoERecipe = RECIPE, progress: bool = False,
@@ -29,7 +30,7 @@ def build_default_model(path: str | os.PathLike, *, recipe: FoERecipe = RECIPE, 
     """
     t0 = time.perf_counter()
     if prior is None:  # (``prior``: a model already trained by ``train_image_foe("train400", recipe)``)
-        prior = train_image_foe("train400", recipe, progress=progress)
+        prior = train_image_foe(data_dir() / "train400", recipe, progress=progress)
         train_seconds = time.perf_counter() - t0
     seconds = train_seconds
     x = tune_set(128)

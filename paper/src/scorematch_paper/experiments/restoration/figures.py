@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...io.atomic import save_figure
-from ...serialization import load
-from ...tasks import psnr
-from .settings import PAPER_BEST_LAMBDA
-from .summaries import load_result
-from .tuning import best_point
+from scorematch.io.atomic import save_figure
+from scorematch.serialization import load
+from scorematch.tasks import psnr
+from scorematch_paper.experiments.restoration.settings import PAPER_BEST_LAMBDA
+from scorematch_paper.experiments.restoration.summaries import load_result
+from scorematch_paper.experiments.restoration.tuning import best_point
 
 
 def plot(out_dir: str | os.PathLike) -> list[Path]:
@@ -24,7 +24,7 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..filter_grid import save_filter_grid
+    from scorematch_paper.experiments.filter_grid import save_filter_grid
 
     out_dir = Path(out_dir)
     made = []

@@ -8,14 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ...energies.image_prior import ImageFoE
-from ...io.atomic import atomic_path
-from ...parallel import map_jobs
-from ...pretrained import roth_black_3x3
-from ...priors import FoERecipe, train_image_foe
-from ...serialization import save
-from ..cache import Cache, read_stamp
-from .settings import RECIPE_8X8X64, VARIANTS, RestorationConfig
+from scorematch.energies.image_prior import ImageFoE
+from scorematch.io.atomic import atomic_path
+from scorematch.parallel import map_jobs
+from scorematch.pretrained import ROTH_BLACK_FILE, roth_black_3x3
+from scorematch.priors import FoERecipe, train_image_foe
+from scorematch.serialization import save
+from scorematch_paper.experiments.cache import Cache, read_stamp
+from scorematch_paper.experiments.restoration.settings import RECIPE_8X8X64, VARIANTS, RestorationConfig
+from scorematch_paper.paths import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def train_prior(path: Path, recipe: dict[str, Any], cache: Cache, progress: bool
     if cache.model_is_current(path, recipe):
         return path
     t0 = time.perf_counter()
-    prior = train_image_foe("train400", FoERecipe(**recipe), progress=progress)
+    prior = train_image_foe(data_dir() / "train400", FoERecipe(**recipe), progress=progress)
     save(prior, path, metadata={"recipe": recipe, "holdout": 0.1, "train_seconds": time.perf_counter() - t0,
                                 "stamp": cache.stamp(recipe)})
     return path
@@ -37,7 +38,7 @@ def roth_black(path: Path, cache: Cache) -> Path | None:
     if cache.model_is_current(path, settings):
         return path
     try:
-        save(ImageFoE.from_foe(roth_black_3x3(), scale=255.0, whitening_size=0), path,
+        save(ImageFoE.from_foe(roth_black_3x3(data_dir() / ROTH_BLACK_FILE), scale=255.0, whitening_size=0), path,
              metadata={**settings, "stamp": cache.stamp(settings)})
     except (ImportError, OSError, ValueError) as exc:
         log.warning("no Roth-Black model: %s", exc)

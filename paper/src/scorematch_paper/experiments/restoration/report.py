@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ...tasks.solvers import DEFAULT_ITERATIONS
-from ...tasks.operators import START_SMOOTHING
-from ..compare import describe
-from .settings import PAPER_TABLE2, TUNE_IMAGES
-from .summaries import load_result, summary
+from scorematch.tasks.operators import START_SMOOTHING
+from scorematch.tasks.solvers import DEFAULT_ITERATIONS
+from scorematch_paper.experiments.compare import describe
+from scorematch_paper.experiments.restoration.settings import PAPER_TABLE2, TUNE_IMAGES
+from scorematch_paper.experiments.restoration.summaries import load_result, summary
 
 
 def _fmt(v: Any, std: Any = None) -> str:

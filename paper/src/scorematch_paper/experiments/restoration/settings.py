@@ -6,9 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ...config import Settings
-from ...priors import FoERecipe
-from ...prior import DEFAULT_BOUNDARY
+from scorematch.config import Settings
+from scorematch.prior import DEFAULT_BOUNDARY
+from scorematch.priors import FoERecipe
 
 TITLE = "Restoration: denoising and super-resolution (Tables 1-2, Figure 2e-g, j, l, m-q)"
 
@@ -149,10 +149,10 @@ class RestorationConfig(Settings):
     boundary: str = DEFAULT_BOUNDARY
 
     def __post_init__(self) -> None:
-        self._check_ints(sweep_steps=1, sweep_n_patches=1, variant_steps=1, draws=1, sweep_draws=1, crop=8)
+        self.check_ints(sweep_steps=1, sweep_n_patches=1, variant_steps=1, draws=1, sweep_draws=1, crop=8)
         for name in ("table_crop", "denoise_iters", "paper_iters", "heldout_limit", "heldout_crop"):
             if getattr(self, name) is not None:
-                self._check_ints(**{name: 1})
+                self.check_ints(**{name: 1})
 
     @classmethod
     def quick(cls) -> "RestorationConfig":

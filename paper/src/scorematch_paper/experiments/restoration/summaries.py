@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from ...io.tables import write_csv
-from ..compare import paired_difference
-from .settings import PAPER_TABLE1, TABLE1_IMAGES
-from .tuning import best_point
+from scorematch.io.tables import write_csv
+from scorematch_paper.experiments.compare import paired_difference
+from scorematch_paper.experiments.restoration.settings import PAPER_TABLE1, TABLE1_IMAGES
+from scorematch_paper.experiments.restoration.tuning import best_point
 
 
 def load_result(out_dir: Path, name: str) -> Any:

@@ -11,18 +11,25 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ...datasets import read_image
-from ...io.atomic import atomic_path
-from ...io.tables import write_json
-from ...prior import ImagePrior, load_prior
-from ...pretrained import resolve
-from ...serialization import load
-from ...tasks import MAP, Downsample, PaperSteps, denoise, psnr, superresolve, upscale_start
-from ..cache import Cache, cached_units, read_stamp
-from .data import frozen, heldout_images, image, noise, noise_seed, tune_set, tv
-from .models import model_keys, sweep_plan, variant_plan
-from .settings import BUNDLED, HELDOUT_PRIORS, TABLE1_IMAGES, TABLE2_IMAGES, VARIANTS, RestorationConfig
-from .tuning import best_point, weight_curve
+from scorematch.datasets import read_image
+from scorematch.io.atomic import atomic_path
+from scorematch.io.tables import write_json
+from scorematch.pretrained import resolve
+from scorematch.prior import ImagePrior, load_prior
+from scorematch.serialization import load
+from scorematch.tasks import MAP, Downsample, PaperSteps, denoise, psnr, superresolve, upscale_start
+from scorematch_paper.experiments.cache import Cache, cached_units, read_stamp
+from scorematch_paper.experiments.restoration.data import frozen, heldout_images, image, noise, noise_seed, tune_set, tv
+from scorematch_paper.experiments.restoration.models import model_keys, sweep_plan, variant_plan
+from scorematch_paper.experiments.restoration.settings import (
+    BUNDLED,
+    HELDOUT_PRIORS,
+    TABLE1_IMAGES,
+    TABLE2_IMAGES,
+    VARIANTS,
+    RestorationConfig,
+)
+from scorematch_paper.experiments.restoration.tuning import best_point, weight_curve
 
 log = logging.getLogger(__name__)
 

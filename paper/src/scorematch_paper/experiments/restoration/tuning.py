@@ -9,14 +9,14 @@ from typing import Any, Callable
 
 from torch import Tensor
 
-from ...energies.image_prior import ImageFoE
-from ...serialization import load
-from ...prior import DEFAULT_BOUNDARY, ImagePrior
-from ...tasks import MAP, Downsample, PaperSteps, denoise, superresolve
-from ..cache import Cache, cached_units
-from .data import frozen, have_tv, mean_psnr, noise, noise_seed, tune_set, tv
-from .models import model_keys
-from .settings import RestorationConfig
+from scorematch.energies.image_prior import ImageFoE
+from scorematch.prior import DEFAULT_BOUNDARY, ImagePrior
+from scorematch.serialization import load
+from scorematch.tasks import MAP, Downsample, PaperSteps, denoise, superresolve
+from scorematch_paper.experiments.cache import Cache, cached_units
+from scorematch_paper.experiments.restoration.data import frozen, have_tv, mean_psnr, noise, noise_seed, tune_set, tv
+from scorematch_paper.experiments.restoration.models import model_keys
+from scorematch_paper.experiments.restoration.settings import RestorationConfig
 
 
 def climb(score: Callable[[float], float], grid) -> dict[str, float]:

@@ -13,12 +13,12 @@ that edits elsewhere in the package keep them; an interrupted training run resum
 Modules: ``settings``, ``recipe`` (the training run), ``compute``, ``summaries``, ``figures``, ``report``.
 """
 
-from .compute import rows_cache, run
-from .figures import plot
-from .recipe import train_deep_energy
-from .report import report
-from .settings import ESTIMATORS, LEVELS, ShootoutConfig
-from .summaries import summary
+from scorematch_paper.experiments.shootout.compute import rows_cache, run
+from scorematch_paper.experiments.shootout.figures import plot
+from scorematch_paper.experiments.shootout.recipe import train_deep_energy
+from scorematch_paper.experiments.shootout.report import report
+from scorematch_paper.experiments.shootout.settings import ESTIMATORS, LEVELS, ShootoutConfig
+from scorematch_paper.experiments.shootout.summaries import summary
 
 TITLE = "Beyond the paper: the estimator shoot-out on a deep energy"
 

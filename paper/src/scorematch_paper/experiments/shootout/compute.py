@@ -8,26 +8,26 @@ import logging
 import os
 import statistics
 import tempfile
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from ...io.atomic import atomic_path
-from ...io.images import read_image
-from ...io.tables import write_json
-from ...prior import load_prior
-from ...pretrained import load_pretrained
-from ...serialization import load
-from ...tasks import denoise, psnr, tweedie
-from ..cache import Cache
-from ..restoration.data import heldout_images, noise, noise_seed
-from .figures import plot
-from .recipe import train_deep_energy
-from .settings import LEVELS, ShootoutConfig
-from .summaries import summary
+from scorematch.io.atomic import atomic_path
+from scorematch.io.images import read_image
+from scorematch.io.tables import write_json
+from scorematch.pretrained import load_pretrained
+from scorematch.prior import load_prior
+from scorematch.serialization import load
+from scorematch.tasks import denoise, psnr, tweedie
+from scorematch_paper.experiments.cache import Cache
+from scorematch_paper.experiments.restoration.data import heldout_images, noise, noise_seed
+from scorematch_paper.experiments.shootout.figures import plot
+from scorematch_paper.experiments.shootout.recipe import train_deep_energy
+from scorematch_paper.experiments.shootout.settings import LEVELS, ShootoutConfig
+from scorematch_paper.experiments.shootout.summaries import summary
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def run(out_dir: str | os.PathLike, *, quick: bool = False, progress: bool = Tru
     config = config or (ShootoutConfig.quick() if quick else ShootoutConfig())
     cache = cache or Cache()
     reference_cache, cache = cache, rows_cache(cache)
-    training = cache.scoped("experiments.shootout.recipe")
+    training = cache.scoped("scorematch_paper.experiments.shootout.recipe")
     rows = []
     for minutes in sorted(config.minutes):
         for estimator in config.estimators:
@@ -69,7 +69,7 @@ def rows_cache(cache: Cache) -> Cache:
     row trains for up to an hour, so an edit to other parts of the package (the commands, other experiments, the
     bundled model files, which only the reference reads) keeps it. Its training run is keyed on the recipe's code
     alone, so an edit to the scoring keeps the run and only rescores it."""
-    return cache.scoped(__name__.removeprefix("scorematch."))
+    return cache.scoped(__name__)
 
 
 def _row(out_dir: Path, estimator: str, minutes: float, config: ShootoutConfig, training: Cache,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ...io.atomic import save_figure
-from .settings import LEVELS
-from .summaries import summary
-
+from scorematch.io.atomic import save_figure
+from scorematch_paper.experiments.shootout.settings import LEVELS
+from scorematch_paper.experiments.shootout.summaries import summary
 
 #: Points more than this many dB under the lowest bundled prior are drawn at that floor, marked and labelled with
 #: their value, so that a diverged run does not flatten the panel.

@@ -10,12 +10,13 @@ from typing import Any
 
 import torch
 
-from ...datasets import PatchStream, colour_split, load_images, split_images
-from ...energies import DeepEnergy
-from ...estimators import noise_conditional_loss
-from ...io.images import read_image
-from ...train import FitResult, fit
-from .settings import ESTIMATORS
+from scorematch.datasets import COLOUR_SET, PatchStream, colour_split, load_images, split_images
+from scorematch.energies import DeepEnergy
+from scorematch.estimators import noise_conditional_loss
+from scorematch.io.images import read_image
+from scorematch.train import FitResult, fit
+from scorematch_paper.experiments.shootout.settings import ESTIMATORS
+from scorematch_paper.paths import data_dir
 
 #: The training sets: name -> what the model file's metadata says of it.
 TRAINING_DATA = {"train400": "train400 (9/10)", "colour": "bsds300-train (the colour split's training images)"}
@@ -53,5 +54,5 @@ def train_deep_energy(out: str | os.PathLike, *, estimator: str = "dsm", steps: 
 def _training_images(data: str) -> list[torch.Tensor]:
     """The images of a training set of :data:`TRAINING_DATA`: (H, W) grey or (3, H, W) colour."""
     if data == "colour":
-        return [read_image(f, colour=True) for f in colour_split()["train"]]
-    return split_images(load_images("train400"), holdout=0.1)[0]
+        return [read_image(f, colour=True) for f in colour_split(data_dir() / COLOUR_SET)["train"]]
+    return split_images(load_images(data_dir() / "train400"), holdout=0.1)[0]

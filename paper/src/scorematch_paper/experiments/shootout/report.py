@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .settings import LEVELS
-from .summaries import summary
+from scorematch_paper.experiments.shootout.settings import LEVELS
+from scorematch_paper.experiments.shootout.summaries import summary
 
 
 def report(out_dir: str | os.PathLike) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from ...config import Settings
-from ...estimators import denoising_score_matching_loss, score_matching_loss, sliced_score_matching_loss
+from scorematch.config import Settings
+from scorematch.estimators import denoising_score_matching_loss, score_matching_loss, sliced_score_matching_loss
 
 #: The estimators compared: name -> loss of one noise level (run across levels by ``noise_conditional_loss``).
 ESTIMATORS = {
@@ -44,8 +44,8 @@ class ShootoutConfig(Settings):
     heldout_crop: int | None = None
 
     def __post_init__(self) -> None:
-        self._check_ints(calibration_steps=1, channels=1, depth=1, kernel_size=1, patch=2, batch=1, seed=0)
-        self._check_numbers(lr=0.0, strict=True)
+        self.check_ints(calibration_steps=1, channels=1, depth=1, kernel_size=1, patch=2, batch=1, seed=0)
+        self.check_numbers(lr=0.0, strict=True)
         if not self.minutes or any(not m > 0 for m in self.minutes):
             raise ValueError(f"minutes must be positive budgets, got {self.minutes}")
         unknown = set(self.estimators) - set(ESTIMATORS)
