@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +23,14 @@ PACKAGE = Path(__file__).resolve().parent
 _CODE_SUFFIXES = (".py", ".safetensors")
 
 
-@functools.lru_cache(maxsize=None)
-def code_fingerprint(root: Path = PACKAGE, files: tuple[str, ...] | None = None) -> str:
+def code_fingerprint(root: str | os.PathLike | None = None, files: Sequence[str] | None = None) -> str:
     """A hash of the source and bundled-model files below ``root`` (their names and bytes).
 
     Parameters
     ----------
-    root : Path
-        The folder whose ``.py`` and ``.safetensors`` files are hashed (default: this package).
-    files : tuple of str, optional
+    root : path-like, optional
+        The folder whose ``.py`` and ``.safetensors`` files are hashed; default :data:`PACKAGE`, this package.
+    files : sequence of str, optional
         Only these files (paths relative to ``root``); default every such file below ``root``.
 
     Returns
@@ -42,6 +43,11 @@ def code_fingerprint(root: Path = PACKAGE, files: tuple[str, ...] | None = None)
     >>> len(code_fingerprint())
     16
     """
+    return _fingerprint(Path(root or PACKAGE), None if files is None else tuple(files))
+
+
+@functools.lru_cache(maxsize=None)
+def _fingerprint(root: Path, files: tuple[str, ...] | None) -> str:
     if files is None:
         paths = sorted(p for p in root.rglob("*") if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts)
     else:
@@ -52,27 +58,31 @@ def code_fingerprint(root: Path = PACKAGE, files: tuple[str, ...] | None = None)
     return h.hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=None)
-def git_state(root: Path = PACKAGE) -> dict[str, Any]:
+def git_state(root: str | os.PathLike | None = None) -> dict[str, Any]:
     """The commit of the git checkout that holds ``root``, and whether ``root`` has uncommitted changes.
 
     Parameters
     ----------
-    root : Path
-        A folder inside the checkout (default: this package); only changes below it count as dirty.
+    root : path-like, optional
+        A folder inside the checkout (default :data:`PACKAGE`); only changes below it count as dirty.
 
     Returns
     -------
     dict
         ``{"commit": hash or None, "dirty": bool or None}``. Dirty means uncommitted changes to tracked files or
         untracked files (not ignored ones) below ``root``. Outside a git checkout (an installed package) both are
-        None: :func:`code_fingerprint` still identifies the code.
+        None: :func:`code_fingerprint` still identifies the code. Asked once per process and ``root``.
 
     Examples
     --------
     >>> sorted(git_state())
     ['commit', 'dirty']
     """
+    return dict(_git_state(Path(root or PACKAGE)))
+
+
+@functools.lru_cache(maxsize=None)
+def _git_state(root: Path) -> dict[str, Any]:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True,
                               timeout=30).stdout.strip()
