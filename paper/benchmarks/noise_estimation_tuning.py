@@ -1,10 +1,10 @@
 """Benchmark: the choices of :func:`scorematch.tasks.estimate_noise`, made on the tuning images only; JSON.
 
-    PYTHONPATH=src python benchmarks/noise_estimation_tuning.py [--model deep_energy] [--threads T] [--out F]
+    PYTHONPATH=src python paper/benchmarks/noise_estimation_tuning.py [--model deep_energy] [--threads T] [--out F]
 
 Tuning images: the six grey Set12 images of :data:`scorematch_paper.experiments.restoration.TUNE_IMAGES` (whole) and
 the six colour photos of ``colour_split()["tune"]``; 5, 15, 25, 50 and 75 (/255), one noise draw per image and level
-as in ``benchmarks/noise_estimation.py``. Per level, the estimated / true sigma (mean, min, max over the images) of:
+as in ``paper/benchmarks/noise_estimation.py``. Per level, the estimated / true sigma (mean, min, max over the images) of:
 
 - ``mad``: the wavelet MAD with each wavelet of :data:`~scorematch.tasks.noise_level.WAVELETS` (and scikit-image's
   ``estimate_sigma`` where it is installed, for reference): chooses :data:`~scorematch.tasks.noise_level.MAD_WAVELET`;
@@ -27,20 +27,21 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
 
 from _output import emit, load_average  # noqa: E402
 from noise_estimation import LEVELS, noisy, probe  # noqa: E402
 
-from scorematch.prior import load_prior  # noqa: E402
-
 from scorematch.datasets import colour_split, data_dir, read_image  # noqa: E402
-from scorematch_paper.experiments.cache import git_state  # noqa: E402
-from scorematch_paper.experiments.restoration import TUNE_IMAGES  # noqa: E402
+from scorematch.prior import load_prior  # noqa: E402
+from scorematch.provenance import git_state  # noqa: E402
 from scorematch.tasks.noise_level import (  # noqa: E402
-    COLOUR_SPACE, COLOUR_SPACES, ENERGY_EVALS, ENERGY_TARGET, WAVELETS, _channels, _consistency, _energy_sigma,
-    _residual, mad_sigmas)
+    COLOUR_SPACE, COLOUR_SPACES, ENERGY_EVALS, ENERGY_TARGET, WAVELETS, consistency_ratio, energy_sigma, mad_sigmas,
+    noise_channels, tweedie_residual)
+from scorematch_paper.experiments.restoration import TUNE_IMAGES  # noqa: E402
 
 
 class Counted:
@@ -80,9 +81,9 @@ def skimage_sigma(y: torch.Tensor) -> float | None:
 
 def h_at(y: torch.Tensor, model, sigma: float, space: str, gen: torch.Generator) -> float:
     """``h`` at ``sigma`` for one image (1, C, H, W)."""
-    z, scales = _channels(y, model, space)
+    z, scales = noise_channels(y, model, space)
     v = (2 * torch.randint(0, 2, z.shape, generator=gen) - 1).to(z.dtype)
-    f, _ = _consistency(z, model, torch.tensor([sigma]), scales.float(), v)
+    f, _ = consistency_ratio(z, model, torch.tensor([sigma]), scales.float(), v)
     return float(f.exp())
 
 
@@ -90,7 +91,7 @@ def rms_ratios(y: torch.Tensor, model, sigma: float) -> dict[str, float]:
     out = {}
     for mult in (0.85, 1.0, 1.15):
         s = mult * sigma
-        r = _residual(y, model, torch.full((1, y.shape[1]), s))
+        r = tweedie_residual(y, model, torch.full((1, y.shape[1]), s))
         out[str(mult)] = float(r.pow(2).mean().sqrt()) / s
     return out
 
@@ -115,7 +116,7 @@ def run_set(images, model, levels, spaces: list[str], grey: bool) -> dict:
                 acc.setdefault(f"h_at_truth_{space}", []).append(h_at(y, model, sigma, space, probe(name, level)))
                 counted = Counted(model)
                 t = time.perf_counter()
-                s = _energy_sigma(y, counted, start, n_eval=ENERGY_EVALS, generator=probe(name, level), space=space)
+                s = energy_sigma(y, counted, start, n_eval=ENERGY_EVALS, generator=probe(name, level), space=space)
                 acc.setdefault(f"energy_{space}", []).append(float(s[0]) / sigma)
                 acc.setdefault(f"energy_{space}_gradients", []).append(counted.calls)
                 acc.setdefault(f"energy_{space}_seconds", []).append(time.perf_counter() - t)
