@@ -1,4 +1,4 @@
-"""The README's measured figures are the ones stored under docs/results/ (docs/build_readme.py)."""
+"""The README's measured figures are the ones stored under docs/results/ (paper/scripts/build_readme.py)."""
 
 import importlib.util
 import json
@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RESULTS = ROOT / "docs" / "results"
 #: The restoration files of a quick run (`scorematch reproduce restoration --quick`, one noise draw, so every std
-#: over the draws is nan) as `scripts/publish_results.py` published them: the format the generator reads.
-RESTORATION_FIXTURE = ROOT / "tests" / "helpers" / "readme_fixture" / "restoration"
+#: over the draws is nan) as `paper/scripts/publish_results.py` published them: the format the generator reads.
+RESTORATION_FIXTURE = ROOT / "paper" / "tests" / "helpers" / "readme_fixture" / "restoration"
 
 
 def _load_builder():
-    spec = importlib.util.spec_from_file_location("build_readme", ROOT / "docs" / "build_readme.py")
+    spec = importlib.util.spec_from_file_location("build_readme", ROOT / "paper" / "scripts" / "build_readme.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -90,7 +90,7 @@ def test_readme_figures_are_the_stored_ones():
     ready = br.renderable(RESULTS)
     assert set(br.BLOCKS) == set(ready), set(br.BLOCKS) - set(ready)
     diff = br.check(ROOT / "README.md", RESULTS, only=ready)
-    assert diff == "", "README.md differs from its artifacts; run python docs/build_readme.py\n" + diff
+    assert diff == "", "README.md differs from its artifacts; run python paper/scripts/build_readme.py\n" + diff
 
 
 HELDOUT = "restoration/heldout.json"

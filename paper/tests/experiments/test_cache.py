@@ -6,10 +6,10 @@ import shutil
 import pytest
 
 from scorematch.cli import main
+from scorematch.priors import FoERecipe
 from scorematch_paper.experiments import cache as cache_mod
 from scorematch_paper.experiments import restoration, speed
 from scorematch_paper.experiments.cache import Cache, code_fingerprint, import_closure, provenance_rows, read_stamp
-from scorematch.priors import FoERecipe
 
 TINY = FoERecipe(**{**restoration.RECIPE.to_dict(), "n_experts": 2, "kernel_size": 3, "whitening_size": 3,
                     "steps": 2, "n_patches": 20, "patch_size": 8}).to_dict()
@@ -19,19 +19,24 @@ TINY = FoERecipe(**{**restoration.RECIPE.to_dict(), "n_experts": 2, "kernel_size
 def other_code(monkeypatch):
     """Make the code fingerprint differ, as after an edit of the package's source."""
     def change():
-        monkeypatch.setattr(cache_mod, "code_fingerprint", lambda root=None, files=None: "edited-source")
+        monkeypatch.setattr(cache_mod, "code_fingerprint", lambda roots=None, files=None: "edited-source")
     return change
 
 
 def test_fingerprint_follows_the_source(tmp_path):
     src = tmp_path / "pkg"
-    shutil.copytree(cache_mod._PACKAGE / "experiments", src, ignore=shutil.ignore_patterns("__pycache__"))
-    before = code_fingerprint.__wrapped__(src)
-    assert code_fingerprint.__wrapped__(src) == before
+    shutil.copytree(cache_mod.PACKAGES[1] / "experiments", src, ignore=shutil.ignore_patterns("__pycache__"))
+    before = code_fingerprint.__wrapped__((src,))
+    assert code_fingerprint.__wrapped__((src,)) == before
     (src / "cache.py").write_text((src / "cache.py").read_text() + "\n# an edit\n")
-    assert code_fingerprint.__wrapped__(src) != before
+    assert code_fingerprint.__wrapped__((src,)) != before
     (src / "notes.txt").write_text("not code")
-    assert code_fingerprint.__wrapped__(src) == code_fingerprint.__wrapped__(src)
+    assert code_fingerprint.__wrapped__((src,)) == code_fingerprint.__wrapped__((src,))
+
+
+def test_the_fingerprint_covers_the_library_and_the_research_package():
+    assert [p.name for p in cache_mod.PACKAGES] == ["scorematch", "scorematch_paper"]
+    assert Cache().code == code_fingerprint() != code_fingerprint.__wrapped__(cache_mod.PACKAGES[1:])
 
 
 def test_a_scoped_fingerprint_follows_the_imported_modules_only(tmp_path):
@@ -43,30 +48,32 @@ def test_a_scoped_fingerprint_follows_the_imported_modules_only(tmp_path):
     (pkg / "a.py").write_text("def g():\n    from .sub.b import f\n    from . import d\n")
     for name in ("c", "d", "other"):
         (pkg / f"{name}.py").write_text("x = f = 1\n")
-    files = import_closure("a", root=pkg)
-    assert files == ("a.py", "c.py", "d.py", "sub/b.py")
-    before = code_fingerprint.__wrapped__(pkg, files)
+    files = import_closure("pkg.a", roots=(pkg,))
+    assert files == ("pkg/a.py", "pkg/c.py", "pkg/d.py", "pkg/sub/b.py")
+    before = code_fingerprint.__wrapped__((pkg,), files)
     (pkg / "other.py").write_text("x = 2\n")  # outside the closure
-    assert code_fingerprint.__wrapped__(pkg, files) == before
+    assert code_fingerprint.__wrapped__((pkg,), files) == before
     (pkg / "c.py").write_text("x = f = 2\n")
-    assert code_fingerprint.__wrapped__(pkg, files) != before
+    assert code_fingerprint.__wrapped__((pkg,), files) != before
     with pytest.raises(ValueError, match="not modules"):
-        import_closure("missing", root=pkg)
+        import_closure("pkg.missing", roots=(pkg,))
 
 
 def test_the_shoot_out_rows_are_keyed_on_their_own_code():
     from scorematch_paper.experiments import shootout
 
-    files = import_closure("experiments.shootout.compute")
-    assert {"energies/deep.py", "experiments/shootout/recipe.py", "estimators/noise_conditional.py",
-            "tasks/denoise.py", "train/fit.py"} <= set(files)
-    assert not {f for f in files if f.startswith(("cli/", "experiments/beyond/")) or f.endswith(".safetensors")}
+    files = import_closure("scorematch_paper.experiments.shootout.compute")
+    assert {"scorematch/energies/deep.py", "scorematch_paper/experiments/shootout/recipe.py",
+            "scorematch/estimators/noise_conditional.py", "scorematch/tasks/denoise.py", "scorematch/train/fit.py"
+            } <= set(files)
+    assert not {f for f in files if f.startswith(("scorematch/cli/", "scorematch_paper/cli.py",
+                                                  "scorematch_paper/experiments/beyond/")) or f.endswith(".safetensors")}
     scoped = shootout.rows_cache(Cache(force=True, run="r"))
     assert (scoped.force, scoped.run, scoped.scope) == (True, "r", files)
     assert scoped.code == code_fingerprint(files=files) != Cache().code
     scoped.check_code()
-    training = import_closure("experiments.shootout.recipe")  # a training run outlives edits to the scoring
-    assert set(training) < set(files) and "tasks/denoise.py" not in training
+    training = import_closure("scorematch_paper.experiments.shootout.recipe")  # outlives edits to the scoring
+    assert set(training) < set(files) and "scorematch/tasks/denoise.py" not in training
 
 
 def test_json_cache_hits_and_misses(tmp_path, other_code):
@@ -151,5 +158,6 @@ def test_reproduce_without_matplotlib_stops_before_any_work(tmp_path, capsys, mo
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
     assert main(["reproduce", "speed", "--quick", "--out", str(tmp_path / "out")]) == 2
-    assert "pip install 'scorematch[experiments]'" in capsys.readouterr().err
+    assert "matplotlib is not installed (a dependency of scorematch-paper); install it with: pip install " \
+        "'matplotlib>=3.7'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -5,7 +5,7 @@ import types
 
 import pytest
 
-from scorematch import experiments
+from scorematch_paper import experiments
 from scorematch.cli import main
 from scorematch_paper.report import markdown_to_html
 
@@ -30,7 +30,7 @@ def fake_experiment(monkeypatch):
     mod.run, mod.report = run, report
     monkeypatch.setitem(sys.modules, "scorematch_fake_exp", mod)
     monkeypatch.setattr(experiments, "EXPERIMENTS", {"fake": "scorematch_fake_exp"})
-    from scorematch.cli import reproduce
+    from scorematch_paper import cli as reproduce
 
     monkeypatch.setattr(reproduce, "EXPERIMENTS", {"fake": "scorematch_fake_exp"})
     return mod, calls
@@ -56,7 +56,7 @@ def test_the_report_keeps_the_sections_of_other_finished_stages(tmp_path, fake_e
     other.report = lambda out_dir: "other section"
     monkeypatch.setitem(sys.modules, "scorematch_fake_other", other)
     registry = {"fake": "scorematch_fake_exp", "other": "scorematch_fake_other"}
-    from scorematch.cli import reproduce
+    from scorematch_paper import cli as reproduce
 
     monkeypatch.setattr(experiments, "EXPERIMENTS", registry)
     monkeypatch.setattr(reproduce, "EXPERIMENTS", registry)
