@@ -315,7 +315,7 @@ def cli_cases() -> list[CliCase]:
                 "--reference {dir}/r.npy", "--reference has shape", setup=lambda d: (
                     (d / "n.png").write_bytes(png), np.save(d / "r.npy", np.full((7, 9), 0.5)))),
         CliCase("denoise: Pillow not installed", "denoise {dir}/n.png -o {dir}/out.png --sigma 5/256",
-                "pip install 'scorematch[experiments]'", setup=_write("n.png", png), blocked=("PIL",)),
+                "pip install 'scorematch[images]'", setup=_write("n.png", png), blocked=("PIL",)),
         CliCase("deblur: kernel with a negative sum", "deblur {dir}/n.npy -o {dir}/out.png --kernel {dir}/k.npy "
                 "--sigma 0.01", "needs a positive sum",
                 setup=lambda d: (np.save(d / "n.npy", np.full((40, 40), 0.5)), np.save(d / "k.npy", -np.ones((3, 3))))),

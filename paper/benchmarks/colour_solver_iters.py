@@ -1,7 +1,7 @@
 """Benchmark: the bundled colour prior on the tuning crops under the default L-BFGS settings (at most 60 iterations,
 early stop) and run longer (200 iterations, no early stop), at its card's weights; prints JSON.
 
-    PYTHONPATH=src python benchmarks/colour_solver_iters.py \
+    PYTHONPATH=src python paper/benchmarks/colour_solver_iters.py \
         [--out docs/results/benchmarks/colour/solver_iters_tune.json]
 """
 
@@ -13,8 +13,10 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
 
 from _output import emit, load_average  # noqa: E402
 from scorematch.datasets import colour_crops, colour_split  # noqa: E402

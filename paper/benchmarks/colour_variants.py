@@ -1,7 +1,7 @@
 """Benchmark: which colour prior? Trains ColourFoE variants and scores them on the colour tuning crops; prints JSON.
 
-    PYTHONPATH=src python benchmarks/colour_variants.py --variant opponent --steps 3000 [--out F]
-    PYTHONPATH=src python benchmarks/colour_variants.py --baselines [--out F]
+    PYTHONPATH=src python paper/benchmarks/colour_variants.py --variant opponent --steps 3000 [--out F]
+    PYTHONPATH=src python paper/benchmarks/colour_variants.py --baselines [--out F]
 
 A variant is ``COLOUR_RECIPE`` with ``colour`` = the variant (``rgb``: 3-channel filters on RGB; ``opponent``: on
 the orthonormal opponent transform) and ``--steps`` training steps; it is trained on the training images of
@@ -22,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
 
 from _output import emit, load_average  # noqa: E402
 from scorematch.datasets import colour_crops, colour_split  # noqa: E402

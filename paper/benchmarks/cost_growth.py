@@ -2,7 +2,7 @@
 
 Prints JSON (see :mod:`scorematch_paper.experiments.speed`, which ``scorematch reproduce speed`` also runs).
 
-    python benchmarks/cost_growth.py [--quick] [--plot cost_growth.png]
+    python paper/benchmarks/cost_growth.py [--quick] [--plot cost_growth.png]
 """
 
 from __future__ import annotations

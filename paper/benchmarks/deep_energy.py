@@ -1,12 +1,12 @@
 """Benchmark: the deep energy's denoiser beside BM3D and the bundled FoE on the held-out images; JSON.
 
-    PYTHONPATH=src python benchmarks/deep_energy.py [--model deep_energy] [--out F]
+    PYTHONPATH=src python paper/benchmarks/deep_energy.py [--model deep_energy] [--out F]
 
 For every held-out image (:func:`scorematch_paper.experiments.restoration.heldout_images`) and level of the stored
 held-out table (``docs/results/restoration/heldout.json``), the noisy image is drawn exactly as the experiment drew
 it (checked against the table's noisy PSNR) and denoised, in the same loop, by the deep energy as
 ``scorematch denoise --model NAME`` does it (:func:`denoiser`: as its file's presets prescribe for the level, MAP
-with the field, weight, iterations and start chosen on the tuning crops by ``benchmarks/deep_energy_map.py``;
+with the field, weight, iterations and start chosen on the tuning crops by ``paper/benchmarks/deep_energy_map.py``;
 Tweedie's estimate for a file without them), by its Tweedie estimate (:func:`scorematch.tasks.tweedie`, one gradient
 evaluation) and by
 BM3D (``bm3d`` package, ``sigma_psd`` = the true level); the bundled FoE's PSNR is the table's. Per level: means
@@ -27,8 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
 
 from _output import emit  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Benchmark: choose the noise-conditional energy's MAP denoiser on the tuning crops; JSON.
 
-    PYTHONPATH=src python benchmarks/deep_energy_map.py [--model deep_energy] [--starts tweedie]
+    PYTHONPATH=src python paper/benchmarks/deep_energy_map.py [--model deep_energy] [--starts tweedie]
         [--iters 5 10 20 30] [--ratios ...] [--weights ...] [--jobs 2] [--out F]
 
 MAP denoising with the field ``E_s`` of a noise-conditional energy at ``s = a * sigma``:
@@ -15,7 +15,7 @@ draws); beside, on the same noisy crops, the energy's Tweedie estimate and BM3D 
 colour what ``scorematch denoise`` runs by default, the grey default colour prior
 (:data:`scorematch.prior.DEFAULT_PRIORS`) on the opponent channels with its presets, as ``opponent``). Per level:
 every grid point's mean PSNR and the chosen one (:func:`choose`: the fewest iterations within :data:`TIE_DB` of the
-best PSNR), which ``scripts/bundle_presets.py --denoise`` records in the model file as its denoising presets. No
+best PSNR), which ``paper/scripts/bundle_presets.py --denoise`` records in the model file as its denoising presets. No
 held-out image is read. Each grid point's score is cached in ``--cache`` (keyed on the model file's hash), so a grid
 can be extended without recomputing the points it had.
 """
@@ -32,8 +32,10 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
 
 from _output import emit  # noqa: E402
 from deep_energy import bm3d_denoise  # noqa: E402

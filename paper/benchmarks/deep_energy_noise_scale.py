@@ -1,6 +1,6 @@
 """Diagnostic: how a deep energy's noise estimate scales against the true noise, inside patches and at their border.
 
-    PYTHONPATH=src python benchmarks/deep_energy_noise_scale.py --model NAME=FILE [...] [--out F]
+    PYTHONPATH=src python paper/benchmarks/deep_energy_noise_scale.py --model NAME=FILE [...] [--out F]
 
 On 256 random 40x40 training patches (seed 3) with Gaussian noise at 5, 15 and 25/256, the noise estimate
 ``n_hat = sigma^2 dE_sigma/dy`` of the energy on the patch alone (valid windows): the least-squares scale ``s`` in
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
 
 from _output import emit  # noqa: E402
 

@@ -1,13 +1,13 @@
 """Benchmark: deep energies on the tuning images (where their recipes are chosen), BM3D beside; JSON.
 
-    PYTHONPATH=src python benchmarks/deep_energy_tuning.py --model NAME=FILE [--model NAME=FILE ...] [--out F]
+    PYTHONPATH=src python paper/benchmarks/deep_energy_tuning.py --model NAME=FILE [--model NAME=FILE ...] [--out F]
 
 The whole 256x256 Set12 images of :data:`scorematch_paper.experiments.restoration.TUNE_IMAGES` at 5, 15 and 25/256, one
 noise draw each (the restoration experiment's seeds), denoised by each model's Tweedie estimate
 (:func:`scorematch.tasks.tweedie`) and by BM3D (``bm3d`` package) in the same loop. Per level and model:
 the mean PSNR, each image's, and the paired difference to BM3D (mean, std of the mean). Choices between deep
 energies (architecture, patch size, training loss) are made on these numbers, never on the held-out images of
-``benchmarks/deep_energy.py``.
+``paper/benchmarks/deep_energy.py``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
 
 from _output import emit  # noqa: E402
 from deep_energy import bm3d_denoise, paired  # noqa: E402

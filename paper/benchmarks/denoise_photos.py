@@ -1,6 +1,6 @@
 """The default denoiser against BM3D on whole photos, by the evaluation protocol (``docs/evaluation.md``).
 
-    python benchmarks/denoise_photos.py [--model NAME|PATH] [--sets test validation validation-colour set12]
+    python paper/benchmarks/denoise_photos.py [--model NAME|PATH] [--sets test validation validation-colour set12]
         [--levels 15 25 50] [--limit N] [--cache DIR] [--out FILE.json]
 
 Sets (whole images, one noise draw per image and level, seeded by set, image and level; the noise is added to the
@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _output import cpu_model, emit, load_average  # noqa: E402

@@ -1,6 +1,6 @@
 """Benchmark: the denoising start and iteration budget, on the tuning crops; prints JSON.
 
-    PYTHONPATH=src python benchmarks/denoise_start.py [--out F]
+    PYTHONPATH=src python paper/benchmarks/denoise_start.py [--out F]
 
 The choices behind :data:`scorematch.tasks.operators.START_SMOOTHING`,
 :data:`scorematch.tasks.solvers.DEFAULT_ITERATIONS` (``"denoise"``) and
@@ -22,8 +22,10 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
 
 from _output import emit, load_average  # noqa: E402
 from scorematch_paper.experiments.restoration import TUNE_IMAGES  # noqa: E402

@@ -1,6 +1,6 @@
 """Benchmark: BM3D on the restoration experiment's held-out images, beside the run's priors; prints JSON.
 
-    PYTHONPATH=src python benchmarks/heldout_bm3d.py [--heldout docs/results/restoration/heldout.json] [--out F]
+    PYTHONPATH=src python paper/benchmarks/heldout_bm3d.py [--heldout docs/results/restoration/heldout.json] [--out F]
 
 For every held-out image (:func:`scorematch_paper.experiments.restoration.heldout_images`) and noise level of the
 stored held-out table, the noisy image is drawn exactly as the experiment drew it (same seed), denoised by BM3D
@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
 
 from _output import emit  # noqa: E402
 from scorematch.datasets import read_image  # noqa: E402

@@ -1,8 +1,8 @@
 """Benchmark: how well :func:`scorematch.tasks.estimate_noise` finds the noise level, on the held-out images; JSON.
 
-    PYTHONPATH=src python benchmarks/noise_estimation.py [--model deep_energy] [--limit N] [--threads T] [--out F]
+    PYTHONPATH=src python paper/benchmarks/noise_estimation.py [--model deep_energy] [--limit N] [--threads T] [--out F]
 
-Validation images only (no choice of the estimator is made on them; ``benchmarks/noise_estimation_tuning.py``
+Validation images only (no choice of the estimator is made on them; ``paper/benchmarks/noise_estimation_tuning.py``
 makes those on the tuning images): the 41 grey held-out images of
 :func:`scorematch_paper.experiments.restoration.heldout_images` and the 20 held-out colour photos of
 :func:`scorematch.datasets.colour_split`, at 5, 15, 25, 50 and 75 (/255), one noise draw per image and level (seed
@@ -23,14 +23,16 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
 
 from _output import emit, load_average  # noqa: E402
 
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import colour_split, read_image  # noqa: E402
-from scorematch_paper.experiments.cache import git_state  # noqa: E402
+from scorematch.provenance import git_state  # noqa: E402
 from scorematch_paper.experiments.restoration.data import heldout_images, noise_seed  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
 from scorematch.prior import load_prior  # noqa: E402

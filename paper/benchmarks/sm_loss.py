@@ -5,7 +5,7 @@ time per variant, so the ratios survive a shared, noisy machine. Issue 2's bars 
 float32): curvature within 1.3x of the hand-written closed form, >= 50x faster than "exact", <= 4x one energy
 forward + backward; FoE 5x5x24 on 16 images of 64x64: curvature within 1.3x of the closed form.
 
-    python benchmarks/sm_loss.py [--rounds 15] [--threads 1] [--device cpu]
+    python paper/benchmarks/sm_loss.py [--rounds 15] [--threads 1] [--device cpu]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Benchmark: train the FoE 5x5x24 recipe and check the result against the bundled model; prints JSON.
 
-    PYTHONPATH=src python benchmarks/train_foe.py [--threads 2] [--steps N] [--device cuda] [--profile]
+    PYTHONPATH=src python paper/benchmarks/train_foe.py [--threads 2] [--steps N] [--device cuda] [--profile]
                                                   [--baseline REV] [--out F]
 
 Trains :data:`scorematch_paper.experiments.restoration.RECIPE` (today's recipe; the bundled ``foe_5x5x24`` was trained
@@ -34,8 +34,10 @@ from pathlib import Path
 import torch
 
 #: The repository this script belongs to (where ``--baseline`` makes its worktree).
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
 
 from _output import cpu_model, emit, load_average  # noqa: E402
 
@@ -60,7 +62,10 @@ BASELINE = """
 import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[1]))
 from scorematch.datasets import load_images, split_images
-from scorematch_paper.experiments.restoration import RECIPE
+try:
+    from scorematch_paper.experiments.restoration import RECIPE
+except ImportError:  # a revision from before paper/: the experiments inside the library
+    from scorematch.experiments.restoration import RECIPE
 from scorematch.priors import train_image_foe
 train, _ = split_images(load_images("train400"), holdout=0.1)
 t0 = time.perf_counter()
@@ -94,7 +99,7 @@ def baseline(rev: str, threads: int) -> dict:
         try:
             load = load_average()
             run = subprocess.run([sys.executable, "-c", BASELINE, str(threads)], cwd=tree, check=True,
-                                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree / "src")})
+                                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": f"{tree / 'src'}:{tree / 'paper' / 'src'}"})
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=True)
     result = json.loads(run.stdout.splitlines()[-1])

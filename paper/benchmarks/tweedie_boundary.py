@@ -1,6 +1,6 @@
 """Diagnostic: Tweedie's estimate of a noise-conditional energy at the image border, by boundary rule; JSON.
 
-    PYTHONPATH=src python benchmarks/tweedie_boundary.py [--model deep_energy] [--out F]
+    PYTHONPATH=src python paper/benchmarks/tweedie_boundary.py [--model deep_energy] [--out F]
 
 On the central 128x128 crops of the six tuning images (the restoration experiment's noise draws at 5, 15 and
 25/256; no held-out image is read), the mean PSNR of ``y - sigma^2 g`` for three gradients ``g`` of the field
@@ -22,8 +22,10 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
 
 from _output import emit  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Write the measured figures of ``README.md`` from the stored artifacts under ``docs/results/``.
 
-    python docs/build_readme.py            # rewrites README.md's result blocks in place
-    python docs/build_readme.py --check    # exit 1 and print a diff if README.md differs from what it would write
+    python paper/scripts/build_readme.py            # rewrites README.md's result blocks in place
+    python paper/scripts/build_readme.py --check    # exit 1 and print a diff if README.md differs from what it would write
 
 Every sentence of the README that states a measured number sits in a block
 
@@ -18,7 +18,7 @@ Adding a block: write ``def _name(results: Path) -> str``, which reads its files
 
 The restoration blocks take every number from the summaries of :mod:`scorematch_paper.experiments.restoration`
 (``table1_summary``, ``heldout_summary``, ``sweep_summary``), the functions its report uses, applied to the run
-files that ``scripts/publish_results.py`` copied to ``docs/results/restoration/`` with their ``provenance.json``.
+files that ``paper/scripts/publish_results.py`` copied to ``docs/results/restoration/`` with their ``provenance.json``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's package: its restoration summaries are the report's
+sys.path.insert(0, str(ROOT / "paper" / "src"))
 
 from scorematch_paper.experiments import mnist, patches, restoration, shootout  # noqa: E402
 from scorematch_paper.experiments.beyond import settings as beyond_settings  # noqa: E402
@@ -178,7 +179,7 @@ def _core_speed(results: Path) -> str:
             [f"torchebm {poe['torchebm_version']} `ScoreMatching(hessian_method=\"exact\")`", _f(t["torchebm_exact"]),
              f"{_f(poe['torchebm_exact_over_curvature'], 0)}x slower"]]
     return "\n".join([
-        f"`python benchmarks/sm_loss.py --rounds {sm['rounds']}` (this 2-core machine, {m['threads']} torch thread, "
+        f"`python paper/benchmarks/sm_loss.py --rounds {sm['rounds']}` (this 2-core machine, {m['threads']} torch thread, "
         f"torch {m['torch']}, {poe['dtype']}, median of interleaved runs, other jobs running): {poe['model']}, "
         f"batch {poe['batch']}, loss + parameter gradient:", "",
         _table(["", "seconds", "ratio"], rows), "",
@@ -189,7 +190,7 @@ def _core_speed(results: Path) -> str:
 def _cost_growth(results: Path) -> str:
     cg = _json(results, "benchmarks/cost_growth.json")
     slopes = cg["poe"]["exponent_in_D"]
-    return (f"Cost growth (`python benchmarks/cost_growth.py`, {cg['threads']} thread, also in the report): fitted "
+    return (f"Cost growth (`python paper/benchmarks/cost_growth.py`, {cg['threads']} thread, also in the report): fitted "
             f"log-log slopes for a PoE with M = D: curvature {_f(slopes['curvature'])} (the number of weights grows "
             f"as D^2), exact {_f(slopes['exact'])} (one power of D more); FoE {_f(cg['foe']['exponent_in_pixels'])} "
             "in the number of pixels (linear up to 512x512; the 1024x1024 point is slowed by memory traffic).")
@@ -527,12 +528,12 @@ def _known_gaps(results: Path) -> str:
 
 
 def _bm3d_gap(results: Path) -> str:
-    """BM3D against our RSM FoE on the held-out images and noise draws (benchmarks/heldout_bm3d.py)."""
+    """BM3D against our RSM FoE on the held-out images and noise draws (paper/benchmarks/heldout_bm3d.py)."""
     levels = _json(results, "benchmarks/heldout_bm3d_cpu.json")["levels"]
     gaps = [f"{describe(e['bm3d_minus']['rsm']['mean'], e['bm3d_minus']['rsm']['std_of_mean'])} at {lv}/256 "
             f"(higher on {e['bm3d_minus']['rsm']['images_bm3d_higher']} of {e['n_images']} images)"
             for lv, e in sorted(levels.items(), key=lambda kv: int(kv[0]))]
-    return ("- BM3D (`benchmarks/heldout_bm3d.py`, the same held-out images and noise draws) is above our RSM FoE by "
+    return ("- BM3D (`paper/benchmarks/heldout_bm3d.py`, the same held-out images and noise draws) is above our RSM FoE by "
             + "; ".join(gaps) + ".")
 
 
@@ -648,10 +649,10 @@ def _deep_energy(results: Path) -> str:
     times = _deep_times(d)
     n = next(iter(d["levels"].values()))["n_images"]
     return "\n".join([
-        f"Deep energy (`python benchmarks/deep_energy.py`, commit {d['commit']}): the bundled noise-conditional "
+        f"Deep energy (`python paper/benchmarks/deep_energy.py`, commit {d['commit']}): the bundled noise-conditional "
         "`deep_energy` as `scorematch denoise --model deep_energy` runs it (MAP with its field `E_s` at `s = a sigma`, "
         "weight `w` and L-BFGS iterations per level from its Tweedie estimate, chosen on the tuning crops by "
-        "`benchmarks/deep_energy_map.py`), its Tweedie "
+        "`paper/benchmarks/deep_energy_map.py`), its Tweedie "
         f"estimate, BM3D and the bundled FoE on the {n} held-out images; mean PSNR (dB) and paired differences "
         "(mean ± std of the mean).", "",
         _table(["noise", "deep_energy (MAP)", "its Tweedie", "BM3D", "foe_5x5x24", "MAP minus BM3D", "MAP minus FoE",
@@ -684,7 +685,7 @@ def _shootout(results: Path) -> str:
     missing = [f"{e} {m:g} min" for m in grid.minutes for e in grid.estimators if (e, m) not in done]
     held = "the 41" if c["heldout_limit"] is None else f"the first {c['heldout_limit']}"
     return "\n".join([
-        _reflow(f"Estimator shoot-out (`python scripts/estimator_shootout.py`, commit {d['commit']}, "
+        _reflow(f"Estimator shoot-out (`python paper/scripts/estimator_shootout.py`, commit {d['commit']}, "
                 f"{d['threads']} torch threads): the same noise-conditional `DeepEnergy` ({c['channels']} channels, "
                 f"depth {c['depth']}, {c['kernel_size']}x{c['kernel_size']}) trained by each estimator across noise "
                 f"levels on {c['patch']}x{c['patch']} Train400 patches for a CPU budget: steps = the budget over the "
@@ -769,7 +770,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         diff = check(args.readme, args.results, args.only)
         if diff:
-            print(diff + f"\n{args.readme} is out of date: run python docs/build_readme.py", file=sys.stderr)
+            print(diff + f"\n{args.readme} is out of date: run python paper/scripts/build_readme.py", file=sys.stderr)
             return 1
         return 0
     args.readme.write_text(build(args.readme.read_text(), args.results, args.only))

@@ -1,11 +1,11 @@
 """Write a bundled model's presets (:class:`scorematch.prior.Presets`), chosen on tuning images, into its file.
 
-    python scripts/bundle_presets.py MODEL [--beyond runs/reproduce/beyond] [--denoise TUNING_JSON]
+    python paper/scripts/bundle_presets.py MODEL [--beyond runs/reproduce/beyond] [--denoise TUNING_JSON]
         [--weights LEVEL=W ...] [--source TEXT]
 
 ``--beyond``: the level (1/256) of a noise-conditional model's field that ``scorematch reproduce beyond`` chose on the
 tuning crops for each grey inverse problem (``deblur``, ``inpaint``, ``superres_<f>x``). ``--denoise``: the MAP
-denoiser (level ratio, weight, iterations, start) per noise level chosen by ``benchmarks/deep_energy_map.py``.
+denoiser (level ratio, weight, iterations, start) per noise level chosen by ``paper/benchmarks/deep_energy_map.py``.
 ``--weights``: MAP prior weights per noise level (1/256), e.g. from the restoration experiment's tuning.
 ``--tweedie``: denoise by Tweedie's estimate at every level. Presets not named keep the file's; the tensors are
 unchanged (checked).
@@ -20,8 +20,9 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
 
 from scorematch_paper.experiments.beyond.summaries import tuned_levels  # noqa: E402
 from scorematch.prior import DenoisePreset, Presets, TaskPreset, load_prior  # noqa: E402
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
     ap.add_argument("--beyond", type=Path, help="the beyond stage's folder (holds beyond.json and units/)")
-    ap.add_argument("--denoise", type=Path, help="the JSON of benchmarks/deep_energy_map.py")
+    ap.add_argument("--denoise", type=Path, help="the JSON of paper/benchmarks/deep_energy_map.py")
     ap.add_argument("--weights", nargs="+", metavar="LEVEL=W", help="MAP weights by noise level (1/256)")
     ap.add_argument("--tweedie", nargs="+", type=float, metavar="LEVEL", help="Tweedie at these levels (1/255)")
     ap.add_argument("--source", default="", help="where the presets were chosen (script, images, commit)")

@@ -1,6 +1,6 @@
 """Table 1 through the command line (issue 6, acceptance 4): ``scorematch denoise`` with no ``--model``.
 
-    python scripts/cli_table1.py [--out DIR]
+    python paper/scripts/cli_table1.py [--out DIR]
 
 Writes the noisy images of the restoration experiment's Table 1 (sigma = 5/256, the same seeds, 3 draws per image)
 as float ``.npy`` files, runs ``scorematch denoise NOISY.npy -o OUT.png --sigma 5/256 --reference CLEAN.png`` on

@@ -1,6 +1,6 @@
 """Whether two model files hold the same tensors (a retrained model against the bundled one); JSON.
 
-    python scripts/compare_models.py A.safetensors B.safetensors [--out F]
+    python paper/scripts/compare_models.py A.safetensors B.safetensors [--out F]
 
 Per tensor: the largest absolute difference; ``bitwise_equal`` when every tensor matches exactly (the files may
 still differ in their metadata, such as the run's times).

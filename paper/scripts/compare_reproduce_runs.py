@@ -1,6 +1,6 @@
 """Compare two ``scorematch reproduce`` output folders number by number (the house issue's "behaviour unchanged").
 
-    python scripts/compare_reproduce_runs.py BEFORE AFTER
+    python paper/scripts/compare_reproduce_runs.py BEFORE AFTER
 
 Every JSON and CSV file present in both folders is compared leaf by leaf, skipping what legitimately differs between
 two runs (stamps, cache keys and code fingerprints, commits, timings). Prints the files present on one side only and

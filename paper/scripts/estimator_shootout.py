@@ -1,6 +1,6 @@
 """The estimator shoot-out of issue 17, for a chosen set of budgets and estimators, published into ``docs/results``.
 
-    python scripts/estimator_shootout.py --minutes 5 15 60 [--estimators dsm ssm sm-curvature sm-hutchinson]
+    python paper/scripts/estimator_shootout.py --minutes 5 15 60 [--estimators dsm ssm sm-curvature sm-hutchinson]
         [--runs runs/shootout] [--out docs/results/deep_energy] [--force]
 
 The same computation as ``scorematch reproduce shootout`` (:mod:`scorematch_paper.experiments.shootout`; each row a
@@ -20,8 +20,9 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
 
 from scorematch_paper.experiments import shootout  # noqa: E402
 from scorematch_paper.experiments.cache import Cache  # noqa: E402

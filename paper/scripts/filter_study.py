@@ -9,7 +9,7 @@
 
 Usage (one thread; about 1-2 minutes per training on a shared 2-core machine)::
 
-    PYTHONPATH=src python scripts/filter_study.py OUT_DIR [NAME ...]
+    PYTHONPATH=src python paper/scripts/filter_study.py OUT_DIR [NAME ...]
 
 Writes OUT_DIR/spectra.json, OUT_DIR/NAME_w.png, OUT_DIR/NAME_raw.png, OUT_DIR/results.jsonl.
 """

@@ -1,7 +1,7 @@
 """The house issue's thermometers for the package: longest functions (lines without the docstring), largest modules, private names imported
 across modules, and the config carriers (frozen dataclasses and settings tables). Prints JSON.
 
-    python scripts/house_metrics.py [--top 10]
+    python paper/scripts/house_metrics.py [--top 10]
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import ast
 import json
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "src" / "scorematch"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "scorematch"
 
 
 def _modules() -> dict[str, ast.Module]:

@@ -1,12 +1,12 @@
 """Copy a ``scorematch reproduce`` run's result files into ``docs/results/`` with their provenance.
 
-    python3 scripts/publish_results.py runs/full [--stages restoration mnist] [--to docs/results]
+    python3 paper/scripts/publish_results.py runs/full [--stages restoration mnist] [--to docs/results]
 
 For each stage, the files of :data:`PUBLISHED` are copied from ``RUN/STAGE/`` to its folder under ``TO`` and
 a ``provenance.json`` (``STAGE_provenance.json`` in a folder named otherwise) beside them records the commit, dirty flag and code fingerprint of the run, the machine
 (``RUN/machine.json``), the stage's command, wall time and finish time (``RUN/state.json``), and, per
 copied file, the stamp the run stored with it. The README's result blocks are then written from these files
-by ``docs/build_readme.py``. A stage that the run did not finish is refused.
+by ``paper/scripts/build_readme.py``. A stage that the run did not finish is refused.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
 
 from scorematch_paper.experiments import beyond, patches  # noqa: E402
 from scorematch_paper.experiments.cache import read_stamp  # noqa: E402

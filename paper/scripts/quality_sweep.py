@@ -1,6 +1,6 @@
 """Recipe search for the RSM FoE 5x5x24 (issue 5): train a variant, score it on the tuning crops.
 
-    PYTHONPATH=src python scripts/quality_sweep.py NAME '{"normalize_filters": false}' [--levels 5,15]
+    PYTHONPATH=src python paper/scripts/quality_sweep.py NAME '{"normalize_filters": false}' [--levels 5,15]
         [--weights 0.1,0.2,...] [--iters N] [--model FILE] [--out DIR]
 
 Trains with ``train_image_foe``'s recipe (restoration.RECIPE plus the JSON changes) and scores MAP denoising
@@ -25,7 +25,7 @@ ap.add_argument("--levels", default="5")
 ap.add_argument("--weights", default="0.1,0.2,0.3,0.5,0.7,1.0,1.5")
 ap.add_argument("--iters", type=int, default=None)
 ap.add_argument("--model", default=None, help="score an existing model file instead of training")
-ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "runs" / "quality",
+ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "runs" / "quality",
                 help="folder for quality_results.jsonl and models/")
 args = ap.parse_args()
 

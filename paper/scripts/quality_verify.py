@@ -1,6 +1,6 @@
 """Table-1 check of a saved prior (issue 5): MAP denoising at sigma = 5/256 on the five test images, 3 draws.
 
-    PYTHONPATH=src python scripts/quality_verify.py MODEL.safetensors [WEIGHT] [--out FILE.jsonl]
+    PYTHONPATH=src python paper/scripts/quality_verify.py MODEL.safetensors [WEIGHT] [--out FILE.jsonl]
 
 The prior weight comes from the model file's denoising presets at 5/256 (tuned on the tuning crops by
 ``build_default_model``) unless given. Verification only: nothing is tuned here. Appends one JSON line to
@@ -22,7 +22,7 @@ ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDe
 ap.add_argument("model")
 ap.add_argument("weight", nargs="?", type=float, default=None)
 ap.add_argument("--out", type=Path, help="JSON-lines file to append to",
-                default=Path(__file__).resolve().parents[1] / "runs" / "quality" / "quality_verify.jsonl")
+                default=Path(__file__).resolve().parents[2] / "runs" / "quality" / "quality_verify.jsonl")
 args = ap.parse_args()
 path = args.model
 preset = load_prior(path).presets.denoising(5 / 256)

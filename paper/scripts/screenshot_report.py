@@ -1,6 +1,6 @@
 """Render a report.html in headless Chromium and save a full-page PNG, to look at it as a reader would.
 
-    python scripts/screenshot_report.py runs/reproduce-quick/report.html -o report.png [--height 6000]
+    python paper/scripts/screenshot_report.py runs/reproduce-quick/report.html -o report.png [--height 6000]
 
 Needs Debian's ``chromium`` (``apt-get install chromium``); nothing else of the project needs it.
 """

@@ -1,6 +1,6 @@
 """Train the noise-conditional deep energy (``DeepEnergy``) by an estimator across noise levels; resumable.
 
-    python scripts/train_deep_energy.py --out runs/deep_energy [--estimator dsm] [--steps 4000] [--resume]
+    python paper/scripts/train_deep_energy.py --out runs/deep_energy [--estimator dsm] [--steps 4000] [--resume]
         [--channels 32] [--depth 4] [--kernel-size 3] [--patch 40] [--data train400|colour]
 
 The recipe is :func:`scorematch_paper.experiments.shootout.train_deep_energy` (the shoot-out trains every estimator
@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
 
 from scorematch_paper.experiments.shootout import ESTIMATORS, ShootoutConfig, train_deep_energy  # noqa: E402
 from scorematch_paper.experiments.shootout.recipe import TRAINING_DATA  # noqa: E402

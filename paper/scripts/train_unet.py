@@ -1,6 +1,6 @@
 """Train the U-Net energy (the default denoising prior) by denoising score matching; resumable.
 
-    python scripts/train_unet.py --out runs/unet_grey [--data train400|colour] [--steps N] [--resume]
+    python paper/scripts/train_unet.py --out runs/unet_grey [--data train400|colour] [--steps N] [--resume]
         [--threads T] [--device cpu|cuda]
 
 Grey: the training nine tenths of ``data/train400``; its validation curve uses the first 12 images of the other
@@ -15,7 +15,7 @@ import platform
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
 
 import torch  # noqa: E402

@@ -164,7 +164,7 @@ class Cache:
         """Raise if the packages' code changed since this run started (call it in worker processes)."""
         now = code_fingerprint(files=self.scope)
         if now != self.code:
-            raise RuntimeError("the source of scorematch or scorematch_paper changed during this run (code "
+            raise RuntimeError("the scorematch or scorematch_paper source changed during this run (code "
                                f"fingerprint {now} != {self.code}); rerun the command to recompute")
 
     def key(self, settings: Any) -> str:

@@ -3,7 +3,7 @@
 PoE with M = D for D in 64..1024 (W = D^2 weights): curvature backpropagation should grow like W (exponent
 about 2 in D), the exact diagonal one power of D faster (about 3), Hutchinson like curvature times the number of
 probes. FoE 5x5x24 on one image of side 64..1024: linear in the number of pixels. ``run`` writes
-``cost_growth.json`` and ``cost_growth.png``; ``benchmarks/cost_growth.py`` prints the same JSON.
+``cost_growth.json`` and ``cost_growth.png``; ``paper/benchmarks/cost_growth.py`` prints the same JSON.
 """
 
 from __future__ import annotations

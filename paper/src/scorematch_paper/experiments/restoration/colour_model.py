@@ -4,7 +4,7 @@ regularized score matching on colour patches of the training part of ``data/bsds
 
 Recreate the bundled file (``torch.set_num_threads(1)``)::
 
-    PYTHONPATH=src python -c "import torch; torch.set_num_threads(1); \\
+    PYTHONPATH=src:paper/src python -c "import torch; torch.set_num_threads(1); \\
     from scorematch_paper.experiments.restoration.colour_model import build_colour_model; \\
     build_colour_model('src/scorematch/pretrained/foe_colour_5x5x24.safetensors')"
 """

@@ -90,11 +90,11 @@ PAPER_TABLE2 = {
 #: narrower whitening filter (sigma 0.5, close to the data's ZCA filter; the sigma-1 filter is band-pass and
 #: cannot pass the high frequencies the filters need) gives +0.6 dB, the scale 20 (with c = e^1.5 it sets
 #: the experts' width) and free filter norms (a learned width per expert) a little more; see
-#: ``scripts/quality_sweep.py`` and the model card for the measured table. Training twice as long on three times
+#: ``paper/scripts/quality_sweep.py`` and the model card for the measured table. Training twice as long on three times
 #: as many patches (12000 steps, 60000 patches) gives +0.07 dB on the tuning crops at 5/256 over 6000 steps on
 #: 20000 (36.86 vs 36.79 dB, replicate boundary). Twice that learning rate (Adam lr 0.1, was 0.05) for 7000
 #: steps instead of 12000 reaches the 12000-step model's tuning-crop PSNR (within 0.01 dB at 1, 5, 15 and 25/256,
-#: a lower held-out score-matching loss) in under half its training time: ``benchmarks/train_foe.py``,
+#: a lower held-out score-matching loss) in under half its training time: ``paper/benchmarks/train_foe.py``,
 #: ``docs/results/benchmarks/train_foe_cpu.json``. The bundled ``foe_5x5x24`` is the 12000-step model (the
 #: recipe in its metadata).
 RECIPE = FoERecipe()  # the defaults are this measured recipe

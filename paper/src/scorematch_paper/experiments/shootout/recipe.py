@@ -1,5 +1,5 @@
 """The deep energy's training recipe, shared by the bundled ``deep_energy`` and ``deep_energy_colour``
-(``scripts/train_deep_energy.py``) and every run of the shoot-out."""
+(``paper/scripts/train_deep_energy.py``) and every run of the shoot-out."""
 
 from __future__ import annotations
 
