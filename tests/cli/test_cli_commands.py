@@ -53,3 +53,12 @@ def test_a_command_from_the_entry_point_group_is_added(monkeypatch, capsys):
     assert capsys.readouterr().out == "fake 3\n"
     # reproduce still answers with its one-line message when the package that provides it is absent
     assert main(["reproduce"]) == 2
+
+
+def test_a_command_package_that_fails_to_load_leaves_the_library_commands(monkeypatch, capsys):
+    entry = importlib.metadata.EntryPoint("reproduce", "scorematch_no_such_package.cli", cli.COMMAND_GROUP)
+    monkeypatch.setattr(cli, "plugin_commands", lambda: [entry])
+    assert main(["models"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("scorematch: warning: the reproduce command could not be loaded (No module named")
+    assert main(["reproduce"]) == 2  # the stand-in: which package to install

@@ -131,9 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(sub)
     found = set()
     for entry in plugin_commands():
-        entry.load().add_parser(sub)
-        sub.choices[entry.name].set_defaults(command_package=entry.dist.name if entry.dist else None)
-        found.add(entry.name)
+        try:
+            module = entry.load()
+        except ImportError as exc:  # a broken install of another package leaves the library's commands working
+            print(f"scorematch: warning: the {entry.name} command could not be loaded ({exc})", file=sys.stderr)
+            continue
+        module.add_parser(sub)
+        if entry.name in sub.choices:
+            sub.choices[entry.name].set_defaults(command_package=entry.dist.name if entry.dist else None)
+            found.add(entry.name)
     for name in EXTERNAL_COMMANDS:
         if name not in found:
             _add_missing_command(sub, name)
