@@ -316,7 +316,7 @@ def cli_cases() -> list[CliCase]:
                 "--reference {dir}/r.npy", "--reference has shape", setup=lambda d: (
                     (d / "n.png").write_bytes(png), np.save(d / "r.npy", np.full((7, 9), 0.5)))),
         CliCase("denoise: Pillow not installed", "denoise {dir}/n.png -o {dir}/out.png --sigma 5/256",
-                "pip install 'scorematch[experiments]'", setup=_write("n.png", png), blocked=("PIL",)),
+                "pip install 'scorematch[images]'", setup=_write("n.png", png), blocked=("PIL",)),
         CliCase("denoise: sigma 1 (255/255, far beyond the prior's levels)",
                 "denoise {dir}/n.png -o {dir}/out.png --sigma 1", "did you mean 1/255?", setup=_write("n.png", png)),
         CliCase("denoise: a grey image with the colour prior", "denoise {dir}/n.png -o {dir}/out.png --sigma 5/256 "

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _output import cpu_model, emit, load_average  # noqa: E402
 
-from scorematch.experiments.cache import code_fingerprint, git_state  # noqa: E402
+from scorematch.provenance import code_fingerprint, git_state  # noqa: E402
 from scorematch.prior import DEFAULT_PRIORS  # noqa: E402
 
 SIGMA = 25 / 255

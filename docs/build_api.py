@@ -32,6 +32,7 @@ MODULES = [
     "scorematch.pretrained",
     "scorematch.prior",
     "scorematch.unet_training",
+    "scorematch.provenance",
 ]
 #: The modules users restore images with: their public functions need numpydoc Parameters and Returns sections.
 NUMPYDOC_MODULES = ["scorematch.restoration", "scorematch.prior", "scorematch.tasks"]

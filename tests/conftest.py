@@ -1,18 +1,7 @@
 import pytest
 import torch
 
-# Tests run many tiny ops: one thread avoids OpenMP spin costs (20x slower on a busy 2-core machine).
-torch.set_num_threads(1)
-
-
-def pytest_addoption(parser):
-    parser.addoption("--slow", action="store_true", help="run only the slow checks (marked 'slow')")
-
-
-def pytest_configure(config):
-    if config.getoption("--slow"):
-        config.option.markexpr = "slow"
-
+# One torch thread and the --slow option: the repository's conftest.py (../conftest.py), shared with paper/tests.
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

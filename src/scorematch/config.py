@@ -1,8 +1,8 @@
 """The config family: frozen dataclasses that check their fields through :mod:`scorematch.validation` and share
 one small interface (:class:`Settings`): ``to_dict`` (JSON-ready), ``settings(*fields)`` (the subset a cached result
 depends on) and ``replace``. :class:`TrainConfig` is the trainer's; the recipes and the experiments' configs
-(``priors.FoERecipe``, ``experiments.mnist.MnistConfig``, ``experiments.patches.Condition``,
-``experiments.restoration.RestorationConfig``) are its siblings."""
+(``priors.FoERecipe``; in the research package beside the library, ``scorematch_paper.experiments.mnist.MnistConfig``,
+``...patches.Condition``, ``...restoration.RestorationConfig``) are its siblings."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def _jsonable(value: Any) -> Any:
 
 class Settings:
     """What every config dataclass of the family shares. Subclasses are frozen dataclasses; their
-    ``__post_init__`` checks fields with :meth:`_check_ints`, :meth:`_check_numbers` and :meth:`_check_choice`."""
+    ``__post_init__`` checks fields with :meth:`check_ints`, :meth:`check_numbers` and :meth:`check_choice`
+    (also reachable as ``_check_ints``, ``_check_numbers`` and ``_check_choice``, the names the library's own
+    configs use)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, JSON-ready (tuples as lists)."""
@@ -47,20 +49,61 @@ class Settings:
             raise TypeError(f"unknown {type(self).__name__} fields: {sorted(unknown)}")
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
-    def _check_ints(self, **minimums: int | None) -> None:
-        """Each named field an integer of at least its minimum (None: no minimum), stored as ``int``."""
+    def check_ints(self, **minimums: int | None) -> None:
+        """Check that each named field is an integer of at least its minimum, and store it as ``int``.
+
+        Parameters
+        ----------
+        **minimums : int or None
+            Field name -> its smallest allowed value (None: no minimum).
+
+        Raises
+        ------
+        TypeError, ValueError
+            If a field is not an integer or is below its minimum (the message names the field).
+        """
         for name, minimum in minimums.items():
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=minimum))
 
-    def _check_numbers(self, strict: bool = False, **minimums: float | None) -> None:
-        """Each named field a finite number of at least (``strict``: above) its minimum, stored as ``float``."""
+    def check_numbers(self, strict: bool = False, **minimums: float | None) -> None:
+        """Check that each named field is a finite number of at least its minimum, and store it as ``float``.
+
+        Parameters
+        ----------
+        strict : bool
+            Require each field to be above its minimum, not at least it.
+        **minimums : float or None
+            Field name -> its minimum (None: no minimum).
+
+        Raises
+        ------
+        TypeError, ValueError
+            If a field is not a finite number or is below (``strict``: not above) its minimum.
+        """
         for name, minimum in minimums.items():
             object.__setattr__(self, name, check_number(name, getattr(self, name), minimum=minimum, strict=strict))
 
-    def _check_choice(self, name: str, choices: tuple[Any, ...]) -> None:
+    def check_choice(self, name: str, choices: tuple[Any, ...]) -> None:
+        """Check that the field ``name`` is one of ``choices``.
+
+        Parameters
+        ----------
+        name : str
+            The field.
+        choices : tuple
+            Its allowed values.
+
+        Raises
+        ------
+        ValueError
+            If it is not one of them.
+        """
         if getattr(self, name) not in choices:
             raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
 
+    _check_ints = check_ints
+    _check_numbers = check_numbers
+    _check_choice = check_choice
 
 @dataclass(frozen=True)
 class TrainConfig(Settings):

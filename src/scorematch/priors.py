@@ -137,7 +137,7 @@ class FoERecipe(Settings):
     def paper(cls, **changes: Any) -> "FoERecipe":
         """The paper's setting: score matching of the FoE on patches of images scaled to 0..255 and whitened by
         the sigma-1 Laplacian of Gaussian, unit-norm filters, 2000 steps on 20000 16x16 patches (measured
-        worse than the defaults: see ``experiments.restoration.settings.RECIPE``)."""
+        worse than the defaults: see ``scorematch_paper.experiments.restoration.RECIPE`` in paper/)."""
         paper = dict(scale=255.0, whitening_sigma=1.0, normalize_filters=True, patch_size=16, n_patches=20000,
                      steps=2000, lr=0.02, space="whitened")
         return cls(**{**paper, **changes})

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from scorematch.cli import main, reproduce
+from scorematch.cli import main
 from scorematch.cli.restore import NOISY_RANGE, parse_sigma, read_input
 from scorematch.datasets import data_dir, read_image, write_image
 from scorematch.prior import DEFAULT_PRIORS, default_prior, load_prior
@@ -314,31 +314,9 @@ def test_missing_optional_dependency_names_the_extra(tmp_path, clean, monkeypatc
     assert main(["denoise", str(clean[0]), "-o", str(tmp_path / "o.npy"), "--sigma", "0.02"]) == 2
     assert capsys.readouterr().err.splitlines() == [
         "scorematch denoise: error: pillow is not installed (an optional dependency); "
-        "install it with: pip install 'scorematch[experiments]'"
+        "install it with: pip install 'scorematch[images]'"
     ]
     assert not (tmp_path / "o.npy").exists()
-
-
-def test_missing_matplotlib_in_reproduce_is_one_line_exit_2(monkeypatch, capsys):
-    def run(args):
-        import matplotlib.pyplot  # noqa: F401 - what the plotting stages do
-
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.setattr(reproduce, "run", run)
-    assert main(["reproduce", "speed", "--quick"]) == 2
-    assert capsys.readouterr().err.splitlines() == [
-        "scorematch reproduce: error: matplotlib is not installed (an optional dependency); "
-        "install it with: pip install 'scorematch[experiments]'"
-    ]
-
-
-def test_other_missing_modules_still_raise(monkeypatch):
-    def run(args):
-        import no_such_module_xyz  # noqa: F401 - a bug, not a missing extra: the traceback stays
-
-    monkeypatch.setattr(reproduce, "run", run)
-    with pytest.raises(ModuleNotFoundError):
-        main(["reproduce", "speed", "--quick"])
 
 
 def _motion_kernel() -> np.ndarray:

@@ -33,24 +33,6 @@ def test_bundled_foe_is_an_image_prior_with_its_recipe_and_weights(name, k, m):
     assert presets.denoising(5 / 256).weight == weights[5]
 
 
-def test_foe_card_quotes_the_training_benchmark_and_names_the_files_recipe():
-    """The card's recreate recipe is the file's, and its sentence on today's recipe quotes the benchmark."""
-    from scorematch.experiments.restoration import RECIPE
-
-    root = Path(__file__).resolve().parents[2]
-    entry = {m["name"]: m for m in available()}["foe_5x5x24"]
-    card = " ".join(entry["card"].read_text().split())
-    recipe, earlier = load_info(entry["path"])["extra"]["recipe"], RECIPE.replace(lr=0.05, steps=12000).to_dict()
-    assert {k: recipe[k] for k in earlier if k in recipe} == {k: v for k, v in earlier.items() if k in recipe}
-    assert "recipe=RECIPE.replace(lr=0.05, steps=12000)" in card
-    measured = json.loads((root / "docs" / "results" / "benchmarks" / "train_foe_cpu.json").read_text())
-    assert measured["recipe"] == RECIPE.to_dict() and measured["reaches_card_quality"]
-    assert f"--baseline {measured['baseline']['rev']}" in card
-    assert f"in {measured['baseline']['train_seconds_total']:.1f} s" in card
-    assert f"today's in {measured['train_seconds_total']:.1f} s ({measured['time_ratio_to_baseline']:.2f}x)" in card
-    assert " / ".join(f"{q['difference']:+.3f}" for q in measured["card_quality"].values()) in card
-
-
 def test_models_cli_lists_the_8x8x64(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out

@@ -1,6 +1,4 @@
-"""Patch sampling, whitening, image splits and loader errors used by the natural-image experiments."""
-
-import dataclasses
+"""Patch sampling, whitening, image splits and loader errors (the experiment's own data: paper/tests)."""
 
 import numpy as np
 import pytest
@@ -10,7 +8,6 @@ from PIL import Image
 
 from scorematch import laplacian_whitening_kernel
 from scorematch.datasets import ImageFileError, PatchStream, data_dir, read_image, split_images, whiten
-from scorematch.experiments import patches as P
 
 
 def _coded_images():
@@ -128,26 +125,6 @@ def test_colour_images_use_the_documented_luma_formula(tmp_path):
     Image.fromarray(rgb).save(path)
     expected = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114]) / 255
     assert np.allclose(read_image(path, dtype=torch.float64).numpy(), expected, atol=1e-12)
-
-
-def test_patch_experiment_data_are_held_out_and_dequantized_by_one_grey_level():
-    cond = dataclasses.replace(P.CONDITIONS[0], n_train=500)
-    data = P.prepare_data(cond, n_test=300, limit=20)
-    assert data["train"].shape == (500, 64) and data["test"].shape == (300, 64)
-    noise = data["test_dequantized"] - data["test"]
-    assert noise.abs().max() <= 0.5 / 255 + 1e-12 and noise.std() > 0.2 / 255
-    assert torch.allclose(data["test"] * 255, torch.round(data["test"] * 255), atol=1e-9)  # 8-bit PNG data
-    # test patches come from the held-out images only: each occurs in a held-out image
-    ims = P.fit._images(cond.source, cond.quantize8, 20)
-    _, held = split_images(list(ims), holdout=cond.holdout)
-    patch = data["test"][0].view(1, 1, 8, 8)
-    found = any(
-        bool(((F.unfold(im[None, None], 8) - patch.reshape(1, 64, 1)).abs().amax(1) < 1e-12).any())
-        for im in held
-    )
-    assert found
-    stats = P.fit.data_statistics(data)
-    assert 0 <= stats["train"]["flat_fraction"] <= 1 and stats["train"]["equal_horizontal_neighbours"] > 0
 
 
 def test_patch_stream_keeps_colour_channels():

@@ -9,7 +9,7 @@ from scorematch.pretrained import load_pretrained
 from scorematch.prior import DEFAULT_PRIORS, load_prior
 from scorematch.tasks import MAP, Blur, Denoising, Inpaint, denoise, psnr, restore, superresolve
 
-#: The bundled colour FoE (``scorematch.experiments.restoration.colour_model``).
+#: The bundled colour FoE (``scorematch_paper.experiments.restoration.colour_model``).
 COLOUR_PRIOR = "foe_colour_5x5x24"
 
 

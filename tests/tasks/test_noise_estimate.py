@@ -9,7 +9,7 @@ import torch
 from scorematch.energies import DeepEnergy, ImageFoE
 from scorematch.energies.base import Energy, NoiseConditionalEnergy
 from scorematch.tasks import estimate_noise
-from scorematch.tasks.noise_level import ENERGY_TARGET, WAVELETS, _energy_sigma, mad_sigmas
+from scorematch.tasks.noise_level import ENERGY_TARGET, WAVELETS, energy_sigma, mad_sigmas
 
 D = torch.float64
 
@@ -113,7 +113,7 @@ def test_energy_method_recovers_the_noise_where_its_model_is_exact():
     y = noisy(x, sigma, seed=7)
     energy = WhiteGaussian(0.5, tau)
     assert estimate_noise(y).item() > 1.08 * sigma
-    exact = _energy_sigma(y, energy, estimate_noise(y), n_eval=8, generator=torch.Generator().manual_seed(0),
+    exact = energy_sigma(y, energy, estimate_noise(y), n_eval=8, generator=torch.Generator().manual_seed(0),
                           target=1.0)
     assert exact.item() == pytest.approx(sigma, rel=0.01)
     # the shipped target (calibrated for a learned model's slight shrinkage) moves the root by its known amount

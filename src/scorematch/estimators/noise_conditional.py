@@ -39,7 +39,7 @@ def noise_conditional_loss(
     each sample by ``sigma_b^2`` and puts the levels on one scale. The loss covers the patches' interior, the
     pixels at least ``support - 1`` from the border (``margin``), where the field's score is whole: fitting the
     incomplete border scores too biases the interior (a model trained on whole patches overshoots the noise
-    inside them and falls short at the border: ``benchmarks/deep_energy_noise_scale.py``).
+    inside them and falls short at the border: ``paper/benchmarks/deep_energy_noise_scale.py``).
 
     - :func:`~scorematch.estimators.denoising_score_matching_loss` (the default, ``estimator=None``) gets the clean ``u`` and adds
       the unit noise itself: ``1/2 |sigma grad E_sigma(x + sigma eps) - eps|^2``, Tweedie's target;

@@ -17,7 +17,7 @@ from ..prior import ImagePrior, as_prior
 from .colour import OPPONENT_SCALES, opponent
 
 __all__ = ["estimate_noise", "mad_sigmas", "NOISE_METHODS", "MAD_WAVELET", "ENERGY_TARGET", "ENERGY_EVALS",
-           "COLOUR_SPACE"]
+           "COLOUR_SPACE", "energy_sigma", "noise_channels", "consistency_ratio", "tweedie_residual"]
 
 #: The estimators of :func:`estimate_noise`.
 NOISE_METHODS = ("mad", "energy")
@@ -26,7 +26,7 @@ WAVELETS = {
     "haar": (-0.7071067811865476, 0.7071067811865476),
     "db2": (-0.48296291314469025, 0.836516303737469, -0.22414386804185735, -0.12940952255092145),
 }
-#: The wavelet of the MAD estimate, chosen on the tuning images (``benchmarks/noise_estimation_tuning.py``, the six
+#: The wavelet of the MAD estimate, chosen on the tuning images (``paper/benchmarks/noise_estimation_tuning.py``, the six
 #: grey Set12 tuning images and the six colour tuning photos, one noise draw each,
 #: ``docs/results/benchmarks/noise_estimation_tuning.json``), mean estimated / true sigma at 5 / 15 / 25 / 50 / 75
 #: (/255): db2 1.249 / 1.060 / 1.029 / 1.008 / 1.013 grey, 1.388 / 1.081 / 1.035 / 1.011 / 1.006 colour; Haar
@@ -37,7 +37,7 @@ MAD_WAVELET = "db2"
 GAUSS_MAD = 0.6744897501960817
 #: The value of the self-consistency ratio ``h(s)`` (see :func:`estimate_noise`) that the energy method solves for:
 #: 1 for a perfect model; the bundled ``deep_energy`` shrinks its residual slightly, and on the tuning images
-#: (``benchmarks/noise_estimation_tuning.py``) its mean ``h`` at the true sigma is 1.007 / 0.985 / 0.980 / 0.974 /
+#: (``paper/benchmarks/noise_estimation_tuning.py``) its mean ``h`` at the true sigma is 1.007 / 0.985 / 0.980 / 0.974 /
 #: 0.974 (grey) and 0.967 / 0.980 / 0.980 / 0.978 / 0.976 (colour, :data:`COLOUR_SPACE`) at 5 / 15 / 25 / 50 / 75
 #: (/255): 0.98 overall. ``h`` falls by about 1.2 % per 1 % of sigma, so an error of ``h`` moves the estimate by a
 #: little less.
@@ -49,7 +49,7 @@ ENERGY_EVALS = 4
 ENERGY_TOL = 0.003
 #: How a grey energy sees a colour image in the energy method: ``"rgb"`` each channel, ``"opponent"`` the luminance
 #: and the two opponent channels of :func:`~scorematch.tasks.colour.opponent` (each at its own noise level),
-#: ``"luminance"`` the luminance alone. Chosen on the colour tuning images (``benchmarks/noise_estimation_tuning.py``),
+#: ``"luminance"`` the luminance alone. Chosen on the colour tuning images (``paper/benchmarks/noise_estimation_tuning.py``),
 #: estimated / true sigma at 5 / 15 / 25 / 50 / 75 (/255), mean [min, max]: opponent 0.989 [0.985, 0.995] / 1.000
 #: [0.994, 1.009] / 1.000 [0.992, 1.010] / 0.999 [0.992, 1.003] / 0.997 [0.995, 1.002]; rgb 1.087 [1.042, 1.121] /
 #: 1.036 [1.002, 1.062] / 1.022 / 1.010 / 1.004; luminance 1.125 [1.076, 1.177] / 1.056 [1.016, 1.095] / 1.034 /
@@ -154,7 +154,7 @@ def estimate_noise(
     if method == "mad":
         return start
     n_eval = check_int("n_eval", n_eval, minimum=1)
-    return _energy_sigma(y, energy, start, n_eval=n_eval, generator=generator).to(y.dtype)
+    return energy_sigma(y, energy, start, n_eval=n_eval, generator=generator).to(y.dtype)
 
 
 def mad_sigmas(y: Tensor, *, wavelet: str = MAD_WAVELET) -> Tensor:
@@ -213,10 +213,23 @@ def _diagonal_details(y: Tensor, high: tuple[float, ...]) -> Tensor:
     return d.reshape(b, c, -1)  # (B, C, h' * w')
 
 
-def _channels(y: Tensor, energy, space: str) -> tuple[Tensor, Tensor]:
-    """The images as the energy sees them and each channel's noise std per unit of the images' sigma:
-    a grey energy gets the channels of a colour image in ``space`` (:data:`COLOUR_SPACE`); shapes (B, C', H, W)
-    and (C',)."""
+def noise_channels(y: Tensor, energy, space: str) -> tuple[Tensor, Tensor]:
+    """The images as the energy sees them and each channel's noise std per unit of the images' sigma.
+
+    Parameters
+    ----------
+    y : Tensor, shape (B, C, H, W)
+    energy : ImagePrior or noise-conditional energy
+        Its ``in_channels`` decide: a grey energy gets the channels of a colour image in ``space``.
+    space : {"rgb", "opponent", "luminance"}
+        One of :data:`COLOUR_SPACES` (the estimator's is :data:`COLOUR_SPACE`).
+
+    Returns
+    -------
+    z : Tensor, shape (B, C', H, W)
+    scales : Tensor, shape (C',), float64
+        Each channel's noise std per unit of the images' sigma.
+    """
     if space not in COLOUR_SPACES:
         raise ValueError(f"space must be one of {COLOUR_SPACES}, got {space!r}")
     scales = torch.ones(y.shape[1], dtype=torch.float64)
@@ -229,20 +242,40 @@ def _channels(y: Tensor, energy, space: str) -> tuple[Tensor, Tensor]:
     return z, scales
 
 
-def _energy_sigma(y: Tensor, energy, start: Tensor, *, n_eval: int, generator: torch.Generator | None,
+def energy_sigma(y: Tensor, energy, start: Tensor, *, n_eval: int, generator: torch.Generator | None,
                   target: float = ENERGY_TARGET, space: str = COLOUR_SPACE) -> Tensor:
-    """Secant steps on ``log h(s) = log target`` in ``log s`` from ``start`` (B,); returns (B,)."""
+    """The energy method's noise std: secant steps on ``log h(s) = log target`` in ``log s``.
+
+    Parameters
+    ----------
+    y : Tensor, shape (B, C, H, W)
+    energy : noise-conditional energy or ImagePrior
+    start : Tensor, shape (B,)
+        The first guesses (the wavelet MAD); 0 stays 0.
+    n_eval : int
+        The most secant steps (each one ratio :func:`consistency_ratio`, two gradient evaluations).
+    generator : torch.Generator, optional
+        Draws the Rademacher probe of the divergence.
+    target : float
+        The ratio ``h`` sought (:data:`ENERGY_TARGET`).
+    space : str
+        The channels a grey energy sees of a colour image (:func:`noise_channels`).
+
+    Returns
+    -------
+    Tensor, shape (B,)
+    """
     prior = as_prior(energy)
     params = list(prior.energy.parameters())
     dtype = params[0].dtype if params else y.dtype  # the energy's dtype; the result goes back to y's
-    z, scales = _channels(y.to(dtype), prior, space)
+    z, scales = noise_channels(y.to(dtype), prior, space)
     scales = scales.to(dtype=dtype, device=y.device)
     probe = rademacher(tuple(z.shape), like=z, generator=generator)
     found = start > 0  # an image without noise (MAD 0) stays at 0
     log_s = torch.log(torch.where(found, start, torch.ones_like(start))).to(dtype)
     prev = None
     for _ in range(n_eval):
-        f, div = _consistency(z, prior, log_s.exp(), scales, probe)
+        f, div = consistency_ratio(z, prior, log_s.exp(), scales, probe)
         f = f - math.log(target)
         slope = 2 * div  # d log h / d log s of a Gaussian image model: the first step's guess
         if prev is not None:
@@ -256,13 +289,31 @@ def _energy_sigma(y: Tensor, energy, start: Tensor, *, n_eval: int, generator: t
     return torch.where(found, log_s.exp().to(start.dtype), torch.zeros_like(start))
 
 
-def _consistency(z: Tensor, prior: ImagePrior, s: Tensor, scales: Tensor, probe: Tensor) -> tuple[Tensor, Tensor]:
-    """``log h(s)`` and the mean divergence of the residual, both (B,), for images ``z``
-    (B, C', H, W) whose channel ``c`` has noise std ``s * scales[c]``."""
+def consistency_ratio(z: Tensor, prior: ImagePrior, s: Tensor, scales: Tensor, probe: Tensor) -> tuple[Tensor, Tensor]:
+    """The self-consistency ratio of the energy method: ``log h(s)`` and the mean divergence of the residual.
+
+    ``h(s) = sum_c mean(r_c^2) / k_c^2 / (s^2 sum_c mean(div r_c))`` for the Tweedie residual ``r`` of
+    :func:`tweedie_residual`, with the divergence estimated by a finite difference along ``probe``.
+
+    Parameters
+    ----------
+    z : Tensor, shape (B, C', H, W)
+        Images whose channel ``c`` has noise std ``s * scales[c]`` (:func:`noise_channels`).
+    prior : ImagePrior
+    s : Tensor, shape (B,)
+    scales : Tensor, shape (C',)
+    probe : Tensor, shape (B, C', H, W)
+
+    Returns
+    -------
+    log_h : Tensor, shape (B,)
+    divergence : Tensor, shape (B,)
+        The mean divergence of the residual per channel.
+    """
     levels = s[:, None] * scales  # (B, C'): each channel's noise std
     eps = (_FD_STEP * levels)[..., None, None]  # (B, C', 1, 1)
-    r = _residual(z, prior, levels)
-    r_step = _residual(z + eps * probe, prior, levels)
+    r = tweedie_residual(z, prior, levels)
+    r_step = tweedie_residual(z + eps * probe, prior, levels)
     div = (probe * (r_step - r) / eps).mean((-2, -1))  # (B, C'): mean divergence of r per channel
     power = (r.pow(2).mean((-2, -1)) / scales.pow(2)).sum(1)  # (B,): sum_c mean(r_c^2) / k_c^2
     total = div.sum(1).clamp_min(1e-6)  # (B,)
@@ -270,8 +321,21 @@ def _consistency(z: Tensor, prior: ImagePrior, s: Tensor, scales: Tensor, probe:
     return ratio.log(), total / z.shape[1]
 
 
-def _residual(z: Tensor, prior: ImagePrior, levels: Tensor) -> Tensor:
-    """``r = s^2 dE_s/dz`` of images (B, C', H, W) at noise levels (B, C'), a grey prior on each channel."""
+def tweedie_residual(z: Tensor, prior: ImagePrior, levels: Tensor) -> Tensor:
+    """The Tweedie residual ``r = s^2 dE_s/dz`` of images at given noise levels (a grey prior on each channel).
+
+    Parameters
+    ----------
+    z : Tensor, shape (B, C', H, W)
+    prior : ImagePrior
+        Noise-conditional (:meth:`~scorematch.prior.ImagePrior.at`).
+    levels : Tensor, shape (B, C')
+        Each channel's noise std (a colour prior: the first per image).
+
+    Returns
+    -------
+    Tensor, shape (B, C', H, W)
+    """
     b, c, h, w = z.shape
     if c > 1 and prior.in_channels == 1:
         flat, lv = z.reshape(b * c, 1, h, w), levels.reshape(-1)  # (B * C', 1, H, W), (B * C',)

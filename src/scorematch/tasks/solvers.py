@@ -24,7 +24,7 @@ PAPER_ETA = (2e-2, 5e-4)
 DEFAULT_ITERATIONS = {"denoise": 60, "superres": 80, "noisy": 150, "exact": 500}
 #: The paper's steps when the call gives no count, by problem (the paper's 300 with noise, 200 without).
 PAPER_ITERATIONS = {"denoise": 300, "superres": 200, "noisy": 300, "exact": 200}
-#: L-BFGS relative-decrease tolerance of denoising, chosen on the tuning crops (``benchmarks/denoise_start.py``).
+#: L-BFGS relative-decrease tolerance of denoising, chosen on the tuning crops (``paper/benchmarks/denoise_start.py``).
 DENOISE_RTOL = 3e-5
 #: The paper's super-resolution step scale, chosen on the tuning crops (the restoration experiment re-chooses it).
 PAPER_STEP_SCALE = 1e-2

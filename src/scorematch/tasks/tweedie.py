@@ -19,7 +19,7 @@ def tweedie(y: Tensor, prior: ImagePrior | Energy, *, sigma: float) -> Tensor:
     that density the estimate is the minimum-mean-squared-error denoiser; it needs one gradient evaluation. The
     score at the border is a window field's with the image extended as context
     (:meth:`~scorematch.prior.ImagePrior.score_with_context`; folding the extension's gradient back, as MAP's
-    objective does, would count an edge pixel's copies as observations of it: ``benchmarks/tweedie_boundary.py``).
+    objective does, would count an edge pixel's copies as observations of it: ``paper/benchmarks/tweedie_boundary.py``).
 
     Parameters
     ----------

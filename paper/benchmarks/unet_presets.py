@@ -1,0 +1,106 @@
+"""Choose a U-Net energy's denoising presets on the tuning images: Tweedie's estimate or MAP from it, per level.
+
+    python paper/benchmarks/unet_presets.py MODEL [--colour] [--levels 5/256 15 25 50] [--out FILE.json]
+
+Tuning images only (whole): grey, Set12's cameraman, couple, man, monarch, starfish, parrot; colour (``--colour``),
+the six tuning photos of the colour split. One noise draw per image and level (seeded by image and level). For each
+level: Tweedie's estimate, and MAP with the prior's field at ``ratio * sigma`` and weight ``w`` from Tweedie's
+estimate (``ITERATIONS`` L-BFGS iterations) over the grid :data:`RATIOS` x :data:`WEIGHTS`; the best mean PSNR is
+the level's preset (``"best"``), written for ``scripts/bundle_presets.py --presets-json``. With ``--colour`` a grey
+MODEL runs on the opponent channels (what ``scorematch denoise`` does with a grey prior on a colour image), so the
+same JSON also compares a grey model with a colour one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _output import cpu_model, emit, load_average  # noqa: E402
+
+from scorematch.datasets import colour_split  # noqa: E402
+from scorematch.provenance import code_fingerprint, git_state  # noqa: E402
+from scorematch_paper.paths import data_dir  # noqa: E402
+from scorematch.metrics import psnr  # noqa: E402
+from scorematch.prior import load_prior  # noqa: E402
+from scorematch.pretrained import resolve  # noqa: E402
+from scorematch.tasks import MAP, Tweedie, denoise  # noqa: E402
+
+GREY_TUNING = ("cameraman", "couple", "man", "monarch", "starfish", "parrot")
+LEVELS = ("5/256", "15", "25", "50")
+RATIOS = (0.1, 0.2, 0.35)
+WEIGHTS = (0.5, 1.0)
+ITERATIONS = 5
+
+
+def level_value(text: str) -> float:
+    num, _, den = text.partition("/")
+    return float(num) / float(den or 255)
+
+
+def tuning_images(colour: bool) -> list[tuple[str, torch.Tensor]]:
+    """(name, clean image (1, C, H, W) on [0, 1]) of the tuning set."""
+    from PIL import Image
+
+    if colour:
+        files = colour_split(data_dir() / "bsds300-train")["tune"]
+        return [(f.stem, torch.from_numpy(np.asarray(Image.open(f).convert("RGB")) / 255.0).permute(2, 0, 1)[None])
+                for f in files]
+    return [(n, torch.from_numpy(np.asarray(Image.open(data_dir() / "set12" / f"{n}.png").convert("L")) / 255.0)
+             [None, None]) for n in GREY_TUNING]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--colour", action="store_true")
+    ap.add_argument("--levels", nargs="+", default=list(LEVELS))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    prior = load_prior(args.model)
+    images = [(n, x.float()) for n, x in tuning_images(args.colour)]
+    grid = [("tweedie", None, None)] + [(f"map a={a} w={w}", a, w) for a in RATIOS for w in WEIGHTS]
+    levels, t0 = {}, time.perf_counter()
+    for level in args.levels:
+        sigma = level_value(level)
+        scores: dict[str, list[float]] = {key: [] for key, _, _ in grid}
+        for name, x in images:
+            seed = int(hashlib.sha1(f"tune/{name}/{level}".encode()).hexdigest()[:8], 16)
+            y = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
+            for key, a, w in grid:
+                solver = Tweedie() if a is None else MAP(level=a * sigma, weight=w, iterations=ITERATIONS,
+                                                         start="tweedie")
+                with torch.no_grad():
+                    out = denoise(y, prior, sigma=sigma, solver=solver)
+                scores[key].append(psnr(out.clamp(0, 1), x))
+        means = {k: round(statistics.mean(v), 4) for k, v in scores.items()}
+        best = max(means, key=means.get)
+        _, a, w = next(g for g in grid if g[0] == best)
+        preset = {"method": "tweedie"} if a is None else {"method": "map", "level_ratio": a, "weight": w,
+                                                          "iterations": ITERATIONS, "start": "tweedie"}
+        levels[level] = {"sigma": sigma, "mean_psnr": means, "best": preset}
+        print(f"{level}: {means} -> {best}", file=sys.stderr, flush=True)
+    emit({"benchmark": "unet_presets", "model": args.model,
+          "model_sha256": hashlib.sha256(resolve(args.model).read_bytes()).hexdigest(), "colour": args.colour,
+          "images": [n for n, _ in images], **git_state(), "code": code_fingerprint(), "cpu": cpu_model(),
+          "threads": args.threads, "load_average_end": load_average(),
+          "seconds": round(time.perf_counter() - t0, 1), "levels": levels}, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
