@@ -6,7 +6,7 @@ For each stage, the files of :data:`PUBLISHED` are copied from ``RUN/STAGE/`` to
 a ``provenance.json`` (``STAGE_provenance.json`` in a folder named otherwise) beside them records the commit, dirty flag and code fingerprint of the run, the machine
 (``RUN/machine.json``), the stage's command, wall time and finish time (``RUN/state.json``), and, per
 copied file, the stamp the run stored with it. The README's result blocks are then written from these files
-by ``paper/scripts/build_readme.py``. A stage that the run did not finish is refused.
+by ``paper/scripts/build_results.py``. A stage that the run did not finish is refused.
 """
 
 from __future__ import annotations

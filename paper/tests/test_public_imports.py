@@ -32,7 +32,7 @@ def _private(name: str) -> bool:
 
 def test_files_are_found():
     names = {str(p.relative_to(PAPER)) for p in FILES}
-    assert {"src/scorematch_paper/cli.py", "scripts/build_readme.py", "benchmarks/train_foe.py"} <= names
+    assert {"src/scorematch_paper/cli.py", "scripts/build_results.py", "benchmarks/train_foe.py"} <= names
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(PAPER)))

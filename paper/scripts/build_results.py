@@ -1,9 +1,9 @@
-"""Write the measured figures of ``README.md`` from the stored artifacts under ``docs/results/``.
+"""Write the measured figures of ``RESULTS.md`` from the stored artifacts under ``docs/results/``.
 
-    python paper/scripts/build_readme.py            # rewrites README.md's result blocks in place
-    python paper/scripts/build_readme.py --check    # exit 1 and print a diff if README.md differs from what it would write
+    python paper/scripts/build_results.py            # rewrites RESULTS.md's result blocks in place
+    python paper/scripts/build_results.py --check    # exit 1 and print a diff if RESULTS.md differs from what it would write
 
-Every sentence of the README that states a measured number sits in a block
+Every sentence of the results page that states a measured number sits in a block
 
     <!-- results:NAME -->
     ...written by this script...
@@ -14,7 +14,7 @@ whose text the renderer ``BLOCKS[NAME]`` formats from the JSON/CSV files that th
 
 Adding a block: write ``def _name(results: Path) -> str``, which reads its files with :func:`_json` / :func:`_csv`
 (a missing field raises ``KeyError`` naming the file) and formats numbers with :func:`_f` (which refuses nan), add
-``"name": _name`` to :data:`BLOCKS`, put the two markers in README.md, and run this script.
+``"name": _name`` to :data:`BLOCKS`, put the two markers in RESULTS.md, and run this script.
 
 The restoration blocks take every number from the summaries of :mod:`scorematch_paper.experiments.restoration`
 (``table1_summary``, ``heldout_summary``, ``sweep_summary``), the functions its report uses, applied to the run
@@ -741,7 +741,7 @@ def build(readme: str, results: Path, only: list[str] | None = None) -> str:
     missing, unknown = sorted(set(BLOCKS) - set(found)), sorted(set(found) - set(BLOCKS))
     duplicated = sorted({name for name in found if found.count(name) > 1})
     if missing or unknown or duplicated:
-        raise ValueError(f"README result blocks: missing {missing}, without a renderer {unknown}, "
+        raise ValueError(f"RESULTS.md result blocks: missing {missing}, without a renderer {unknown}, "
                          f"repeated {duplicated}")
     def render(m: re.Match) -> str:
         if only is not None and m.group(2) not in only:
@@ -762,15 +762,15 @@ def check(readme_path: Path, results: Path, only: list[str] | None = None) -> st
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--check", action="store_true", help="exit 1 and print a diff if README.md is out of date")
-    ap.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    ap.add_argument("--check", action="store_true", help="exit 1 and print a diff if RESULTS.md is out of date")
+    ap.add_argument("--readme", type=Path, default=ROOT / "RESULTS.md")
     ap.add_argument("--results", type=Path, default=ROOT / "docs" / "results")
     ap.add_argument("--only", nargs="+", choices=sorted(BLOCKS), help="rewrite (or check) only these blocks")
     args = ap.parse_args(argv)
     if args.check:
         diff = check(args.readme, args.results, args.only)
         if diff:
-            print(diff + f"\n{args.readme} is out of date: run python paper/scripts/build_readme.py", file=sys.stderr)
+            print(diff + f"\n{args.readme} is out of date: run python paper/scripts/build_results.py", file=sys.stderr)
             return 1
         return 0
     args.readme.write_text(build(args.readme.read_text(), args.results, args.only))

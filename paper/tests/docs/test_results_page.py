@@ -1,4 +1,4 @@
-"""The README's measured figures are the ones stored under docs/results/ (paper/scripts/build_readme.py)."""
+"""RESULTS.md's measured figures are the ones stored under docs/results/ (paper/scripts/build_results.py)."""
 
 import importlib.util
 import json
@@ -16,7 +16,7 @@ RESTORATION_FIXTURE = ROOT / "paper" / "tests" / "helpers" / "readme_fixture" / 
 
 
 def _load_builder():
-    spec = importlib.util.spec_from_file_location("build_readme", ROOT / "paper" / "scripts" / "build_readme.py")
+    spec = importlib.util.spec_from_file_location("build_results", ROOT / "paper" / "scripts" / "build_results.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -36,8 +36,8 @@ def results(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def readme(results: Path) -> str:
-    """README.md as the generator writes it from ``results``."""
-    return br.build((ROOT / "README.md").read_text(), results)
+    """RESULTS.md as the generator writes it from ``results``."""
+    return br.build((ROOT / "RESULTS.md").read_text(), results)
 
 
 def _block(readme: str, name: str) -> str:
@@ -86,11 +86,11 @@ def _cells(block: str) -> dict[str, dict[str, str]]:
 
 
 def test_readme_figures_are_the_stored_ones():
-    """Every result block of the README renders from its artifacts in docs/results and equals them."""
+    """Every result block of RESULTS.md renders from its artifacts in docs/results and equals them."""
     ready = br.renderable(RESULTS)
     assert set(br.BLOCKS) == set(ready), set(br.BLOCKS) - set(ready)
-    diff = br.check(ROOT / "README.md", RESULTS, only=ready)
-    assert diff == "", "README.md differs from its artifacts; run python paper/scripts/build_readme.py\n" + diff
+    diff = br.check(ROOT / "RESULTS.md", RESULTS, only=ready)
+    assert diff == "", "RESULTS.md differs from its artifacts; run python paper/scripts/build_results.py\n" + diff
 
 
 HELDOUT = "restoration/heldout.json"
@@ -183,7 +183,7 @@ def test_a_single_draw_says_std_unknown_never_nan(readme):
 def test_ours_minus_paper_says_tie_by_the_two_std_rule(results):
     _set_draws(results / TABLE1, "peppers", rsm=[37.0, 38.0])  # mean - paper = +0.09, std 0.71: a tie
     _set_draws(results / TABLE1, "barbara", rsm=[37.50, 37.52])  # +0.20, std 0.014: a difference
-    table = _cells(_block(br.build((ROOT / "README.md").read_text(), results), "restoration-table1"))
+    table = _cells(_block(br.build((ROOT / "RESULTS.md").read_text(), results), "restoration-table1"))
     assert table["Peppers"]["ours - paper (dB)"] == "tie (+0.09 ± 0.71)"
     assert table["Barbara"]["ours - paper (dB)"] == "+0.20"
 
@@ -191,7 +191,7 @@ def test_ours_minus_paper_says_tie_by_the_two_std_rule(results):
 def test_rsm_minus_cd1_is_paired_over_the_draws(results):
     # each spreads by 0.71 over the two draws, but on each draw RSM is 0.10 above CD-1: a difference
     _set_draws(results / TABLE1, "house", rsm=[37.0, 38.0], cd1=[36.9, 37.9])
-    table = _cells(_block(br.build((ROOT / "README.md").read_text(), results), "restoration-table1"))
+    table = _cells(_block(br.build((ROOT / "RESULTS.md").read_text(), results), "restoration-table1"))
     assert table["House"]["RSM - CD-1 (dB)"] == "+0.10"
 
 
@@ -199,14 +199,14 @@ def test_the_mean_row_uses_the_std_of_the_mean_over_images(results):
     paper = {name: rsm for name, (_, _, rsm) in br.restoration.PAPER_TABLE1.items()}
     for name, p in paper.items():  # +0.05 ± 0.14 on every image; the mean of five: +0.05 ± 0.06
         _set_draws(results / TABLE1, name, rsm=[p + 0.05 - 0.1, p + 0.05 + 0.1])
-    table = _cells(_block(br.build((ROOT / "README.md").read_text(), results), "restoration-table1"))
+    table = _cells(_block(br.build((ROOT / "RESULTS.md").read_text(), results), "restoration-table1"))
     assert table["Boat"]["ours - paper (dB)"] == "tie (+0.05 ± 0.14)"
     assert table["mean"]["ours - paper (dB)"] == "tie (+0.05 ± 0.06)"
 
 
 def test_check_exits_1_and_prints_the_diff(results, tmp_path, capsys):
     readme = tmp_path / "README.md"
-    shutil.copyfile(ROOT / "README.md", readme)
+    shutil.copyfile(ROOT / "RESULTS.md", readme)
     assert br.main(["--readme", str(readme), "--results", str(results)]) == 0
     assert br.main(["--check", "--readme", str(readme), "--results", str(results)]) == 0
     _edit_rows(results / TABLE1, _set(rsm=40.5), image="house")
@@ -220,17 +220,17 @@ def test_check_exits_1_and_prints_the_diff(results, tmp_path, capsys):
 def test_a_missing_field_fails_naming_its_file(results):
     _edit_rows(results / TABLE1, lambda row: row.pop("rsm_paper_solver"))
     with pytest.raises(KeyError, match="restoration/table1.json has no field 'rsm_paper_solver'"):
-        br.build((ROOT / "README.md").read_text(), results)
+        br.build((ROOT / "RESULTS.md").read_text(), results)
 
 
 def test_a_nan_is_refused_not_printed(results):
     _edit_json(results / "benchmarks/sm_loss.json", lambda d: d["poe"].update(curvature_over_closed_form=float("nan")))
     with pytest.raises(ValueError, match="non-finite"):
-        br.build((ROOT / "README.md").read_text(), results)
+        br.build((ROOT / "RESULTS.md").read_text(), results)
 
 
 def test_every_registered_block_is_on_the_page_once():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "RESULTS.md").read_text()
     with pytest.raises(ValueError, match="missing \\['gpu'\\]"):
         br.build(readme.replace("<!-- results:gpu -->", "<!-- gpu -->"), RESULTS)
     with pytest.raises(ValueError, match="without a renderer \\['nope'\\]"):
