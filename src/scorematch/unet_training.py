@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from .config import Settings
+from .io import write_json
 from .datasets.patches import PatchStream
 from .energies.unet import UNetEnergy
 from .estimators import noise_conditional_loss
@@ -88,7 +89,8 @@ def train_unet_energy(
         The training images (a colour energy for colour images).
     out : path
         The run directory of :func:`scorematch.fit` (``model.safetensors``, ``checkpoint.safetensors``,
-        ``metrics.csv``), plus ``validation.csv``: Tweedie PSNR on ``validation`` against training hours.
+        ``metrics.csv``), plus ``run.json`` (the recipe and ``metadata``: what a bundled model's card needs) and
+        ``validation.csv``: Tweedie PSNR on ``validation`` against training hours.
     recipe : UNetRecipe
     validation : Tensor, shape (N, C, H, W), optional
         Clean validation images (never trained on); noise drawn once per image and level (seeded).
@@ -112,6 +114,8 @@ def train_unet_energy(
     stream = on_device(PatchStream(images, recipe.patch, augment=True), device)
     loss = functools.partial(noise_conditional_loss, margin=0)
     curve = _ValidationCurve(Path(out) / "validation.csv", validation, recipe.validate_every, resume)
+    if not resume or not (Path(out) / "run.json").is_file():  # the run's record, kept beside its checkpoints
+        write_json(Path(out) / "run.json", {"recipe": recipe.to_dict(), **(metadata or {})})
     return fit(energy, stream, loss, run_dir=out, resume=resume, progress=progress, callback=curve,
                steps=recipe.steps, batch_size=recipe.batch, lr=recipe.lr, seed=recipe.seed,
                log_every=math.gcd(50, recipe.validate_every),  # the curve's steps are logged steps
