@@ -41,7 +41,7 @@ from _output import cpu_model, emit, load_average  # noqa: E402
 
 import scorematch as sm  # noqa: E402
 from scorematch.datasets import colour_split, data_dir, list_images  # noqa: E402
-from scorematch_paper.experiments.cache import code_fingerprint, git_state  # noqa: E402
+from scorematch_paper.stamps import stamp  # noqa: E402
 from scorematch_paper.experiments.compare import is_tie  # noqa: E402
 from scorematch_paper.experiments.restoration.data import heldout_images  # noqa: E402
 from scorematch.metrics import psnr  # noqa: E402
@@ -115,6 +115,12 @@ def ours(x: np.ndarray, y: np.ndarray, sigma: float, kind: str, prior) -> tuple[
     return _psnr(out, x), time.perf_counter() - t0
 
 
+def _relative(path: Path) -> Path:
+    """A model file's path below the repository root (as the stamp records it), else as it is."""
+    path = path.resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def summarize(rows: list[dict]) -> dict:
     """Per set, kind and level: means, the paired difference and the verdict."""
     groups: dict[str, list[dict]] = {}
@@ -150,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     priors = {k: load_prior(args.model or DEFAULT_PRIORS[k]) for k in (1, 3)}
-    models = {p.name: hashlib.sha256(resolve(args.model or DEFAULT_PRIORS[k]).read_bytes()).hexdigest()
-              for k, p in priors.items()}
+    models = {p.name: _relative(resolve(args.model or DEFAULT_PRIORS[k])) for k, p in priors.items()}
     rows, t_start = [], time.perf_counter()
     for set_name in args.sets:
         for name, kind, x in images(set_name, args.limit):
@@ -168,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{key}: ours {o:.3f} bm3d {b:.3f} ({o - b:+.3f})", file=sys.stderr, flush=True)
     if args.bm3d_only:
         return 0
-    emit({"benchmark": "denoise_photos", "models": models, **git_state(), "code": code_fingerprint(),
+    emit({"benchmark": "denoise_photos", **stamp("scorematch.restoration", models=models),
           "threads": args.threads, "load_average_end": load_average(), "cpu": cpu_model(),
           "seconds": round(time.perf_counter() - t_start, 1), "summary": summarize(rows), "rows": rows}, args.out)
     return 0

@@ -32,7 +32,7 @@ from _output import emit, load_average  # noqa: E402
 
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import colour_split, read_image  # noqa: E402
-from scorematch.provenance import git_state  # noqa: E402
+from scorematch_paper.stamps import stamp  # noqa: E402
 from scorematch_paper.experiments.restoration.data import heldout_images, noise_seed  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
 from scorematch.prior import load_prior  # noqa: E402
@@ -130,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     sets = {"grey": score(grey_images(args.limit), model, args.methods, args.levels),
             "colour": score(colour_images(args.limit), model, args.methods, args.levels)}
-    state = git_state(ROOT)
-    result = {"benchmark": "noise_estimation", "commit": (state["commit"] or "unknown")[:7], "dirty": state["dirty"],
+    path = resolve(args.model).resolve()
+    result = {"benchmark": "noise_estimation", **stamp("scorematch.tasks.noise_level", "scorematch.tasks.denoise",
+                                                       models={args.model: path.relative_to(ROOT)}),
               "model": str(args.model), "model_info": load_info(resolve(args.model)), "limit": args.limit,
               "partial": args.limit is not None, "levels_over_255": args.levels, "threads": torch.get_num_threads(),
               "load_average": load_average(), "seconds": round(time.perf_counter() - start, 1),

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _output import cpu_model, emit, load_average  # noqa: E402
 
 from scorematch.datasets import colour_split  # noqa: E402
-from scorematch.provenance import code_fingerprint, git_state  # noqa: E402
+from scorematch_paper.stamps import stamp  # noqa: E402
 from scorematch_paper.paths import data_dir  # noqa: E402
 from scorematch.metrics import psnr  # noqa: E402
 from scorematch.prior import load_prior  # noqa: E402
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         levels[level] = {"sigma": sigma, "mean_psnr": means, "best": preset}
         print(f"{level}: {means} -> {best}", file=sys.stderr, flush=True)
     emit({"benchmark": "unet_presets", "model": args.model,
-          "model_sha256": hashlib.sha256(resolve(args.model).read_bytes()).hexdigest(), "colour": args.colour,
-          "images": [n for n, _ in images], **git_state(), "code": code_fingerprint(), "cpu": cpu_model(),
+          **stamp("scorematch.tasks.denoise", models={args.model: resolve(args.model).resolve().relative_to(ROOT)}),
+          "colour": args.colour, "images": [n for n, _ in images], "cpu": cpu_model(),
           "threads": args.threads, "load_average_end": load_average(),
           "seconds": round(time.perf_counter() - t0, 1), "levels": levels}, args.out)
     return 0
