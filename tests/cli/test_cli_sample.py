@@ -21,7 +21,7 @@ def test_sample_foe_and_poe(tmp_path, capsys):
 
 def test_sample_errors_are_one_line(tmp_path, capsys):
     assert main(["sample", "--model", str(tmp_path / "missing.safetensors"), "-o", str(tmp_path / "x.png")]) == 2
-    assert "no model file" in capsys.readouterr().err
+    assert "model file not found" in capsys.readouterr().err
     g = scorematch.save(scorematch.GaussianEnergy(3), tmp_path / "g.safetensors")
     assert main(["sample", "--model", str(g), "-o", str(tmp_path / "x.png"), "--steps", "2"]) == 2
 
