@@ -1,15 +1,17 @@
-"""When is a measured difference a tie? The one rule shared by the report and the README.
+"""When is a measured difference resolved? The one verdict rule shared by the report and the results pages.
 
-A difference smaller than :data:`TIE_SIGMAS` (two) standard deviations is a tie. The standard deviation is
-that of the difference over the random draws (noise draws, training subsets) behind it.
-:func:`paired_difference` gives both from per-draw values, :func:`is_tie` applies the rule and
-:func:`describe` writes the verdict as a short string.
+A difference smaller than :data:`RESOLVE_SIGMAS` (two) standard deviations is **not resolved**: neither a win nor
+a tie, since the draws behind it cannot tell it from zero. The standard deviation is that of the difference over
+the random draws (noise draws, training subsets, images) behind it. :func:`paired_difference` gives both from
+per-draw values, :func:`is_unresolved` applies the rule and :func:`describe` writes the verdict as a short string.
+The protocol the rule belongs to (tuning, validation and test images; paired differences) is
+``docs/evaluation.md``.
 
 Examples
 --------
 >>> mean, std = paired_difference([37.33, 37.30, 37.34], [37.31, 37.31, 37.31])
 >>> describe(mean, std)
-'tie (+0.01 ± 0.02 dB)'
+'not resolved (+0.01 ± 0.02 dB)'
 >>> describe(0.19, 0.03)
 '+0.19 dB'
 """
@@ -19,10 +21,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["TIE_SIGMAS", "paired_difference", "std_of_mean", "is_tie", "describe"]
+__all__ = ["RESOLVE_SIGMAS", "TIE_SIGMAS", "paired_difference", "std_of_mean", "is_unresolved", "is_tie",
+           "describe", "UNRESOLVED"]
 
-#: A difference smaller than this many standard deviations is a tie.
-TIE_SIGMAS = 2.0
+#: A difference smaller than this many standard deviations is not resolved.
+RESOLVE_SIGMAS = 2.0
+#: The former name of :data:`RESOLVE_SIGMAS`.
+TIE_SIGMAS = RESOLVE_SIGMAS
+#: The verdict's words for a difference under :data:`RESOLVE_SIGMAS` standard deviations.
+UNRESOLVED = "not resolved"
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
@@ -69,8 +76,8 @@ def std_of_mean(stds: Sequence[float]) -> float:
     return math.sqrt(sum(float(s) ** 2 for s in stds)) / len(stds)
 
 
-def is_tie(diff: float, std: float, *, nan_std_is_tie: bool = False) -> bool:
-    """Whether ``diff`` is a tie: ``|diff| < TIE_SIGMAS * std``.
+def is_unresolved(diff: float, std: float, *, nan_std_unresolved: bool = False) -> bool:
+    """Whether ``diff`` is not resolved: ``|diff| < RESOLVE_SIGMAS * std``.
 
     Parameters
     ----------
@@ -78,10 +85,10 @@ def is_tie(diff: float, std: float, *, nan_std_is_tie: bool = False) -> bool:
         The measured difference (finite).
     std : float
         Its standard deviation over the draws (>= 0), or ``nan`` when unknown (a single draw).
-    nan_std_is_tie : bool
-        The verdict when ``std`` is ``nan``. With one draw the rule cannot decide: calling the difference a tie
-        would claim it is noise, calling it a difference would claim it is not, and neither is measured. The
-        default (False) reports the measured difference as it is, and :func:`describe` then says that its
+    nan_std_unresolved : bool
+        The verdict when ``std`` is ``nan``. With one draw the rule cannot decide: calling the difference
+        unresolved would claim it is noise, calling it resolved would claim it is not, and neither is measured.
+        The default (False) reports the measured difference as it is, and :func:`describe` then says that its
         spread is unknown; pass True where an unreplicated difference must not be claimed as a win.
 
     Returns
@@ -91,30 +98,38 @@ def is_tie(diff: float, std: float, *, nan_std_is_tie: bool = False) -> bool:
     if not math.isfinite(diff):
         raise ValueError(f"the difference must be a finite number, got {diff!r}")
     if math.isnan(std):
-        return nan_std_is_tie
+        return nan_std_unresolved
     if std < 0 or math.isinf(std):
         raise ValueError(f"the standard deviation must be finite and >= 0 (or nan), got {std!r}")
-    return abs(diff) < TIE_SIGMAS * std
+    return abs(diff) < RESOLVE_SIGMAS * std
 
 
-def describe(diff: float, std: float, unit: str = "dB", *, nan_std_is_tie: bool = False) -> str:
-    """The verdict of :func:`is_tie` as text, two decimals.
+def is_tie(diff: float, std: float, *, nan_std_is_tie: bool = False) -> bool:
+    """The former name of :func:`is_unresolved` (a difference under two standard deviations is not a tie, it is
+    not resolved); kept for the benchmarks that still call it."""
+    return is_unresolved(diff, std, nan_std_unresolved=nan_std_is_tie)
+
+
+def describe(diff: float, std: float, unit: str = "dB", *, nan_std_unresolved: bool = False) -> str:
+    """The verdict of :func:`is_unresolved` as text, two decimals.
 
     Parameters
     ----------
-    diff, std, nan_std_is_tie
-        As for :func:`is_tie`.
+    diff, std, nan_std_unresolved
+        As for :func:`is_unresolved`.
     unit : str
         Appended after the numbers ("" for none).
 
     Returns
     -------
     str
-        ``"+0.19 dB"`` for a difference, ``"tie (+0.01 ± 0.02 dB)"`` for a tie; with ``std`` nan,
-        ``"+0.19 dB (std unknown)"`` or, under ``nan_std_is_tie``, ``"tie (+0.19 dB, std unknown)"``.
+        ``"+0.19 dB"`` for a resolved difference, ``"not resolved (+0.01 ± 0.02 dB)"`` for one under two standard
+        deviations; with ``std`` nan, ``"+0.19 dB (std unknown)"`` or, under ``nan_std_unresolved``,
+        ``"not resolved (+0.19 dB, std unknown)"``.
     """
     suffix = f" {unit}" if unit else ""
     unknown = math.isnan(std)
-    if is_tie(diff, std, nan_std_is_tie=nan_std_is_tie):
-        return f"tie ({diff:+.2f}{suffix}, std unknown)" if unknown else f"tie ({diff:+.2f} ± {std:.2f}{suffix})"
+    if is_unresolved(diff, std, nan_std_unresolved=nan_std_unresolved):
+        inner = f"{diff:+.2f}{suffix}, std unknown" if unknown else f"{diff:+.2f} ± {std:.2f}{suffix}"
+        return f"{UNRESOLVED} ({inner})"
     return f"{diff:+.2f}{suffix}" + (" (std unknown)" if unknown else "")

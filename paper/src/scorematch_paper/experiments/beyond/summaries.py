@@ -25,7 +25,7 @@ def ours_and_others(problem: str, methods: list[str]) -> tuple[list[str], list[s
 
 
 def comparison(ours: list[float], other: list[float]) -> dict[str, Any]:
-    """Mean of ``ours - other`` paired over the images, the std of that mean and the tie rule's verdict."""
+    """Mean of ``ours - other`` paired over the images, the std of that mean and the verdict rule's reading."""
     diff, std = paired_difference(ours, other)
     std_of_mean = std / math.sqrt(len(ours))
     return {"diff": diff, "std_of_mean": std_of_mean, "reads": describe(diff, std_of_mean), "n_images": len(ours)}
