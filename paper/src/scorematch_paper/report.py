@@ -50,7 +50,9 @@ def write_report(out_dir: Path, sections: list[tuple[str, str]], state: dict[str
     state : the reproduce state (per experiment: seconds, command, finished time)
     """
     info = machine_info()
-    lines = ["# scorematch: reproduction of Kingma & LeCun (NIPS 2010)", ""]
+    lines = ["# scorematch: reproduction of Kingma & LeCun (NIPS 2010)", "",
+             "How methods are compared here (tuning, validation and test images; noise; paired differences and the "
+             "verdict rule): `docs/evaluation.md` in the repository.", ""]
     if quick:
         lines += [
             "> **Quick run.** Small models, short training and few images: a smoke test of the whole",

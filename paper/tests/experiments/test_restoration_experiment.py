@@ -17,7 +17,7 @@ def test_restoration_quick(tmp_path):
                  "table1.csv", "table2.csv", "heldout.csv", "weights.json", "choices.json"):
         assert (tmp_path / name).is_file(), name
     text = restoration.report(tmp_path)
-    assert "Table 1" in text and "Table 2" in text and "Held-out images" in text
+    assert "Table 1" in text and "Table 2" in text and "Validation images" in text
     assert "the same recipe, only the estimator swapped" in text  # the CD-1 column isolates the estimator
     assert {r["method"] for r in out["heldout"]} >= {"rsm", "cd1", "foe_5x5x24"}
     assert f"'{DEFAULT_BOUNDARY}' boundary rule" in text  # the run states how the solvers treat the border

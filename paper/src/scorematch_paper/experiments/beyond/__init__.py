@@ -4,7 +4,7 @@ Grey problems (:data:`~.settings.GREY_PROBLEMS`): deblurring by camera-shake mot
 missing pixels, super-resolution by 3 and 4; each bundled prior of :class:`BeyondConfig` against Wiener
 deconvolution, biharmonic inpainting and bicubic + projection. Colour denoising: the bundled colour prior against
 the grey prior per channel, colour BM3D (when the ``bm3d`` package is installed) and colour TV. Every choice is made
-on the tuning images; the numbers are on held-out ones.
+on the tuning images; the numbers are on validation ones.
 
 ``run(out_dir, quick=...)`` computes (each problem x method a cached unit), ``plot`` draws ``beyond.png``,
 ``report`` returns the markdown section, ``summary`` the table.

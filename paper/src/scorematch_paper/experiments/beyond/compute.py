@@ -1,5 +1,5 @@
 """The stage's computation: one cached unit per (grey problem, method) and per (colour level, method), each
-choosing on the tuning images and scoring on the held-out ones, then ``beyond.json`` and the figure."""
+choosing on the tuning images and scoring on the validation ones, then ``beyond.json`` and the figure."""
 
 from __future__ import annotations
 
@@ -84,8 +84,8 @@ def _picture(pictures: str, problem: str, name: str, image: Tensor) -> None:
 
 
 def grey_unit(problem: str, method: str, config: BeyondConfig, pictures: str) -> dict[str, Any]:
-    """``method`` on grey ``problem``: its choice on the tuning crops, its PSNR on each held-out crop, and the
-    pictures of the first held-out image (clean, observed, this method's output)."""
+    """``method`` on grey ``problem``: its choice on the tuning crops, its PSNR on each validation crop, and the
+    pictures of the first validation image (clean, observed, this method's output)."""
     t0 = time.perf_counter()
     grid, solve = grey_solver(problem, method, config)
     tune = observe(problem, grey_images(config, "tune")[1], "tune", config)
@@ -101,7 +101,7 @@ def grey_unit(problem: str, method: str, config: BeyondConfig, pictures: str) ->
 
 def colour_unit(level: int, method: str, config: BeyondConfig, pictures: str) -> dict[str, Any]:
     """Colour denoising at ``level`` (1/256) by ``method``: its choice on the colour tuning crops (TV's weight),
-    its PSNR on each held-out crop, and the pictures of the first held-out image."""
+    its PSNR on each validation crop, and the pictures of the first validation image."""
     t0 = time.perf_counter()
     grid, solve = colour_solver(method, level, config)
     tune_names, tune_x = colour_images(config, "tune")

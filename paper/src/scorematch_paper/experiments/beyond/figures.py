@@ -1,4 +1,4 @@
-"""The stage's figure: the first held-out image of every problem, clean, observed, and each method's result with
+"""The stage's figure: the first validation image of every problem, clean, observed, and each method's result with
 its PSNR."""
 
 from __future__ import annotations

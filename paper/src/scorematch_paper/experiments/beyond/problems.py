@@ -1,4 +1,4 @@
-"""The stage's problems and methods: the held-out and tuning images, the seeded observations (motion blur, masks,
+"""The stage's problems and methods: the validation and tuning images, the seeded observations (motion blur, masks,
 block averages, colour noise), our priors through ``tasks.restore`` and the simple anchors beside them."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def _grey_crop(file: Path, c: int) -> Tensor:
 
 
 def grey_images(config: BeyondConfig, part: str, problem: str = "") -> tuple[list[str], list[Tensor]]:
-    """Names and central crops (each (1, 1, c, c)) of the ``"tune"`` or held-out (``"test"``) grey images; the test
+    """Names and central crops (each (1, 1, c, c)) of the ``"tune"`` or validation (``"test"``) grey images; the test
     images of :data:`~.settings.TABLE2_PROBLEM` are the Table 2 images (whole, or ``table2_crop`` crops)."""
     if part == "test" and problem == TABLE2_PROBLEM:
         return list(TABLE2_IMAGES), [image(n, config.table2_crop) for n in TABLE2_IMAGES]
@@ -146,7 +146,7 @@ def _biharmonic(y: Tensor, mask: Tensor) -> Tensor:
 
 
 def colour_images(config: BeyondConfig, part: str) -> tuple[list[str], Tensor]:
-    """Names and central crops (N, 3, c, c) of the ``"tune"`` or held-out (``"test"``) colour images."""
+    """Names and central crops (N, 3, c, c) of the ``"tune"`` or validation (``"test"``) colour images."""
     files = colour_split(data_dir() / COLOUR_SET)["tune" if part == "tune" else "heldout"]
     if part == "test":
         files = files[: config.colour_images]

@@ -84,7 +84,7 @@ def _colour_table(t: dict) -> list[str]:
 
 
 def report(out_dir: str | os.PathLike) -> str:
-    """Two tables (the grey inverse problems; colour denoising) and the figure of the first held-out image."""
+    """Two tables (the grey inverse problems; colour denoising) and the figure of the first validation image."""
     out_dir = Path(out_dir)
     t = summary(out_dir)
     c = t["config"]
@@ -94,18 +94,19 @@ def report(out_dir: str | os.PathLike) -> str:
     colour_crop = "whole images" if c["colour_crop"] is None else f"{c['colour_crop']}x{c['colour_crop']} central crops"
     n_colour = "all 20" if c["colour_images"] is None else f"the first {c['colour_images']}"
     lines = [
-        f"Our bundled priors through `scorematch.tasks.restore` (MAP by L-BFGS) on {n_grey} held-out grey images "
-        f"({c['grey_crop']}x{c['grey_crop']} central crops; no choice looked at them), and at 2x on the five Table 2 "
+        f"Our bundled priors through `scorematch.tasks.restore` (MAP by L-BFGS) on {n_grey} validation grey images "
+        f"({c['grey_crop']}x{c['grey_crop']} central crops; no setting is chosen on them, but choices were made after "
+        "looking at them: `docs/evaluation.md`), and at 2x on the five Table 2 "
         "images, beside simple anchors computed "
         "in the same run: Wiener deconvolution (`skimage.restoration.wiener`), biharmonic inpainting "
         "(`skimage.restoration.inpaint_biharmonic`), bicubic upscaling projected onto the block-average constraint. "
         f"Every choice (the FoE's weight for deblurring from {c['weights']} and its inpainting iterations from "
         f"{c['inpaint_iters']}{deep}; Wiener's balance from {c['balances']}) was made on the same crops of the "
         "tuning images. "
-        "Mean PSNR (dB); 'minus anchor' is paired over the images (mean, and a tie when it is within two standard "
-        "deviations of the mean).",
+        "Mean PSNR (dB); 'minus anchor' is paired over the images (mean, and not resolved when it is within two "
+        "standard deviations of the mean).",
         "", *_grey_table(t), *_table2_table(t), "",
-        f"Colour denoising on {n_colour} held-out BSDS300 colour images ({colour_crop}), i.i.d. Gaussian noise per "
+        f"Colour denoising on {n_colour} validation BSDS300 colour images ({colour_crop}), i.i.d. Gaussian noise per "
         "pixel and channel: the bundled colour prior, and each grey prior on the luminance and two opponent channels "
         "(each at its own noise level, as `scorematch denoise` runs a grey prior on a colour image; "
         f"`{DEFAULT_PRIORS[3]}` is its default for colour input), against the grey "

@@ -19,7 +19,7 @@ GREY_PROBLEMS = {
     "superres_4x": ("super-resolution 4x (block average)", "bicubic"),
     "table2_superres_2x": ("super-resolution 2x of the five Table 2 images (whole)", "bicubic"),
 }
-#: The grey problem whose test images are the paper's Table 2 images (whole), not held-out crops.
+#: The grey problem whose test images are the paper's Table 2 images (whole), not validation crops.
 TABLE2_PROBLEM = "table2_superres_2x"
 #: Colour denoising: our colour prior, then the others it is compared with; beside them each grey prior of the
 #: settings on the opponent channels (``opponent_<prior>``, :func:`colour_methods`).
@@ -52,7 +52,7 @@ def method_name(method: str) -> str:
 class BeyondConfig(Settings):
     """Settings of the beyond-the-paper stage: the full run by default, :meth:`quick` the smoke test.
 
-    Grey problems (:data:`GREY_PROBLEMS`): central ``grey_crop`` crops of the first ``grey_images`` held-out images
+    Grey problems (:data:`GREY_PROBLEMS`): central ``grey_crop`` crops of the first ``grey_images`` validation images
     (:func:`~scorematch_paper.experiments.restoration.heldout_images`), and 2x super-resolution of the paper's Table 2
     images (:data:`~scorematch_paper.experiments.restoration.TABLE2_IMAGES`; whole, or central ``table2_crop`` crops),
     each bundled prior of ``priors`` against the problem's anchor; every choice is made on the same crops of the
@@ -63,7 +63,7 @@ class BeyondConfig(Settings):
     Deblurring noise: ``blur_noise``.
 
     Colour denoising at ``colour_levels`` (1/256) on central ``colour_crop`` crops of the first ``colour_images``
-    held-out colour images (:func:`~scorematch.datasets.colour_split`; None: all 20 / whole images): the bundled
+    validation colour images (:func:`~scorematch.datasets.colour_split`; None: all 20 / whole images): the bundled
     colour prior and the grey prior per channel at their cards' weights, each of ``priors`` on the opponent
     channels as ``scorematch denoise`` runs it, colour BM3D, and TV with its weight
     (``tv_weights``) chosen per level on ``colour_tune_crop`` crops of the colour tuning images.

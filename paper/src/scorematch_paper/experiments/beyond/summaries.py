@@ -1,5 +1,5 @@
 """The stage's table read back: per problem, each method's mean PSNR and choice, and ours minus each other
-method paired over the held-out images."""
+method paired over the validation images."""
 
 from __future__ import annotations
 

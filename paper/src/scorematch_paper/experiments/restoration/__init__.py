@@ -5,7 +5,8 @@ Models (all priors on [0, 1] gray images, :class:`~scorematch.energies.ImageFoE`
 - ``rsm``: our RSM FoE 5x5x24, trained by :func:`scorematch.priors.train_image_foe` with :data:`RECIPE`
   on ``data/train400`` (every 10th image held out);
 - ``cd1``: a CD-1 FoE 5x5x24 trained with the same recipe, only the estimator swapped (``estimator="cd1"``:
-  contrastive divergence with one HMC transition), so the two columns compare the estimators;
+  contrastive divergence with one HMC transition), so the two columns compare the estimators; the recipe's
+  learning rate and step count were chosen for RSM, not tuned for CD-1;
 - ``rb``: Roth & Black's published 3x3x8 CD FoE (0..255, no whitening);
 - ``tv``: scikit-image's ``denoise_tv_chambolle`` (if scikit-image is installed).
 
@@ -18,8 +19,9 @@ iterations per model and the paper's super-resolution step (:func:`.tuning.tune_
 images with :data:`N_DRAWS` noise draws (seeds fixed); Table 2 is deterministic. Figure 2e-g: for each lambda a
 FoE is trained with the same recipe, shortened to :data:`SWEEP_STEPS` steps on :data:`SWEEP_PATCHES` patches;
 its weight and the best lambda are chosen on one noise draw of the tuning crops, and reported on
-:data:`N_DRAWS` further draws. The held-out table (:func:`heldout_images`) scores the run's RSM and CD-1
-FoEs (:data:`HELDOUT_PRIORS`) and the bundled :data:`BUNDLED` on images no choice looks at. Every solver uses
+:data:`N_DRAWS` further draws. The validation table (:func:`heldout_images`) scores the run's RSM and CD-1
+FoEs (:data:`HELDOUT_PRIORS`) and the bundled :data:`BUNDLED` on images no setting is tuned on (choices were made
+after looking at them, so they are validation images: ``docs/evaluation.md``). Every solver uses
 the default boundary rule (:data:`~scorematch.prior.DEFAULT_BOUNDARY`). Each weight, step and iteration count is
 the best of its grid as found by :func:`climb` (a climb from the grid's middle), at about half a full scan's cost.
 

@@ -1,4 +1,4 @@
-"""The images and noise of the restoration experiment: test, tuning and held-out images, seeded noise draws, TV."""
+"""The images and noise of the restoration experiment: test, tuning and validation images, seeded noise draws, TV."""
 
 from __future__ import annotations
 
@@ -66,11 +66,13 @@ def tune_set(crop: int) -> Tensor:
 
 
 def heldout_images(limit: int | None = None) -> list[tuple[str, Path]]:
-    """(name, file) of the held-out images: Set12's airplane (in no table and not a tuning image) and the
+    """(name, file) of the validation images: Set12's airplane (in no table and not a tuning image) and the
     tenth of ``data/train400`` that no prior trains on (:func:`~scorematch.datasets.split_images`).
 
-    No choice of the project (prior weights, recipes, boundary rule, iterations) is made on these images;
-    the report shows the priors on them beside the paper's tables. ``limit``: the first ``limit`` only.
+    No setting (prior weights, recipes, boundary rule, iterations) is tuned on these images, but choices were made
+    after looking at them (training curves, comparing candidates), so they are validation images, not test images
+    (``docs/evaluation.md``); the identifiers keep the older name ``heldout``. The report shows the priors on them
+    beside the paper's tables. ``limit``: the first ``limit`` only.
     """
     _, held = split_images(list_images(data_dir() / "train400"), holdout=0.1)
     files = [("airplane", data_dir() / "set12" / "airplane.png")] + [(f"train400/{p.stem}", p) for p in held]

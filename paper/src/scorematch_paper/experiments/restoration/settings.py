@@ -50,15 +50,16 @@ SR_ITERS_GRID = (10, 20, 40, 80, 150)
 SR_PAPER_STEPS = (1 / 255**2, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 
 
-#: Noise levels of the held-out table.
+#: Noise levels of the validation table (``heldout`` in identifiers).
 HELDOUT_LEVELS = (5, 15, 25)
 
 
-#: Bundled priors scored on the held-out images beside the run's own (with their model cards' weights).
+#: Bundled priors scored on the validation images beside the run's own (with their model cards' weights).
 BUNDLED = ("foe_5x5x24",)
 
 
-#: The run's priors on the held-out images, beside :data:`BUNDLED` and TV (Roth & Black's 3x3x8 is in Table 1 only).
+#: The run's priors on the validation images, beside :data:`BUNDLED` and TV (Roth & Black's 3x3x8 is in Table 1
+#: only).
 HELDOUT_PRIORS = ("rsm", "cd1")
 
 
@@ -85,18 +86,13 @@ PAPER_TABLE2 = {
 }
 
 
-#: The training recipe of our RSM FoE 5x5x24 (the bundled model's; see its model card). Against the first
-#: recipe (scale 255, LoG sigma 1 whitening, unit-norm filters: 35.7 dB on the tuning crops at 5/256) the
-#: narrower whitening filter (sigma 0.5, close to the data's ZCA filter; the sigma-1 filter is band-pass and
-#: cannot pass the high frequencies the filters need) gives +0.6 dB, the scale 20 (with c = e^1.5 it sets
-#: the experts' width) and free filter norms (a learned width per expert) a little more; see
-#: ``paper/scripts/quality_sweep.py`` and the model card for the measured table. Training twice as long on three times
-#: as many patches (12000 steps, 60000 patches) gives +0.07 dB on the tuning crops at 5/256 over 6000 steps on
-#: 20000 (36.86 vs 36.79 dB, replicate boundary). Twice that learning rate (Adam lr 0.1, was 0.05) for 7000
-#: steps instead of 12000 reaches the 12000-step model's tuning-crop PSNR (within 0.01 dB at 1, 5, 15 and 25/256,
-#: a lower held-out score-matching loss) in under half its training time: ``paper/benchmarks/train_foe.py``,
-#: ``docs/results/benchmarks/train_foe_cpu.json``. The bundled ``foe_5x5x24`` is the 12000-step model (the
-#: recipe in its metadata).
+#: The training recipe of our RSM FoE 5x5x24: the narrower whitening filter (LoG sigma 0.5, close to the data's
+#: ZCA filter; the sigma-1 filter is band-pass), the scale 20 (with c = e^1.5 it sets the experts' width), free
+#: filter norms (a learned width per expert), 60000 patches, all chosen on the tuning crops by
+#: ``paper/scripts/quality_sweep.py``; Adam lr 0.1 for 7000 steps, chosen to reach the 12000-step lr-0.05 model's
+#: tuning-crop PSNR in less training time by ``paper/benchmarks/train_foe.py``
+#: (``docs/results/benchmarks/train_foe_cpu.json``; the figures are in the ``foe_5x5x24`` model card). The bundled
+#: ``foe_5x5x24`` is the 12000-step model (the recipe in its metadata).
 RECIPE = FoERecipe()  # the defaults are this measured recipe
 
 
@@ -119,7 +115,7 @@ class RestorationConfig(Settings):
 
     ``recipe`` trains the RSM FoE (and, with the estimator swapped, the CD-1 FoE: :attr:`cd_recipe`); the
     grids are searched by :func:`~.tuning.climb` on ``crop`` x ``crop`` tuning crops; ``table_crop`` /
-    ``heldout_crop`` crop the reported images (None: whole) and ``heldout_limit`` keeps the first held-out
+    ``heldout_crop`` crop the reported images (None: whole) and ``heldout_limit`` keeps the first validation
     images only; ``denoise_iters`` / ``paper_iters`` override the solvers' iteration counts (None: theirs);
     ``smoke_test`` also shortens the 8x8x64 variant to ``variant_steps``.
     """
@@ -156,7 +152,7 @@ class RestorationConfig(Settings):
 
     @classmethod
     def quick(cls) -> "RestorationConfig":
-        """The smoke test (seconds): tiny models, one level and draw, 32-pixel tuning crops, two held-out images."""
+        """The smoke test (seconds): tiny models, one level and draw, 32-pixel tuning crops, two validation images."""
         return cls(recipe=FoERecipe(**{**RECIPE.to_dict(), "steps": 20, "n_patches": 500}).to_dict(),
                    sweep_lambdas=(0.0, 1e-5), sweep_steps=5, sweep_n_patches=300, variant_steps=5, levels=(5,),
                    sweep_levels=(5,), weights=(0.3, 1.0), sweep_weights=(0.3, 1.0), tv_weights=(0.01, 0.03),

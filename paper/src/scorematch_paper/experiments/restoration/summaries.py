@@ -49,7 +49,7 @@ def table1_summary(out_dir: Path) -> list[dict[str, Any]]:
 
 
 def heldout_summary(out_dir: Path) -> list[dict[str, Any]]:
-    """Per noise level and method: mean PSNR over the held-out images and its std over the images, and the
+    """Per noise level and method: mean PSNR over the validation images and its std over the images, and the
     difference to the run's RSM FoE paired over the images: its mean, the std of that mean (the per-image
     differences' std over sqrt(n): the images are the draws here, and the question is the average), and on
     how many images the method scored higher."""
@@ -96,7 +96,7 @@ def write_tables(out_dir: Path) -> None:
 
 
 def summary(out_dir: str | os.PathLike) -> dict[str, Any]:
-    """Headline numbers: Table 1 (means and paired differences), Table 2 rows, the held-out table, the best
+    """Headline numbers: Table 1 (means and paired differences), Table 2 rows, the validation table, the best
     lambda per noise level, and every choice made on the tuning crops."""
     out_dir = Path(out_dir)
     t1 = table1_summary(out_dir)

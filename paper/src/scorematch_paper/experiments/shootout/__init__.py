@@ -3,7 +3,7 @@
 For every estimator of :data:`~.settings.ESTIMATORS` (denoising SM, sliced SM, regularized SM with Algorithm 1's
 curvature and with Hutchinson's estimate) and every budget of :class:`ShootoutConfig` (5, 15 and 60 minutes by
 default), one run of the deep energy's recipe (:func:`~.recipe.train_deep_energy`, the bundled ``deep_energy``'s)
-whose steps fill the budget, then its held-out PSNR at 15 and 25/256 beside the bundled priors'.
+whose steps fill the budget, then its validation PSNR at 15 and 25/256 beside the bundled priors'.
 
 ``run(out_dir, quick=...)`` computes (each row a cached unit keyed on the rows' own code, :func:`rows_cache`, so
 that edits elsewhere in the package keep them; an interrupted training run resumes), ``plot`` draws from

@@ -1,4 +1,4 @@
-"""The shoot-out's computation: per estimator and budget one calibrated, resumable training run and its held-out
+"""The shoot-out's computation: per estimator and budget one calibrated, resumable training run and its validation
 PSNR (each row a cached unit), and the bundled priors on the same images as the reference."""
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def _step_seconds(estimator: str, config: ShootoutConfig) -> float:
 
 
 def _heldout_psnr(restore: Callable[[Tensor, float], Tensor], config: ShootoutConfig) -> dict[str, float]:
-    """Mean PSNR of ``restore(noisy, sigma)`` on the held-out images per level of :data:`~.settings.LEVELS` (the
+    """Mean PSNR of ``restore(noisy, sigma)`` on the validation images per level of :data:`~.settings.LEVELS` (the
     restoration experiment's noise draws)."""
     scores: dict[int, list[float]] = {lv: [] for lv in LEVELS}
     for name, file in heldout_images(config.heldout_limit):

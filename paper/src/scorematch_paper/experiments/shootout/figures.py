@@ -1,4 +1,4 @@
-"""The shoot-out's figure: held-out PSNR against the CPU minutes of training, per estimator and noise level."""
+"""The shoot-out's figure: validation PSNR against the CPU minutes of training, per estimator and noise level."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def plot(out_dir: str | os.PathLike) -> list[Path]:
             ax.xaxis.set_major_formatter(ScalarFormatter())
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xticks(sorted({r["minutes"] for r in table["rows"]}))
-        ax.set(xlabel="CPU minutes of training", ylabel="held-out PSNR (dB)", title=f"noise {lv}/256")
+        ax.set(xlabel="CPU minutes of training", ylabel="validation PSNR (dB)", title=f"noise {lv}/256")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))

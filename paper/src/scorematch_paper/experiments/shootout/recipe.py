@@ -31,8 +31,8 @@ def train_deep_energy(out: str | os.PathLike, *, estimator: str = "dsm", steps: 
     3) trained by ``estimator`` (a name of :data:`~.settings.ESTIMATORS`) across noise levels (log-uniform in
     the model's range; the loss on the patch interiors, ``noise_conditional_loss``'s margin) on ``patch`` x
     ``patch`` patches of ``data`` (:data:`TRAINING_DATA`): ``"train400"``, the training nine tenths of Train400
-    (the held-out tenth and Set12 are never seen), or ``"colour"``, the training images of the colour set
-    (:func:`~scorematch.datasets.colour_split`; its tuning and held-out images are never seen), RGB, for a
+    (the validation tenth and Set12 are never seen), or ``"colour"``, the training images of the colour set
+    (:func:`~scorematch.datasets.colour_split`; its tuning and validation images are never seen), RGB, for a
     colour energy (``in_channels=3``). Adam with a cosine schedule, batch ``batch``, learning rate ``lr``.
     """
     if estimator not in ESTIMATORS:

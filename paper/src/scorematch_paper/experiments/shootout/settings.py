@@ -15,7 +15,7 @@ ESTIMATORS = {
     "sm-curvature": functools.partial(score_matching_loss, method="curvature"),
     "sm-hutchinson": functools.partial(score_matching_loss, method="hutchinson", n_probes=1),
 }
-#: Noise levels (1/256) of the held-out PSNR.
+#: Noise levels (1/256) of the validation PSNR.
 LEVELS = (15, 25)
 
 
@@ -54,7 +54,7 @@ class ShootoutConfig(Settings):
 
     @classmethod
     def quick(cls) -> "ShootoutConfig":
-        """The smoke test (seconds): a small energy, a few seconds per estimator, two held-out crops."""
+        """The smoke test (seconds): a small energy, a few seconds per estimator, two validation crops."""
         return cls(minutes=(0.02,), calibration_steps=5, channels=4, depth=2, patch=16, batch=4, heldout_limit=2,
                    heldout_crop=48)
 
