@@ -18,7 +18,7 @@ from typing import Any
 
 from scorematch.provenance import git_state
 
-from .experiments.cache import code_fingerprint, import_closure
+from .experiments.cache import PACKAGES, code_fingerprint, import_closure
 
 __all__ = ["stamp", "stale", "model_sha256"]
 
@@ -28,15 +28,18 @@ def model_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def stamp(*modules: str, models: Mapping[str, str | os.PathLike] | None = None) -> dict[str, Any]:
+def stamp(*modules: str, models: Mapping[str, str | os.PathLike] | None = None,
+          roots: tuple[Path, ...] = PACKAGES) -> dict[str, Any]:
     """The provenance of an artifact computed by ``modules`` (dotted names) with the model files ``models``
     (name -> path): ``{"commit", "dirty", "code": {"modules", "fingerprint"}, "models": {name: {"path",
-    "sha256"}}}``."""
-    return {**git_state(), "code": {"modules": list(modules), "fingerprint": _closure_fingerprint(modules)},
+    "sha256"}}}``. ``roots``: the packages whose files make up the import closure (the library and this package;
+    another copy of them in tests)."""
+    return {**git_state(), "code": {"modules": list(modules), "fingerprint": _closure_fingerprint(modules, roots)},
             "models": {name: {"path": str(path), "sha256": model_sha256(path)} for name, path in (models or {}).items()}}
 
 
-def stale(record: Mapping[str, Any], *, root: str | os.PathLike | None = None) -> list[str]:
+def stale(record: Mapping[str, Any], *, root: str | os.PathLike | None = None,
+          roots: tuple[Path, ...] = PACKAGES) -> list[str]:
     """Why an artifact's figures no longer describe today's code and models (empty when they do).
 
     Parameters
@@ -45,6 +48,8 @@ def stale(record: Mapping[str, Any], *, root: str | os.PathLike | None = None) -
         The artifact's :func:`stamp`.
     root : path-like, optional
         The folder that relative model paths are relative to (the repository root).
+    roots : tuple of Path
+        The packages whose files make up the import closure, as for :func:`stamp`.
 
     Returns
     -------
@@ -56,7 +61,7 @@ def stale(record: Mapping[str, Any], *, root: str | os.PathLike | None = None) -
         return ["it records no code fingerprint and model hashes (no stamp)"]
     reasons = []
     modules = tuple(record["code"]["modules"])
-    now = _closure_fingerprint(modules)
+    now = _closure_fingerprint(modules, roots)
     if now != record["code"]["fingerprint"]:
         reasons.append(f"the code of {', '.join(modules)} changed (fingerprint {record['code']['fingerprint']} -> "
                        f"{now})")
@@ -70,5 +75,7 @@ def stale(record: Mapping[str, Any], *, root: str | os.PathLike | None = None) -
     return reasons
 
 
-def _closure_fingerprint(modules: tuple[str, ...]) -> str:
-    return code_fingerprint(files=import_closure(*modules))
+def _closure_fingerprint(modules: tuple[str, ...], roots: tuple[Path, ...] = PACKAGES) -> str:
+    """The fingerprint of the import closure of ``modules`` as the files are now (not the cached value of an
+    earlier call in this process: a file may have changed since)."""
+    return code_fingerprint.__wrapped__(tuple(roots), files=import_closure(*modules, roots=tuple(roots)))
