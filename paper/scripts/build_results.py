@@ -1,20 +1,37 @@
-"""Write the measured figures of ``RESULTS.md`` from the stored artifacts under ``docs/results/``.
+"""Write the measured figures of RESULTS.md and the model cards from the artifacts under ``docs/results/``.
 
-    python paper/scripts/build_results.py            # rewrites RESULTS.md's result blocks in place
-    python paper/scripts/build_results.py --check    # exit 1 and print a diff if RESULTS.md differs from what it would write
+    python paper/scripts/build_results.py                    # rewrites RESULTS.md's blocks and every model card
+    python paper/scripts/build_results.py --check            # exit 1 and print a diff if a page differs from what it
+                                                             # would write, or name each stale block
+    python paper/scripts/build_results.py --pages deep_energy  # only these pages (RESULTS or model names)
 
-Every sentence of the results page that states a measured number sits in a block
+The pages (:func:`pages`): ``RESULTS.md``, its own template, and one model card per bundled model file,
+``src/scorematch/pretrained/NAME.md``, written from its template ``paper/cards/NAME.md``. Every sentence that states a
+measured number sits in a block
 
     <!-- results:NAME -->
     ...written by this script...
     <!-- /results:NAME -->
 
-whose text the renderer ``BLOCKS[NAME]`` formats from the JSON/CSV files that the measuring scripts stored under
-``docs/results/``; prose without numbers stays outside the blocks. CI runs the check (tests/docs/test_readme_results.py).
+whose text a renderer formats from the JSON/CSV files that the measuring scripts stored under ``docs/results/`` (or,
+for a card's ``model`` block, from the model file's metadata: ``scorematch.load_info`` and
+``scorematch.load_prior(NAME).presets``); prose without numbers stays outside the blocks. RESULTS.md keeps its
+markers; a card drops them and ends with a line saying where it comes from. The renderers: :data:`BLOCKS` for
+RESULTS.md, :func:`card_blocks` (``model`` and the model's :data:`CARD_FIGURES`) for a card. A card's history (earlier
+runs and their figures) is ``paper/cards/CHANGELOG.md``, not the card. CI runs the check
+(``paper/tests/docs/test_results_page.py``).
+
+Provenance: every block ends with a line built from the artifacts its renderer read (:func:`_provenance`). An artifact
+that carries a :func:`scorematch_paper.stamps.stamp` (keys ``code`` and ``models``) is checked by
+:func:`scorematch_paper.stamps.stale`: when the import closure of the modules that computed it or one of its model
+files has changed since, the block says ``**stale**: <reasons>`` and ``--check`` fails naming it. An artifact written
+before stamps is marked ``unstamped`` with the commit that measured it (its own ``commit`` or its folder's
+``provenance.json``), and is not checked.
 
 Adding a block: write ``def _name(results: Path) -> str``, which reads its files with :func:`_json` / :func:`_csv`
-(a missing field raises ``KeyError`` naming the file) and formats numbers with :func:`_f` (which refuses nan), add
-``"name": _name`` to :data:`BLOCKS`, put the two markers in RESULTS.md, and run this script.
+(a missing field raises ``KeyError`` naming the file; the read is recorded for the provenance line) and formats
+numbers with :func:`_f` (which refuses nan), add ``"name": _name`` to :data:`BLOCKS` (or to a model's
+:data:`CARD_FIGURES`), put the two markers in RESULTS.md (or the card's template), and run this script.
 
 The restoration blocks take every number from the summaries of :mod:`scorematch_paper.experiments.restoration`
 (``table1_summary``, ``heldout_summary``, ``sweep_summary``), the functions its report uses, applied to the run
@@ -26,14 +43,15 @@ from __future__ import annotations
 import argparse
 import csv
 import difflib
+import functools
 import json
 import math
 import re
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's package: its restoration summaries are the report's
@@ -41,8 +59,18 @@ sys.path.insert(0, str(ROOT / "paper" / "src"))
 
 from scorematch_paper.experiments import mnist, patches, restoration, shootout  # noqa: E402
 from scorematch_paper.experiments.beyond import settings as beyond_settings  # noqa: E402
-from scorematch_paper.experiments.compare import TIE_SIGMAS, describe, is_tie, paired_difference, std_of_mean  # noqa: E402
+from scorematch_paper.experiments.compare import (  # noqa: E402
+    RESOLVE_SIGMAS,
+    UNRESOLVED,
+    describe,
+    is_unresolved,
+    paired_difference,
+    std_of_mean,
+)
+from scorematch import ModelFileError, load_info, load_prior  # noqa: E402
+from scorematch.pretrained import models_dir  # noqa: E402
 from scorematch.prior import DEFAULT_PRIORS  # noqa: E402
+from scorematch_paper import stamps  # noqa: E402
 
 WIDTH = 115  # the README's line length; tables are not wrapped
 BLOCK = re.compile(r"(<!-- results:([\w-]+) -->\n)(.*?)(<!-- /results:\2 -->)", flags=re.S)
@@ -53,7 +81,7 @@ MNIST_LAMBDAS = (0.0, 3e-4, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 1e-1)
 METHOD_NAMES = {"noisy": "noisy", "tv": "TV (scikit-image)", "rb": "R&B 3x3x8", "cd1": "CD-1 (same recipe)",
                 "rsm": "RSM", "rsm_paper_solver": "RSM, paper's solver", "foe_5x5x24": "bundled foe_5x5x24",
                 "lowpass_start_projected": "low-pass start, projected", "bicubic_projected": "bicubic, projected"}
-#: The columns of Table 1, Table 2 and the held-out table, in order.
+#: The columns of Table 1, Table 2 and the validation table, in order.
 TABLE1_METHODS = ("noisy", "tv", "rb", "cd1", "rsm", "rsm_paper_solver")
 TABLE2_METHODS = ("lowpass_start_projected", "bicubic_projected", "rb", "cd1", "rsm", "rsm_paper_solver")
 HELDOUT_METHODS = ("noisy", "tv", "cd1", "rsm", "foe_5x5x24")
@@ -62,6 +90,17 @@ SR_MARGIN = 0.1
 
 
 # --- reading artifacts ------------------------------------------------------------------------------------------
+
+#: The artifacts (names relative to the results folder) that the block being rendered has read, in order; None
+#: outside :func:`render`. Each block's provenance line and staleness come from them.
+_READ: list[str] | None = None
+
+
+def _note(name: str) -> None:
+    """Record that the block being rendered read the artifact ``name``."""
+    if _READ is not None and name not in _READ:
+        _READ.append(name)
+
 
 class _Fields(dict):
     """A dict read from an artifact whose missing keys raise ``KeyError`` naming the artifact."""
@@ -84,7 +123,9 @@ def _wrap(obj: Any, source: str) -> Any:
 
 def _json(results: Path, name: str) -> Any:
     """The JSON artifact ``results/name``, its dicts raising ``KeyError`` with the file name."""
-    return _wrap(json.loads((results / name).read_text()), name)
+    data = json.loads((results / name).read_text())
+    _note(name)
+    return _wrap(data, name)
 
 
 def _value(text: str) -> float | str:
@@ -97,7 +138,9 @@ def _value(text: str) -> float | str:
 def _csv(results: Path, name: str) -> list[_Fields]:
     """The CSV artifact ``results/name`` as rows of fields (numbers as floats)."""
     with open(results / name, newline="") as f:
-        return [_Fields(name, {k: _value(v) for k, v in row.items()}) for row in csv.DictReader(f)]
+        rows = [_Fields(name, {k: _value(v) for k, v in row.items()}) for row in csv.DictReader(f)]
+    _note(name)
+    return rows
 
 
 def _by(rows: list[_Fields], key: str, name: str) -> _Fields:
@@ -159,10 +202,11 @@ def _mean(values: list[float]) -> float:
 
 # --- blocks -----------------------------------------------------------------------------------------------------
 
-def _tie_rule(results: Path) -> str:
-    return (f"Where two numbers are compared, a difference smaller than {TIE_SIGMAS:g} standard deviations of the "
-            "difference over the random draws behind it (noise draws, training subsets) is written as a tie "
-            "(`scorematch_paper.experiments.compare`).")
+def _verdict_rule(results: Path) -> str:
+    return (f"Where two numbers are compared, a difference smaller than {RESOLVE_SIGMAS:g} standard deviations of "
+            "the difference over the random draws behind it (noise draws, training subsets, images) is written as "
+            f"{UNRESOLVED}: neither a win nor a tie (`scorematch_paper.experiments.compare`, "
+            "[`docs/evaluation.md`](docs/evaluation.md)).")
 
 
 def _core_speed(results: Path) -> str:
@@ -238,7 +282,7 @@ def _mnist(results: Path) -> str:
         ["test error (%)"] + [bold(error(err[lam]), lam, best_err) for lam in MNIST_LAMBDAS] + [error(err["raw"])]])
     return "\n".join([
         f"Test error: mean ± std over the {len(_draws(err['raw']))} draws of training digits.", "", table, "",
-        f"Classification is best at lambda = {_lam(best_err)} ({error(err[best_err])} %); "
+        f"Classification is lowest at lambda = {_lam(best_err)} ({error(err[best_err])} %); "
         f"{_mnist_ties(err, best_err)}. "
         f"The likelihood peaks at lambda = {_lam(best_ll)}, not at the paper's {mnist.PAPER_BEST_LAM:g}: score "
         "matching's optimum is not the likelihood's, and at larger lambda the likelihood falls as training continues "
@@ -246,12 +290,14 @@ def _mnist(results: Path) -> str:
 
 
 def _mnist_ties(err: _Fields, best: float) -> str:
-    """Which lambdas tie with the best test error, the errors paired over the draws (the same digits)."""
-    ties = [_lam(lam) for lam in err if lam not in ("raw", best)
-            and is_tie(*paired_difference(_draws(err[lam]), _draws(err[best])))]
-    if not ties:
-        return "every other lambda is worse by the tie rule (test errors paired over the draws)"
-    return f"lambda = {_names(ties)} tie with it (test errors paired over the draws)"
+    """Which lambdas' test errors are not resolved from the best one, the errors paired over the draws (the same
+    digits)."""
+    close = [_lam(lam) for lam in err if lam not in ("raw", best)
+             and is_unresolved(*paired_difference(_draws(err[lam]), _draws(err[best])))]
+    if not close:
+        return "every other lambda is worse by the verdict rule (test errors paired over the draws)"
+    return (f"its difference to lambda = {_names(close)} is {UNRESOLVED} (test errors paired over the "
+            f"{_count(len(_draws(err[best])), 'draw')})")
 
 
 def _patches(results: Path) -> str:
@@ -272,7 +318,9 @@ def _patches(results: Path) -> str:
 def _table1(results: Path) -> _Fields:
     """Table 1 per image (:func:`restoration.table1_summary`: means, stds and paired differences over the draws)."""
     name = "restoration/table1.json"
-    return _by(_wrap(restoration.table1_summary(results / "restoration"), name), "image", name)
+    rows = restoration.table1_summary(results / "restoration")
+    _note(name)
+    return _by(_wrap(rows, name), "image", name)
 
 
 def _table2(results: Path) -> _Fields:
@@ -282,17 +330,21 @@ def _table2(results: Path) -> _Fields:
 
 
 def _heldout(results: Path) -> _Fields:
-    """The held-out table (:func:`restoration.heldout_summary`) as noise level -> method -> row."""
+    """The validation table (:func:`restoration.heldout_summary`) as noise level -> method -> row."""
     name = "restoration/heldout.json"
     levels = _Fields(name, {})
-    for row in _wrap(restoration.heldout_summary(results / "restoration"), name):
+    rows = restoration.heldout_summary(results / "restoration")
+    _note(name)
+    for row in _wrap(rows, name):
         levels.setdefault(row["level"], _Fields(name, {}))[row["method"]] = row
     return levels
 
 
 def _sweep(results: Path) -> _Fields:
     """Figure 2e-g per noise level (:func:`restoration.sweep_summary`)."""
-    return _wrap(restoration.sweep_summary(results / "restoration"), "restoration/lambda_sweep.json")
+    sweep = restoration.sweep_summary(results / "restoration")
+    _note("restoration/lambda_sweep.json")
+    return _wrap(sweep, "restoration/lambda_sweep.json")
 
 
 def _choices(results: Path) -> _Fields:
@@ -320,17 +372,12 @@ def _settings_text(choice: _Fields) -> str:
 
 
 def _verdicts(diffs: dict[str, tuple[float, float]]) -> dict[str, list[str]]:
-    """Names above, tied and below by the tie rule; ``diffs``: name -> (difference, its std)."""
-    verdict: dict[str, list[str]] = {"above": [], "tie": [], "below": []}
+    """Names above, not resolved and below by the verdict rule; ``diffs``: name -> (difference, its std)."""
+    verdict: dict[str, list[str]] = {"above": [], UNRESOLVED: [], "below": []}
     for name, (diff, std) in diffs.items():
-        key = "tie" if is_tie(diff, std) or diff == 0 else "above" if diff > 0 else "below"
-        verdict[key].append(name + ("" if key == "tie" else f" by {describe(diff, std)}"))
+        key = UNRESOLVED if is_unresolved(diff, std) or diff == 0 else "above" if diff > 0 else "below"
+        verdict[key].append(name + ("" if key == UNRESOLVED else f" by {describe(diff, std)}"))
     return verdict
-
-
-def _vs_paper(t1: _Fields) -> dict[str, tuple[float, float]]:
-    """Per image: our RSM FoE minus the paper's RSM column, and our std over the noise draws."""
-    return {name.capitalize(): (r["rsm_minus_paper"], r["rsm_std"]) for name, r in t1.items()}
 
 
 def _other_minus_rsm(t1: _Fields, other: str) -> dict[str, tuple[float, float]]:
@@ -342,17 +389,17 @@ def _table1_means(t1: _Fields) -> _Fields:
     """The mean over images of each Table 1 column, with the std over the draws of that mean (every image has
     its own noise draws: :func:`std_of_mean`)."""
     rows, cols = list(t1.values()), TABLE1_METHODS + ("rsm_minus_cd1", "rsm_minus_rsm_paper_solver")
-    means = {c: _mean([r[c] for r in rows]) for c in cols + ("paper_rsm", "rsm_minus_paper")}
+    means = {c: _mean([r[c] for r in rows]) for c in cols + ("paper_rsm",)}
     means.update({c + "_std": std_of_mean([r[c + "_std"] for r in rows]) for c in cols})
     return _Fields("restoration/table1.json (mean over images)", means)
 
 
 def _table1_row(label: str, r: _Fields) -> list[str]:
-    """One row of Table 1: the means, the paper's RSM and the three verdicts by the tie rule."""
+    """One row of Table 1: the means, the paper's RSM column (beside ours, no verdict: our image files are not the
+    paper's) and the two paired verdicts by the verdict rule."""
     return [label] + [_f(r[c]) for c in TABLE1_METHODS] + [
         _f(r["paper_rsm"]), describe(r["rsm_minus_cd1"], r["rsm_minus_cd1_std"], unit=""),
-        describe(r["rsm_minus_rsm_paper_solver"], r["rsm_minus_rsm_paper_solver_std"], unit=""),
-        describe(r["rsm_minus_paper"], r["rsm_std"], unit="")]
+        describe(r["rsm_minus_rsm_paper_solver"], r["rsm_minus_rsm_paper_solver_std"], unit="")]
 
 
 def _draws_text(results: Path, t1: _Fields) -> str:
@@ -370,25 +417,24 @@ def _restoration_table1(results: Path) -> str:
     level = "5"
     weights = _Fields("restoration/choices.json", {m: w[level] for m, w in choices["weights"].items()})
     header = ["image"] + [METHOD_NAMES[c] for c in TABLE1_METHODS] + [
-        "paper RSM", "RSM - CD-1 (dB)", "RSM - paper solver (dB)", "ours - paper (dB)"]
+        "paper's RSM", "RSM - CD-1 (dB)", "RSM - paper solver (dB)"]
     rows = [_table1_row(name.capitalize(), r) for name, r in t1.items()] + [_table1_row("mean", _table1_means(t1))]
-    against = "; ".join(f"{what} on {_names(names)}" for what, names in _verdicts(_vs_paper(t1)).items() if names)
     return "\n".join([
         f"Denoising at sigma = {level}/256 (PSNR dB, {_draws_text(results, t1)}; L-BFGS MAP; prior weights chosen on "
         f"Set12 images that are in neither table: {_settings_text(weights)}). {_measured_by(results)} "
         f"(`{_json(results, 'restoration/provenance.json')['command']}`). CD-1 (same recipe) is a 5x5x24 FoE trained "
-        "with the RSM FoE's exact recipe, only the estimator swapped (contrastive divergence), so \"RSM - CD-1\" "
-        "isolates the estimator; \"RSM, paper's solver\" is our RSM FoE denoised by the paper's annealed gradient "
+        "with the RSM FoE's recipe, only the estimator swapped (contrastive divergence): its learning rate and step "
+        "count were chosen for RSM, not tuned for CD-1, so \"RSM - CD-1\" compares the estimators at RSM's "
+        "settings; \"RSM, paper's solver\" is our RSM FoE denoised by the paper's annealed gradient "
         f"steps preconditioned by sigma^2, at its own weight, {choices['paper_weight']:g}, chosen on the same "
-        "crops. \"RSM - CD-1\" and \"RSM - paper solver\" are paired over the noise "
-        f"draws; \"ours - paper\" is a tie when within {TIE_SIGMAS:g} of our standard deviations over the draws "
-        "(the paper's spread is unknown). The mean row's stds are those of the mean over images:", "",
-        _table(header, rows), "",
-        f"Our RSM FoE against the paper's RSM column: {against}."])
+        "crops. \"RSM - CD-1\" and \"RSM - paper solver\" are paired over the noise draws, by the verdict rule. The "
+        "paper's RSM column stands beside ours without a verdict: our image files are not the paper's, and its spread "
+        "over noise draws is unknown. The mean row's stds are those of the mean over images:", "",
+        _table(header, rows)])
 
 
 def _gain_cell(entry: _Fields, other: str) -> str:
-    """The best lambda's paired gain over ``other`` (``"lam0"`` or ``"runner_up"``) by the tie rule; "-" where
+    """The best lambda's paired gain over ``other`` (``"lam0"`` or ``"runner_up"``) by the verdict rule; "-" where
     there is none (the best lambda is 0, or only one lambda was run)."""
     key = "gain_over_" + other
     return describe(entry[key], entry[key + "_std"], unit="") if key in entry else "-"
@@ -401,7 +447,7 @@ def _restoration_lambda(results: Path) -> str:
     return "\n".join([
         "**Figure 2e-g**: PSNR on the tuning crops against the training lambda. Each lambda's prior weight is "
         f"chosen on one noise draw, then scored on {_count(entries[0]['n_draws'], 'further draw')} at that weight "
-        "(mean ± std); the gains are paired over those draws, by the tie rule. " + _measured_by(results) + ".", "",
+        "(mean ± std); the gains are paired over those draws, by the verdict rule. " + _measured_by(results) + ".", "",
         _table(["noise level"] + [f"{lv}/256" for lv in levels], [
             ["best lambda"] + [_lam(e["lam"]) for e in entries],
             ["its PSNR (dB)"] + [_pm(e["psnr"], e["psnr_std"]) for e in entries],
@@ -444,10 +490,11 @@ def _restoration_heldout(results: Path) -> str:
             for m in HELDOUT_METHODS]
     n_images = next(iter(held.values()))["rsm"]["n_images"]
     return "\n".join([
-        f"Held-out denoising (PSNR dB) on {n_images} images that no choice looked at (Set12's airplane and the tenth "
-        "of Train400 that no prior trains on; one noise draw per image and level): mean ± std over the images, and "
-        "each method minus our RSM FoE, paired over the images (a tie when within two standard deviations of the "
-        "mean difference), with the number of images on which the method scored higher. Bundled foe_5x5x24 is the "
+        f"Denoising (PSNR dB) on the {n_images} validation images (Set12's airplane and the tenth of Train400 that no "
+        "prior trains on; one noise draw per image and level; no setting is tuned on them, but choices were made after "
+        "looking at them, so they are validation, not test images): mean ± std over the images, and each method "
+        f"minus our RSM FoE, paired over the images ({UNRESOLVED} when within two standard deviations of the mean "
+        "difference), with the number of images on which the method scored higher. Bundled foe_5x5x24 is the "
         f"package's default prior at its model card's weights. {_measured_by(results)}.", "",
         _table(header, rows)])
 
@@ -491,22 +538,21 @@ def _listed(names: list[str]) -> str:
 
 
 def _table1_gaps(t1: _Fields) -> list[str]:
-    """Where our RSM FoE is below the paper's column, or below CD-1 or the paper's solver, by the tie rule."""
+    """Where CD-1 or the paper's solver is above our RSM FoE by the verdict rule."""
     return [
-        f"- Table 1: below the paper's RSM column beyond the tie rule on {_listed(_verdicts(_vs_paper(t1))['below'])}.",
-        "- Table 1: CD-1 (same recipe) above our RSM FoE beyond the tie rule on "
+        "- Table 1: CD-1 (same recipe) above our RSM FoE by the verdict rule on "
         f"{_listed(_verdicts(_other_minus_rsm(t1, 'cd1'))['above'])}; the paper's solver above it on "
         f"{_listed(_verdicts(_other_minus_rsm(t1, 'rsm_paper_solver'))['above'])}."]
 
 
 def _heldout_gap(held: _Fields) -> str:
-    """The methods above our RSM FoE on the held-out images beyond the tie rule, per noise level."""
+    """The methods above our RSM FoE on the validation images by the verdict rule, per noise level."""
     per_level = []
     for lv, rows in held.items():
         above = _verdicts({METHOD_NAMES[m]: (r["minus_rsm"], r["minus_rsm_std"])
                            for m, r in rows.items() if m != "rsm"})["above"]
         per_level.append(f"at {lv}/256: {_names(above) if above else 'none'}")
-    return "- Held-out images: above our RSM FoE beyond the tie rule " + "; ".join(per_level) + "."
+    return "- Validation images: above our RSM FoE by the verdict rule " + "; ".join(per_level) + "."
 
 
 def _superres_gap(t2: _Fields) -> str:
@@ -528,12 +574,13 @@ def _known_gaps(results: Path) -> str:
 
 
 def _bm3d_gap(results: Path) -> str:
-    """BM3D against our RSM FoE on the held-out images and noise draws (paper/benchmarks/heldout_bm3d.py)."""
+    """BM3D against our RSM FoE on the validation images and noise draws (paper/benchmarks/heldout_bm3d.py)."""
     levels = _json(results, "benchmarks/heldout_bm3d_cpu.json")["levels"]
     gaps = [f"{describe(e['bm3d_minus']['rsm']['mean'], e['bm3d_minus']['rsm']['std_of_mean'])} at {lv}/256 "
             f"(higher on {e['bm3d_minus']['rsm']['images_bm3d_higher']} of {e['n_images']} images)"
             for lv, e in sorted(levels.items(), key=lambda kv: int(kv[0]))]
-    return ("- BM3D (`paper/benchmarks/heldout_bm3d.py`, the same held-out images and noise draws) is above our RSM FoE by "
+    return ("- BM3D (`paper/benchmarks/heldout_bm3d.py`, the same validation images and noise draws) is above our "
+            "RSM FoE by "
             + "; ".join(gaps) + ".")
 
 
@@ -541,7 +588,7 @@ def _mnist_gap(results: Path) -> str:
     err = _mnist_errors(results)
     best = _best_error(err)
     return (f"- MNIST: the likelihood peaks at lambda = {_lam(_best_loglik(_mnist_loglik(results)))}, not at the "
-            f"paper's {mnist.PAPER_BEST_LAM:g}; classification is best at {_lam(best)}, and {_mnist_ties(err, best)}.")
+            f"paper's {mnist.PAPER_BEST_LAM:g}; the test error is lowest at {_lam(best)}, and {_mnist_ties(err, best)}.")
 
 
 def _gpu(results: Path) -> str:
@@ -563,6 +610,7 @@ def _gpu(results: Path) -> str:
 def _passed(results: Path, name: str) -> int:
     """The number of passed tests in a stored pytest log."""
     found = re.search(r"(\d+) passed", (results / name).read_text())
+    _note(name)
     if found is None:
         raise KeyError(f"{name} has no 'N passed' line")
     return int(found.group(1))
@@ -574,8 +622,8 @@ INVERSE_BARS = {"deblur": 1.0, "inpaint": 0.5, "superres_3x": 0.1, "superres_4x"
 
 def _beyond_diff(entry: _Fields, ours: str, other: str) -> str:
     c = next(c for c in entry["comparisons"] if c["ours"] == ours and c["other"] == other)
-    tie = " (a tie)" if is_tie(c["diff"], c["std_of_mean"]) else ""
-    return f"{_signed(c['diff'])} ± {_f(c['std_of_mean'])}{tie}"
+    unresolved = f" ({UNRESOLVED})" if is_unresolved(c["diff"], c["std_of_mean"]) else ""
+    return f"{_signed(c['diff'])} ± {_f(c['std_of_mean'])}{unresolved}"
 
 
 def _bar(problem: str) -> str:
@@ -602,10 +650,10 @@ def _inverse_problems(results: Path) -> str:
     per_image = "; ".join(f"{name.capitalize()} {gains(i)}" for i, name in enumerate(table2["images"]))
     return "\n".join([
         f"Beyond the paper (`scorematch reproduce beyond`, report section 'Beyond the paper'): the bundled priors "
-        f"through `tasks.restore` on {first['n_images']} held-out images ({c['grey_crop']}x{c['grey_crop']} central "
+        f"through `tasks.restore` on {first['n_images']} validation images ({c['grey_crop']}x{c['grey_crop']} central "
         "crops), every choice (the FoE's weight and inpainting iterations, the deep energy's level per problem, "
         "Wiener's balance) made on the 6 tuning crops; mean PSNR (dB), and each prior minus the anchor paired over "
-        "the images (mean ± std of the mean; a tie within two std). "
+        f"the images (mean ± std of the mean; {UNRESOLVED} within two std). "
         f"{_measured_by(results, 'beyond/provenance.json')}.",
         "", _table(["problem", "anchor", "its PSNR", *(h for p in priors for h in (p, "minus anchor")),
                     "issue's bar"], rows), "",
@@ -627,12 +675,13 @@ def _colour_denoise(results: Path) -> str:
     c, n = t["config"], t["problems"][levels[0]]["n_images"]
     names = [beyond_settings.method_name(m) for m in (*others, *ours)]
     return "\n".join([
-        f"Colour denoising (`scorematch reproduce beyond`): {n} held-out BSDS300 colour images ({c['colour_crop']}x"
+        f"Colour denoising (`scorematch reproduce beyond`): {n} validation BSDS300 colour images ({c['colour_crop']}x"
         f"{c['colour_crop']} central crops), noise i.i.d. per pixel and channel; the bundled colour prior, and each "
         "grey prior on the luminance and two opponent channels at their own noise levels (what `scorematch denoise "
         f"--model NAME` does with a colour image; `{DEFAULT_PRIORS[3]}` there is its default), against the grey prior applied to each RGB channel (at its card's "
         "weights), colour BM3D (`bm3d.bm3d_rgb`) and colour TV (weight per level chosen on the colour tuning crops); "
-        "mean PSNR (dB), then ours minus each, paired over the images (mean ± std of the mean).", "",
+        f"mean PSNR (dB), then ours minus each, paired over the images (mean ± std of the mean; {UNRESOLVED} "
+        "within two std).", "",
         _table(["noise", "noisy", *names], rows), "",
         _table(["noise", "ours", *(f"minus {beyond_settings.method_name(o)}" for o in others)], diffs)])
 
@@ -653,8 +702,8 @@ def _deep_energy(results: Path) -> str:
         "`deep_energy` as `scorematch denoise --model deep_energy` runs it (MAP with its field `E_s` at `s = a sigma`, "
         "weight `w` and L-BFGS iterations per level from its Tweedie estimate, chosen on the tuning crops by "
         "`paper/benchmarks/deep_energy_map.py`), its Tweedie "
-        f"estimate, BM3D and the bundled FoE on the {n} held-out images; mean PSNR (dB) and paired differences "
-        "(mean ± std of the mean).", "",
+        f"estimate, BM3D and the bundled FoE on the {n} validation images; mean PSNR (dB) and paired differences "
+        f"(mean ± std of the mean; {UNRESOLVED} within two std).", "",
         _table(["noise", "deep_energy (MAP)", "its Tweedie", "BM3D", "foe_5x5x24", "MAP minus BM3D", "MAP minus FoE",
                 "Tweedie minus BM3D"], rows), "",
         _reflow(f"Time on the 512x512 Lena, medians of 3 on the 2-core {d.get('cpu', 'shared')} machine: {times}."
@@ -669,7 +718,10 @@ def _deep_times(d: dict) -> str:
 
 def _earlier_runs(results: Path, pattern: str) -> list[tuple[Path, dict]]:
     """Other stored runs of a benchmark (files named by the commit that measured them), reported beside it."""
-    return [(p, json.loads(p.read_text())) for p in sorted(results.glob(pattern))]
+    runs = [(p, json.loads(p.read_text())) for p in sorted(results.glob(pattern))]
+    for p, _ in runs:
+        _note(str(p.relative_to(results)))
+    return runs
 
 
 def _shootout(results: Path) -> str:
@@ -690,7 +742,7 @@ def _shootout(results: Path) -> str:
                 f"depth {c['depth']}, {c['kernel_size']}x{c['kernel_size']}) trained by each estimator across noise "
                 f"levels on {c['patch']}x{c['patch']} Train400 patches for a CPU budget: steps = the budget over the "
                 f"step time of a {c['calibration_steps']}-step calibration run; 'CPU minutes' is what the run took. "
-                f"Mean PSNR (dB) of Tweedie's estimate on {held} held-out images; the SM rows fit the noisy patches' "
+                f"Mean PSNR (dB) of Tweedie's estimate on {held} validation images; the SM rows fit the noisy patches' "
                 "score without the curvature penalty (lambda = 0)."
                 + (f" Not run yet: {_names(missing)}." if missing else "")), "",
         _table(["estimator", "budget (min)", "steps", "CPU minutes", *(f"PSNR {lv}/256" for lv in levels)], table),
@@ -699,7 +751,7 @@ def _shootout(results: Path) -> str:
 
 #: README block name -> renderer.
 BLOCKS: dict[str, Callable[[Path], str]] = {
-    "tie-rule": _tie_rule,
+    "verdict-rule": _verdict_rule,
     "core-speed": _core_speed,
     "mnist": _mnist,
     "patches": _patches,
@@ -732,50 +784,555 @@ def renderable(results: Path) -> list[str]:
     return names
 
 
+class Rendered(NamedTuple):
+    """A page as rendered: its ``text`` and, per block whose artifacts no longer describe today's code or models
+    (:func:`scorematch_paper.stamps.stale`), the reasons."""
+
+    text: str
+    stale: dict[str, list[str]]
+
+
+def render(template: str, blocks: Mapping[str, Callable[[Path], str]], results: Path, *,
+           only: list[str] | None = None, keep_markers: bool = True, page: str = "RESULTS.md") -> Rendered:
+    """``template`` with every result block (or those named in ``only``) rendered from the artifacts in
+    ``results`` by ``blocks``, each followed by its provenance (:func:`_provenance`); ``keep_markers``: keep the
+    ``<!-- results:NAME -->`` markers (a page that is its own template) or drop them (a model card).
+
+    Raises ``ValueError`` if a block of ``blocks`` is missing from the template, or a marked block has no renderer
+    or is repeated.
+    """
+    found = [m.group(2) for m in BLOCK.finditer(template)]
+    missing, unknown = sorted(set(blocks) - set(found)), sorted(set(found) - set(blocks))
+    duplicated = sorted({name for name in found if found.count(name) > 1})
+    if missing or unknown or duplicated:
+        raise ValueError(f"{page} result blocks: missing {missing}, without a renderer {unknown}, "
+                         f"repeated {duplicated}")
+    stale: dict[str, list[str]] = {}
+
+    def sub(m: re.Match) -> str:
+        name = m.group(2)
+        if only is not None and name not in only:
+            return m.group(0)
+        body, reasons = _render_block(blocks[name], results)
+        if reasons:
+            stale[name] = reasons
+        return m.group(1) + body + "\n" + m.group(4) if keep_markers else body
+
+    return Rendered(BLOCK.sub(sub, template), stale)
+
+
 def build(readme: str, results: Path, only: list[str] | None = None) -> str:
-    """``readme`` with every result block (or those named in ``only``) rewritten from the artifacts in ``results``.
+    """``readme`` (RESULTS.md's text) with every result block (or those named in ``only``) rewritten from the
+    artifacts in ``results``.
 
     Raises ``ValueError`` if a registered block is missing from the page or a marked block has no renderer.
     """
-    found = [m.group(2) for m in BLOCK.finditer(readme)]
-    missing, unknown = sorted(set(BLOCKS) - set(found)), sorted(set(found) - set(BLOCKS))
-    duplicated = sorted({name for name in found if found.count(name) > 1})
-    if missing or unknown or duplicated:
-        raise ValueError(f"RESULTS.md result blocks: missing {missing}, without a renderer {unknown}, "
-                         f"repeated {duplicated}")
-    def render(m: re.Match) -> str:
-        if only is not None and m.group(2) not in only:
-            return m.group(0)
-        return m.group(1) + _reflow(BLOCKS[m.group(2)](results)) + "\n" + m.group(4)
+    return render(readme, BLOCKS, results, only=only).text
 
-    return BLOCK.sub(render, readme)
+
+def _diff(current: str, generated: str, path: Path, results: Path) -> str:
+    lines = difflib.unified_diff(current.splitlines(keepends=True), generated.splitlines(keepends=True),
+                                 fromfile=str(path), tofile="generated from " + str(results))
+    return "".join(lines)
 
 
 def check(readme_path: Path, results: Path, only: list[str] | None = None) -> str:
     """The unified diff from ``readme_path`` to what :func:`build` writes; empty when they agree."""
     current = readme_path.read_text()
-    lines = difflib.unified_diff(current.splitlines(keepends=True),
-                                 build(current, results, only).splitlines(keepends=True),
-                                 fromfile=str(readme_path), tofile="generated from " + str(results))
-    return "".join(lines)
+    return _diff(current, build(current, results, only), readme_path, results)
+
+
+# --- provenance: stamped artifacts are checked, unstamped ones say so -------------------------------------------
+
+def _render_block(renderer: Callable[[Path], str], results: Path) -> tuple[str, list[str]]:
+    """A block's text (wrapped) followed by its provenance line, and the reasons it is stale (empty if not)."""
+    global _READ
+    _READ = []
+    try:
+        text = _reflow(renderer(results))
+        read = list(_READ)
+    finally:
+        _READ = None
+    line, reasons = _provenance(results, read)
+    return text + ("\n\n" + _reflow(line) if line else ""), reasons
+
+
+def _record(results: Path, name: str) -> dict:
+    """The top-level fields of a JSON artifact (empty for a CSV, a log or a JSON list)."""
+    if not name.endswith(".json"):
+        return {}
+    data = json.loads((results / name).read_text())
+    return data if isinstance(data, dict) else {}
+
+
+def _stamp_of(record: dict) -> dict | None:
+    """The artifact's :func:`scorematch_paper.stamps.stamp` (keys ``code`` and ``models``, at its top level or under
+    ``stamp``), or None for an artifact written before stamps."""
+    for candidate in (record, record.get("stamp")):
+        if isinstance(candidate, dict) and "code" in candidate and "models" in candidate:
+            return candidate
+    return None
+
+
+def _measured_commit(results: Path, name: str, record: dict) -> str | None:
+    """The commit an unstamped artifact says measured it: its own ``commit`` (or its cache or stage stamp's), else
+    the ``provenance.json`` of its folder or a folder above it; None when none records one."""
+    records = [record, *(_record(results, str(folder / "provenance.json")) for folder in Path(name).parents
+                         if (results / folder / "provenance.json").is_file())]
+    for r in records:
+        for commit in (r.get("commit"), *(r[k].get("commit") for k in ("stamp", "stage_stamp")
+                                          if isinstance(r.get(k), dict))):
+            if isinstance(commit, str) and commit:
+                return commit[:7]
+    return None
+
+
+def _provenance(results: Path, names: list[str]) -> tuple[str, list[str]]:
+    """The provenance line of a block that read the artifacts ``names``, and why it is stale.
+
+    A stamped artifact is checked by :func:`scorematch_paper.stamps.stale` against today's code (the import closure
+    of the modules that computed it) and model files: each reason becomes part of a visible ``**stale**`` line and
+    of the returned reasons (which fail ``--check``). An artifact without a stamp cannot be checked: the line says
+    ``unstamped (measured at commit X)``. ``provenance.json`` files are the records of others, not measurements.
+    """
+    reasons: list[str] = []
+    unstamped: dict[str | None, list[str]] = {}
+    for name in names:
+        if Path(name).name == "provenance.json":
+            continue
+        record = _record(results, name)
+        found = _stamp_of(record)
+        if found is None:
+            unstamped.setdefault(_measured_commit(results, name, record), []).append(f"`{name}`")
+        else:
+            reasons += [f"`{name}`: {why}" for why in stamps.stale(found, root=ROOT)]
+    lines = []
+    if reasons:
+        lines.append("**stale**: " + "; ".join(reasons) + ".")
+    if unstamped:
+        groups = [(f"measured at commit {commit}" if commit else "commit not recorded") + ": " + ", ".join(files)
+                  for commit, files in unstamped.items()]
+        lines.append("*Provenance: unstamped (no code fingerprint or model hashes to check); " + "; ".join(groups)
+                     + ".*")
+    return "\n\n".join(lines), reasons
+
+
+# --- the pages: RESULTS.md and the model cards ------------------------------------------------------------------
+
+#: The folder of the model cards' templates (``NAME.md``, prose and result blocks) and of their changelog.
+CARD_TEMPLATES = ROOT / "paper" / "cards"
+
+
+class Page(NamedTuple):
+    """A generated page: ``path``, written from ``template`` (None: the page is its own template and keeps its
+    markers, as RESULTS.md) with the renderers ``blocks``; ``default`` stands in for a template file not yet
+    written, ``footer`` ends a card."""
+
+    name: str
+    path: Path
+    blocks: Mapping[str, Callable[[Path], str]]
+    template: Path | None = None
+    default: str = ""
+    footer: str = ""
+
+    def source(self) -> str:
+        if self.template is None:
+            return self.path.read_text()
+        return self.template.read_text() if self.template.is_file() else self.default
+
+
+def card_blocks(name: str) -> dict[str, Callable[[Path], str]]:
+    """The blocks of ``name``'s card: ``model`` (from the model file) and the model's figure blocks
+    (:data:`CARD_FIGURES`)."""
+    return {"model": functools.partial(_card_model, name), **CARD_FIGURES.get(name, {})}
+
+
+def pages(*, readme: Path = ROOT / "RESULTS.md", cards: Path | None = None,
+          templates: Path = CARD_TEMPLATES) -> list[Page]:
+    """RESULTS.md, then one card per bundled model file (``cards``: the folder the cards are written to, by default
+    the bundled models' own)."""
+    out = [Page("RESULTS", readme, BLOCKS)]
+    for model in sorted(models_dir().glob("*.safetensors")):
+        name = model.stem
+        out.append(Page(
+            name, (cards or models_dir()) / f"{name}.md", card_blocks(name), templates / f"{name}.md",
+            default=(f"# {name}\n\nA bundled `{load_info(model)['energy']}` model; its card template "
+                     f"`paper/cards/{name}.md` is not written yet.\n\n<!-- results:model -->\n"
+                     "<!-- /results:model -->\n"),
+            footer=(f"*Generated by `python paper/scripts/build_results.py` from `paper/cards/{name}.md`, the model "
+                    "file's metadata and `docs/results/`: edit those, not this file. Earlier runs and figures: "
+                    "`paper/cards/CHANGELOG.md`.*")))
+    return out
+
+
+def build_page(page: Page, results: Path, only: list[str] | None = None) -> Rendered:
+    """``page`` as generated from ``results`` (``only``: these blocks of a page that is its own template)."""
+    own = page.template is None
+    r = render(page.source(), page.blocks, results, only=only if own else None, keep_markers=own,
+               page=page.path.name)
+    return r if own else Rendered(r.text.rstrip("\n") + "\n\n" + _reflow(page.footer) + "\n", r.stale)
+
+
+def check_page(page: Page, results: Path, only: list[str] | None = None) -> tuple[str, dict[str, list[str]]]:
+    """The unified diff from the page on disk to what :func:`build_page` writes (empty when it is current), and its
+    stale blocks."""
+    r = build_page(page, results, only)
+    current = page.path.read_text() if page.path.is_file() else ""
+    return _diff(current, r.text, page.path, results), r.stale
+
+
+# --- model cards: the model file's metadata and each model's current figures ------------------------------------
+
+def _value_text(value: Any) -> str:
+    """A metadata value as the card writes it: numbers to 4 significant digits, long lists by their length."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "none"}[value]
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "(" + _settings_of(value) + ")"
+    if isinstance(value, list):
+        return f"{len(value)} entries" if len(value) > 8 else "[" + ", ".join(_value_text(v) for v in value) + "]"
+    return str(value)
+
+
+def _settings_of(d: Mapping[str, Any]) -> str:
+    """``key = value, ...`` of a metadata dict."""
+    return ", ".join(f"{k} = {_value_text(v)}" for k, v in d.items())
+
+
+def _unset(value: Any) -> str:
+    """A preset's setting, "-" where it is unset (the solver's default)."""
+    return "-" if value is None else _value_text(value)
+
+
+def _level(sigma: float) -> str:
+    """A noise std on [0, 1] as the cards write it: ``5/256``."""
+    return f"{sigma * 256:g}/256"
+
+
+#: Metadata keys of a model file that :func:`_card_model` writes on their own lines (the rest go to 'also
+#: recorded'); ``tuning`` appears through the presets table.
+_CARD_KEYS = ("recipe", "train", "settings", "data", "holdout", "train_seconds", "seconds", "machine", "tuning",
+              "presets")
+
+
+def _card_model(name: str, results: Path) -> str:
+    """What the model file says of itself: energy and configuration, recipe, data, training time and machine, the
+    presets (with their tuning-crop PSNR where the file has it), the file's size and SHA-256."""
+    path = models_dir() / f"{name}.safetensors"
+    info = load_info(path)
+    extra = info.get("extra") or {}
+    lines = [f"- Energy: `{info['energy']}` ({_settings_of(info['config'])})."]
+    for key, label in (("recipe", "Recipe"), ("train", "Training"), ("settings", "Training settings")):
+        if key in extra:
+            lines.append(f"- {label} (`extra[\"{key}\"]`): {_settings_of(extra[key])}.")
+    if "data" in extra:
+        data = extra["data"]
+        lines.append(f"- Data: {_settings_of(data) if isinstance(data, dict) else data}"
+                     + (f"; a fraction {_value_text(extra['holdout'])} of the images held out" if "holdout" in extra
+                        else "") + ".")
+    elif "holdout" in extra:
+        lines.append(f"- Data: a fraction {_value_text(extra['holdout'])} of the training images held out.")
+    seconds = extra.get("train_seconds", extra.get("seconds"))
+    machine = extra.get("machine")
+    if seconds is not None or machine is not None:
+        lines.append("- Training time: " + (f"{_f(float(seconds), 1)} s" if seconds is not None else "not recorded")
+                     + "; machine: " + (_value_text(machine) if machine is not None else "not recorded in the file")
+                     + ".")
+    other = {k: v for k, v in extra.items() if k not in _CARD_KEYS}
+    if other:
+        lines.append(f"- Also recorded: {_settings_of(other)}.")
+    defaults = [f"{'colour' if channels == 3 else 'grey'} images" for channels, prior in DEFAULT_PRIORS.items()
+                if prior == name]
+    if defaults:
+        lines.append(f"- The restoration commands' default prior for {_names(defaults)} "
+                     "(`scorematch.prior.DEFAULT_PRIORS`).")
+    lines.append(f"- File: `src/scorematch/pretrained/{name}.safetensors`, {path.stat().st_size:,} bytes, SHA-256 "
+                 f"`{stamps.model_sha256(path)[:16]}`; the metadata is `scorematch.load_info(\"{name}\")`.")
+    return "\n".join(lines + _presets_lines(name, extra))
+
+
+def _tuning_psnr(extra: Mapping[str, Any], sigma: float, weight: float) -> str:
+    """The tuning-crop PSNR the model file records for ``weight`` at ``sigma``, or "" where it records none."""
+    grid = (extra.get("tuning") or {}).get("psnr", {}).get(f"{sigma * 256:g}", {})
+    value = next((v for w, v in grid.items() if math.isclose(float(w), weight)), None)
+    return "" if value is None else _f(value)
+
+
+def _presets_lines(name: str, extra: Mapping[str, Any]) -> list[str]:
+    """The presets (``scorematch.load_prior(name).presets``) as tables; none for a model that is not an image prior."""
+    try:
+        presets = load_prior(name).presets
+    except ModelFileError:  # not an image prior (the MNIST PoE)
+        return []
+    if not presets.denoise and not presets.tasks:
+        return ["- Presets: none recorded in the file."]
+    lines = ["", f"Presets (`scorematch.load_prior(\"{name}\").presets`), whose source the file records as: "
+             f"{presets.source or 'not recorded'}."]
+    if presets.denoise:
+        tuned = any(_tuning_psnr(extra, s, p.weight) for s, p in presets.denoise.items())
+        header = ["denoise at", "method", "weight", "level ratio", "iterations", "start"]
+        rows = [[_level(s), p.method, f"{p.weight:g}", _unset(p.level_ratio), _unset(p.iterations),
+                 p.start] + ([_tuning_psnr(extra, s, p.weight)] if tuned else [])
+                for s, p in sorted(presets.denoise.items())]
+        lines += ["", _table(header + (["tuning-crop PSNR (dB)"] if tuned else []), rows)]
+    if presets.tasks:
+        rows = [[task, _level(t.level) if t.level is not None else "-", _unset(t.weight), _unset(t.iterations)]
+                for task, t in presets.tasks.items()]
+        lines += ["", _table(["task", "field level", "weight", "iterations"], rows)]
+    return lines
+
+
+def _verdict_cell(mean: float, std: float) -> str:
+    """A paired difference with its std of the mean, by the verdict rule: ``+0.15 ± 0.02`` or
+    ``not resolved (+0.03 ± 0.03)``."""
+    text = f"{_signed(mean)} ± {_f(std)}"
+    return f"{UNRESOLVED} ({text})" if is_unresolved(mean, std) else text
+
+
+def _card_foe_validation(results: Path) -> str:
+    held = _heldout(results)
+    rows = [[f"{lv}/256", _pm(r["foe_5x5x24"]["psnr"], r["foe_5x5x24"]["psnr_std"]),
+             _pm(r["rsm"]["psnr"], r["rsm"]["psnr_std"]),
+             describe(r["foe_5x5x24"]["minus_rsm"], r["foe_5x5x24"]["minus_rsm_std"], unit=""),
+             f"{int(r['foe_5x5x24']['images_above_rsm'])}/{int(r['foe_5x5x24']['n_images'])}"]
+            for lv, r in held.items()]
+    n = next(iter(held.values()))["rsm"]["n_images"]
+    return "\n".join([
+        f"On the {n} validation images (`scorematch reproduce restoration`; one noise draw per image and level, this "
+        "model at its presets under the current solver), beside the RSM FoE that run retrained with today's recipe; "
+        f"mean ± std over the images, and this model minus it paired over the images. {_measured_by(results)}.", "",
+        _table(["noise", "this model (dB)", "the run's RSM FoE (dB)", "minus it (dB)", "images above it"], rows)])
+
+
+def _card_foe_training(results: Path) -> str:
+    t = _json(results, "benchmarks/train_foe_cpu.json")
+    base, quality = t["baseline"], t["card_quality"]
+    rows = [[f"{lv}/256", f"{q['weight']:g}", _f(q["bundled"], 3), _f(q["trained"], 3), _signed(q["difference"], 3)]
+            for lv, q in quality.items()]
+    return "\n".join([
+        f"Training time (`paper/benchmarks/train_foe.py --baseline {base['rev']}`, {t['threads']} threads, "
+        f"{t['cpu']}): this file's recipe (lr {base['recipe']['lr']:g}, {base['recipe']['steps']} steps, the code of "
+        f"{base['rev']}) trained in {_f(base['train_seconds_total'], 1)} s, today's recipe (`RECIPE`: lr "
+        f"{t['recipe']['lr']:g}, {t['recipe']['steps']} steps) in {_f(t['train_seconds_total'], 1)} s "
+        f"({_f(t['time_ratio_to_baseline'])}x). The model today's recipe trained, on the tuning crops at this model's "
+        "weights (mean PSNR, one noise draw):", "",
+        _table(["noise", "weight", "this model (dB)", "today's recipe (dB)", "difference (dB)"], rows)])
+
+
+def _card_colour_validation(results: Path) -> str:
+    t = _json(results, "beyond/summary.json")
+    levels = [k for k in t["problems"] if k.startswith("colour_")]
+    others = ("grey_per_channel", "cbm3d", "tv")
+    rows = []
+    for key in levels:
+        e = t["problems"][key]
+        diffs = {c["other"]: c for c in e["comparisons"] if c["ours"] == "colour_prior"}
+        rows.append([f"{key.removeprefix('colour_')}/256", _f(e["means"]["noisy"]), _f(e["means"]["colour_prior"]),
+                     *(_f(e["means"][o]) for o in others),
+                     *(_verdict_cell(diffs[o]["diff"], diffs[o]["std_of_mean"]) for o in others)])
+    c, n = t["config"], t["problems"][levels[0]]["n_images"]
+    names = [beyond_settings.method_name(o) for o in others]
+    return "\n".join([
+        f"Colour denoising on the {n} validation colour images (`scorematch reproduce beyond`; {c['colour_crop']}x"
+        f"{c['colour_crop']} central crops, i.i.d. noise per pixel and channel, each prior at its presets, colour BM3D "
+        "`bm3d.bm3d_rgb` at the true sigma, colour TV at a weight per level chosen on the colour tuning crops); mean "
+        f"PSNR (dB), and this model minus each, paired over the images (mean ± std of the mean). "
+        f"{_measured_by(results, 'beyond/provenance.json')}.", "",
+        _table(["noise", "noisy", "this model", *names, *(f"minus {m}" for m in names)], rows)])
+
+
+#: The colour variants compared on the colour tuning crops (``paper/benchmarks/colour_variants.py``), file -> name.
+COLOUR_VARIANTS = {"variant_rgb_3000": "24 filters on RGB",
+                   "variant_opponent_3000": "24 filters on the opponent transform",
+                   "variant_rgb_48_3000": "48 filters on RGB",
+                   "variant_opponent_48_3000": "48 filters on the opponent transform",
+                   "variant_rgb_24_12000": "24 filters on RGB",
+                   "variant_opponent_24_12000": "24 filters on the opponent transform (this model)",
+                   "variant_opponent_48_12000": "48 filters on the opponent transform",
+                   "variant_opponent_24_12000_k7": "24 filters of 7x7x3 on the opponent transform"}
+
+
+def _card_colour_variants(results: Path) -> str:
+    rows = []
+    for stem, label in COLOUR_VARIANTS.items():
+        v = _json(results, f"benchmarks/colour/{stem}.json")
+        rows.append([label, str(v["recipe"]["steps"]), *(_f(b["psnr"]) for b in v["best"].values())])
+    levels = list(v["best"])
+    base = _json(results, "benchmarks/colour/baselines_tune.json")["baselines"]
+    rows += [["`foe_5x5x24` per channel (its presets)", "",  # paper/benchmarks/colour_variants.py --baselines
+              *(_f(base[lv]["grey_per_channel"]) for lv in levels)],
+             ["colour BM3D", "", *(_f(base[lv]["cbm3d"]) for lv in levels)]]
+    solver = _json(results, "benchmarks/colour/solver_iters_tune.json")
+    s = solver["levels"]
+    return "\n".join([
+        "Why this variant (`paper/benchmarks/colour_variants.py`): mean PSNR (dB) on the six colour tuning crops "
+        f"({v['tune_crop']}x{v['tune_crop']}), each variant at its best prior weight, one noise draw:", "",
+        _table(["variant", "steps", *(f"{lv}/256" for lv in levels)], rows), "",
+        f"The weights are tuned to the default solver (at most {solver['default_solver']['n_iter']} L-BFGS iterations, "
+        "early stop): at the same weights, 200 iterations without the early stop give "
+        + " / ".join(_f(s[lv]["200_iters_no_early_stop"]) for lv in s) + " dB against "
+        + " / ".join(_f(s[lv]["default"]) for lv in s) + f" dB at {' / '.join(s)} (/256) "
+        "(`paper/benchmarks/colour_solver_iters.py`)."])
+
+
+def _card_deep_validation(results: Path) -> str:
+    d = _json(results, "benchmarks/deep_energy_cpu.json")
+    rows = [[f"{lv}/256", _f(e["deep_energy_psnr"], 3), _f(e["deep_energy_tweedie_psnr"], 3), _f(e["bm3d_psnr"], 3),
+             _f(e["foe_5x5x24_psnr"], 3),
+             *(_verdict_cell(e[k]["mean"], e[k]["std_of_mean"]) for k in
+               ("deep_minus_bm3d", "deep_minus_foe_5x5x24", "deep_tweedie_minus_bm3d"))]
+            for lv, e in d["levels"].items()]
+    n = next(iter(d["levels"].values()))["n_images"]
+    return "\n".join([
+        f"On the {n} validation images (`python paper/benchmarks/deep_energy.py --model deep_energy`; the restoration "
+        "experiment's noise draws, BM3D (`bm3d`, true sigma) in the same script, the FoE from the stored validation "
+        "table): 'MAP' is the default denoiser (its presets), 'Tweedie' the same model's one-gradient estimate; mean "
+        "PSNR (dB) and paired differences (mean ± std of the mean).", "",
+        _table(["noise", "MAP", "Tweedie", "BM3D", "foe_5x5x24", "MAP minus BM3D", "MAP minus FoE",
+                "Tweedie minus BM3D"], rows), "",
+        f"Time of the default denoiser on the 512x512 Lena (medians of 3, BM3D interleaved in the same script, "
+        f"{d['threads']} threads, {d['cpu']}): {_deep_times(d)}."])
+
+
+def _card_deep_map(results: Path) -> str:
+    m = _json(results, "benchmarks/deep_energy_map.json")
+    rows = [[f"{lv}/256", f"{e['best']['level_ratio']:g}", f"{e['best']['weight']:g}", str(e["best"]["iterations"]),
+             _f(e["best"]["psnr"], 3), _f(e["tweedie"], 3), _f(e["bm3d"], 3)] for lv, e in m["levels"].items()]
+    return "\n".join([
+        "How the denoising presets were chosen (`python paper/benchmarks/deep_energy_map.py`): MAP with the field "
+        "`w E_s`, `s = a sigma`, by L-BFGS from the model's Tweedie estimate, stopped after `n` iterations, on the "
+        f"central {m['crop']}x{m['crop']} crops of the six tuning images; `a` from {_value_text(m['ratios'])}, `w` from "
+        f"{_value_text(m['weights'])}, `n` from {_value_text(m['iterations'])}, taking the fewest iterations within "
+        f"{_f(m['tie_db'])} dB of the best mean PSNR (the iteration budget is a tuned setting: the converged MAP "
+        "over-smooths a little). Mean PSNR (dB) on the tuning crops:", "",
+        _table(["noise", "a", "w", "n", "MAP", "Tweedie", "BM3D"], rows)])
+
+
+#: The deep energy's recipe alternatives in ``deep_energy_tuning.json`` -> how the card names them.
+DEEP_RECIPES = {"deep_energy": "this model (the loss on the patches' interior)",
+                "d4_whole_patch": "the same recipe, the loss on whole patches",
+                "d6_p48": "depth 6 on 48x48 patches"}
+
+
+def _card_deep_recipe(results: Path) -> str:
+    t = _json(results, "benchmarks/deep_energy_tuning.json")
+    levels = list(t["levels"])
+    rows = [[label, *(_f(t["levels"][lv][f"{key}_psnr"], 3) for lv in levels)] for key, label in DEEP_RECIPES.items()]
+    rows.append(["BM3D", *(_f(t["levels"][lv]["bm3d_psnr"], 3) for lv in levels)])
+    run = _csv(results, "benchmarks/deep_energy_bundled_run/metrics.csv")
+    repro = _json(results, "benchmarks/deep_energy_bundled_run/reproduction.json")
+    return "\n".join([
+        "Why this recipe (`paper/benchmarks/deep_energy_tuning.py`): Tweedie PSNR (dB) on the six tuning images:", "",
+        _table(["recipe", *(f"{lv}/256" for lv in levels)], rows), "",
+        f"The run that made this file took {_f(run[-1]['seconds'], 0)} s for {int(run[-1]['step'])} steps on the "
+        "2-core CPU machine (`docs/results/benchmarks/deep_energy_bundled_run/`); rerunning its command wrote "
+        + ("every tensor of this file bitwise" if repro["bitwise_equal"] else "different tensors")
+        + " (`paper/scripts/compare_models.py`)."])
+
+
+def _card_deep_beyond(results: Path) -> str:
+    t = _json(results, "beyond/summary.json")
+    rows = []
+    for key, (title, anchor) in beyond_settings.GREY_PROBLEMS.items():
+        e = t["problems"][key]
+        rows.append([title, beyond_settings.METHOD_NAMES[anchor], _f(e["means"][anchor]), _f(e["means"]["deep_energy"]),
+                     _beyond_diff(e, "deep_energy", anchor)])
+    for key in (k for k in t["problems"] if k.startswith("colour_")):
+        e = t["problems"][key]
+        diffs = {c["other"]: c for c in e["comparisons"] if c["ours"] == "opponent_deep_energy"}
+        rows.append([f"colour denoising at {key.removeprefix('colour_')}/256, on the opponent channels", "colour BM3D",
+                     _f(e["means"]["cbm3d"]), _f(e["means"]["opponent_deep_energy"]),
+                     _verdict_cell(diffs["cbm3d"]["diff"], diffs["cbm3d"]["std_of_mean"])])
+    colour = _json(results, "benchmarks/deep_energy_colour_map.json")["levels"]
+    return "\n".join([
+        "Restoration beyond denoising and colour (`scorematch reproduce beyond`; validation crops, the field level per "
+        "problem from the presets, chosen on the tuning crops): mean PSNR (dB), and this model minus the anchor "
+        f"paired over the images. {_measured_by(results, 'beyond/provenance.json')}.", "",
+        _table(["problem", "anchor", "its PSNR", "this model", "minus anchor"], rows), "",
+        "On a colour image `scorematch denoise` runs this model on the luminance and two opponent channels (the default "
+        "for colour input). A deep energy of the same recipe trained on RGB patches "
+        "(`docs/results/benchmarks/deep_energy_colour_run/`), at its own tuned MAP settings, scored "
+        + " / ".join(_f(e["best"]["psnr"], 3) for e in colour.values()) + " dB on the colour tuning crops at "
+        + " / ".join(colour) + " (/256), this model on the opponent channels "
+        + " / ".join(_f(e["opponent"], 3) for e in colour.values()) + ", colour BM3D "
+        + " / ".join(_f(e["bm3d"], 3) for e in colour.values()) + "."])
+
+
+def _card_mnist(results: Path) -> str:
+    lam = 0.01
+    row = next(r for r in _csv(results, "mnist/long.csv") if math.isclose(r["lam"], lam))
+    raw = _mnist_errors(results)["raw"]
+    return (f"The MNIST stage (`scorematch reproduce mnist`) retrains this recipe as its convergence check (free "
+            f"filters, lambda = {lam:g}, {int(row['steps'])} steps); this file is that recipe's model from an earlier "
+            f"run, so the figures describe the recipe: test log-likelihood {_f(row['test_loglik'], 1)} nats per digit, "
+            f"and logistic regression on its features with 100 training digits per class "
+            f"{_f(100 * row['error_mean'])} ± {_f(100 * row['error_std'])} % test error, against "
+            f"{_f(100 * raw['error_mean'])} ± {_f(100 * raw['error_std'])} % for raw pixels (mean ± std over "
+            f"{_count(len(_draws(raw)), 'draw')}).")
+
+
+def _card_roth_black(results: Path) -> str:
+    t1, t2 = _table1(results), _table2(results)
+    rows = [[name.capitalize(), _pm(r["rb"], r["rb_std"]), _pm(r["rsm"], r["rsm_std"])] for name, r in t1.items()]
+    return "\n".join([
+        "The R&B 3x3x8 column of Table 1 (`scorematch reproduce restoration`: denoising at 5/256, L-BFGS MAP at the "
+        "weight chosen on the tuning crops, mean ± std over the noise draws), beside the RSM FoE that run trained. "
+        f"{_measured_by(results)}.", "",
+        _table(["image", "this model (dB)", "the run's RSM FoE (dB)"], rows), "",
+        "2x super-resolution (Table 2, one deterministic run per image): "
+        + ", ".join(f"{name.capitalize()} {_f(r['rb'])} dB" for name, r in t2.items()) + "."])
+
+
+#: Model name -> its card's figure blocks (block name -> renderer), beside the ``model`` block every card has.
+CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
+    "foe_5x5x24": {"validation": _card_foe_validation, "training": _card_foe_training},
+    "foe_colour_5x5x24": {"validation": _card_colour_validation, "variants": _card_colour_variants},
+    "deep_energy": {"validation": _card_deep_validation, "presets-choice": _card_deep_map,
+                    "recipe-choice": _card_deep_recipe, "beyond": _card_deep_beyond},
+    "mnist_poe_196": {"recipe-figures": _card_mnist},
+    "roth_black_3x3x8": {"tables": _card_roth_black},
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--check", action="store_true", help="exit 1 and print a diff if RESULTS.md is out of date")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1, printing a diff, if a page is out of date, and naming each stale block")
     ap.add_argument("--readme", type=Path, default=ROOT / "RESULTS.md")
+    ap.add_argument("--cards", type=Path, default=None, help="the folder of the generated model cards (default: the "
+                    "bundled models' folder)")
+    ap.add_argument("--templates", type=Path, default=CARD_TEMPLATES, help="the folder of the cards' templates")
     ap.add_argument("--results", type=Path, default=ROOT / "docs" / "results")
-    ap.add_argument("--only", nargs="+", choices=sorted(BLOCKS), help="rewrite (or check) only these blocks")
+    ap.add_argument("--pages", nargs="+", metavar="PAGE", help="only these pages: RESULTS and/or model names")
+    ap.add_argument("--only", nargs="+", choices=sorted(BLOCKS), help="rewrite (or check) only these blocks of "
+                    "RESULTS.md (and no card)")
     args = ap.parse_args(argv)
-    if args.check:
-        diff = check(args.readme, args.results, args.only)
-        if diff:
-            print(diff + f"\n{args.readme} is out of date: run python paper/scripts/build_results.py", file=sys.stderr)
-            return 1
-        return 0
-    args.readme.write_text(build(args.readme.read_text(), args.results, args.only))
-    print(f"wrote {args.readme}")
-    return 0
+    selected = pages(readme=args.readme, cards=args.cards, templates=args.templates)
+    wanted = ["RESULTS"] if args.only else args.pages
+    if wanted is not None:
+        unknown = sorted(set(wanted) - {p.name for p in selected})
+        if unknown:
+            ap.error(f"no page named {unknown}; pages: {', '.join(p.name for p in selected)}")
+        selected = [p for p in selected if p.name in wanted]
+    failed = False
+    for page in selected:
+        if args.check:
+            diff, stale = check_page(page, args.results, args.only)
+            if diff:
+                print(diff + f"\n{page.path} is out of date: run python paper/scripts/build_results.py",
+                      file=sys.stderr)
+                failed = True
+        else:
+            r = build_page(page, args.results, args.only)
+            page.path.write_text(r.text)
+            stale = r.stale
+            print(f"wrote {page.path}")
+        for block, reasons in stale.items():
+            print(f"{page.path}: block {block!r} is stale: {'; '.join(reasons)}", file=sys.stderr)
+            failed = failed or args.check
+    return int(failed)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""RESULTS.md's measured figures are the ones stored under docs/results/ (paper/scripts/build_results.py)."""
+"""RESULTS.md's and the model cards' measured figures are the ones stored under docs/results/, and a figure whose
+code or model changed since it was measured is marked stale (paper/scripts/build_results.py)."""
 
 import importlib.util
 import json
@@ -7,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from scorematch_paper import stamps
 
 ROOT = Path(__file__).resolve().parents[3]
 RESULTS = ROOT / "docs" / "results"
@@ -93,6 +96,105 @@ def test_readme_figures_are_the_stored_ones():
     assert diff == "", "RESULTS.md differs from its artifacts; run python paper/scripts/build_results.py\n" + diff
 
 
+PAGES = br.pages()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_every_page_is_current_and_nothing_on_it_is_stale(page):
+    """RESULTS.md and every model card are what the generator writes today (`build_results.py --check`)."""
+    diff, stale = br.check_page(page, RESULTS)
+    assert diff == "", f"{page.path} is out of date; run python paper/scripts/build_results.py\n" + diff
+    assert stale == {}, f"{page.path}: stale blocks {stale}"
+
+
+def test_every_bundled_model_has_a_card_template_and_every_template_a_model():
+    models = {p.name for p in PAGES} - {"RESULTS"}
+    templates = {p.stem for p in br.CARD_TEMPLATES.glob("*.md")} - {"CHANGELOG"}
+    assert models == templates
+
+
+def test_the_check_command_passes():
+    assert br.main(["--check"]) == 0
+
+
+def test_a_modified_page_fails_the_check(tmp_path, capsys):
+    """A card or RESULTS.md edited by hand (a copy here) is not current: the check prints the diff and fails."""
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    for card in br.models_dir().glob("*.md"):
+        shutil.copyfile(card, cards / card.name)
+    readme = Path(shutil.copyfile(ROOT / "RESULTS.md", tmp_path / "RESULTS.md"))
+    args = ["--check", "--readme", str(readme), "--cards", str(cards)]
+    assert br.main(args) == 0
+    card = cards / "deep_energy.md"
+    card.write_text(card.read_text().replace("| 5/256 | 37.171 |", "| 5/256 | 37.999 |"))
+    assert br.main(args) == 1
+    err = capsys.readouterr().err
+    assert "-| 5/256 | 37.999 |" in err and f"{card} is out of date" in err
+    assert br.main(["--readme", str(readme), "--cards", str(cards), "--pages", "deep_energy"]) == 0
+    assert br.main(args) == 0
+    readme.write_text(readme.read_text().replace("(this 2-core machine", "(a 2-core machine"))
+    assert br.main(args) == 1 and f"{readme} is out of date" in capsys.readouterr().err
+
+
+def _stamped(results: Path, name: str, **changes) -> None:
+    """Give the artifact ``name`` today's stamp of the code that renders from it, then ``changes`` to it."""
+    record = stamps.stamp("scorematch.derivatives", models={"foe_5x5x24": MODEL})
+    for key, value in changes.items():
+        part, field = key.split("__")
+        (record[part] if part == "code" else record["models"]["foe_5x5x24"])[field] = value
+    _edit_json(results / name, lambda d: d.update(record))
+
+
+MODEL = "src/scorematch/pretrained/foe_5x5x24.safetensors"
+
+
+def test_a_stamped_artifact_is_checked_not_marked_unstamped(results, readme):
+    assert "unstamped (no code fingerprint or model hashes to check); commit not recorded: `benchmarks/sm_loss.json`" \
+        in _words(_block(readme, "core-speed"))
+    _stamped(results, "benchmarks/sm_loss.json")
+    page = br.render((ROOT / "RESULTS.md").read_text(), br.BLOCKS, results)
+    assert page.stale == {}
+    block = _words(_block(page.text, "core-speed"))
+    assert "sm_loss.json" not in block.split("Provenance")[-1] and "stale" not in block
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"code__fingerprint": "0" * 16}, "the code of scorematch.derivatives changed (fingerprint 0000000000000000 ->"),
+    ({"models__sha256": "0" * 64}, "the model file of foe_5x5x24 changed"),
+    ({"models__path": "src/scorematch/pretrained/gone.safetensors"}, "the model file of foe_5x5x24"),
+])
+def test_a_stamped_artifact_whose_code_or_model_changed_is_stale(results, tmp_path, capsys, change, reason):
+    """The block rendered from it says **stale** with the reason, and --check fails naming the block."""
+    _stamped(results, "benchmarks/sm_loss.json", **change)
+    page = br.render((ROOT / "RESULTS.md").read_text(), br.BLOCKS, results)
+    assert list(page.stale) == ["core-speed", "gpu"]  # every block that reads the file (gpu: the CPU's time)
+    assert reason in page.stale["core-speed"][0]
+    assert f"**stale**: `benchmarks/sm_loss.json`: {reason}" in _words(_block(page.text, "core-speed"))
+    readme = tmp_path / "RESULTS.md"
+    readme.write_text(page.text)  # current, but stale
+    args = ["--readme", str(readme), "--results", str(results), "--pages", "RESULTS"]
+    assert br.main(["--check", *args]) == 1
+    err = capsys.readouterr().err
+    assert "out of date" not in err and "block 'core-speed' is stale" in err and reason in err
+
+
+def test_an_unstamped_artifact_names_the_commit_that_measured_it(results, readme):
+    assert ("unstamped (no code fingerprint or model hashes to check); measured at commit 23fd6b5: "
+            "`benchmarks/deep_energy_cpu.json`") in _words(_block(readme, "deep-energy"))
+    _edit_json(results / "benchmarks/deep_energy_cpu.json", lambda d: d.update(commit="abcdef0123"))
+    assert "measured at commit abcdef0: `benchmarks/deep_energy_cpu.json`" in _words(
+        _block(br.build(readme, results), "deep-energy"))
+
+
+def test_every_results_section_links_the_evaluation_protocol():
+    text = (ROOT / "RESULTS.md").read_text()
+    sections = re.split(r"\n(?=#{2,3} )", text)[1:]
+    for section in sections:
+        if "<!-- results:" in section:
+            assert "docs/evaluation.md" in section, section.splitlines()[0]
+
+
 HELDOUT = "restoration/heldout.json"
 TABLE1 = "restoration/table1.json"
 TABLE2 = "restoration/table2.json"
@@ -105,7 +207,7 @@ def _set_lam0_draws(data, level: str, weight: str, psnrs: list[float]) -> None:
 
 @pytest.mark.parametrize("name, block, edit, expected", [
     (TABLE1, "restoration-table1", lambda p: _edit_rows(p, _set(rsm=39.0), image="barbara"),
-     "| 39.00 | 38.33 | 37.31 | -1.58 (std unknown) | +0.67 (std unknown) | +1.69 (std unknown) |"),
+     "| 39.00 | 38.33 | 37.31 | -1.58 (std unknown) | +0.67 (std unknown) |"),
     ("restoration/choices.json", "restoration-table1",
      lambda p: _edit_json(p, lambda d: d["weights"]["rsm"].update({"5": 0.7})),
      "RSM: 0.7, CD-1 (same recipe): 0.3"),
@@ -117,7 +219,7 @@ def _set_lam0_draws(data, level: str, weight: str, psnrs: list[float]) -> None:
     ("restoration/choices.json", "restoration-superres", lambda p: _edit_json(p, lambda d: d["sr_iters"].update(rb=80)),
      "R&B 3x3x8: 80"),
     (HELDOUT, "restoration-heldout", lambda p: _edit_rows(p, _set(cd1=40.0), image="airplane", level=5),
-     "| CD-1 (same recipe) | 36.24 ± 5.32 | tie (+2.73 ± 2.89); 1/2 above |"),
+     "| CD-1 (same recipe) | 36.24 ± 5.32 | not resolved (+2.73 ± 2.89); 1/2 above |"),
     ("beyond/summary.json", "inverse-problems",
      lambda p: _edit_json(p, lambda d: d["problems"]["superres_3x"]["means"].update(foe_5x5x24=30.0)),
      "| bicubic + projection | 26.98 | 30.00 | +0.14 ± 0.04 |"),
@@ -129,8 +231,8 @@ def _set_lam0_draws(data, level: str, weight: str, psnrs: list[float]) -> None:
      "| 15/256 | 24.83 | 29.81 | 32.89 | 29.10 | 33.00 |"),
     ("benchmarks/deep_energy_cpu.json", "deep-energy",
      lambda p: _edit_json(p, lambda d: d["levels"]["15"]["deep_minus_bm3d"].update(mean=0.31)), "| +0.31 ± 0.03 |"),
-    (TABLE1, "known-gaps", lambda p: _set_draws(p, "barbara", rsm=[39.9, 40.1], cd1=[40.0, 40.4]),  # now a tie
-     "CD-1 (same recipe) above our RSM FoE beyond the tie rule on House by +0.21 dB (std unknown) and Lena by "
+    (TABLE1, "known-gaps", lambda p: _set_draws(p, "barbara", rsm=[39.9, 40.1], cd1=[40.0, 40.4]),  # not resolved
+     "CD-1 (same recipe) above our RSM FoE by the verdict rule on House by +0.21 dB (std unknown) and Lena by "
      "+0.52 dB (std unknown);"),
     (HELDOUT, "known-gaps", lambda p: (_edit_rows(p, _set(cd1=36.4), image="airplane", level=5),
                                        _edit_rows(p, _set(cd1=34.6), image="train400/test_010", level=5)),
@@ -172,20 +274,29 @@ def test_every_restoration_block_says_which_run_measured_it(results, readme):
 
 def test_a_single_draw_says_std_unknown_never_nan(readme):
     for block in RESTORATION_BLOCKS + ("known-gaps",):
-        assert "nan" not in _block(readme, block).lower(), block
+        assert not re.search(r"\bnan\b", _block(readme, block).lower()), block
     table = _cells(_block(readme, "restoration-table1"))
-    assert table["Lena"]["ours - paper (dB)"] == "-4.79 (std unknown)"
+    assert table["Lena"]["RSM - CD-1 (dB)"].endswith("(std unknown)")
     assert table["mean"]["RSM - CD-1 (dB)"] == "-0.01 (std unknown)"
     assert "one noise draw per image" in _words(_block(readme, "restoration-table1"))
     assert _cells(_block(readme, "restoration-lambda"))["its PSNR (dB)"]["5/256"] == "29.98 (std unknown)"
 
 
-def test_ours_minus_paper_says_tie_by_the_two_std_rule(results):
-    _set_draws(results / TABLE1, "peppers", rsm=[37.0, 38.0])  # mean - paper = +0.09, std 0.71: a tie
-    _set_draws(results / TABLE1, "barbara", rsm=[37.50, 37.52])  # +0.20, std 0.014: a difference
+def test_the_papers_column_stands_beside_ours_without_a_verdict(readme):
+    block = _block(readme, "restoration-table1")
+    header = next(line for line in block.splitlines() if line.startswith("| image"))
+    assert "| paper's RSM |" in header and "paper (dB)" not in header
+    assert "ours - paper" not in block and "against the paper's" not in _words(block)
+    assert "Table 1: below the paper" not in _block(readme, "known-gaps")
+    assert "learning rate and step count were chosen for RSM" in _words(block)
+
+
+def test_a_difference_under_two_std_is_not_resolved(results):
+    _set_draws(results / TABLE1, "peppers", rsm=[37.0, 38.0], cd1=[36.9, 38.1])  # +0.00, std 0.14: not resolved
+    _set_draws(results / TABLE1, "barbara", rsm=[37.50, 37.52], cd1=[37.30, 37.32])  # +0.20, std 0: resolved
     table = _cells(_block(br.build((ROOT / "RESULTS.md").read_text(), results), "restoration-table1"))
-    assert table["Peppers"]["ours - paper (dB)"] == "tie (+0.09 ± 0.71)"
-    assert table["Barbara"]["ours - paper (dB)"] == "+0.20"
+    assert table["Peppers"]["RSM - CD-1 (dB)"] == "not resolved (+0.00 ± 0.14)"
+    assert table["Barbara"]["RSM - CD-1 (dB)"] == "+0.20"
 
 
 def test_rsm_minus_cd1_is_paired_over_the_draws(results):
@@ -196,24 +307,24 @@ def test_rsm_minus_cd1_is_paired_over_the_draws(results):
 
 
 def test_the_mean_row_uses_the_std_of_the_mean_over_images(results):
-    paper = {name: rsm for name, (_, _, rsm) in br.restoration.PAPER_TABLE1.items()}
-    for name, p in paper.items():  # +0.05 ± 0.14 on every image; the mean of five: +0.05 ± 0.06
-        _set_draws(results / TABLE1, name, rsm=[p + 0.05 - 0.1, p + 0.05 + 0.1])
+    for name in br.restoration.PAPER_TABLE1:  # +0.05 ± 0.14 on every image; the mean of five: +0.05 ± 0.06
+        _set_draws(results / TABLE1, name, rsm=[37.05 - 0.1, 37.05 + 0.1], cd1=[37.0, 37.0])
     table = _cells(_block(br.build((ROOT / "RESULTS.md").read_text(), results), "restoration-table1"))
-    assert table["Boat"]["ours - paper (dB)"] == "tie (+0.05 ± 0.14)"
-    assert table["mean"]["ours - paper (dB)"] == "tie (+0.05 ± 0.06)"
+    assert table["Boat"]["RSM - CD-1 (dB)"] == "not resolved (+0.05 ± 0.14)"
+    assert table["mean"]["RSM - CD-1 (dB)"] == "not resolved (+0.05 ± 0.06)"
 
 
 def test_check_exits_1_and_prints_the_diff(results, tmp_path, capsys):
     readme = tmp_path / "README.md"
     shutil.copyfile(ROOT / "RESULTS.md", readme)
-    assert br.main(["--readme", str(readme), "--results", str(results)]) == 0
-    assert br.main(["--check", "--readme", str(readme), "--results", str(results)]) == 0
+    args = ["--readme", str(readme), "--results", str(results), "--pages", "RESULTS"]
+    assert br.main(args) == 0
+    assert br.main(["--check", *args]) == 0
     _edit_rows(results / TABLE1, _set(rsm=40.5), image="house")
-    assert br.main(["--check", "--readme", str(readme), "--results", str(results)]) == 1
+    assert br.main(["--check", *args]) == 1
     assert "+| House |" in capsys.readouterr().err
-    assert br.main(["--readme", str(readme), "--results", str(results)]) == 0
-    assert br.main(["--check", "--readme", str(readme), "--results", str(results)]) == 0
+    assert br.main(args) == 0
+    assert br.main(["--check", *args]) == 0
     assert "| House | 34.23 | 36.02 | 36.30 | 34.76 | 40.50 |" in readme.read_text()
 
 
