@@ -59,37 +59,15 @@ def test_colour_prior_refuses_grey_input(prior, clean):
         superresolve(clean[:, :2], prior)
 
 
-def test_colour_card_quotes_the_beyond_stage_and_the_tuning_json():
-    import json
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    card = scorematch.pretrained.resolve(COLOUR_PRIOR).with_suffix(".md").read_text()
-    measured = json.loads((root / "docs" / "results" / "beyond" / "summary.json").read_text())["problems"]
-    levels = [k for k in measured if k.startswith("colour_")]
-    assert len(levels) == 3 and measured[levels[0]]["n_images"] == 20
-    for key in levels:
-        for value in measured[key]["means"].values():
-            assert f"{value:.3f}" in card, key
-        for c in measured[key]["comparisons"]:
-            assert f"{c['diff']:+.3f} +- {c['std_of_mean']:.3f}" in card, (key, c["other"])
-    for sigma, preset in load_prior(COLOUR_PRIOR).presets.denoise.items():
-        assert f"{round(sigma * 256)}/256: {preset.weight:g}" in card
-
-
-def test_colour_cards_quote_the_colour_deep_energy_tuning():
-    """The colour FoE card and the run's README quote the colour deep energy, the default colour denoiser and colour
-    BM3D on the colour tuning crops, as the tuning JSON has them; the default beat the colour-trained deep energy."""
+def test_the_default_colour_denoiser_scored_above_the_colour_trained_deep_energy():
+    """The grey deep energy on the opponent channels (the commands' default for colour input) scored above a deep
+    energy of the same recipe trained on colour patches, on the colour tuning crops (the cards show the figures,
+    generated from the same file by paper/scripts/build_results.py)."""
     import json
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "docs" / "results" / "benchmarks"
     tuning = json.loads((root / "deep_energy_colour_map.json").read_text())
     assert tuning["colour"] and not tuning["dirty"]
-    card = " ".join(scorematch.pretrained.resolve("foe_colour_5x5x24").with_suffix(".md").read_text().split())
-    run = " ".join((root / "deep_energy_colour_run" / "README.md").read_text().split())
-    for key in ("best", "opponent", "bm3d"):
-        quoted = " / ".join(f"{e[key]['psnr'] if key == 'best' else e[key]:.3f}" for e in tuning["levels"].values())
-        assert quoted in card and quoted in run, key
     assert all(e["opponent"] > e["best"]["psnr"] for e in tuning["levels"].values())
     assert DEFAULT_PRIORS[3] == "deep_energy"
