@@ -1030,10 +1030,11 @@ def _card_model(name: str, results: Path) -> str:
     if "data" in extra:
         data = extra["data"]
         lines.append(f"- Data: {_settings_of(data) if isinstance(data, dict) else data}"
-                     + (f"; a fraction {_value_text(extra['holdout'])} of the images held out" if "holdout" in extra
-                        else "") + ".")
+                     + (f"; held out of training: a fraction {_value_text(extra['holdout'])} of the images"
+                        if "holdout" in extra else "") + ".")
     elif "holdout" in extra:
-        lines.append(f"- Data: a fraction {_value_text(extra['holdout'])} of the training images held out.")
+        lines.append(f"- Data held out of training: a fraction {_value_text(extra['holdout'])} of the images "
+                     "(`extra[\"holdout\"]`).")
     seconds = extra.get("train_seconds", extra.get("seconds"))
     machine = extra.get("machine")
     if seconds is not None or machine is not None:
