@@ -42,7 +42,7 @@ from _output import cpu_model, emit, load_average  # noqa: E402
 import scorematch as sm  # noqa: E402
 from scorematch.datasets import colour_split, data_dir, list_images  # noqa: E402
 from scorematch_paper.stamps import stamp  # noqa: E402
-from scorematch_paper.experiments.compare import is_tie  # noqa: E402
+from scorematch_paper.experiments.compare import is_unresolved  # noqa: E402
 from scorematch_paper.experiments.restoration.data import heldout_images  # noqa: E402
 from scorematch.metrics import psnr  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
@@ -132,7 +132,7 @@ def summarize(rows: list[dict]) -> dict:
         mean = statistics.mean(diffs)
         std = statistics.stdev(diffs) if len(diffs) > 1 else math.nan
         stderr = std / math.sqrt(len(diffs))
-        verdict = ("not resolved" if is_tie(mean, stderr, nan_std_is_tie=True)
+        verdict = ("not resolved" if is_unresolved(mean, stderr, nan_std_is_tie=True)
                    else "above BM3D" if mean > 0 else "below BM3D")
         out[key] = {"n": len(rs), "ours": round(statistics.mean(r["ours"] for r in rs), 3),
                     "bm3d": round(statistics.mean(r["bm3d"] for r in rs), 3), "diff": round(mean, 3),

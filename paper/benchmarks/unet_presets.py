@@ -2,8 +2,8 @@
 
     python paper/benchmarks/unet_presets.py MODEL [--colour] [--levels 5/256 15 25 50] [--out FILE.json]
 
-Tuning images only (whole): grey, Set12's cameraman, couple, man, monarch, starfish, parrot; colour (``--colour``),
-the six tuning photos of the colour split. One noise draw per image and level (seeded by image and level). For each
+Tuning images only (central ``CROP`` x ``CROP`` crops): grey, Set12's cameraman, couple, man, monarch, starfish,
+parrot; colour (``--colour``), the six tuning photos of the colour split. One noise draw per image and level (seeded by image and level). For each
 level: Tweedie's estimate, and MAP with the prior's field at ``ratio * sigma`` and weight ``w`` from Tweedie's
 estimate (``ITERATIONS`` L-BFGS iterations) over the grid :data:`RATIOS` x :data:`WEIGHTS`; the best mean PSNR is
 the level's preset (``"best"``), written for ``scripts/bundle_presets.py --presets-json``. With ``--colour`` a grey
@@ -40,9 +40,11 @@ from scorematch.tasks import MAP, Tweedie, denoise  # noqa: E402
 
 GREY_TUNING = ("cameraman", "couple", "man", "monarch", "starfish", "parrot")
 LEVELS = ("5/256", "15", "25", "50")
-RATIOS = (0.1, 0.2, 0.35)
+RATIOS = (0.1, 0.25)
 WEIGHTS = (0.5, 1.0)
 ITERATIONS = 5
+#: The side of the central crops (the grey tuning images are 256x256 or 512x512, the colour ones 481x321).
+CROP = 256
 
 
 def level_value(text: str) -> float:
@@ -51,7 +53,7 @@ def level_value(text: str) -> float:
 
 
 def tuning_images(colour: bool) -> list[tuple[str, torch.Tensor]]:
-    """(name, clean image (1, C, H, W) on [0, 1]) of the tuning set."""
+    """(name, central crop (1, C, CROP, CROP) on [0, 1]) of the tuning set."""
     from PIL import Image
 
     if colour:
@@ -60,6 +62,12 @@ def tuning_images(colour: bool) -> list[tuple[str, torch.Tensor]]:
                 for f in files]
     return [(n, torch.from_numpy(np.asarray(Image.open(data_dir() / "set12" / f"{n}.png").convert("L")) / 255.0)
              [None, None]) for n in GREY_TUNING]
+
+
+def _crop(x: torch.Tensor) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    i, j = (h - min(h, CROP)) // 2, (w - min(w, CROP)) // 2
+    return x[..., i : i + CROP, j : j + CROP]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     prior = load_prior(args.model)
-    images = [(n, x.float()) for n, x in tuning_images(args.colour)]
+    images = [(n, _crop(x.float())) for n, x in tuning_images(args.colour)]
     grid = [("tweedie", None, None)] + [(f"map a={a} w={w}", a, w) for a in RATIOS for w in WEIGHTS]
     levels, t0 = {}, time.perf_counter()
     for level in args.levels:
