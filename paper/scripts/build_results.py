@@ -1287,6 +1287,102 @@ def _card_roth_black(results: Path) -> str:
 
 
 #: Model name -> its card's figure blocks (block name -> renderer), beside the ``model`` block every card has.
+#: The sets of ``unet/denoise_photos.json`` in the order the pages show them, and their names there.
+PHOTO_SETS = {"test": "test set (29 photos, whole)", "validation": "validation (41 grey images)",
+              "validation-colour": "validation (20 colour photos)", "set12": "Set12 (whole)"}
+
+
+def _photos_rows(d: Mapping[str, Any], kind: str) -> list[list[str]]:
+    """The rows of ``unet/denoise_photos.json``'s summary for ``kind`` (grey, colour): set, noise, means, verdict."""
+    rows = []
+    for set_name, label in PHOTO_SETS.items():
+        for key, e in d["summary"].items():
+            s, k, level = key.split("/", 2)
+            if s != set_name or k != kind:
+                continue
+            noise = level if "/" in level else f"{level}/255"
+            rows.append([label, noise, _f(e["ours"], 3), _f(e["bm3d"], 3),
+                         f"{_signed(e['diff'], 3)} ± {_f(e['diff_stderr'], 3)}",
+                         f"{e['ours_better']} / {e['bm3d_better']}", e["verdict"]])
+    return rows
+
+
+def _photos(results: Path, kind: str) -> str:
+    d = _json(results, "unet/denoise_photos.json")
+    bm3d = "colour BM3D (`bm3d.bm3d_rgb`)" if kind == "colour" else "BM3D (`bm3d.bm3d`)"
+    return "\n".join([
+        f"The default denoiser (`scorematch.denoise` with the default {kind} prior and its presets) against {bm3d} at "
+        "the true noise level, on whole images, one noise draw per image and level (`python paper/benchmarks/"
+        f"denoise_photos.py`, {d['threads']} threads, {d['cpu']}). Mean PSNR (dB); the difference paired over the "
+        "images (mean ± standard error), how many images went each way, and the verdict: above or below only beyond "
+        "two standard errors (`docs/evaluation.md`).", "",
+        _table(["images", "noise", "ours", "BM3D", "ours minus BM3D", "images ours / BM3D better", "verdict"],
+               _photos_rows(d, kind))])
+
+
+def _curve(results: Path, name: str) -> str:
+    rows = _csv(results, f"unet/{name}_curve.csv")
+    last = rows[-1]
+    levels = [k[5:] for k in last if k.startswith("psnr_")]
+    values = ", ".join(f"{_f(last['psnr_' + lv])} dB at {lv}/255" for lv in levels)
+    return "\n".join([
+        f"Training curve: Tweedie's PSNR on the run's validation images (`paper/scripts/train_unet.py`, every "
+        f"{int(rows[1]['step']) - int(rows[0]['step'])} steps) against training hours; at step {int(last['step'])}: "
+        f"{values}.", "", f"![validation curve](../../../docs/results/unet/{name}_curve.png)"])
+
+
+def _presets_choice(results: Path, file: str, what: str) -> str:
+    d = _json(results, f"unet/{file}")
+    keys = list(next(iter(d["levels"].values()))["mean_psnr"])
+    rows = [[level if "/" in level else f"{level}/255", *(_f(e["mean_psnr"][k], 3) for k in keys),
+             e["best"]["method"] if e["best"]["method"] == "tweedie" else
+             f"map a={e['best']['level_ratio']:g} w={e['best']['weight']:g}"] for level, e in d["levels"].items()]
+    return "\n".join([
+        f"How the denoising presets were chosen (`python paper/benchmarks/unet_presets.py`): {what}, on the "
+        f"{len(d['images'])} tuning images, whole; Tweedie's estimate and MAP with the field at `a sigma`, weight `w`, "
+        "from Tweedie's estimate (5 L-BFGS iterations). Mean PSNR (dB):", "",
+        _table(["noise", *keys, "chosen"], rows)])
+
+
+def _time(results: Path, case: str) -> str:
+    d = _json(results, "unet/denoise_time.json")
+    c = d[case]
+    text = (f"Time end to end (`python benchmarks/denoise_time.py`: a fresh `scorematch denoise` process, from the "
+            f"PNG to the written PNG, against a BM3D process doing the same; medians of {len(c['seconds']['ours'])} "
+            f"interleaved rounds, {d['threads']} threads, {d['cpu']}, load average {d['load_average_start']} at the "
+            f"start): {_f(c['median']['ours'])} s against {_f(c['median']['bm3d'])} s "
+            f"({_f(c['ratio_ours_to_bm3d'])}x) on a {c['shape'][1]}x{c['shape'][0]} image.")
+    if case == "colour_768x512" and "large" in d:
+        g = d["large"]
+        text += (f" A {g['shape'][1]}x{g['shape'][0]} colour photo (tiled automatically): {_f(g['seconds'], 1)} s, peak "
+                 f"memory {_f(g['peak_memory_gib'])} GiB, {_f(g['per_pixel_ratio_to_768x512'])}x the 768x512 time "
+                 "per pixel.")
+    return text
+
+
+def _noise_estimation(results: Path) -> str:
+    d = _json(results, "unet/noise_estimation.json")
+    rows = []
+    for kind in ("grey", "colour"):
+        for level, e in d[kind].items():
+            for method in ("mad", "energy"):
+                if method not in e:
+                    continue
+                m = e[method]
+                rows.append([kind, f"{level}/255", method, f"{_f(m['ratio']['mean'], 3)} [{_f(m['ratio']['min'], 3)}, "
+                             f"{_f(m['ratio']['max'], 3)}]", f"{m['within_10pct']} / {e['n_images']}",
+                             f"{_signed(m['psnr_est_minus_true']['mean'], 3)} ± "
+                             f"{_f(m['psnr_est_minus_true']['std'], 3)}"])
+    return "\n".join([
+        "Estimating the noise level (`python paper/benchmarks/noise_estimation.py --model "
+        f"{d['model']}`; validation images, one draw per image and level): estimated / true sigma (mean [min, max]), "
+        "the images within 10 % of the truth, and the PSNR of the default denoiser with the estimate minus with the "
+        "truth (mean ± std over the images). `mad`: the wavelet median absolute deviation; `energy`: the prior's own "
+        "self-consistency (`scorematch.tasks.estimate_noise`).", "",
+        _table(["images", "noise", "method", "estimate / truth", "within 10 %", "PSNR with the estimate minus "
+                "with the truth (dB)"], rows)])
+
+
 CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
     "foe_5x5x24": {"validation": _card_foe_validation, "training": _card_foe_training},
     "foe_colour_5x5x24": {"validation": _card_colour_validation, "variants": _card_colour_variants},
@@ -1294,6 +1390,18 @@ CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
                     "recipe-choice": _card_deep_recipe, "beyond": _card_deep_beyond},
     "mnist_poe_196": {"recipe-figures": _card_mnist},
     "roth_black_3x3x8": {"tables": _card_roth_black},
+    "unet": {"curve": functools.partial(_curve, name="unet"),
+             "presets-choice": functools.partial(_presets_choice, file="presets_grey.json",
+                                                 what="this model on grey images"),
+             "photos": functools.partial(_photos, kind="grey"), "time": functools.partial(_time, case="grey_512x512")},
+    "unet_colour": {"curve": functools.partial(_curve, name="unet_colour"),
+                    "presets-choice": functools.partial(_presets_choice, file="presets_colour.json",
+                                                        what="this model on colour images"),
+                    "grey-on-colour": functools.partial(_presets_choice, file="presets_grey_on_colour.json",
+                                                        what="the grey model `unet` on the colour images' opponent "
+                                                             "channels (the alternative to a colour model)"),
+                    "photos": functools.partial(_photos, kind="colour"),
+                    "time": functools.partial(_time, case="colour_768x512")},
 }
 
 
