@@ -65,7 +65,7 @@ def available_colour_methods(config: BeyondConfig) -> tuple[str, ...]:
     """:func:`~.settings.colour_methods` of ``config.priors`` less colour BM3D when the ``bm3d`` package is not
     installed."""
     have_bm3d = importlib.util.find_spec("bm3d") is not None
-    return tuple(m for m in colour_methods(config.priors) if m != "cbm3d" or have_bm3d)
+    return tuple(m for m in colour_methods(config.priors, config.colour_priors) if m != "cbm3d" or have_bm3d)
 
 
 def _choose(grid: list[Any], score: Callable[[Any], float]) -> tuple[Any, list[dict[str, Any]]]:

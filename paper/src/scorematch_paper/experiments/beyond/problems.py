@@ -22,6 +22,7 @@ from scorematch_paper.experiments.beyond.settings import (
     DEFAULT_PRIOR,
     OPPONENT,
     TABLE2_PROBLEM,
+    WHOLE,
     BeyondConfig,
 )
 from scorematch_paper.experiments.restoration.data import frozen, heldout_images, image, noise_seed
@@ -165,8 +166,8 @@ def colour_noisy(x: Tensor, names: list[str], level: int, part: str) -> list[Ten
 def colour_solver(method: str, level: int, config: BeyondConfig) -> tuple[list[Any], Callable[[Tensor, Any], Tensor]]:
     """The choices of a colour denoising method (:func:`~.settings.colour_methods`) and ``solve(noisy, choice)``."""
     sigma = level / 256
-    if method.startswith(OPPONENT):
-        model = load_prior(method.removeprefix(OPPONENT)).to(dtype=torch.float32)
+    if method.startswith((OPPONENT, WHOLE)):  # a grey prior on the opponent channels, a colour one whole
+        model = load_prior(method.removeprefix(OPPONENT).removeprefix(WHOLE)).to(dtype=torch.float32)
         return [None], lambda y, _: denoise(y, model, sigma=sigma)
     if method in ("colour_prior", "grey_per_channel"):  # the colour prior whole, the grey one on each channel
         name = DEFAULT_COLOUR_PRIOR if method == "colour_prior" else DEFAULT_PRIOR

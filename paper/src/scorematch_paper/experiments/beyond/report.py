@@ -62,7 +62,8 @@ def _colour_table(t: dict) -> list[str]:
     levels = [p for p in t["problems"] if p.startswith("colour_")]
     if not levels:
         return []
-    present = [m for m in colour_methods(tuple(t["config"]["priors"])) if m in t["problems"][levels[0]]["means"]]
+    priors = tuple(t["config"]["priors"]), tuple(t["config"].get("colour_priors", ()))
+    present = [m for m in colour_methods(*priors) if m in t["problems"][levels[0]]["means"]]
     ours, others = ours_and_others(levels[0], present)
     head = ["noise", "noisy", *(method_name(m) for m in present)]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]

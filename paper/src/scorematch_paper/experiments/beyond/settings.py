@@ -27,6 +27,9 @@ COLOUR_METHODS = ("colour_prior", "grey_per_channel", "cbm3d", "tv")
 #: Prefix of a colour method that denoises the opponent channels with a grey prior
 #: (:func:`scorematch.tasks.denoise` with the prior's presets).
 OPPONENT = "opponent_"
+#: Prefix of a colour method that denoises the colour image whole with a colour prior and its presets, as
+#: ``scorematch denoise`` runs it (``whole_<prior>``, the priors of ``colour_priors``).
+WHOLE = "whole_"
 #: Method -> how the report names it.
 METHOD_NAMES = {
     "wiener": "Wiener deconvolution", "biharmonic": "biharmonic inpainting", "bicubic": "bicubic + projection",
@@ -35,16 +38,19 @@ METHOD_NAMES = {
 }
 
 
-def colour_methods(priors: tuple[str, ...]) -> tuple[str, ...]:
-    """The colour denoising methods with the grey ``priors``: ours (the colour prior, each grey prior on the
-    opponent channels), then the others."""
-    return (COLOUR_METHODS[0], *(OPPONENT + p for p in priors), *COLOUR_METHODS[1:])
+def colour_methods(priors: tuple[str, ...], colour_priors: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The colour denoising methods with the grey ``priors`` and the ``colour_priors``: ours (the colour FoE, each
+    colour prior whole, each grey prior on the opponent channels), then the others."""
+    return (COLOUR_METHODS[0], *(WHOLE + p for p in colour_priors), *(OPPONENT + p for p in priors),
+            *COLOUR_METHODS[1:])
 
 
 def method_name(method: str) -> str:
     """How the report names ``method``."""
     if method.startswith(OPPONENT):
         return f"`{method.removeprefix(OPPONENT)}` on opponent channels"
+    if method.startswith(WHOLE):
+        return f"`{method.removeprefix(WHOLE)}` (colour)"
     return METHOD_NAMES.get(method, method)
 
 
@@ -72,7 +78,8 @@ class BeyondConfig(Settings):
     grey_images: int | None = 10
     grey_crop: int = 120
     table2_crop: int | None = None
-    priors: tuple[str, ...] = (DEFAULT_PRIOR, "deep_energy")
+    priors: tuple[str, ...] = (DEFAULT_PRIOR, "deep_energy", "unet")
+    colour_priors: tuple[str, ...] = ("unet_colour",)
     blur_noise: float = 0.01
     weights: tuple[float, ...] = (0.06, 0.12, 0.25, 0.5, 1.0)
     balances: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
@@ -101,7 +108,8 @@ class BeyondConfig(Settings):
     @classmethod
     def quick(cls) -> "BeyondConfig":
         """The smoke test (seconds): two small crops per set, one prior, grids of one or two values."""
-        return cls(grey_images=2, grey_crop=48, table2_crop=48, priors=(DEFAULT_PRIOR,), weights=(0.25, 0.5),
+        return cls(grey_images=2, grey_crop=48, table2_crop=48, priors=(DEFAULT_PRIOR,), colour_priors=(),
+                   weights=(0.25, 0.5),
                    balances=(1e-2, 1e-1), inpaint_iters=(40,), colour_images=2, colour_crop=48, colour_tune_crop=48,
                    colour_levels=(15,), tv_weights=(0.04, 0.08))
 

@@ -10,7 +10,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from scorematch_paper.experiments.beyond.settings import COLOUR_METHODS, GREY_PROBLEMS, OPPONENT, TABLE2_PROBLEM
+from scorematch_paper.experiments.beyond.settings import COLOUR_METHODS, GREY_PROBLEMS, OPPONENT, TABLE2_PROBLEM, WHOLE
 from scorematch_paper.experiments.compare import describe, paired_difference
 
 
@@ -20,7 +20,7 @@ def ours_and_others(problem: str, methods: list[str]) -> tuple[list[str], list[s
     if problem in GREY_PROBLEMS:
         anchor = GREY_PROBLEMS[problem][1]
         return [m for m in methods if m != anchor], [anchor]
-    ours = [m for m in methods if m == COLOUR_METHODS[0] or m.startswith(OPPONENT)]
+    ours = [m for m in methods if m == COLOUR_METHODS[0] or m.startswith((OPPONENT, WHOLE))]
     return ours, [m for m in methods if m not in ours]
 
 
