@@ -1,6 +1,7 @@
 """Choose a U-Net energy's denoising presets on the tuning images: Tweedie's estimate or MAP from it, per level.
 
-    python paper/benchmarks/unet_presets.py MODEL [--colour] [--levels 5/256 15 25 50] [--out FILE.json]
+    python paper/benchmarks/unet_presets.py MODEL [--colour] [--levels 5/256 15 25 50] [--compare PRIOR ...]
+        [--out FILE.json]
 
 Tuning images only (central ``CROP`` x ``CROP`` crops): grey, Set12's cameraman, couple, man, monarch, starfish,
 parrot; colour (``--colour``), the six tuning photos of the colour split. One noise draw per image and level (seeded by image and level). For each
@@ -8,7 +9,9 @@ level: Tweedie's estimate, and MAP with the prior's field at ``ratio * sigma`` a
 estimate (``ITERATIONS`` L-BFGS iterations) over the grid :data:`RATIOS` x :data:`WEIGHTS`; the best mean PSNR is
 the level's preset (``"best"``), written for ``scripts/bundle_presets.py --presets-json``. With ``--colour`` a grey
 MODEL runs on the opponent channels (what ``scorematch denoise`` does with a grey prior on a colour image), so the
-same JSON also compares a grey model with a colour one.
+same JSON also compares a grey model with a colour one. ``--compare``: other priors denoised as their own presets
+prescribe (the library's default path) on the same noisy crops, their mean PSNRs under ``"compare"``: how the
+default prior is chosen.
 """
 
 from __future__ import annotations
@@ -75,17 +78,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("model")
     ap.add_argument("--colour", action="store_true")
     ap.add_argument("--levels", nargs="+", default=list(LEVELS))
+    ap.add_argument("--compare", nargs="+", default=[], metavar="PRIOR", help="priors to run by their own presets")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     prior = load_prior(args.model)
+    others = {name: load_prior(name) for name in args.compare}
     images = [(n, _crop(x.float())) for n, x in tuning_images(args.colour)]
     grid = [("tweedie", None, None)] + [(f"map a={a} w={w}", a, w) for a in RATIOS for w in WEIGHTS]
     levels, t0 = {}, time.perf_counter()
     for level in args.levels:
         sigma = level_value(level)
         scores: dict[str, list[float]] = {key: [] for key, _, _ in grid}
+        compare: dict[str, list[float]] = {name: [] for name in others}
         for name, x in images:
             seed = int(hashlib.sha1(f"tune/{name}/{level}".encode()).hexdigest()[:8], 16)
             y = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
@@ -95,15 +101,20 @@ def main(argv: list[str] | None = None) -> int:
                 with torch.no_grad():
                     out = denoise(y, prior, sigma=sigma, solver=solver)
                 scores[key].append(psnr(out.clamp(0, 1), x))
+            for other, p in others.items():
+                with torch.no_grad():
+                    compare[other].append(psnr(denoise(y, p, sigma=sigma).clamp(0, 1), x))
         means = {k: round(statistics.mean(v), 4) for k, v in scores.items()}
         best = max(means, key=means.get)
         _, a, w = next(g for g in grid if g[0] == best)
         preset = {"method": "tweedie"} if a is None else {"method": "map", "level_ratio": a, "weight": w,
                                                           "iterations": ITERATIONS, "start": "tweedie"}
-        levels[level] = {"sigma": sigma, "mean_psnr": means, "best": preset}
-        print(f"{level}: {means} -> {best}", file=sys.stderr, flush=True)
+        levels[level] = {"sigma": sigma, "mean_psnr": means, "best": preset,
+                         "compare": {k: round(statistics.mean(v), 4) for k, v in compare.items()}}
+        print(f"{level}: {means} -> {best}; {levels[level]['compare']}", file=sys.stderr, flush=True)
     emit({"benchmark": "unet_presets", "model": args.model,
-          **stamp("scorematch.tasks.denoise", models={args.model: resolve(args.model).resolve().relative_to(ROOT)}),
+          **stamp("scorematch.tasks.denoise", models={n: resolve(n).resolve().relative_to(ROOT)
+                                                      for n in (args.model, *args.compare)}),
           "colour": args.colour, "images": [n for n, _ in images], "cpu": cpu_model(),
           "threads": args.threads, "load_average_end": load_average(),
           "seconds": round(time.perf_counter() - t0, 1), "levels": levels}, args.out)

@@ -1333,15 +1333,19 @@ def _curve(results: Path, name: str) -> str:
 
 def _presets_choice(results: Path, file: str, what: str) -> str:
     d = _json(results, f"unet/{file}")
-    keys = list(next(iter(d["levels"].values()))["mean_psnr"])
+    first = next(iter(d["levels"].values()))
+    keys, others = list(first["mean_psnr"]), list(first.get("compare", {}))
     rows = [[level if "/" in level else f"{level}/255", *(_f(e["mean_psnr"][k], 3) for k in keys),
              e["best"]["method"] if e["best"]["method"] == "tweedie" else
-             f"map a={e['best']['level_ratio']:g} w={e['best']['weight']:g}"] for level, e in d["levels"].items()]
+             f"map a={e['best']['level_ratio']:g} w={e['best']['weight']:g}",
+             *(_f(e["compare"][k], 3) for k in others)] for level, e in d["levels"].items()]
     return "\n".join([
-        f"How the denoising presets were chosen (`python paper/benchmarks/unet_presets.py`): {what}, on the "
-        f"{len(d['images'])} tuning images, whole; Tweedie's estimate and MAP with the field at `a sigma`, weight `w`, "
-        "from Tweedie's estimate (5 L-BFGS iterations). Mean PSNR (dB):", "",
-        _table(["noise", *keys, "chosen"], rows)])
+        f"How the denoising presets were chosen (`python paper/benchmarks/unet_presets.py`): {what}, on central "
+        f"256x256 crops of the {len(d['images'])} tuning images, one noise draw each; Tweedie's estimate and MAP with "
+        "the field at `a sigma`, weight `w`, from Tweedie's estimate (5 L-BFGS iterations)"
+        + (", beside the other priors as their own presets run them (how the default was chosen)" if others else "")
+        + ". Mean PSNR (dB):", "",
+        _table(["noise", *keys, "chosen", *(f"`{k}`" for k in others)], rows)])
 
 
 def _time(results: Path, case: str) -> str:
@@ -1396,10 +1400,9 @@ CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
              "photos": functools.partial(_photos, kind="grey"), "time": functools.partial(_time, case="grey_512x512")},
     "unet_colour": {"curve": functools.partial(_curve, name="unet_colour"),
                     "presets-choice": functools.partial(_presets_choice, file="presets_colour.json",
-                                                        what="this model on colour images"),
-                    "grey-on-colour": functools.partial(_presets_choice, file="presets_grey_on_colour.json",
-                                                        what="the grey model `unet` on the colour images' opponent "
-                                                             "channels (the alternative to a colour model)"),
+                                                        what="this model on colour images (the grey `unet` among the last "
+                                                             "columns runs on the opponent channels: the "
+                                                             "alternative to a colour model)"),
                     "photos": functools.partial(_photos, kind="colour"),
                     "time": functools.partial(_time, case="colour_768x512")},
 }

@@ -89,8 +89,8 @@ def test_superres_cli(tmp_path, clean, capsys):
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "five"], "sigma"),
         (["denoise", "{clean}", "-o", "{d}/o.xyz", "--sigma", "5/256", "--iters", "2"], "extension"),
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "5/256", "--model", "{d}/bad.png"], "model file"),
-        (["superres", "{d}/tiny.npy", "-o", "{d}/o.png", "--boundary", "valid"], "smaller than the prior's 9x9"),
-        (["superres", "{d}/tiny.npy", "-o", "{d}/o.png"], "(6x6 after the 2x upscale), smaller than the prior's 9x9 "
+        (["superres", "{d}/tiny.npy", "-o", "{d}/o.png", "--boundary", "valid", "--model", "foe_5x5x24"], "smaller than the prior's 9x9"),
+        (["superres", "{d}/tiny.npy", "-o", "{d}/o.png", "--model", "foe_5x5x24"], "(6x6 after the 2x upscale), smaller than the prior's 9x9 "
          "support (the window one energy term sees); give an image of at least 5x5 pixels"),
         (["denoise", "{d}/tiny.npy", "-o", "{d}/o.png", "--sigma", "5/256"], "the image is 3x3 pixels, smaller than "
          "the prior's 9x9 support"),
@@ -241,8 +241,8 @@ def test_colour_input_with_a_colour_prior_keeps_its_colour(tmp_path, capsys):
     assert Image.open(tmp_path / "s.png").mode == "L"
 
 
-def test_colour_denoising_defaults_to_the_deep_energy_on_the_opponent_channels(tmp_path, capsys):
-    """Without --model a colour image is denoised by the default colour prior, the grey deep energy, on its luminance
+def test_colour_denoising_defaults_to_the_grey_unet_on_the_opponent_channels(tmp_path, capsys):
+    """Without --model a colour image is denoised by the default colour prior, the grey U-Net, on its luminance
     and opponent channels, each at its own noise level with its presets (no note: --help says so)."""
     _colour_pair(tmp_path)
     assert main(["denoise", str(tmp_path / "IN.png"), "-o", str(tmp_path / "o.png"), "--sigma", "0.03",
@@ -250,16 +250,16 @@ def test_colour_denoising_defaults_to_the_deep_energy_on_the_opponent_channels(t
     captured = capsys.readouterr()
     assert _messages(captured.err) == []
     out = json.loads(captured.out.strip().splitlines()[-1])
-    assert out["model"] == DEFAULT_PRIORS[3] == "deep_energy" and out["colour"] == "opponent"
+    assert out["model"] == DEFAULT_PRIORS[3] == "unet" and out["colour"] == "opponent"
     assert out["psnr"] > out["psnr_input"] + 3.0 and Image.open(tmp_path / "o.png").mode == "RGB"
     from scorematch.tasks import denoise
 
-    prior = load_prior("deep_energy")
+    prior = load_prior("unet")
     y = torch.from_numpy(np.asarray(Image.open(tmp_path / "IN.png")) / 255.0).permute(2, 0, 1)[None].float()
     expected = opponent_denoise(y, 0.03, lambda z, s: denoise(z, prior, sigma=s))  # each channel at its level
     levels = np.round(expected[0].permute(1, 2, 0).clamp(0, 1).double().numpy() * 255)
     assert np.abs(np.asarray(Image.open(tmp_path / "o.png")).astype(float) - levels).max() <= 1
-    assert default_prior(3).name == DEFAULT_PRIORS[3] and default_prior(1).name == DEFAULT_PRIORS[1] == "foe_5x5x24"
+    assert default_prior(3).name == DEFAULT_PRIORS[3] and default_prior(1).name == DEFAULT_PRIORS[1] == "unet"
 
 
 @pytest.mark.parametrize("command", ["deblur", "inpaint", "superres"])

@@ -8,13 +8,13 @@ import torch
 
 from scorematch.energies import DeepEnergy
 from scorematch.pretrained import load_pretrained
-from scorematch.prior import DEFAULT_PRIORS, DenoisePreset, Presets, load_prior
+from scorematch.prior import DenoisePreset, Presets, load_prior
 from scorematch.serialization import save
 from scorematch.tasks import MAP, Tweedie, denoise, tweedie
 from scorematch.tasks.colour import OPPONENT_SCALES, from_opponent, opponent, opponent_denoise, opponent_sigmas
 from scorematch.tasks.solvers import resolve
 
-DEFAULT_PRIOR = DEFAULT_PRIORS[1]
+FOE = "foe_5x5x24"  # the paper's FoE, a weight-based MAP prior
 
 D = torch.float64
 
@@ -58,8 +58,8 @@ def test_opponent_denoise_hands_each_channel_its_noise_level(gen):
 
 
 def test_denoise_of_a_colour_image_with_a_grey_prior_goes_through_the_opponent_channels(gen):
-    loaded = load_prior(DEFAULT_PRIOR).to(dtype=D)
-    prior = load_pretrained(DEFAULT_PRIOR).double()
+    loaded = load_prior(FOE).to(dtype=D)
+    prior = load_pretrained(FOE).double()
     y = torch.rand(1, 3, 20, 20, generator=gen, dtype=D)
     x = denoise(y, loaded, sigma=15 / 256, solver=MAP(iterations=3))
     z = opponent(y)

@@ -8,17 +8,17 @@ import torch
 import scorematch
 from scorematch.datasets import read_image
 from scorematch.pretrained import resolve
-from scorematch.prior import DEFAULT_PRIORS, ImagePrior, load_prior
+from scorematch.prior import ImagePrior, load_prior
 from scorematch.prior.evaluation import check_image_size
 from scorematch.tasks import MAP, Downsample, PaperSteps, denoise, psnr, superresolve, upscale_start
 from scorematch.tasks.restore import annealed_steps
 
-DEFAULT_PRIOR = DEFAULT_PRIORS[1]
+FOE = "foe_5x5x24"  # the paper's FoE, a weight-based MAP prior
 
 
 @pytest.fixture(scope="module")
 def prior():
-    p = scorematch.load(resolve(DEFAULT_PRIOR)).double()
+    p = scorematch.load(resolve(FOE)).double()
     for q in p.parameters():
         q.requires_grad_(False)
     return p
@@ -34,7 +34,7 @@ def clean():
 def test_denoise_improves_psnr(prior, clean, level):
     sigma = level / 256
     y = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(level), dtype=clean.dtype)
-    x = denoise(y, prior, sigma=sigma, solver=MAP(weight=load_prior(DEFAULT_PRIOR).presets.denoising(sigma).weight))
+    x = denoise(y, prior, sigma=sigma, solver=MAP(weight=load_prior(FOE).presets.denoising(sigma).weight))
     assert x.dtype == y.dtype and x.shape == y.shape
     assert psnr(x, clean) > psnr(y, clean) + (0.1 if level == 1 else 0.5)
 

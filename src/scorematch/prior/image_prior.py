@@ -23,8 +23,10 @@ __all__ = ["ImagePrior", "load_prior", "as_prior", "default_prior", "DEFAULT_PRI
 log = logging.getLogger(__name__)
 
 #: The bundled priors the library and every restoration command use unless told otherwise, by the images' channels
-#: (a grey prior denoises a colour image on its opponent channels and restores it channel by channel).
-DEFAULT_PRIORS = {1: "foe_5x5x24", 3: "deep_energy"}
+#: (a grey prior denoises a colour image on its opponent channels and restores it channel by channel). Chosen on
+#: tuning images: ``paper/benchmarks/unet_presets.py`` (grey) and ``paper/benchmarks/colour_choice.py`` (colour:
+#: the grey ``unet`` on the opponent channels against the colour-trained ``unet_colour``).
+DEFAULT_PRIORS = {1: "unet", 3: "unet"}
 #: How far beyond the range of its denoising presets a prior that is not noise-conditional is still used (a factor
 #: on the noise std; beyond it the levels are refused).
 PRESET_REACH = 4.0
