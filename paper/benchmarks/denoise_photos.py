@@ -132,7 +132,7 @@ def summarize(rows: list[dict]) -> dict:
         mean = statistics.mean(diffs)
         std = statistics.stdev(diffs) if len(diffs) > 1 else math.nan
         stderr = std / math.sqrt(len(diffs))
-        verdict = ("not resolved" if is_unresolved(mean, stderr, nan_std_is_tie=True)
+        verdict = ("not resolved" if is_unresolved(mean, stderr, nan_std_unresolved=True)
                    else "above BM3D" if mean > 0 else "below BM3D")
         out[key] = {"n": len(rs), "ours": round(statistics.mean(r["ours"] for r in rs), 3),
                     "bm3d": round(statistics.mean(r["bm3d"] for r in rs), 3), "diff": round(mean, 3),

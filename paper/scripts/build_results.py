@@ -1320,6 +1320,27 @@ def _photos(results: Path, kind: str) -> str:
                _photos_rows(d, kind))])
 
 
+def _colour_choice(results: Path) -> str:
+    d = _json(results, "unet/colour_choice.json")
+    first, others = d["priors"][0], d["priors"][1:]
+    rows = []
+    for level, e in d["levels"].items():
+        for other in others:
+            m = e["minus_first"][other]
+            verdict = ("not resolved" if is_unresolved(m["mean"], m["stderr"])
+                       else f"`{other}` better" if m["mean"] > 0 else f"`{first}` better")
+            rows.append([level if "/" in level else f"{level}/255", *(_f(e["mean_psnr"][p], 3) for p in d["priors"]),
+                         f"{_signed(m['mean'], 3)} ± {_f(m['stderr'], 3)}", f"{m['better']} / {m['worse']}", verdict])
+    return "\n".join([
+        f"How the colour default was chosen (`python paper/benchmarks/colour_choice.py`): the {len(d['photos'])} colour "
+        "tuning photos, whole, one noise draw each, each prior as `scorematch.denoise` runs it (its presets; a grey "
+        "prior on the opponent channels); each photo holds a Train400 crop (what the grey model trained on; found by "
+        f"correlation, {min(p['train400_correlation'] for p in d['photos']):.3f} or more), left out of the PSNR. "
+        "Mean PSNR (dB), the difference paired over the photos (mean ± standard error), photos each way:", "",
+        _table(["noise", *(f"`{p}`" for p in d["priors"]), f"{' / '.join(others)} minus `{first}`",
+                "photos better / worse", "verdict"], rows)])
+
+
 def _curve(results: Path, name: str) -> str:
     rows = _csv(results, f"unet/{name}_curve.csv")
     last = rows[-1]
@@ -1397,14 +1418,16 @@ CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
     "unet": {"curve": functools.partial(_curve, name="unet"),
              "presets-choice": functools.partial(_presets_choice, file="presets_grey.json",
                                                  what="this model on grey images"),
-             "photos": functools.partial(_photos, kind="grey"), "time": functools.partial(_time, case="grey_512x512")},
+             "photos-grey": functools.partial(_photos, kind="grey"),
+             "photos-colour": functools.partial(_photos, kind="colour"),
+             "time-grey": functools.partial(_time, case="grey_512x512"),
+             "time-colour": functools.partial(_time, case="colour_768x512"),
+             "colour-choice": _colour_choice},
     "unet_colour": {"curve": functools.partial(_curve, name="unet_colour"),
                     "presets-choice": functools.partial(_presets_choice, file="presets_colour.json",
                                                         what="this model on colour images (the grey `unet` among the last "
-                                                             "columns runs on the opponent channels: the "
-                                                             "alternative to a colour model)"),
-                    "photos": functools.partial(_photos, kind="colour"),
-                    "time": functools.partial(_time, case="colour_768x512")},
+                                                             "columns runs on the opponent channels)"),
+                    "colour-choice": _colour_choice},
 }
 
 

@@ -92,9 +92,10 @@ def test_superres_cli(tmp_path, clean, capsys):
         (["superres", "{d}/tiny.npy", "-o", "{d}/o.png", "--boundary", "valid", "--model", "foe_5x5x24"], "smaller than the prior's 9x9"),
         (["superres", "{d}/tiny.npy", "-o", "{d}/o.png", "--model", "foe_5x5x24"], "(6x6 after the 2x upscale), smaller than the prior's 9x9 "
          "support (the window one energy term sees); give an image of at least 5x5 pixels"),
-        (["denoise", "{d}/tiny.npy", "-o", "{d}/o.png", "--sigma", "5/256"], "the image is 3x3 pixels, smaller than "
+        (["denoise", "{d}/tiny.npy", "-o", "{d}/o.png", "--sigma", "5/256", "--model", "foe_5x5x24"], "the image is 3x3 pixels, smaller than "
          "the prior's 9x9 support"),
-        (["denoise", "{d}/small.npy", "-o", "{d}/o.png", "--sigma", "5/256"], "the image is 9x8 pixels"),
+        (["denoise", "{d}/small.npy", "-o", "{d}/o.png", "--sigma", "5/256", "--model", "foe_5x5x24"],
+         "the image is 9x8 pixels"),
         (["denoise", "{clean}", "-o", "{d}/o.png", "--sigma", "5/256", "--reference", "{d}/odd.npy"], "shape"),
         (["denoise", "{d}/n255.npy", "-o", "{d}/o.png", "--sigma", "5/256"], "values span -3..255, far outside "
          "[0, 1] (noise may take them to -1..2, not beyond): divide by 255, or pass --scale 255"),
@@ -133,7 +134,7 @@ def test_boundary_flag_reaches_the_solver(tmp_path, clean):
     outs = {}
     for b in ("replicate", "valid"):
         assert main(["denoise", str(path), "-o", str(tmp_path / f"{b}.npy"), "--sigma", "0.02", "--iters", "10",
-                     "--boundary", b]) == 0
+                     "--boundary", b, "--model", "foe_5x5x24"]) == 0
         outs[b] = np.load(tmp_path / f"{b}.npy")
     border = np.abs(outs["replicate"] - outs["valid"])
     assert border[0].max() > 10 * border[20:28, 20:28].max()  # the rules differ at the border, hardly inside

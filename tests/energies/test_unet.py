@@ -133,7 +133,7 @@ def test_recipe_trains_resumes_and_lowers_the_loss(tmp_path, monkeypatch):
     fresh = UNetEnergy((4, 8), experts=4, generator=torch.Generator().manual_seed(recipe.seed))
 
     def loss(e):  # the same patches, levels and noise for both
-        return float(noise_conditional_loss(e, batch, margin=0, generator=torch.Generator().manual_seed(4)))
+        return noise_conditional_loss(e, batch, margin=0, generator=torch.Generator().manual_seed(4)).item()
 
     assert loss(whole.energy) < 0.95 * loss(fresh)
     assert 0 < tweedie_psnr(whole.energy, val, 0.1, seed=0) < 100
@@ -142,5 +142,5 @@ def test_recipe_trains_resumes_and_lowers_the_loss(tmp_path, monkeypatch):
 def test_noise_conditional_loss_starts_near_the_no_model_loss(gen):
     e = UNetEnergy((8, 8), experts=8, generator=gen)
     x = torch.rand(8, 1, 16, 16, generator=gen)
-    loss = float(noise_conditional_loss(e, x, margin=0, generator=gen))
+    loss = noise_conditional_loss(e, x, margin=0, generator=gen).item()
     assert 0.5 * 0.5 * 256 < loss < 1.5 * 0.5 * 256  # 1/2 |eps|^2 per patch: a small initial score
