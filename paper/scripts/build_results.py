@@ -1431,6 +1431,12 @@ CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
 }
 
 
+#: The default denoiser's blocks of RESULTS.md (defined here, beside the card figures they share code with).
+BLOCKS.update({"photos-grey": functools.partial(_photos, kind="grey"),
+               "photos-colour": functools.partial(_photos, kind="colour"),
+               "time-grey": functools.partial(_time, case="grey_512x512"),
+               "time-colour": functools.partial(_time, case="colour_768x512")})
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true",
