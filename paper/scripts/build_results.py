@@ -661,6 +661,36 @@ def _inverse_problems(results: Path) -> str:
                 f"the deep energy's level for 2x chosen on the tuning crops): {per_image}.")])
 
 
+def _unet_inverse_problems(results: Path) -> str:
+    """The U-Net's rows of the grey inverse problems (``unet/inverse_problems.json``) beside the beyond stage's
+    published priors (``beyond/summary.json``): the same crops, settings and anchors."""
+    u, t = _json(results, "unet/inverse_problems.json"), _json(results, "beyond/summary.json")
+    prior, others = u["prior"], t["config"]["priors"]
+    rows = []
+    for key, (title, anchor) in beyond_settings.GREY_PROBLEMS.items():
+        e, old = u["problems"][key], t["problems"][key]
+        level = e["choices"][prior][0]
+        rows.append([title, beyond_settings.METHOD_NAMES[anchor], _f(e["means"][anchor]), _f(e["means"][prior]),
+                     _beyond_diff(e, prior, anchor), f"{level}/256", *(_beyond_diff(old, p, anchor) for p in others),
+                     _bar(key)])
+    table2 = u["problems"][beyond_settings.TABLE2_PROBLEM]
+    base = table2["per_image"]["bicubic"]
+    per_image = "; ".join(f"{name.capitalize()} {_signed(table2['per_image'][prior][i] - base[i])}"
+                          for i, name in enumerate(table2["images"]))
+    return "\n".join([
+        f"`{prior}` through `tasks.restore` on the beyond stage's grey inverse problems (`python paper/benchmarks/"
+        f"inverse_problems.py {prior}`: the stage's {table2['n_images']} Table 2 images and "
+        f"{u['problems']['deblur']['n_images']} validation crops, {u['config']['grey_crop']}x{u['config']['grey_crop']}; "
+        "its field's level per problem chosen on the 6 tuning crops and written into its presets), beside the "
+        "stage's published priors on the same crops (`scorematch reproduce beyond`, measured at an earlier commit); "
+        f"mean PSNR (dB), each prior minus the anchor paired over the images (mean ± std of the mean; {UNRESOLVED} "
+        "within two std).", "",
+        _table(["problem", "anchor", "its PSNR", prior, "minus anchor", "level", *(f"{p} minus anchor" for p in others),
+                "issue's bar"], rows), "",
+        _reflow(f"2x super-resolution, each Table 2 image minus bicubic + projection (the issue's bar: +0.10 on each): "
+                f"{per_image}.")])
+
+
 def _colour_denoise(results: Path) -> str:
     t = _json(results, "beyond/summary.json")
     levels = [k for k in t["problems"] if k.startswith("colour_")]
@@ -1422,7 +1452,7 @@ CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
              "photos-colour": functools.partial(_photos, kind="colour"),
              "time-grey": functools.partial(_time, case="grey_512x512"),
              "time-colour": functools.partial(_time, case="colour_768x512"),
-             "colour-choice": _colour_choice},
+             "colour-choice": _colour_choice, "inverse-problems": _unet_inverse_problems},
     "unet_colour": {"curve": functools.partial(_curve, name="unet_colour"),
                     "presets-choice": functools.partial(_presets_choice, file="presets_colour.json",
                                                         what="this model on colour images (the grey `unet` among the last "
@@ -1432,7 +1462,8 @@ CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
 
 
 #: The default denoiser's blocks of RESULTS.md (defined here, beside the card figures they share code with).
-BLOCKS.update({"photos-grey": functools.partial(_photos, kind="grey"),
+BLOCKS.update({"inverse-problems-unet": _unet_inverse_problems,
+               "photos-grey": functools.partial(_photos, kind="grey"),
                "photos-colour": functools.partial(_photos, kind="colour"),
                "time-grey": functools.partial(_time, case="grey_512x512"),
                "time-colour": functools.partial(_time, case="colour_768x512")})
