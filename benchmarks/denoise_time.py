@@ -27,12 +27,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _output import cpu_model, emit, load_average  # noqa: E402
 
-from scorematch.provenance import code_fingerprint, git_state  # noqa: E402
+from scorematch.pretrained import resolve  # noqa: E402
 from scorematch.prior import DEFAULT_PRIORS  # noqa: E402
+from scorematch_paper.stamps import stamp  # noqa: E402
 
 SIGMA = 25 / 255
 GREY = ROOT / "data" / "set12" / "lena.png"
@@ -87,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--large", default="3000x2000", help="W x H of the large colour photo ('' to skip)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
-    result = {"benchmark": "denoise_time", "models": DEFAULT_PRIORS, **git_state(), "code": code_fingerprint(),
+    models = {DEFAULT_PRIORS[k]: resolve(DEFAULT_PRIORS[k]).resolve().relative_to(ROOT) for k in (1, 3)}
+    result = {"benchmark": "denoise_time", "default_priors": DEFAULT_PRIORS, **stamp("scorematch.cli", models=models),
               "cpu": cpu_model(), "threads": args.threads, "load_average_start": load_average(), "sigma": SIGMA}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

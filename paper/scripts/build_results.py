@@ -1343,7 +1343,7 @@ def _photos(results: Path, kind: str) -> str:
     return "\n".join([
         f"The default denoiser (`scorematch.denoise` with the default {kind} prior and its presets) against {bm3d} at "
         "the true noise level, on whole images, one noise draw per image and level (`python paper/benchmarks/"
-        f"denoise_photos.py`, {d['threads']} threads, {d['cpu']}). Mean PSNR (dB); the difference paired over the "
+        f"denoise_photos.py`, torch threads: {d['threads']}, {d['cpu']}). Mean PSNR (dB); the difference paired over the "
         "images (mean ± standard error), how many images went each way, and the verdict: above or below only beyond "
         "two standard errors (`docs/evaluation.md`).", "",
         _table(["images", "noise", "ours", "BM3D", "ours minus BM3D", "images ours / BM3D better", "verdict"],
@@ -1394,7 +1394,7 @@ def _presets_choice(results: Path, file: str, what: str) -> str:
         f"How the denoising presets were chosen (`python paper/benchmarks/unet_presets.py`): {what}, on central "
         f"256x256 crops of the {len(d['images'])} tuning images, one noise draw each; Tweedie's estimate and MAP with "
         "the field at `a sigma`, weight `w`, from Tweedie's estimate (5 L-BFGS iterations)"
-        + (", beside the other priors as their own presets run them (how the default was chosen)" if others else "")
+        + (", beside other priors as their own presets run them" if others else "")
         + ". Mean PSNR (dB):", "",
         _table(["noise", *keys, "chosen", *(f"`{k}`" for k in others)], rows)])
 
@@ -1406,7 +1406,7 @@ def _time(results: Path, case: str) -> str:
             f"PNG to the written PNG, against a BM3D process doing the same; medians of {len(c['seconds']['ours'])} "
             f"interleaved rounds, {d['threads']} threads, {d['cpu']}, load average {d['load_average_start']} at the "
             f"start): {_f(c['median']['ours'])} s against {_f(c['median']['bm3d'])} s "
-            f"({_f(c['ratio_ours_to_bm3d'])}x) on a {c['shape'][1]}x{c['shape'][0]} image.")
+            f"({_f(c['ratio_ours_to_bm3d'])}x) on a {c['shape'][1]}x{c['shape'][0]} {case.split('_')[0]} image.")
     if case == "colour_768x512" and "large" in d:
         g = d["large"]
         text += (f" A {g['shape'][1]}x{g['shape'][0]} colour photo (tiled automatically): {_f(g['seconds'], 1)} s, peak "
@@ -1447,7 +1447,8 @@ CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
     "roth_black_3x3x8": {"tables": _card_roth_black},
     "unet": {"curve": functools.partial(_curve, name="unet"),
              "presets-choice": functools.partial(_presets_choice, file="presets_grey.json",
-                                                 what="this model on grey images"),
+                                                 what="this model on grey images (beside the other grey priors: how the "
+                                                      "grey default was chosen)"),
              "photos-grey": functools.partial(_photos, kind="grey"),
              "photos-colour": functools.partial(_photos, kind="colour"),
              "time-grey": functools.partial(_time, case="grey_512x512"),
