@@ -1430,7 +1430,9 @@ def _noise_estimation(results: Path) -> str:
                              f"{_f(m['psnr_est_minus_true']['std'], 3)}"])
     return "\n".join([
         "Estimating the noise level (`python paper/benchmarks/noise_estimation.py --model "
-        f"{d['model']}`; validation images, one draw per image and level): estimated / true sigma (mean [min, max]), "
+        f"{d['model']}" + (f" --limit {d['limit']}" if d.get("limit") else "") + "`; validation images"
+        + (f", the first {d['limit']} of each set" if d.get("limit") else "") + ", one draw per image and level): "
+        "estimated / true sigma (mean [min, max]), "
         "the images within 10 % of the truth, and the PSNR of the default denoiser with the estimate minus with the "
         "truth (mean ± std over the images). `mad`: the wavelet median absolute deviation; `energy`: the prior's own "
         "self-consistency (`scorematch.tasks.estimate_noise`).", "",
@@ -1467,7 +1469,8 @@ BLOCKS.update({"inverse-problems-unet": _unet_inverse_problems,
                "photos-grey": functools.partial(_photos, kind="grey"),
                "photos-colour": functools.partial(_photos, kind="colour"),
                "time-grey": functools.partial(_time, case="grey_512x512"),
-               "time-colour": functools.partial(_time, case="colour_768x512")})
+               "time-colour": functools.partial(_time, case="colour_768x512"),
+               "noise-estimation": _noise_estimation})
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
