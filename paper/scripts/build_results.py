@@ -1402,7 +1402,7 @@ def _presets_choice(results: Path, file: str, what: str) -> str:
 def _time(results: Path, case: str) -> str:
     d = _json(results, "unet/denoise_time.json")
     c = d[case]
-    text = (f"Time end to end (`python benchmarks/denoise_time.py`: a fresh `scorematch denoise` process, from the "
+    text = (f"Time end to end (`python paper/benchmarks/denoise_time.py`: a fresh `scorematch denoise` process, from the "
             f"PNG to the written PNG, against a BM3D process doing the same; medians of {len(c['seconds']['ours'])} "
             f"interleaved rounds, {d['threads']} threads, {d['cpu']}, load average {d['load_average_start']} at the "
             f"start): {_f(c['median']['ours'])} s against {_f(c['median']['bm3d'])} s "

@@ -1,6 +1,6 @@
 """The default ``scorematch denoise`` end to end against (colour) BM3D end to end, and its memory on a large photo.
 
-    python benchmarks/denoise_time.py [--rounds 3] [--threads 2] [--large 3000x2000] [--out FILE.json]
+    python paper/benchmarks/denoise_time.py [--rounds 3] [--threads 2] [--large 3000x2000] [--out FILE.json]
 
 Each measurement is a fresh process from the command line to the written PNG (reading, the model or BM3D, writing):
 ours is ``scorematch denoise IN -o OUT --sigma S`` (the default prior and its presets), BM3D a Python process that
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "paper" / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
