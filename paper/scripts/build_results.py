@@ -1371,6 +1371,19 @@ def _colour_choice(results: Path) -> str:
                 "photos better / worse", "verdict"], rows)])
 
 
+def _border(results: Path) -> str:
+    d = _json(results, "unet/border_quality.json")
+    m = d["means"]
+    rows = [[who, _f(m[key]["interior_psnr"]), _f(m[key]["frame_psnr"]), f"{100 * m[key]['interior_off']:.2f} %",
+             f"{100 * m[key]['frame_off']:.2f} %"] for who, key in (("ours", "ours"), ("colour BM3D", "bm3d"))]
+    return "\n".join([
+        f"The image border (`python paper/benchmarks/border_quality.py`): the first {len(d['rows'])} colour validation "
+        f"photos, whole, noise {d['level']:g}/255, the default denoiser and colour BM3D; PSNR (dB) of the interior and "
+        f"of the {d['frame']}-pixel frame, and the values off the clean photo by more than {d['off_levels']} grey "
+        "levels (means over the photos):", "",
+        _table(["denoiser", "interior PSNR", "frame PSNR", "interior values off", "frame values off"], rows)])
+
+
 def _curve(results: Path, name: str) -> str:
     rows = _csv(results, f"unet/{name}_curve.csv")
     last = rows[-1]
@@ -1455,7 +1468,8 @@ CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
              "photos-colour": functools.partial(_photos, kind="colour"),
              "time-grey": functools.partial(_time, case="grey_512x512"),
              "time-colour": functools.partial(_time, case="colour_768x512"),
-             "colour-choice": _colour_choice, "inverse-problems": _unet_inverse_problems},
+             "colour-choice": _colour_choice, "inverse-problems": _unet_inverse_problems,
+             "border": _border},
     "unet_colour": {"curve": functools.partial(_curve, name="unet_colour"),
                     "presets-choice": functools.partial(_presets_choice, file="presets_colour.json",
                                                         what="this model on colour images (the grey `unet` among the last "
