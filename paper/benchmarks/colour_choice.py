@@ -35,6 +35,7 @@ from _output import cpu_model, emit, load_average  # noqa: E402
 import scorematch as sm  # noqa: E402
 from scorematch.datasets import colour_split, data_dir, list_images  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
+from scorematch_paper.experiments.compare import paired_difference  # noqa: E402
 from scorematch_paper.stamps import stamp  # noqa: E402
 
 LEVELS = ("5/256", "15", "25", "50")
@@ -97,10 +98,10 @@ def masked_psnr(out: np.ndarray, x: np.ndarray, keep: np.ndarray) -> float:
 
 
 def paired(a: list[float], b: list[float]) -> dict:
-    d = [p - q for p, q in zip(a, b)]
-    std = statistics.stdev(d) if len(d) > 1 else math.nan
-    return {"mean": round(statistics.mean(d), 4), "std": round(std, 4), "stderr": round(std / math.sqrt(len(d)), 4),
-            "better": sum(v > 0 for v in d), "worse": sum(v < 0 for v in d)}
+    """``a - b`` paired over the photos: mean, std, standard error and the photos each way."""
+    mean, std = paired_difference(a, b)
+    return {"mean": round(mean, 4), "std": round(std, 4), "stderr": round(std / math.sqrt(len(a)), 4),
+            "better": sum(p > q for p, q in zip(a, b)), "worse": sum(p < q for p, q in zip(a, b))}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,7 +42,7 @@ from _output import cpu_model, emit, load_average  # noqa: E402
 import scorematch as sm  # noqa: E402
 from scorematch.datasets import colour_split, data_dir, list_images  # noqa: E402
 from scorematch_paper.stamps import stamp  # noqa: E402
-from scorematch_paper.experiments.compare import is_unresolved  # noqa: E402
+from scorematch_paper.experiments.compare import is_unresolved, paired_difference  # noqa: E402
 from scorematch_paper.experiments.restoration.data import heldout_images  # noqa: E402
 from scorematch.metrics import psnr  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
@@ -129,8 +129,7 @@ def summarize(rows: list[dict]) -> dict:
     out = {}
     for key, rs in groups.items():
         diffs = [r["ours"] - r["bm3d"] for r in rs]
-        mean = statistics.mean(diffs)
-        std = statistics.stdev(diffs) if len(diffs) > 1 else math.nan
+        mean, std = paired_difference([r["ours"] for r in rs], [r["bm3d"] for r in rs])
         stderr = std / math.sqrt(len(diffs))
         verdict = ("not resolved" if is_unresolved(mean, stderr, nan_std_unresolved=True)
                    else "above BM3D" if mean > 0 else "below BM3D")
