@@ -5,7 +5,7 @@ import torch
 
 from scorematch.energies import DeepEnergy, FieldOfExperts
 from scorematch.prior import ImagePrior
-from scorematch.prior.evaluation import BOUNDARIES, context_grad, energy_and_grad, extend
+from scorematch.prior.evaluation import BOUNDARIES, PADDED_MARGIN, context_grad, energy_and_grad, extend, margin
 from scorematch.tasks import tweedie
 
 D = torch.float64
@@ -60,3 +60,35 @@ def test_tweedie_takes_the_score_with_the_extension_as_context(gen):
     for boundary in BOUNDARIES:
         expected = y - 0.01 * context_grad(e.at(0.1), y, boundary=boundary)
         torch.testing.assert_close(tweedie(y, ImagePrior(e, boundary=boundary), sigma=0.1), expected)
+
+
+def _unet(gen):
+    from scorematch.energies import UNetEnergy
+
+    return UNetEnergy(widths=(4, 8), experts=3, generator=gen).double().at(0.1)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES[1:])
+def test_a_padded_network_takes_the_extended_image_as_context(gen, boundary):
+    e = _unet(gen)
+    x = torch.rand(1, 1, 40, 37, generator=gen, dtype=D, requires_grad=True)
+    m = margin(e, boundary, (40, 37))
+    assert m == min(PADDED_MARGIN, 36)
+    context = extend(x.detach(), m, boundary)
+    inside = torch.zeros_like(context, dtype=torch.bool)
+    inside[..., m:-m, m:-m] = True
+    (expected,) = torch.autograd.grad(e(context.masked_scatter(inside, x)).sum(), x)
+    torch.testing.assert_close(context_grad(e, x.detach(), boundary=boundary), expected, rtol=1e-10, atol=1e-12)
+    (folded,) = torch.autograd.grad(e(extend(x, m, boundary)).sum(), x)  # MAP's objective: E of the extension
+    energy, grad = energy_and_grad(e, x.detach(), boundary=boundary)
+    torch.testing.assert_close(energy, e(extend(x.detach(), m, boundary)))
+    torch.testing.assert_close(grad, folded, rtol=1e-10, atol=1e-12)
+
+
+def test_a_padded_prior_extends_symmetrically_unless_told_and_valid_is_the_networks_padding(gen):
+    e = _unet(gen)
+    assert ImagePrior(e).boundary == "symmetric"
+    x = torch.rand(1, 1, 24, 24, generator=gen, dtype=D)
+    assert margin(e, "valid", (24, 24)) is None
+    torch.testing.assert_close(ImagePrior(e, boundary="valid").energy_and_grad(x)[1], e.energy_and_grad(x)[1])
+    assert margin(e, "replicate", (1, 30)) is None  # a one-pixel side: nothing to mirror

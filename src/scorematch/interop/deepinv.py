@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ..energies.base import Energy
 from ..prior import ImagePrior, as_prior
-from ..prior.evaluation import extend, per_channel
+from ..prior.evaluation import extend, margin, per_channel
 
 try:
     from deepinv.optim import Prior
@@ -63,8 +63,9 @@ class EnergyPrior(Prior):
         """``E(x)`` per image, shape (B,); differentiable w.r.t. ``x`` (the prior's boundary rule, untiled)."""
         prior = self._prior_for(x)
         flat, c = per_channel(prior.energy, x)
-        if prior.boundary != "valid":
-            flat = extend(flat, prior.energy.support - 1, prior.boundary)
+        m = margin(prior.energy, prior.boundary, tuple(flat.shape[-2:]))
+        if m is not None:
+            flat = extend(flat, m, prior.boundary)
         return prior.energy.energy(flat).reshape(-1, c).sum(1)
 
     def grad(self, x: Tensor, *args, **kwargs) -> Tensor:

@@ -9,10 +9,14 @@ from torch import Tensor
 from ..energies.base import Energy, PaddedImageEnergy
 
 __all__ = ["energy_and_grad", "context_grad", "per_channel", "check_channels", "check_image_size", "extend", "fold",
-           "BOUNDARIES"]
+           "margin", "BOUNDARIES", "PADDED_MARGIN"]
 
-#: How a field energy treats the image border (see :func:`energy_and_grad`).
+#: How an image energy treats the image border (see :func:`energy_and_grad`).
 BOUNDARIES = ("valid", "symmetric", "reflect", "replicate")
+#: Pixels by which a boundary rule extends an image for a padded network, whose own zero padding would otherwise
+#: meet the image's edge (at most the image's side less one). Chosen with the rule on the colour tuning photos:
+#: ``paper/benchmarks/border_rule.py``, ``docs/results/unet/border_rule.json``.
+PADDED_MARGIN = 32
 
 
 def per_channel(energy: Energy, x: Tensor) -> tuple[Tensor, int]:
@@ -135,7 +139,8 @@ def energy_and_grad(
         ``S - 1`` of the border lie in fewer windows and the prior constrains them less (a corner pixel lies in
         one window, an interior pixel in ``S^2``). Otherwise the energy of the image extended by ``S - 1`` pixels
         on each side (:func:`extend`), so that every pixel lies in ``S^2`` windows; the gradient is that of this
-        composite, folded back onto the image. A padded energy takes ``"valid"`` only (it sees the border itself).
+        composite, folded back onto the image. A padded energy: ``"valid"``, the network's own zero padding at
+        the border; otherwise the image extended by :func:`margin` pixels, as context for the border pixels' terms.
 
     Returns
     -------
@@ -146,7 +151,7 @@ def energy_and_grad(
     if c > 1:
         e, g = energy_and_grad(energy, flat, tile=tile, boundary=boundary)
         return e.reshape(-1, c).sum(1), g.reshape(x.shape)
-    m = _margin(energy, boundary)
+    m = margin(energy, boundary, tuple(x.shape[-2:]))
     if m is None:
         return _tiled(energy, x, tile)
     e, ge = _tiled(energy, extend(x.detach(), m, boundary), tile)
@@ -154,7 +159,7 @@ def energy_and_grad(
 
 
 def context_grad(energy: Energy, x: Tensor, *, boundary: str, tile: int | None = None) -> Tensor:
-    """``dE/dx`` at the image's own pixels, the image extended by ``S - 1`` pixels on each side as fixed context.
+    """``dE/dx`` at the image's own pixels, the image extended on each side (:func:`margin`) as fixed context.
 
     Every pixel's gradient is then the sum over the ``S^2`` windows that contain it, as in the interior; unlike
     :func:`energy_and_grad`, the gradients at the extension's copies are not folded back onto the pixels
@@ -164,10 +169,10 @@ def context_grad(energy: Energy, x: Tensor, *, boundary: str, tile: int | None =
     Parameters
     ----------
     energy : Energy
-        An image energy, as for :func:`energy_and_grad` (a padded one takes ``boundary="valid"``).
+        An image energy, as for :func:`energy_and_grad`.
     x : Tensor, shape (B, C, H, W)
     boundary : {"valid", "symmetric", "reflect", "replicate"}
-        The extension rule (:func:`extend`); ``"valid"``: no context, the windows inside the image only.
+        The extension rule (:func:`extend`), by :func:`margin` pixels; ``"valid"``: no context.
     tile : int, optional
         As for :func:`energy_and_grad`.
 
@@ -176,22 +181,26 @@ def context_grad(energy: Energy, x: Tensor, *, boundary: str, tile: int | None =
     Tensor, shaped like ``x``
     """
     flat, _ = per_channel(energy, x)
-    m = _margin(energy, boundary)
+    m = margin(energy, boundary, tuple(x.shape[-2:]))
     if m is None:
         return _tiled(energy, flat, tile)[1].reshape(x.shape)
     g = _tiled(energy, extend(flat.detach(), m, boundary), tile)[1]
     return g[..., m : g.shape[-2] - m, m : g.shape[-1] - m].reshape(x.shape)
 
 
-def _margin(energy: Energy, boundary: str) -> int | None:
-    """Pixels by which ``boundary`` extends an image for ``energy`` (``S - 1``); None for ``"valid"``."""
+def margin(energy: Energy, boundary: str, size: tuple[int, int]) -> int | None:
+    """Pixels by which ``boundary`` extends an (H, W) image for ``energy``: a field's ``S - 1`` (so every pixel lies
+    in ``S^2`` windows), a padded network's :data:`PADDED_MARGIN` (at most ``min(H, W) - 1``); None for
+    ``"valid"`` or no extension."""
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
     if boundary == "valid":
         return None
+    if isinstance(energy, PaddedImageEnergy):
+        return min(PADDED_MARGIN, min(size) - 1) or None
     if energy.support is None:
-        raise ValueError(f"boundary {boundary!r} needs a field energy with a known support; "
-                         f"{type(energy).__name__} has none (use boundary='valid')")
+        raise ValueError(f"boundary {boundary!r} needs a field energy with a known support or a padded network; "
+                         f"{type(energy).__name__} is neither (use boundary='valid')")
     return energy.support - 1
 
 

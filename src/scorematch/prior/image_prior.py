@@ -17,8 +17,8 @@ from ..serialization import ModelFileError, load, load_info
 from .evaluation import BOUNDARIES, check_channels, check_image_size, context_grad, energy_and_grad
 from .presets import Presets
 
-__all__ = ["ImagePrior", "load_prior", "as_prior", "default_prior", "DEFAULT_PRIORS", "DEFAULT_BOUNDARY", "AUTO_TILE",
-           "AUTO_TILE_PIXELS"]
+__all__ = ["ImagePrior", "load_prior", "as_prior", "default_prior", "DEFAULT_PRIORS", "DEFAULT_BOUNDARY",
+           "PADDED_BOUNDARY", "AUTO_TILE", "AUTO_TILE_PIXELS"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,10 @@ PRESET_REACH = 4.0
 #: A window field's boundary rule unless told otherwise (``benchmarks/`` and the restoration experiment measured the
 #: rules on the tuning crops; the model card of ``foe_5x5x24`` has the figures).
 DEFAULT_BOUNDARY = "replicate"
+#: A padded network's boundary rule unless told otherwise: the image mirrored as context for the border pixels
+#: (:data:`~scorematch.prior.evaluation.PADDED_MARGIN` pixels), not the network's zero padding ("valid"). Chosen
+#: on the colour tuning photos (``paper/benchmarks/border_rule.py``, ``docs/results/unet/border_rule.json``).
+PADDED_BOUNDARY = "symmetric"
 #: Images of more pixels (per channel) than this are evaluated in tiles of :data:`AUTO_TILE` pixels a side, so the
 #: memory stays bounded whatever the image's size.
 AUTO_TILE_PIXELS = 1024 * 1024
@@ -53,8 +57,8 @@ class ImagePrior:
     presets : Presets, optional
         How to denoise and restore with it (default: none; the solvers' defaults apply).
     boundary : {"replicate", "symmetric", "reflect", "valid"}, optional
-        How a window field meets the border (:func:`~scorematch.prior.evaluation.energy_and_grad`): default
-        :data:`DEFAULT_BOUNDARY`; a padded network sees the border itself (``"valid"``, the only rule it takes).
+        How the energy meets the border (:func:`~scorematch.prior.evaluation.energy_and_grad`): default
+        :data:`DEFAULT_BOUNDARY` for a window field, :data:`PADDED_BOUNDARY` for a padded network.
     tile : int, optional
         Evaluate in tiles of this many pixels a side (bounded memory); default: :data:`AUTO_TILE` for images of more
         than :data:`AUTO_TILE_PIXELS` pixels, else whole.
@@ -79,12 +83,9 @@ class ImagePrior:
             raise TypeError(f"{type(energy).__name__} is not an energy of images (it declares no in_channels); an "
                             "image prior needs an image energy such as ImageFoE, DeepEnergy or UNetEnergy")
         padded = isinstance(_field(energy), PaddedImageEnergy)
-        boundary = ("valid" if padded else DEFAULT_BOUNDARY) if boundary is None else boundary
+        boundary = (PADDED_BOUNDARY if padded else DEFAULT_BOUNDARY) if boundary is None else boundary
         if boundary not in BOUNDARIES:
             raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
-        if padded and boundary != "valid":
-            raise ValueError(f"{type(energy).__name__} sees the image border itself: boundary must be 'valid', "
-                             f"got {boundary!r}")
         if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 1):
             raise ValueError(f"tile must be a positive number of pixels, got {tile!r}")
         self.energy, self.presets, self.boundary, self.tile = energy, presets or Presets(), boundary, tile
