@@ -36,7 +36,7 @@ from _output import emit, load_average  # noqa: E402
 from noise_estimation import LEVELS, noisy, probe  # noqa: E402
 
 from scorematch.datasets import colour_split, data_dir, read_image  # noqa: E402
-from scorematch.prior import load_prior  # noqa: E402
+from scorematch.prior import ImagePrior, load_prior  # noqa: E402
 from scorematch.provenance import git_state  # noqa: E402
 from scorematch.tasks.noise_level import (  # noqa: E402
     COLOUR_SPACE, COLOUR_SPACES, ENERGY_EVALS, ENERGY_TARGET, WAVELETS, consistency_ratio, energy_sigma, mad_sigmas,
@@ -44,18 +44,17 @@ from scorematch.tasks.noise_level import (  # noqa: E402
 from scorematch_paper.experiments.restoration import TUNE_IMAGES  # noqa: E402
 
 
-class Counted:
-    """A noise-conditional energy that counts its gradient evaluations (one per :meth:`at`)."""
+class Counted(ImagePrior):
+    """A noise-conditional prior that counts its gradient evaluations (one per :meth:`at`)."""
 
-    def __init__(self, energy) -> None:
-        self.energy, self.calls = energy, 0
+    def __init__(self, prior: ImagePrior) -> None:
+        super().__init__(prior.energy, presets=prior.presets, boundary=prior.boundary, tile=prior.tile,
+                         name=prior.name)
+        self.calls = 0
 
-    def __getattr__(self, name: str):
-        return getattr(self.energy, name)
-
-    def at(self, sigma):
+    def at(self, level):
         self.calls += 1
-        return self.energy.at(sigma)
+        return super().at(level)
 
 
 def grey_tune() -> list[tuple[str, torch.Tensor]]:
