@@ -43,7 +43,8 @@ def denoise(image: Image, sigma: float | None = None, prior: PriorLike = None, *
         float values on [0, 1] (noise may leave it), or uint8 / uint16 (divided by 255 / 65535). Or a torch tensor
         (B, C, H, W) on [0, 1].
     sigma : float, optional
-        The noise std on the [0, 1] scale (e.g. ``15 / 255``); None: estimated (:func:`estimate_noise`).
+        The noise std on the [0, 1] scale (e.g. ``15 / 255``); None: estimated with the prior
+        (:func:`estimate_noise`).
     prior : ImagePrior, Energy, str or path, optional
         Default: the bundled default prior for the image's channels (:func:`scorematch.prior.default_prior`).
     channel_axis : int, optional
@@ -70,10 +71,10 @@ def denoise(image: Image, sigma: float | None = None, prior: PriorLike = None, *
     (32, 32)
     """
     y, back = _as_batch(image, channel_axis, device)
-    if sigma is None:
-        sigma = float(estimate_noise(y).max())
-        log.info("estimated noise std %.4g (%.3g/255)", sigma, sigma * 255)
     prior = _prior(prior, y)
+    if sigma is None:
+        sigma = float(estimate_noise(y, prior).max())
+        log.info("estimated noise std %.4g (%.3g/255)", sigma, sigma * 255)
     prior.check_level(sigma)
     return back(_denoise(y, prior, sigma=float(sigma), solver=solver, progress=progress))
 
@@ -120,14 +121,17 @@ def restore(image: Image, operator: LinearOperator, prior: PriorLike = None, *, 
     return back(_restore(y, operator, prior, sigma=sigma, solver=solver, progress=progress))
 
 
-def estimate_noise(image: Image, *, channel_axis: int | None = None) -> float | Tensor:
-    """The std of an image's additive white Gaussian noise, on the [0, 1] scale (the wavelet median-absolute-
-    deviation estimate; :func:`scorematch.tasks.noise_level.estimate_noise`).
+def estimate_noise(image: Image, prior: PriorLike = None, *, channel_axis: int | None = None) -> float | Tensor:
+    """The std of an image's additive white Gaussian noise, on the [0, 1] scale: with a noise-conditional prior, the
+    level at which its Tweedie residual is self-consistent; with another, the wavelet median-absolute-deviation
+    estimate (:func:`scorematch.tasks.noise_level.estimate_noise`).
 
     Parameters
     ----------
     image : ndarray or Tensor
         As for :func:`denoise`.
+    prior : ImagePrior, Energy, str or path, optional
+        Default: the bundled default prior for the image's channels, as :func:`denoise` takes.
     channel_axis : int, optional
 
     Returns
@@ -143,7 +147,8 @@ def estimate_noise(image: Image, *, channel_axis: int | None = None) -> float | 
     0.05
     """
     y, _ = _as_batch(image, channel_axis, None)
-    sigma = _estimate_noise(y)
+    prior = _prior(prior, y)
+    sigma = _estimate_noise(y, energy=prior if prior.noise_conditional else None)
     return float(sigma[0]) if isinstance(image, np.ndarray) else sigma
 
 

@@ -135,3 +135,23 @@ def test_denoising_presets_scale_the_level_with_sigma(tmp_path):
     bare = load_prior(save(DeepEnergy(2, 1), tmp_path / "bare.safetensors"))
     assert bare.presets.denoising(0.1) is None
     assert resolve_solver(bare, "denoise", 0.1, None) == Tweedie()  # no MAP preset: Tweedie's estimate serves
+
+
+def test_presets_round_trip_the_noise_target_read_version_1_and_refuse_bad_entries(tmp_path):
+    from scorematch.energies import DeepEnergy
+    from scorematch.prior import PresetsError
+    from scorematch.serialization import ModelFileError, save
+
+    presets = Presets({15 / 255: DenoisePreset(method="tweedie")}, noise_target=0.995)
+    assert Presets.from_json(presets.to_json()) == presets
+    old = {**Presets({15 / 255: DenoisePreset()}).to_json(), "version": 1}
+    assert Presets.from_json(old).noise_target is None  # a file written before the noise target
+    for bad, message in ((0.1, "noise_target"), ("1", "noise_target"), (True, "noise_target")):
+        with pytest.raises(PresetsError, match=message):
+            Presets.from_json({**presets.to_json(), "noise_target": bad})
+    with pytest.raises(PresetsError, match="version 3"):
+        Presets.from_json({**presets.to_json(), "version": 3})
+    path = save(DeepEnergy(2, 1), tmp_path / "m.safetensors",
+                metadata={"presets": {**presets.to_json(), "noise_target": 7.0}})
+    with pytest.raises(ModelFileError, match="noise_target"):
+        load_prior(path)

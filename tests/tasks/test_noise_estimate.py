@@ -133,6 +133,32 @@ def test_energy_method_runs_with_a_small_deep_energy(channels):
     torch.testing.assert_close(est, again)
 
 
+def test_an_energy_means_the_energy_method_repeatable_without_a_generator_and_read_in_a_bounded_crop():
+    energy = DeepEnergy(4, 2, generator=torch.Generator().manual_seed(0))
+    y = 0.5 + 0.1 * torch.randn(2, 1, 24, 24, generator=torch.Generator().manual_seed(3))
+    est = estimate_noise(y, energy=energy)
+    torch.testing.assert_close(est, estimate_noise(y, energy=energy, method="energy"))
+    assert not torch.allclose(est, estimate_noise(y))  # not the MAD start
+    from scorematch.tasks import noise_level
+
+    big = torch.cat([y, 0.5 + 0.3 * torch.randn(2, 1, 24, 24, generator=torch.Generator().manual_seed(4))], -1)
+    torch.testing.assert_close(noise_level.central(big, 24), big[..., 12:36])
+    assert noise_level.central(big, 100).shape == big.shape
+
+
+def test_a_prior_s_noise_target_is_the_ratio_solved_for():
+    from scorematch.prior import ImagePrior, Presets
+
+    energy = DeepEnergy(4, 2, generator=torch.Generator().manual_seed(0))
+    y = 0.5 + 0.1 * torch.randn(1, 1, 24, 24, generator=torch.Generator().manual_seed(3))
+    start = estimate_noise(y)
+    lower = energy_sigma(y, ImagePrior(energy, presets=Presets(noise_target=0.9)), start, n_eval=8, generator=None)
+    higher = energy_sigma(y, ImagePrior(energy, presets=Presets(noise_target=1.1)), start, n_eval=8, generator=None)
+    torch.testing.assert_close(lower, energy_sigma(y, energy, start, n_eval=8, generator=None, target=0.9))
+    torch.testing.assert_close(higher, energy_sigma(y, energy, start, n_eval=8, generator=None, target=1.1))
+    assert not torch.allclose(lower, higher)
+
+
 def test_energy_method_keeps_a_noise_free_image_at_zero():
     energy = DeepEnergy(4, 2, generator=torch.Generator().manual_seed(0))
     est = estimate_noise(torch.full((1, 1, 16, 16), 0.5), energy=energy, method="energy")
@@ -148,7 +174,8 @@ def test_energy_method_keeps_a_noise_free_image_at_zero():
     (torch.rand(1, 1, 8, 8), {"method": "median"}, ValueError, "method must be one of"),
     (torch.rand(1, 1, 8, 8), {"method": "energy"}, ValueError, "needs a noise-conditional prior"),
     (torch.rand(1, 1, 8, 8), {"method": "energy", "energy": ImageFoE(4, 3)}, TypeError, "noise-conditional"),
-    (torch.rand(1, 1, 8, 8), {"energy": DeepEnergy(4, 2)}, ValueError, 'method "mad" uses no energy'),
+    (torch.rand(1, 1, 8, 8), {"energy": DeepEnergy(4, 2), "method": "mad"}, ValueError, 'method "mad" uses no energy'),
+    (torch.rand(1, 1, 8, 8), {"energy": ImageFoE(4, 3)}, TypeError, "noise-conditional"),
     (torch.rand(1, 1, 8, 8), {"method": "energy", "energy": DeepEnergy(4, 6)}, ValueError, "smaller than the prior's 13x13 support"),
     (torch.rand(1, 2, 8, 8), {"method": "energy", "energy": DeepEnergy(4, 2, in_channels=3)}, ValueError,
      "3-channel"),

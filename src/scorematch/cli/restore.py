@@ -228,11 +228,11 @@ def _load(args: argparse.Namespace, path: str) -> tuple[torch.Tensor, ImageInfo,
     return y, info, device, torch.float64 if args.float64 else torch.float32
 
 
-def _sigma(args: argparse.Namespace, y: torch.Tensor) -> float:
-    """``--sigma``, or for ``auto`` the estimate (:func:`scorematch.estimate_noise`), said on stderr."""
+def _sigma(args: argparse.Namespace, y: torch.Tensor, prior: ImagePrior) -> float:
+    """``--sigma``, or for ``auto`` the estimate with the prior (:func:`scorematch.estimate_noise`), said on stderr."""
     if str(args.sigma).strip().lower() != "auto":
         return parse_sigma(args.sigma)
-    sigma = float(estimate_noise(y).max())
+    sigma = float(estimate_noise(y, prior).max())
     _note(args, f"estimated noise std {sigma:.4g} ({sigma * 255:.3g}/255); give --sigma to override")
     return sigma
 
@@ -270,7 +270,7 @@ def run_denoise(args: argparse.Namespace) -> int:
     prior = _prior(args, y.shape[1])
     solver = _solver(args)
     y = y.to(device, dtype)
-    sigma = _sigma(args, y)
+    sigma = _sigma(args, y, prior)
     report: dict[str, Any] = {"model": prior.name, "sigma": sigma}
     if y.shape[1] == 3 and prior.in_channels == 1:
         report["colour"] = "opponent"
@@ -366,8 +366,9 @@ def _common(p: argparse.ArgumentParser, *, methods: tuple[str, ...]) -> None:
     p.add_argument("--tile", type=int, help="evaluate the prior in tiles of this many pixels a side (default: "
                                             "automatic for large images)")
     p.add_argument("--boundary", choices=BOUNDARIES,
-                   help="how a window-field prior treats the image border (default: the prior's, replicate for the "
-                        "FoEs; 'valid' constrains border pixels less)")
+                   help="how the prior meets the image border (default: the prior's: replicate for the window "
+                        "fields (FoEs), symmetric for the U-Net; 'valid': a field's windows inside the image, a "
+                        "network's own zero padding)")
     p.add_argument("--float64", action="store_true", help="compute in float64 (default float32, faster)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     add_device_argument(p)

@@ -11,8 +11,10 @@ from ..config import Settings
 
 __all__ = ["DenoisePreset", "TaskPreset", "Presets", "PRESETS_VERSION", "TASKS", "PresetsError"]
 
-#: The version of the presets' format in a model file (``metadata["presets"]["version"]``).
-PRESETS_VERSION = 1
+#: The version of the presets' format in a model file (``metadata["presets"]["version"]``): 2 added ``noise_target``.
+PRESETS_VERSION = 2
+#: The versions this scorematch reads.
+READABLE_VERSIONS = (1, 2)
 #: The restoration tasks a preset may name besides denoising (super-resolution by its factor).
 TASKS = ("deblur", "inpaint", "superres_2x", "superres_3x", "superres_4x")
 #: Denoising methods of a preset.
@@ -100,11 +102,15 @@ class Presets:
         :data:`TASKS` -> preset; :meth:`task` takes a super-resolution factor's nearest.
     source : str
         Where they were chosen (script and images), for the model card.
+    noise_target : float or None
+        A noise-conditional prior's self-consistency ratio at the true noise level, which its noise estimate solves
+        for (:func:`~scorematch.tasks.noise_level.energy_sigma`); None: :data:`~scorematch.tasks.noise_level.ENERGY_TARGET`.
     """
 
     denoise: dict[float, DenoisePreset] = field(default_factory=dict)
     tasks: dict[str, TaskPreset] = field(default_factory=dict)
     source: str = ""
+    noise_target: float | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.tasks) - set(TASKS)
@@ -112,6 +118,9 @@ class Presets:
             raise PresetsError(f"unknown tasks {sorted(unknown)}; known: {list(TASKS)}")
         if any(not (math.isfinite(s) and s > 0) for s in self.denoise):
             raise PresetsError(f"denoising levels must be positive noise stds, got {sorted(self.denoise)}")
+        t = self.noise_target
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.5 <= t <= 2):
+            raise PresetsError(f"noise_target must be a ratio between 0.5 and 2, got {t!r}")
 
     def denoising(self, sigma: float) -> DenoisePreset | None:
         """The denoising preset of the level nearest ``sigma`` (in log sigma); None when there is none."""
@@ -130,10 +139,12 @@ class Presets:
         return factors[min(factors, key=lambda f: (abs(f - factor), f))]
 
     def to_json(self) -> dict[str, Any]:
-        """The model file's form: ``{"version", "denoise": [{"sigma", ...}], "tasks": {name: {...}}, "source"}``."""
+        """The model file's form: ``{"version", "denoise": [{"sigma", ...}], "tasks": {name: {...}}, "source",
+        "noise_target"}`` (the last only when set)."""
+        target = {} if self.noise_target is None else {"noise_target": self.noise_target}
         return {"version": PRESETS_VERSION,
                 "denoise": [{"sigma": s, **p.to_dict()} for s, p in sorted(self.denoise.items())],
-                "tasks": {k: v.to_dict() for k, v in sorted(self.tasks.items())}, "source": self.source}
+                "tasks": {k: v.to_dict() for k, v in sorted(self.tasks.items())}, "source": self.source, **target}
 
     @classmethod
     def from_json(cls, data: Any, *, where: str = "the model file") -> "Presets":
@@ -144,11 +155,11 @@ class Presets:
         PresetsError
             A wrong version, an unknown key or a value out of range, named with ``where``.
         """
-        if not isinstance(data, dict) or data.get("version") != PRESETS_VERSION:
+        if not isinstance(data, dict) or data.get("version") not in READABLE_VERSIONS:
             version = data.get("version") if isinstance(data, dict) else type(data).__name__
             raise PresetsError(f"{where}: presets of version {version!r}; this scorematch reads version "
-                               f"{PRESETS_VERSION} (a newer scorematch wrote it? upgrade)")
-        _only(data, {"version", "denoise", "tasks", "source"}, where)
+                               f"{' or '.join(map(str, READABLE_VERSIONS))} (a newer scorematch wrote it? upgrade)")
+        _only(data, {"version", "denoise", "tasks", "source", "noise_target"}, where)
         try:
             denoise = {}
             for entry in data.get("denoise", []):
@@ -160,7 +171,7 @@ class Presets:
             for name, entry in dict(data.get("tasks", {})).items():
                 _only(entry, {f.name for f in TaskPreset.__dataclass_fields__.values()}, f"{where}, task {name}")
                 tasks[name] = TaskPreset(**entry)
-            return cls(denoise, tasks, str(data.get("source", "")))
+            return cls(denoise, tasks, str(data.get("source", "")), data.get("noise_target"))
         except PresetsError:
             raise
         except (KeyError, TypeError, ValueError) as exc:

@@ -17,7 +17,7 @@ from ..prior import ImagePrior, as_prior
 from .colour import OPPONENT_SCALES, opponent
 
 __all__ = ["estimate_noise", "mad_sigmas", "NOISE_METHODS", "MAD_WAVELET", "ENERGY_TARGET", "ENERGY_EVALS",
-           "COLOUR_SPACE", "energy_sigma", "noise_channels", "consistency_ratio", "tweedie_residual"]
+           "COLOUR_SPACE", "ENERGY_SIDE", "energy_sigma", "central", "noise_channels", "consistency_ratio", "tweedie_residual"]
 
 #: The estimators of :func:`estimate_noise`.
 NOISE_METHODS = ("mad", "energy")
@@ -47,6 +47,12 @@ ENERGY_TARGET = 0.98
 ENERGY_EVALS = 4
 #: The energy method stops when every image's last step changed ``log sigma`` by less than this.
 ENERGY_TOL = 0.003
+#: The seed of the energy method's divergence probe when no generator is given: an image gets the same estimate in
+#: every run (the library and the command write the same pixels).
+PROBE_SEED = 0
+#: The energy method reads at most the central ``ENERGY_SIDE x ENERGY_SIDE`` pixels of an image (the noise is the same
+#: everywhere; the MAD start reads the whole image), so that its cost is bounded whatever the image's size.
+ENERGY_SIDE = 512
 #: How a grey energy sees a colour image in the energy method: ``"rgb"`` each channel, ``"opponent"`` the luminance
 #: and the two opponent channels of :func:`~scorematch.tasks.colour.opponent` (each at its own noise level),
 #: ``"luminance"`` the luminance alone. Chosen on the colour tuning images (``paper/benchmarks/noise_estimation_tuning.py``),
@@ -70,19 +76,19 @@ def estimate_noise(
     y: Tensor,
     *,
     energy=None,
-    method: Literal["mad", "energy"] = "mad",
+    method: Literal["mad", "energy"] | None = None,
     n_eval: int = ENERGY_EVALS,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """The standard deviation of i.i.d. Gaussian noise in each image of a batch, for denoising without a given
     ``sigma``.
 
-    ``"mad"`` (default): the median absolute deviation of the finest diagonal wavelet coefficients (Donoho &
+    ``"mad"`` (the default without an ``energy``): the median absolute deviation of the finest diagonal wavelet coefficients (Donoho &
     Johnstone; scikit-image's ``estimate_sigma``), per channel (:func:`mad_sigmas`), a colour image's channels
     averaged. Cheap, but it counts image detail as noise: on the tuning images it overestimates by 25 % (grey) and
     39 % (colour) at 5/255, 6 % and 8 % at 15/255, 3 % at 25/255.
 
-    ``"energy"``: from the MAD estimate, the level ``s`` at which a noise-conditional energy's Tweedie residual
+    ``"energy"`` (the default with a noise-conditional ``energy``): from the MAD estimate, the level ``s`` at which a noise-conditional energy's Tweedie residual
     ``r = s^2 dE_s/dy`` is self-consistent (Notes), found with 2 to 8 gradient evaluations; on the tuning images
     within 2 % at 15/255 and above (grey and colour), within 10 % at 5/255. A grey image of fine texture can still
     pass for noisier than it is (``benchmarks/noise_estimation.py``: two of the first ten grey held-out images 13
@@ -96,11 +102,12 @@ def estimate_noise(
     energy : DeepEnergy, optional
         A noise-conditional energy (``energy.at(s)``), needed by ``"energy"`` only. A grey energy sees each
         channel of a colour image as a grey image (as :data:`COLOUR_SPACE` says), each at its own noise level.
-    method : {"mad", "energy"}
+    method : {"mad", "energy"}, optional
+        Default: ``"energy"`` when an ``energy`` is given (it must be noise-conditional), else ``"mad"``.
     n_eval : int
         The energy method's evaluations of ``h`` at most (it stops earlier when converged).
     generator : torch.Generator, optional
-        The divergence's random probe (``"energy"``).
+        The divergence's random probe (``"energy"``; default: a fixed seed, so the estimate is repeatable).
 
     Returns
     -------
@@ -149,6 +156,8 @@ def estimate_noise(
     >>> abs(estimate_noise(y).item() / 0.1 - 1) < 0.05
     True
     """
+    if method is None:
+        method = "mad" if energy is None else "energy"
     _check(y, energy, method)
     start = mad_sigmas(y).mean(1)  # (B,): the channels' estimates averaged
     if method == "mad":
@@ -243,7 +252,7 @@ def noise_channels(y: Tensor, energy, space: str) -> tuple[Tensor, Tensor]:
 
 
 def energy_sigma(y: Tensor, energy, start: Tensor, *, n_eval: int, generator: torch.Generator | None,
-                  target: float = ENERGY_TARGET, space: str = COLOUR_SPACE) -> Tensor:
+                  target: float | None = None, space: str = COLOUR_SPACE) -> Tensor:
     """The energy method's noise std: secant steps on ``log h(s) = log target`` in ``log s``.
 
     Parameters
@@ -255,9 +264,9 @@ def energy_sigma(y: Tensor, energy, start: Tensor, *, n_eval: int, generator: to
     n_eval : int
         The most secant steps (each one ratio :func:`consistency_ratio`, two gradient evaluations).
     generator : torch.Generator, optional
-        Draws the Rademacher probe of the divergence.
-    target : float
-        The ratio ``h`` sought (:data:`ENERGY_TARGET`).
+        Draws the Rademacher probe of the divergence (default: one seeded with :data:`PROBE_SEED`).
+    target : float, optional
+        The ratio ``h`` sought: default the prior's presets' ``noise_target``, else :data:`ENERGY_TARGET`.
     space : str
         The channels a grey energy sees of a colour image (:func:`noise_channels`).
 
@@ -266,10 +275,14 @@ def energy_sigma(y: Tensor, energy, start: Tensor, *, n_eval: int, generator: to
     Tensor, shape (B,)
     """
     prior = as_prior(energy)
+    if target is None:
+        target = prior.presets.noise_target or ENERGY_TARGET
     params = list(prior.energy.parameters())
     dtype = params[0].dtype if params else y.dtype  # the energy's dtype; the result goes back to y's
-    z, scales = noise_channels(y.to(dtype), prior, space)
+    z, scales = noise_channels(central(y, ENERGY_SIDE).to(dtype), prior, space)
     scales = scales.to(dtype=dtype, device=y.device)
+    if generator is None:
+        generator = torch.Generator().manual_seed(PROBE_SEED)
     probe = rademacher(tuple(z.shape), like=z, generator=generator)
     found = start > 0  # an image without noise (MAD 0) stays at 0
     log_s = torch.log(torch.where(found, start, torch.ones_like(start))).to(dtype)
@@ -287,6 +300,13 @@ def energy_sigma(y: Tensor, energy, start: Tensor, *, n_eval: int, generator: to
         if bool((step.abs() < ENERGY_TOL).all()):
             break
     return torch.where(found, log_s.exp().to(start.dtype), torch.zeros_like(start))
+
+
+def central(y: Tensor, side: int) -> Tensor:
+    """The central ``side x side`` crop of (B, C, H, W) images (a side shorter than ``side`` kept whole)."""
+    h, w = y.shape[-2:]
+    top, left = max(h - side, 0) // 2, max(w - side, 0) // 2
+    return y[..., top : top + side, left : left + side]
 
 
 def consistency_ratio(z: Tensor, prior: ImagePrior, s: Tensor, scales: Tensor, probe: Tensor) -> tuple[Tensor, Tensor]:
