@@ -33,7 +33,7 @@ import scorematch as sm  # noqa: E402
 from scorematch.datasets import colour_split  # noqa: E402
 from scorematch.prior import DEFAULT_PRIORS  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
-from scorematch_paper.stamps import stamp  # noqa: E402
+from scorematch_paper.stamps import DENOISING, stamp  # noqa: E402
 
 #: The width of the frame (pixels).
 FRAME = 2
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     means = {who: {k: round(statistics.mean(r[who][k] for r in rows), 5) for k in rows[0][who]}
              for who in ("ours", "bm3d")}
     emit({"benchmark": "border_quality", **stamp("scorematch.restoration", models={
-        DEFAULT_PRIORS[3]: resolve(DEFAULT_PRIORS[3]).resolve().relative_to(ROOT)}), "level": args.level,
+        DEFAULT_PRIORS[3]: resolve(DEFAULT_PRIORS[3]).resolve().relative_to(ROOT)}, parts=DENOISING), "level": args.level,
           "frame": FRAME, "off_levels": OFF, "cpu": cpu_model(), "threads": args.threads,
           "load_average_end": load_average(), "seconds": round(time.perf_counter() - t0, 1), "means": means,
           "rows": rows}, args.out)

@@ -39,7 +39,7 @@ import scorematch as sm  # noqa: E402
 from scorematch.datasets import colour_split  # noqa: E402
 from scorematch.prior import DEFAULT_PRIORS, evaluation, load_prior  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
-from scorematch_paper.stamps import stamp  # noqa: E402
+from scorematch_paper.stamps import DENOISING, stamp  # noqa: E402
 
 #: The rules compared: (boundary, margin); margin 0 for "valid".
 RULES = (("valid", 0), ("symmetric", 8), ("symmetric", 16), ("symmetric", 32), ("reflect", 16), ("reflect", 32))
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         row[k] for row in rows if row["level"] == level and row["rule"] == rule_name(*r)), 3)
         for k in ("frame_psnr", "interior_psnr", "whole_psnr")} for level in args.levels} for r in RULES}
     emit({"benchmark": "border_rule", **stamp("scorematch.restoration", models={
-        name: resolve(name).resolve().relative_to(ROOT)}), "prior": name, "levels_over_255": args.levels,
+        name: resolve(name).resolve().relative_to(ROOT)}, parts=DENOISING), "prior": name, "levels_over_255": args.levels,
           "cpu": cpu_model(), "threads": args.threads, "load_average_end": load_average(),
           "seconds": round(time.perf_counter() - t0, 1), "best": best, "gain_over_valid": gains, "means": means,
           "rows": rows}, args.out)

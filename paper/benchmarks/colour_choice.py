@@ -36,7 +36,7 @@ import scorematch as sm  # noqa: E402
 from scorematch.datasets import colour_split, data_dir, list_images  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
 from scorematch_paper.experiments.compare import paired_difference  # noqa: E402
-from scorematch_paper.stamps import stamp  # noqa: E402
+from scorematch_paper.stamps import DENOISING, stamp  # noqa: E402
 
 LEVELS = ("5/256", "15", "25", "50")
 #: A Train400 image and a window of the photo with a normalized cross-correlation above this are the same crop
@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                    "per_photo": {p: [round(e, 4) for e in v] for p, v in s.items()},
                    "minus_first": {p: paired(s[p], s[first]) for p in args.priors[1:]}} for lv, s in scores.items()}
     emit({"benchmark": "colour_choice", **stamp("scorematch.restoration",
-                                                models={p: resolve(p).resolve().relative_to(ROOT) for p in priors}),
+                                                models={p: resolve(p).resolve().relative_to(ROOT) for p in priors},
+                                                parts=DENOISING),
           "priors": args.priors, "photos": photos, "match": MATCH, "cpu": cpu_model(), "threads": args.threads,
           "load_average_end": load_average(), "seconds": round(time.perf_counter() - t0, 1), "levels": levels},
          args.out)

@@ -41,7 +41,7 @@ from _output import cpu_model, emit, load_average  # noqa: E402
 
 import scorematch as sm  # noqa: E402
 from scorematch.datasets import colour_split, data_dir, list_images  # noqa: E402
-from scorematch_paper.stamps import stamp  # noqa: E402
+from scorematch_paper.stamps import DENOISING, stamp  # noqa: E402
 from scorematch_paper.experiments.compare import is_unresolved, paired_difference  # noqa: E402
 from scorematch_paper.experiments.restoration.data import heldout_images  # noqa: E402
 from scorematch.metrics import psnr  # noqa: E402
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{key}: ours {o:.3f} bm3d {b:.3f} ({o - b:+.3f})", file=sys.stderr, flush=True)
     if args.bm3d_only:
         return 0
-    emit({"benchmark": "denoise_photos", **stamp("scorematch.restoration", models=models),
+    emit({"benchmark": "denoise_photos", **stamp("scorematch.restoration", models=models, parts=DENOISING),
           "threads": args.threads, "load_average_end": load_average(), "cpu": cpu_model(),
           "seconds": round(time.perf_counter() - t_start, 1), "summary": summarize(rows), "rows": rows}, args.out)
     return 0

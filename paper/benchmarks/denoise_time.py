@@ -34,7 +34,7 @@ from _output import cpu_model, emit, load_average  # noqa: E402
 
 from scorematch.pretrained import resolve  # noqa: E402
 from scorematch.prior import DEFAULT_PRIORS  # noqa: E402
-from scorematch_paper.stamps import stamp  # noqa: E402
+from scorematch_paper.stamps import DENOISING, stamp  # noqa: E402
 
 SIGMA = 25 / 255
 GREY = ROOT / "data" / "set12" / "lena.png"
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     models = {DEFAULT_PRIORS[k]: resolve(DEFAULT_PRIORS[k]).resolve().relative_to(ROOT) for k in (1, 3)}
-    result = {"benchmark": "denoise_time", "default_priors": DEFAULT_PRIORS, **stamp("scorematch.cli", models=models),
+    result = {"benchmark": "denoise_time", "default_priors": DEFAULT_PRIORS, **stamp("scorematch.cli", models=models, parts=DENOISING),
               "cpu": cpu_model(), "threads": args.threads, "load_average_start": load_average(), "sigma": SIGMA}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

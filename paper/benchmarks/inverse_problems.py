@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     problems = {p: e for p, e in summary["problems"].items() if p in GREY_PROBLEMS or p == TABLE2_PROBLEM}
     emit({"benchmark": "inverse_problems", "prior": args.prior,
           **stamp("scorematch_paper.experiments.beyond.compute",
-                  models={args.prior: resolve(args.prior).resolve().relative_to(ROOT)}),
+                  models={args.prior: resolve(args.prior).resolve().relative_to(ROOT)},
+                  parts=("weights",)),  # the levels it tries are its own; it chooses the presets' task levels
           "config": config.to_dict(), "cpu": cpu_model(), "load_average_end": load_average(),
           "seconds": round(time.perf_counter() - t0, 1), "problems": problems}, args.out)
     return 0

@@ -32,7 +32,7 @@ from _output import emit, load_average  # noqa: E402
 
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import colour_split, read_image  # noqa: E402
-from scorematch_paper.stamps import stamp  # noqa: E402
+from scorematch_paper.stamps import DENOISING, stamp  # noqa: E402
 from scorematch_paper.experiments.restoration.data import heldout_images, noise_seed  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
 from scorematch.prior import load_prior  # noqa: E402
@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             "colour": score(colour_images(args.limit), model, args.methods, args.levels)}
     path = resolve(args.model).resolve()
     result = {"benchmark": "noise_estimation", **stamp("scorematch.tasks.noise_level", "scorematch.tasks.denoise",
-                                                       models={args.model: path.relative_to(ROOT)}),
+                                                       models={args.model: path.relative_to(ROOT)},
+                                                       parts=(*DENOISING, "noise_target")),
               "model": str(args.model), "model_info": load_info(resolve(args.model)), "limit": args.limit,
               "partial": args.limit is not None, "levels_over_255": args.levels, "threads": torch.get_num_threads(),
               "load_average": load_average(), "seconds": round(time.perf_counter() - start, 1),

@@ -59,3 +59,34 @@ def test_a_changed_or_missing_model_makes_it_stale(roots, model, tmp_path):
 
 def test_an_artifact_without_a_stamp_says_so():
     assert stamps.stale({"commit": "abc1234"}) == ["it records no code fingerprint and model hashes (no stamp)"]
+
+
+def test_a_stamp_of_some_parts_goes_stale_with_those_parts_only(roots, tmp_path):
+    import torch
+
+    from scorematch.energies import DeepEnergy
+    from scorematch.prior import DenoisePreset, Presets, TaskPreset
+    from scorematch.serialization import save
+
+    energy = DeepEnergy(2, 1)
+    path = tmp_path / "m.safetensors"
+
+    def write(presets, e=energy):
+        save(e, path, metadata={"presets": presets.to_json()})
+
+    write(Presets({0.1: DenoisePreset(method="tweedie")}))
+    chosen = stamps.stamp(MODULE, models={"m": path}, parts=["weights"], roots=roots)
+    denoised = stamps.stamp(MODULE, models={"m": path}, parts=["weights", "denoise"], roots=roots)
+    whole = stamps.stamp(MODULE, models={"m": path}, roots=roots)
+    write(Presets({0.1: DenoisePreset(method="tweedie")}, {"deblur": TaskPreset(level=0.03)}))  # a task's choice
+    assert stamps.stale(chosen, roots=roots) == [] and stamps.stale(denoised, roots=roots) == []
+    assert stamps.stale(whole, roots=roots) == ["the model file of m changed"]
+    write(Presets({0.1: DenoisePreset(method="map")}))
+    assert stamps.stale(chosen, roots=roots) == []
+    assert stamps.stale(denoised, roots=roots) == ["the model file of m changed (denoise, weights)"]
+    with torch.no_grad():
+        next(energy.parameters()).add_(1.0)
+    write(Presets({0.1: DenoisePreset(method="tweedie")}))
+    assert stamps.stale(chosen, roots=roots) == ["the model file of m changed (weights)"]
+    with pytest.raises(ValueError, match="unknown model parts"):
+        stamps.model_sha256(path, ["presets"])

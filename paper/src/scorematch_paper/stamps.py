@@ -3,7 +3,9 @@
 A benchmark or experiment that writes a file under ``docs/results/`` stores ``stamp(*modules, models=...)`` in it:
 the commit and dirty flag of the checkout, the modules whose code computed it and the fingerprint of their import
 closure (:func:`~scorematch_paper.experiments.cache.import_closure`: the files of ``scorematch`` and
-``scorematch_paper`` they are made of), and the SHA-256 of each model file it used. :func:`stale` recomputes both
+``scorematch_paper`` they are made of), and the SHA-256 of each model file it used: of the whole file, or of the
+parts it read (``parts``: its tensors and named sections of its presets), so that writing a choice into a
+model's presets does not make the artifact that chose it, nor one that never reads that preset, stale. :func:`stale` recomputes both
 now: a figure rendered from an artifact whose closure or model files changed since is stale, and the results
 generator marks it so and fails its check (``paper/scripts/build_results.py --check``, run by CI).
 """
@@ -11,8 +13,9 @@ generator marks it so and fails its check (``paper/scripts/build_results.py --ch
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +23,49 @@ from scorematch.provenance import git_state
 
 from .experiments.cache import PACKAGES, code_fingerprint, import_closure
 
-__all__ = ["stamp", "stale", "model_sha256"]
+__all__ = ["stamp", "stale", "model_sha256", "MODEL_PARTS", "DENOISING"]
+
+#: The parts of a model file an artifact may depend on: its energy (``"weights"``: its class, configuration and
+#: tensors) and the sections of its presets (:class:`scorematch.prior.Presets`).
+MODEL_PARTS = ("weights", "denoise", "tasks", "noise_target")
+#: What denoising at a given noise level reads of a model file.
+DENOISING = ("weights", "denoise")
 
 
-def model_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a model file (hex)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def model_sha256(path: str | os.PathLike, parts: Sequence[str] | None = None) -> str:
+    """The SHA-256 of a model file (hex): of its bytes, or of the ``parts`` (:data:`MODEL_PARTS`) only."""
+    data = Path(path).read_bytes()
+    if parts is None:
+        return hashlib.sha256(data).hexdigest()
+    unknown = set(parts) - set(MODEL_PARTS)
+    if unknown:
+        raise ValueError(f"unknown model parts {sorted(unknown)}; known: {list(MODEL_PARTS)}")
+    n = int.from_bytes(data[:8], "little")  # safetensors: the header's length, the JSON header, the tensors' bytes
+    header = json.loads(data[8 : 8 + n])
+    metadata = header.pop("__metadata__", {})
+    presets = json.loads(metadata.get("extra", "{}")).get("presets", {})
+    energy = {k: metadata.get(k) for k in ("format", "energy", "config")}  # what builds the energy
+    h = hashlib.sha256()
+    for part in sorted(parts):
+        h.update(part.encode() + b"\0")
+        if part == "weights":
+            h.update(json.dumps([energy, header], sort_keys=True).encode() + data[8 + n :])
+        else:
+            h.update(json.dumps(presets.get(part), sort_keys=True).encode())
+    return h.hexdigest()
 
 
-def stamp(*modules: str, models: Mapping[str, str | os.PathLike] | None = None,
+def stamp(*modules: str, models: Mapping[str, str | os.PathLike] | None = None, parts: Sequence[str] | None = None,
           roots: tuple[Path, ...] = PACKAGES) -> dict[str, Any]:
     """The provenance of an artifact computed by ``modules`` (dotted names) with the model files ``models``
     (name -> path): ``{"commit", "dirty", "code": {"modules", "fingerprint"}, "models": {name: {"path",
-    "sha256"}}}``. ``roots``: the packages whose files make up the import closure (the library and this package;
+    "sha256"[, "parts"]}}}``. ``parts``: what the artifact reads of each model file (:data:`MODEL_PARTS`; default
+    the whole file). ``roots``: the packages whose files make up the import closure (the library and this package;
     another copy of them in tests)."""
+    use = {} if parts is None else {"parts": sorted(parts)}
     return {**git_state(), "code": {"modules": list(modules), "fingerprint": _closure_fingerprint(modules, roots)},
-            "models": {name: {"path": str(path), "sha256": model_sha256(path)} for name, path in (models or {}).items()}}
+            "models": {name: {"path": str(path), "sha256": model_sha256(path, parts), **use}
+                       for name, path in (models or {}).items()}}
 
 
 def stale(record: Mapping[str, Any], *, root: str | os.PathLike | None = None,
@@ -70,8 +100,9 @@ def stale(record: Mapping[str, Any], *, root: str | os.PathLike | None = None,
         path = path if path.is_absolute() or root is None else Path(root) / path
         if not path.is_file():
             reasons.append(f"the model file of {name} ({model['path']}) is gone")
-        elif model_sha256(path) != model["sha256"]:
-            reasons.append(f"the model file of {name} changed")
+        elif model_sha256(path, model.get("parts")) != model["sha256"]:
+            what = f" ({', '.join(model['parts'])})" if model.get("parts") else ""
+            reasons.append(f"the model file of {name} changed{what}")
     return reasons
 
 
