@@ -2,7 +2,7 @@
 2's images at 2x) beside their anchors (Wiener, biharmonic, bicubic + projection), without rerunning the stage's
 other priors and colour rows.
 
-    python paper/benchmarks/inverse_problems.py PRIOR [--run runs/inverse_problems/PRIOR] [--out FILE.json]
+    python paper/benchmarks/inverse_problems.py PRIOR [--run runs/inverse_problems/PRIOR] [--jobs N] [--out FILE.json]
 
 Runs :func:`scorematch_paper.experiments.beyond.compute.run` with ``priors=(PRIOR,)`` (the stage's settings
 otherwise; its colour rows cut to one crop at one level, and left out of the JSON) in ``--run`` (its units are cached
@@ -36,12 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("prior")
     ap.add_argument("--run", type=Path, help="the run folder (default runs/inverse_problems/PRIOR)")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes over the stage's units")
     args = ap.parse_args(argv)
     folder = args.run or ROOT / "runs" / "inverse_problems" / args.prior
     config = BeyondConfig(priors=(args.prior,), colour_priors=(), colour_levels=(15,), colour_images=1,
                           colour_crop=64, colour_tune_crop=48, tv_weights=(0.04,))
     t0 = time.perf_counter()
-    summary = run(folder, config=config)
+    summary = run(folder, config=config, jobs=args.jobs)
     problems = {p: e for p, e in summary["problems"].items() if p in GREY_PROBLEMS or p == TABLE2_PROBLEM}
     emit({"benchmark": "inverse_problems", "prior": args.prior,
           **stamp("scorematch_paper.experiments.beyond.compute",

@@ -84,7 +84,7 @@ class BeyondConfig(Settings):
     weights: tuple[float, ...] = (0.06, 0.12, 0.25, 0.5, 1.0)
     balances: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
     inpaint_iters: tuple[int, ...] = (80, 200, 500)
-    deep_levels: tuple[float, ...] = (2, 3, 5, 8)
+    deep_levels: tuple[float, ...] = (2, 3, 5, 8, 12)
     deep_inpaint_iters: int = 300
     colour_images: int | None = None
     colour_crop: int | None = 256
