@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     emit({"benchmark": "unet_presets", "model": args.model,
           **stamp("scorematch.tasks.denoise", models={n: resolve(n).resolve().relative_to(ROOT)
                                                       for n in (args.model, *args.compare)},
-                  parts=DENOISING if args.compare else ("weights",)),  # it chooses the model's denoising presets
+                  parts={args.model: ("weights",), **{n: DENOISING for n in args.compare}}),  # it chooses the first's
           "colour": args.colour, "images": [n for n, _ in images], "cpu": cpu_model(),
           "threads": args.threads, "load_average_end": load_average(),
           "seconds": round(time.perf_counter() - t0, 1), "levels": levels}, args.out)

@@ -8,14 +8,17 @@ tuning crops for each grey inverse problem (``deblur``, ``inpaint``, ``superres_
 denoiser (level ratio, weight, iterations, start) per noise level chosen by ``paper/benchmarks/deep_energy_map.py``.
 ``--weights``: MAP prior weights per noise level (1/256), e.g. from the restoration experiment's tuning.
 ``--tweedie``: denoise by Tweedie's estimate at every level. ``--unet-presets``: the denoising presets chosen per
-level by ``benchmarks/unet_presets.py`` (its JSON). Presets not named keep the file's; the tensors are
-unchanged (checked).
+level by ``benchmarks/unet_presets.py`` (its JSON). ``--noise-tuning``: the noise estimate's target ratio, the mean
+over levels and image sets of the self-consistency ratio at the true sigma that
+``paper/benchmarks/noise_estimation_tuning.py`` measured on the tuning images (its JSON). Presets not named keep the
+file's; the tensors are unchanged (checked).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -47,6 +50,15 @@ def _from_denoise(path: Path, model: str) -> dict[float, DenoisePreset]:
             for lv, e in tuning["levels"].items()}
 
 
+def _noise_target(path: Path, model: str) -> float:
+    tuning = json.loads(path.read_text())
+    if tuning.get("model") != model:
+        raise SystemExit(f"{path} tuned {tuning.get('model')!r}, not {model!r}")
+    keys = {"grey": "h_at_truth_rgb", "colour": f"h_at_truth_{tuning['colour_space']}"}
+    ratios = [level[key]["mean"] for part, key in keys.items() for level in tuning[part].values()]
+    return round(statistics.mean(ratios), 3)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
@@ -55,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", nargs="+", metavar="LEVEL=W", help="MAP weights by noise level (1/256)")
     ap.add_argument("--tweedie", nargs="+", type=float, metavar="LEVEL", help="Tweedie at these levels (1/255)")
     ap.add_argument("--unet-presets", type=Path, help="the JSON of benchmarks/unet_presets.py")
+    ap.add_argument("--noise-tuning", type=Path, help="the JSON of paper/benchmarks/noise_estimation_tuning.py")
     ap.add_argument("--source", default="", help="where the presets were chosen (script, images, commit)")
     args = ap.parse_args(argv)
     path = resolve(args.model)
@@ -71,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         denoise = {e["sigma"]: DenoisePreset(**e["best"]) for e in chosen["levels"].values()}
     if args.beyond:
         tasks.update(_from_beyond(args.beyond, args.model))
-    presets = Presets(denoise, tasks, args.source or old.source)
+    target = _noise_target(args.noise_tuning, args.model) if args.noise_tuning else old.noise_target
+    presets = Presets(denoise, tasks, args.source or old.source, target)
     energy, extra = load(path), load_info(path)["extra"]
     before = {k: v.clone() for k, v in energy.state_dict().items()}
     save(energy, path, metadata={**extra, "presets": presets.to_json()})

@@ -88,5 +88,7 @@ def test_a_stamp_of_some_parts_goes_stale_with_those_parts_only(roots, tmp_path)
         next(energy.parameters()).add_(1.0)
     write(Presets({0.1: DenoisePreset(method="tweedie")}))
     assert stamps.stale(chosen, roots=roots) == ["the model file of m changed (weights)"]
+    mixed = stamps.stamp(MODULE, models={"m": path, "n": path}, parts={"m": ["weights"]}, roots=roots)
+    assert mixed["models"]["m"]["parts"] == ["weights"] and "parts" not in mixed["models"]["n"]
     with pytest.raises(ValueError, match="unknown model parts"):
         stamps.model_sha256(path, ["presets"])
