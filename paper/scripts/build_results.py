@@ -1384,6 +1384,28 @@ def _border(results: Path) -> str:
         _table(["denoiser", "interior PSNR", "frame PSNR", "interior values off", "frame values off"], rows)])
 
 
+def _border_rule(results: Path) -> str:
+    d = _json(results, "unet/border_rule.json")
+    levels = [f"{lv:g}" for lv in d["levels_over_255"]]
+    rows = []
+    for rule, means in d["means"].items():
+        gain = d["gain_over_valid"].get(rule)
+        rows.append([f"`{rule}`" + (" (chosen)" if rule == d["best"] else ""),
+                     *(f"{_f(means[lv]['frame_psnr'])} / {_f(means[lv]['whole_psnr'], 3)}" for lv in levels),
+                     *((f"{_signed(gain['per_level'][lv]['mean'], 3)} ± {_f(gain['per_level'][lv]['std'], 3)} "
+                        f"({gain['per_level'][lv]['above']} / {gain['per_level'][lv]['n']})" for lv in levels)
+                       if gain else ("" for _ in levels))])
+    photos = d["gain_over_valid"][d["best"]]["per_level"][levels[0]]["n"]
+    return "\n".join([
+        f"How the prior meets the border (`python paper/benchmarks/border_rule.py`): the {photos} colour tuning "
+        "photos, whole, one noise draw each, denoised with each rule: "
+        "`valid` (the network's zero padding) or the photo extended by so many pixels (symmetric: the edge pixel "
+        "repeated; reflect: not). PSNR (dB) of the 2-pixel frame / of the whole photo, and the whole photo's gain over "
+        "`valid` (mean ± std over the photos, photos above); the rule with the largest mean gain is chosen:", "",
+        _table(["rule", *(f"{lv}/255 frame / whole" for lv in levels), *(f"gain at {lv}/255" for lv in levels)],
+               rows)])
+
+
 def _curve(results: Path, name: str) -> str:
     rows = _csv(results, f"unet/{name}_curve.csv")
     last = rows[-1]
@@ -1469,7 +1491,7 @@ CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
              "time-grey": functools.partial(_time, case="grey_512x512"),
              "time-colour": functools.partial(_time, case="colour_768x512"),
              "colour-choice": _colour_choice, "inverse-problems": _unet_inverse_problems,
-             "border": _border},
+             "border": _border, "border-rule": _border_rule},
     "unet_colour": {"curve": functools.partial(_curve, name="unet_colour"),
                     "presets-choice": functools.partial(_presets_choice, file="presets_colour.json",
                                                         what="this model on colour images (the grey `unet` among the last "
