@@ -219,8 +219,9 @@ class NoiseConditionalEnergy(Energy):
 
 
 class PaddedImageEnergy(Energy):
-    """An image energy ``E(x) = sum_p e_p(x)`` whose terms come from a network that sees the image border itself
-    (it pads its convolutions): the energy of the image as it is, with no boundary rule of the solvers'.
+    """An image energy ``E(x) = sum_p e_p(x)`` whose terms come from a network that pads its convolutions, so it
+    takes an image of any size as it is; an image prior may still extend the image as context for the border
+    (:func:`scorematch.prior.evaluation.margin`).
 
     Subclasses implement :meth:`energy_map` and set :attr:`context`, the pixels around a pixel that its term reads
     (in practice: far beyond that, its influence is negligible); tiles overlap by it.

@@ -28,22 +28,19 @@ WAVELETS = {
 }
 #: The wavelet of the MAD estimate, chosen on the tuning images (``paper/benchmarks/noise_estimation_tuning.py``, the six
 #: grey Set12 tuning images and the six colour tuning photos, one noise draw each,
-#: ``docs/results/benchmarks/noise_estimation_tuning.json``), mean estimated / true sigma at 5 / 15 / 25 / 50 / 75
-#: (/255): db2 1.249 / 1.060 / 1.029 / 1.008 / 1.013 grey, 1.388 / 1.081 / 1.035 / 1.011 / 1.006 colour; Haar
-#: 1.291 / 1.071 / 1.034 / 1.013 / 1.009 and 1.441 / 1.096 / 1.041 / 1.014 / 1.005: db2's longer filter lets less
-#: of the image into the finest diagonal band (scikit-image's default too).
+#: ``docs/results/benchmarks/noise_estimation_tuning.json``): db2's longer filter lets less of the image into the
+#: finest diagonal band than Haar's (scikit-image's default too).
 MAD_WAVELET = "db2"
 #: ``Phi^{-1}(3/4)``: the median of ``|n|`` for a standard normal ``n``.
 GAUSS_MAD = 0.6744897501960817
-#: The value of the self-consistency ratio ``h(s)`` (see :func:`estimate_noise`) that the energy method solves for:
-#: 1 for a perfect model; the bundled ``deep_energy`` shrinks its residual slightly, and on the tuning images
-#: (``paper/benchmarks/noise_estimation_tuning.py``) its mean ``h`` at the true sigma is 1.007 / 0.985 / 0.980 / 0.974 /
-#: 0.974 (grey) and 0.967 / 0.980 / 0.980 / 0.978 / 0.976 (colour, :data:`COLOUR_SPACE`) at 5 / 15 / 25 / 50 / 75
-#: (/255): 0.98 overall. ``h`` falls by about 1.2 % per 1 % of sigma, so an error of ``h`` moves the estimate by a
-#: little less.
+#: The value of the self-consistency ratio ``h(s)`` (see :func:`estimate_noise`) that the energy method solves for
+#: with a prior whose presets name none (:attr:`~scorematch.prior.Presets.noise_target`): 1 for a perfect model; a
+#: trained one shrinks its residual slightly. The mean ``h`` of ``deep_energy`` at the true sigma over the tuning
+#: images and levels (``paper/benchmarks/noise_estimation_tuning.py``,
+#: ``docs/results/benchmarks/noise_estimation_tuning.json``).
 ENERGY_TARGET = 0.98
-#: Evaluations of ``h`` (two gradient evaluations each) of the energy method at most: on the tuning images it
-#: stopped (:data:`ENERGY_TOL`) after 1 to 3 at 15/255 and above, after 3 or 4 at 5/255.
+#: Evaluations of ``h`` (two gradient evaluations each) of the energy method at most (it stops earlier at
+#: :data:`ENERGY_TOL`; the evaluations it took on the tuning images are in the tuning benchmark's JSON).
 ENERGY_EVALS = 4
 #: The energy method stops when every image's last step changed ``log sigma`` by less than this.
 ENERGY_TOL = 0.003
@@ -55,11 +52,9 @@ PROBE_SEED = 0
 ENERGY_SIDE = 512
 #: How a grey energy sees a colour image in the energy method: ``"rgb"`` each channel, ``"opponent"`` the luminance
 #: and the two opponent channels of :func:`~scorematch.tasks.colour.opponent` (each at its own noise level),
-#: ``"luminance"`` the luminance alone. Chosen on the colour tuning images (``paper/benchmarks/noise_estimation_tuning.py``),
-#: estimated / true sigma at 5 / 15 / 25 / 50 / 75 (/255), mean [min, max]: opponent 0.989 [0.985, 0.995] / 1.000
-#: [0.994, 1.009] / 1.000 [0.992, 1.010] / 0.999 [0.992, 1.003] / 0.997 [0.995, 1.002]; rgb 1.087 [1.042, 1.121] /
-#: 1.036 [1.002, 1.062] / 1.022 / 1.010 / 1.004; luminance 1.125 [1.076, 1.177] / 1.056 [1.016, 1.095] / 1.034 /
-#: 1.020 / 1.012. The opponent channels carry little of the image's detail and as much noise as the luminance.
+#: ``"luminance"`` the luminance alone. Chosen on the colour tuning images (``paper/benchmarks/noise_estimation_tuning.py``,
+#: ``docs/results/benchmarks/noise_estimation_tuning.json``): the opponent channels carry little of the image's
+#: detail and as much noise as the luminance.
 COLOUR_SPACE = "opponent"
 #: The colour spaces of :data:`COLOUR_SPACE`.
 COLOUR_SPACES = ("rgb", "opponent", "luminance")
@@ -83,23 +78,22 @@ def estimate_noise(
     """The standard deviation of i.i.d. Gaussian noise in each image of a batch, for denoising without a given
     ``sigma``.
 
-    ``"mad"`` (the default without an ``energy``): the median absolute deviation of the finest diagonal wavelet coefficients (Donoho &
-    Johnstone; scikit-image's ``estimate_sigma``), per channel (:func:`mad_sigmas`), a colour image's channels
-    averaged. Cheap, but it counts image detail as noise: on the tuning images it overestimates by 25 % (grey) and
-    39 % (colour) at 5/255, 6 % and 8 % at 15/255, 3 % at 25/255.
+    ``"mad"`` (the default without an ``energy``): the median absolute deviation of the finest diagonal wavelet
+    coefficients (Donoho & Johnstone; scikit-image's ``estimate_sigma``), per channel (:func:`mad_sigmas`), a colour
+    image's channels averaged. Cheap, but it counts image detail as noise, most at low noise levels.
 
-    ``"energy"`` (the default with a noise-conditional ``energy``): from the MAD estimate, the level ``s`` at which a noise-conditional energy's Tweedie residual
-    ``r = s^2 dE_s/dy`` is self-consistent (Notes), found with 2 to 8 gradient evaluations; on the tuning images
-    within 2 % at 15/255 and above (grey and colour), within 10 % at 5/255. A grey image of fine texture can still
-    pass for noisier than it is (``benchmarks/noise_estimation.py``: two of the first ten grey held-out images 13
-    and 16 % high at 15/255); a colour image much less so, as its opponent channels carry little texture.
+    ``"energy"`` (the default with an ``energy``, which must be noise-conditional): from the MAD estimate, the level
+    ``s`` at which the energy's Tweedie residual ``r = s^2 dE_s/dy`` is self-consistent (Notes), found with 2 to 8
+    gradient evaluations on at most the central :data:`ENERGY_SIDE` pixels a side. A grey image of fine texture can
+    still pass for noisier than it is; a colour image less so, as its opponent channels carry little texture. How
+    both do on validation images: ``paper/benchmarks/noise_estimation.py`` (the default prior's card).
 
     Parameters
     ----------
     y : Tensor, shape (B, C, H, W), range about [0, 1]
         Noisy images (not clipped); each at least as large as the wavelet (4 x 4) and, for ``"energy"``, the
         energy's support. Colour images (``C = 3``) are assumed to have the same noise level in every channel.
-    energy : DeepEnergy, optional
+    energy : ImagePrior or NoiseConditionalEnergy, optional
         A noise-conditional energy (``energy.at(s)``), needed by ``"energy"`` only. A grey energy sees each
         channel of a colour image as a grey image (as :data:`COLOUR_SPACE` says), each at its own noise level.
     method : {"mad", "energy"}, optional
