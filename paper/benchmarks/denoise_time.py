@@ -3,7 +3,8 @@
     python paper/benchmarks/denoise_time.py [--rounds 3] [--threads 2] [--large 3000x2000] [--out FILE.json]
 
 Each measurement is a fresh process from the command line to the written PNG (reading, the model or BM3D, writing):
-ours is ``scorematch denoise IN -o OUT --sigma S`` (the default prior and its presets), BM3D a Python process that
+ours is ``scorematch denoise IN -o OUT --sigma S`` (the default prior and its presets), and without ``--sigma``
+(the command's default: the level estimated by the prior, ``ours_auto``), BM3D a Python process that
 reads the same PNG, runs ``bm3d.bm3d`` (grey) or ``bm3d.bm3d_rgb`` (colour) at the same sigma and writes a PNG.
 Images: the 512x512 grey Lena of Set12 and a colour photo of the test set resized to 768x512 (bicubic; timing
 makes no choice), with Gaussian noise of 25/255 (seeded), quantized to 8 bits. Rounds interleave ours and BM3D; the medians are compared.
@@ -74,8 +75,10 @@ def measure(cmd: list[str], threads: int) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def ours(src: Path, dst: Path, threads: int) -> list[str]:
-    return ["scorematch", "denoise", str(src), "-o", str(dst), "--sigma", str(SIGMA), "--threads", str(threads)]
+def ours(src: Path, dst: Path, threads: int, *, auto: bool = False) -> list[str]:
+    """The command at the true sigma, or (``auto``) with the noise level estimated, the command's default."""
+    sigma = [] if auto else ["--sigma", str(SIGMA)]
+    return ["scorematch", "denoise", str(src), "-o", str(dst), *sigma, "--threads", str(threads)]
 
 
 def bm3d(src: Path, dst: Path) -> list[str]:
@@ -90,28 +93,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     models = {DEFAULT_PRIORS[k]: resolve(DEFAULT_PRIORS[k]).resolve().relative_to(ROOT) for k in (1, 3)}
-    result = {"benchmark": "denoise_time", "default_priors": DEFAULT_PRIORS, **stamp("scorematch.cli", models=models, parts=DENOISING),
+    result = {"benchmark": "denoise_time", "default_priors": DEFAULT_PRIORS, **stamp("scorematch.cli", models=models, parts=(*DENOISING, "noise_target")),
               "cpu": cpu_model(), "threads": args.threads, "load_average_start": load_average(), "sigma": SIGMA}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cases = {"grey_512x512": noisy_png(GREY, tmp / "grey.png"), "colour_768x512": noisy_png(COLOUR, tmp / "c.png", size=(768, 512))}
         files = {"grey_512x512": tmp / "grey.png", "colour_768x512": tmp / "c.png"}
         for name, path in files.items():
-            times = {"ours": [], "bm3d": []}
+            times = {"ours": [], "ours_auto": [], "bm3d": []}
             for _ in range(args.rounds):
                 times["ours"].append(measure(ours(path, tmp / "o.png", args.threads), args.threads)["seconds"])
+                times["ours_auto"].append(measure(ours(path, tmp / "a.png", args.threads, auto=True),
+                                                  args.threads)["seconds"])
                 times["bm3d"].append(measure(bm3d(path, tmp / "b.png"), args.threads)["seconds"])
             med = {k: statistics.median(v) for k, v in times.items()}
             result[name] = {"shape": cases[name], "seconds": times, "median": med,
-                            "ratio_ours_to_bm3d": round(med["ours"] / med["bm3d"], 3)}
-            print(f"{name}: ours {med['ours']:.2f} s, bm3d {med['bm3d']:.2f} s", file=sys.stderr, flush=True)
+                            "ratio_ours_to_bm3d": round(med["ours"] / med["bm3d"], 3),
+                            "ratio_auto_to_bm3d": round(med["ours_auto"] / med["bm3d"], 3)}
+            print(f"{name}: ours {med['ours']:.2f} s (sigma estimated: {med['ours_auto']:.2f} s), bm3d "
+                  f"{med['bm3d']:.2f} s", file=sys.stderr, flush=True)
         if args.large:
             w, h = (int(v) for v in args.large.split("x"))
             shape = noisy_png(COLOUR, tmp / "large.png", size=(w, h), seed=1)
             got = measure(ours(tmp / "large.png", tmp / "ol.png", args.threads), args.threads)
+            auto = measure(ours(tmp / "large.png", tmp / "al.png", args.threads, auto=True), args.threads)
             per_pixel = got["seconds"] / (w * h)
             small = result["colour_768x512"]["median"]["ours"] / (768 * 512)
             result["large"] = {"shape": shape, "seconds": round(got["seconds"], 2),
+                               "seconds_auto": round(auto["seconds"], 2),
                                "peak_memory_gib": round(got["max_rss_kib"] / 2**20, 3),
                                "seconds_per_megapixel": round(per_pixel * 1e6, 3),
                                "per_pixel_ratio_to_768x512": round(per_pixel / small, 3)}

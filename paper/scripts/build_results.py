@@ -1441,10 +1441,15 @@ def _time(results: Path, case: str) -> str:
             f"PNG to the written PNG, against a BM3D process doing the same; medians of {len(c['seconds']['ours'])} "
             f"interleaved rounds, {d['threads']} threads, {d['cpu']}, load average {d['load_average_start']} at the "
             f"start): {_f(c['median']['ours'])} s against {_f(c['median']['bm3d'])} s "
-            f"({_f(c['ratio_ours_to_bm3d'])}x) on a {c['shape'][1]}x{c['shape'][0]} {case.split('_')[0]} image.")
+            f"({_f(c['ratio_ours_to_bm3d'])}x) on a {c['shape'][1]}x{c['shape'][0]} {case.split('_')[0]} image")
+    if "ours_auto" in c["median"]:
+        text += (f"; without `--sigma` (the level estimated by the prior, the command's default) "
+                 f"{_f(c['median']['ours_auto'])} s ({_f(c['ratio_auto_to_bm3d'])}x)")
+    text += "."
     if case == "colour_768x512" and "large" in d:
         g = d["large"]
-        text += (f" A {g['shape'][1]}x{g['shape'][0]} colour photo (tiled automatically): {_f(g['seconds'], 1)} s, peak "
+        auto = f" ({_f(g['seconds_auto'], 1)} s without `--sigma`)" if "seconds_auto" in g else ""
+        text += (f" A {g['shape'][1]}x{g['shape'][0]} colour photo (tiled automatically): {_f(g['seconds'], 1)} s{auto}, peak "
                  f"memory {_f(g['peak_memory_gib'])} GiB, {_f(g['per_pixel_ratio_to_768x512'])}x the 768x512 time "
                  "per pixel.")
     return text
