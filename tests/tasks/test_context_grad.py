@@ -5,7 +5,8 @@ import torch
 
 from scorematch.energies import DeepEnergy, FieldOfExperts
 from scorematch.prior import ImagePrior
-from scorematch.prior.evaluation import BOUNDARIES, PADDED_MARGIN, context_grad, energy_and_grad, extend, margin
+from scorematch.prior.evaluation import (BOUNDARIES, PADDED_MARGIN, context_grad, energy_and_grad,
+                                        energy_with_boundary, extend, margin)
 from scorematch.tasks import tweedie
 
 D = torch.float64
@@ -79,10 +80,14 @@ def test_a_padded_network_takes_the_extended_image_as_context(gen, boundary):
     inside[..., m:-m, m:-m] = True
     (expected,) = torch.autograd.grad(e(context.masked_scatter(inside, x)).sum(), x)
     torch.testing.assert_close(context_grad(e, x.detach(), boundary=boundary), expected, rtol=1e-10, atol=1e-12)
-    (folded,) = torch.autograd.grad(e(extend(x, m, boundary)).sum(), x)  # MAP's objective: E of the extension
+    own = e.energy_map(extend(x, m, boundary))[..., m:-m, m:-m].sum((-2, -1))  # MAP's objective: the image's terms
+    (folded,) = torch.autograd.grad(own.sum(), x)
     energy, grad = energy_and_grad(e, x.detach(), boundary=boundary)
-    torch.testing.assert_close(energy, e(extend(x.detach(), m, boundary)))
+    torch.testing.assert_close(energy, own.detach())
     torch.testing.assert_close(grad, folded, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(energy_with_boundary(e, x, boundary), own)  # the differentiable form (deepinv's)
+    tiled = energy_and_grad(e, x.detach(), boundary=boundary, tile=16)  # tiles with the network's context around
+    torch.testing.assert_close(tiled[0], energy, rtol=1e-2, atol=0)
 
 
 def test_a_padded_prior_extends_symmetrically_unless_told_and_valid_is_the_networks_padding(gen):

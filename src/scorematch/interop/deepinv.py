@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ..energies.base import Energy
 from ..prior import ImagePrior, as_prior
-from ..prior.evaluation import extend, margin, per_channel
+from ..prior.evaluation import energy_with_boundary
 
 try:
     from deepinv.optim import Prior
@@ -62,11 +62,7 @@ class EnergyPrior(Prior):
     def fn(self, x: Tensor, *args, **kwargs) -> Tensor:
         """``E(x)`` per image, shape (B,); differentiable w.r.t. ``x`` (the prior's boundary rule, untiled)."""
         prior = self._prior_for(x)
-        flat, c = per_channel(prior.energy, x)
-        m = margin(prior.energy, prior.boundary, tuple(flat.shape[-2:]))
-        if m is not None:
-            flat = extend(flat, m, prior.boundary)
-        return prior.energy.energy(flat).reshape(-1, c).sum(1)
+        return energy_with_boundary(prior.energy, x, prior.boundary)
 
     def grad(self, x: Tensor, *args, **kwargs) -> Tensor:
         """``dE/dx``, shaped like ``x`` (:meth:`scorematch.prior.ImagePrior.energy_and_grad`, no graph)."""

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from ..energies.base import Energy, PaddedImageEnergy
 
-__all__ = ["energy_and_grad", "context_grad", "per_channel", "check_channels", "check_image_size", "extend", "fold",
+__all__ = ["energy_and_grad", "energy_with_boundary", "context_grad", "per_channel", "check_channels", "check_image_size", "extend", "fold",
            "margin", "BOUNDARIES", "PADDED_MARGIN"]
 
 #: How an image energy treats the image border (see :func:`energy_and_grad`).
@@ -140,7 +140,8 @@ def energy_and_grad(
         one window, an interior pixel in ``S^2``). Otherwise the energy of the image extended by ``S - 1`` pixels
         on each side (:func:`extend`), so that every pixel lies in ``S^2`` windows; the gradient is that of this
         composite, folded back onto the image. A padded energy: ``"valid"``, the network's own zero padding at
-        the border; otherwise the image extended by :func:`margin` pixels, as context for the border pixels' terms.
+        the border; otherwise the sum of the terms of the image's own pixels, computed on the image extended by
+        :func:`margin` pixels (context for the border pixels' terms), the gradient folded back onto the image.
 
     Returns
     -------
@@ -154,8 +155,33 @@ def energy_and_grad(
     m = margin(energy, boundary, tuple(x.shape[-2:]))
     if m is None:
         return _tiled(energy, x, tile)
-    e, ge = _tiled(energy, extend(x.detach(), m, boundary), tile)
+    inner = m if isinstance(energy, PaddedImageEnergy) else 0  # a network's terms: the image's own pixels' only
+    e, ge = _tiled(energy, extend(x.detach(), m, boundary), tile, inner=inner)
     return e, fold(ge, m, boundary)
+
+
+def energy_with_boundary(energy: Energy, x: Tensor, boundary: str) -> Tensor:
+    """``E(x)`` per image as :func:`energy_and_grad` defines it with ``boundary`` (untiled), differentiable in ``x``.
+
+    Parameters
+    ----------
+    energy : Energy
+    x : Tensor, shape (B, C, H, W)
+    boundary : {"valid", "symmetric", "reflect", "replicate"}
+
+    Returns
+    -------
+    Tensor, shape (B,)
+    """
+    flat, c = per_channel(energy, x)
+    m = margin(energy, boundary, tuple(x.shape[-2:]))
+    if m is None:
+        e = energy.energy(flat)
+    elif isinstance(energy, PaddedImageEnergy):
+        e = energy.energy_map(extend(flat, m, boundary))[..., m:-m, m:-m].sum((-2, -1))
+    else:
+        e = energy.energy(extend(flat, m, boundary))
+    return e.reshape(-1, c).sum(1)
 
 
 def context_grad(energy: Energy, x: Tensor, *, boundary: str, tile: int | None = None) -> Tensor:
@@ -204,13 +230,17 @@ def margin(energy: Energy, boundary: str, size: tuple[int, int]) -> int | None:
     return energy.support - 1
 
 
-def _tiled(energy: Energy, x: Tensor, tile: int | None) -> tuple[Tensor, Tensor]:
+def _tiled(energy: Energy, x: Tensor, tile: int | None, *, inner: int = 0) -> tuple[Tensor, Tensor]:
+    """``E(x)`` and ``dE/dx``, in tiles of ``tile`` pixels a side when given; a padded energy's terms of the pixels
+    at least ``inner`` pixels inside the border only (the rest is context)."""
+    if tile is not None and tile < 1:
+        raise ValueError(f"tile must be >= 1, got {tile}")
+    if isinstance(energy, PaddedImageEnergy) and tile is not None:
+        return _overlap_tiled(energy, x, tile, inner)
+    if isinstance(energy, PaddedImageEnergy) and inner:
+        return _inner_terms(energy, x, inner)
     if tile is None:
         return energy.energy_and_grad(x)
-    if tile < 1:
-        raise ValueError(f"tile must be >= 1, got {tile}")
-    if isinstance(energy, PaddedImageEnergy):
-        return _overlap_tiled(energy, x, tile)
     s = energy.support
     if s is None:
         raise ValueError(f"tiling needs an image energy; {type(energy).__name__} is not one")
@@ -230,17 +260,28 @@ def _tiled(energy: Energy, x: Tensor, tile: int | None) -> tuple[Tensor, Tensor]
     return e, g
 
 
-def _overlap_tiled(energy: PaddedImageEnergy, x: Tensor, tile: int) -> tuple[Tensor, Tensor]:
+def _inner_terms(energy: PaddedImageEnergy, x: Tensor, inner: int) -> tuple[Tensor, Tensor]:
+    """The sum of a padded energy's terms at the pixels at least ``inner`` pixels inside the border of ``x``, and
+    its gradient (all of ``x`` is read)."""
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        e = energy.energy_map(x)[..., inner:-inner, inner:-inner].sum((-2, -1))
+        (g,) = torch.autograd.grad(e.sum(), x)
+    return e.detach(), g
+
+
+def _overlap_tiled(energy: PaddedImageEnergy, x: Tensor, tile: int, inner: int = 0) -> tuple[Tensor, Tensor]:
     """A padded energy in tiles: each ``tile``-sided core's own terms (:meth:`PaddedImageEnergy.energy_map`),
-    computed on the core with ``energy.context`` pixels of the image around it, summed; their gradients added up."""
+    computed on the core with ``energy.context`` pixels of the image around it, summed; their gradients added up.
+    The cores cover the pixels at least ``inner`` pixels inside the border."""
     h, w = x.shape[-2:]
     m = energy.context
     e = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     g = torch.zeros_like(x)
-    for i in range(0, h, tile):
-        for j in range(0, w, tile):
+    for i in range(inner, h - inner, tile):
+        for j in range(inner, w - inner, tile):
             a, b = max(i - m, 0), max(j - m, 0)  # the crop: the core [i, i1) x [j, j1) and its context
-            i1, j1 = min(i + tile, h), min(j + tile, w)
+            i1, j1 = min(i + tile, h - inner), min(j + tile, w - inner)
             with torch.enable_grad():
                 crop = x[..., a : min(i1 + m, h), b : min(j1 + m, w)].detach().requires_grad_(True)
                 terms = energy.energy_map(crop)[..., i - a : i1 - a, j - b : j1 - b]  # (B, core rows, core cols)
