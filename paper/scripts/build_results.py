@@ -681,7 +681,8 @@ def _unet_inverse_problems(results: Path) -> str:
         f"`{prior}` through `tasks.restore` on the beyond stage's grey inverse problems (`python paper/benchmarks/"
         f"inverse_problems.py {prior}`: the stage's {table2['n_images']} Table 2 images and "
         f"{u['problems']['deblur']['n_images']} validation crops, {u['config']['grey_crop']}x{u['config']['grey_crop']}; "
-        "its field's level per problem chosen on the 6 tuning crops and written into its presets), beside the "
+        "its field's level per problem chosen on the 6 tuning crops among "
+        f"{', '.join(f'{lv:g}' for lv in u['config']['deep_levels'])} (/256) and written into its presets), beside the "
         "stage's published priors on the same crops (`scorematch reproduce beyond`, measured at an earlier commit); "
         f"mean PSNR (dB), each prior minus the anchor paired over the images (mean ± std of the mean; {UNRESOLVED} "
         "within two std).", "",
