@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from scorematch.energies import DeepEnergy
 from scorematch.estimators import noise_conditional_loss
 from scorematch.io.images import read_image
 from scorematch.train import FitResult, fit
-from scorematch_paper.experiments.shootout.settings import ESTIMATORS
+from scorematch_paper.experiments.shootout.settings import estimator_loss
 from scorematch_paper.paths import data_dir
 
 #: The training sets: name -> what the model file's metadata says of it.
@@ -35,20 +36,27 @@ def train_deep_energy(out: str | os.PathLike, *, estimator: str = "dsm", steps: 
     (:func:`~scorematch.datasets.colour_split`; its tuning and validation images are never seen), RGB, for a
     colour energy (``in_channels=3``). Adam with a cosine schedule, batch ``batch``, learning rate ``lr``.
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {estimator!r}")
+    energy, stream, loss, metadata = setup(estimator=estimator, seed=seed, arch=arch, patch=patch, data=data)
+    return fit(energy, stream, loss, run_dir=Path(out), resume=resume, progress=progress, steps=steps,
+               batch_size=batch, lr=lr, seed=seed, log_every=50, checkpoint_every=250, metadata=metadata)
+
+
+def setup(*, estimator: str, seed: int, arch: dict[str, Any] | None, patch: int, data: str = "train400",
+          lam: float = 0.0) -> tuple[DeepEnergy, PatchStream, Callable[..., Any], dict[str, Any]]:
+    """The seeded energy, the patch stream, the noise-conditional loss of ``estimator`` (with curvature penalty
+    ``lam``, :func:`~.settings.estimator_loss`) and the model file's metadata of one run."""
     if data not in TRAINING_DATA:
         raise ValueError(f"data must be one of {sorted(TRAINING_DATA)}, got {data!r}")
+    per_level = estimator_loss(estimator, lam)
     arch = {"channels": 32, "depth": 4, "kernel_size": 3, **(arch or {})}
     torch.manual_seed(seed)
     train_images = _training_images(data)
     channels = 1 if train_images[0].dim() == 2 else train_images[0].shape[0]
     energy = DeepEnergy(**arch, in_channels=channels, generator=torch.Generator().manual_seed(seed))
-    loss = functools.partial(noise_conditional_loss, estimator=ESTIMATORS[estimator])
-    return fit(energy, PatchStream(train_images, patch), loss, run_dir=Path(out), resume=resume, progress=progress,
-               steps=steps, batch_size=batch, lr=lr, seed=seed, log_every=50, checkpoint_every=250,
-               metadata={"estimator": estimator, "patch": patch, "margin": energy.support - 1,
-                         "data": TRAINING_DATA[data], **arch})
+    loss = functools.partial(noise_conditional_loss, estimator=per_level)
+    metadata = {"estimator": estimator, **({"lam": lam} if lam else {}), "patch": patch,
+                "margin": energy.support - 1, "data": TRAINING_DATA[data], **arch}
+    return energy, PatchStream(train_images, patch), loss, metadata
 
 
 def _training_images(data: str) -> list[torch.Tensor]:

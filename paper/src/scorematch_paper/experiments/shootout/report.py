@@ -5,39 +5,58 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scorematch_paper.experiments.shootout.settings import LEVELS
-from scorematch_paper.experiments.shootout.summaries import summary
+from scorematch_paper.experiments.shootout.settings import CD_STEP_SIZE
+from scorematch_paper.experiments.shootout.summaries import HEADER, summary, table_cells
 
 
 def report(out_dir: str | os.PathLike) -> str:
-    """The table (one row per estimator and budget, with the CPU minutes it really took) and the figure."""
+    """The recipe, the choices, the table (a line per row at each budget, mean ± std over seeds) and the figures."""
     out_dir = Path(out_dir)
     t = summary(out_dir)
-    c = t["config"]
-    n = "all 41" if c["heldout_limit"] is None else f"the first {c['heldout_limit']}"
-    crop = "whole" if c["heldout_crop"] is None else f"{c['heldout_crop']}x{c['heldout_crop']} crops"
-    lines = [
-        f"The same noise-conditional `DeepEnergy` ({c['channels']} channels, depth {c['depth']}, "
-        f"{c['kernel_size']}x{c['kernel_size']}) trained by each estimator across noise levels on {c['patch']}x"
-        f"{c['patch']} Train400 patches (batch {c['batch']}, Adam {c['lr']:g}, cosine), for the same CPU budget "
-        f"({t['threads']} torch threads): steps = budget / the estimator's step time, measured by a "
-        f"{c['calibration_steps']}-step run first; 'CPU minutes' is what the run really took. Validation PSNR: "
-        f"Tweedie's estimate on {n} validation images ({crop}; choices were made after looking at them: "
-        "`docs/evaluation.md`), one noise draw per image "
-        "and level. The bundled `deep_energy` (Tweedie) and `foe_5x5x24` (MAP) on the same images are the reference. "
-        "Every estimator but DSM sees the noisy patches and fits their score; `sm-curvature` (the Becker-LeCun "
-        "curvature rule, exact for one layer only) and `sm-hutchinson` (one Rademacher probe) are score matching "
-        "without the curvature penalty (lambda = 0), since the noise already smooths the density they fit.",
-        "",
-        "| estimator | budget (min) | steps | CPU minutes | " + " | ".join(f"PSNR {lv}/256" for lv in LEVELS) + " |",
-        "|---|---|---|---|" + "---|" * len(LEVELS),
-    ]
-    for r in t["rows"]:
-        lines.append(f"| {r['estimator']} | {r['minutes']:g} | {r['steps']} | {r['cpu_minutes']:.2f} | "
-                     + " | ".join(f"{r['heldout_psnr'][str(lv)]:.2f}" for lv in LEVELS) + " |")
-    for name, psnrs in sorted(t["reference"].items()):
-        lines.append(f"| bundled {name} | | | | " + " | ".join(f"{psnrs[str(lv)]:.2f}" for lv in LEVELS) + " |")
-    figure = out_dir / "shootout.png"
-    lines += ["", f"![estimator shoot-out]({out_dir.name}/shootout.png)" if figure.is_file()
-              else "*shoot-out figure: not drawn in this run.*"]
+    lines = [describe(t["config"]), "", choices_text(t["choices"]), "",
+             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in table_cells(t["groups"])]
+    lines.append("")
+    lines += [f"Bundled `{name}` on the same images: " + ", ".join(f"{v:.2f} dB at {lv}/256" for lv, v in p.items())
+              + "." for name, p in sorted(t["reference"].items())]
+    for name in ("shootout.png", "shootout_loss.png"):
+        lines += ["", f"![estimator shoot-out]({out_dir.name}/{name})" if (out_dir / name).is_file()
+                  else f"*{name}: not drawn in this run.*"]
     return "\n".join(lines)
+
+
+def describe(c: dict) -> str:
+    """The recipe in words, from the config."""
+    archs = "; ".join(f"`{n}`: {ch} channels, depth {d}, {k}x{k}" + (" (a Field of Experts: the curvature rule is "
+                                                                       "exact)" if d == 1 else "")
+                      for n, ch, d, k in c["architectures"])
+    held = "all 41" if c["heldout_limit"] is None else f"the first {c['heldout_limit']}"
+    return (f"A noise-conditional `DeepEnergy` of each architecture ({archs}) trained by each estimator across noise "
+            f"levels on {c['patch']}x{c['patch']} Train400 patches (batch {c['batch']}, Adam at a constant learning "
+            f"rate), one torch thread, until the run's process had used {c['minutes']:g} CPU minutes "
+            f"({c['long_minutes']:g} for the long rows), a snapshot every {c['point_minutes']:g}; seeds "
+            f"{', '.join(map(str, c['seeds']))}. Scores on {held} validation images (choices were made after looking "
+            "at them: `docs/evaluation.md`), one noise draw per image and level: Tweedie's estimate at every "
+            "snapshot; MAP (with the bundled `deep_energy`'s denoising presets) and the exact score-matching loss "
+            f"(eq. 2, on {c['loss_patches']} validation patches of {c['loss_patch']}x{c['loss_patch']}, in units of "
+            f"the noise) at {c['minutes']:g} minutes and at the budget. CD-1: one Langevin step of {CD_STEP_SIZE:g}. "
+            "Every estimator but DSM sees the noisy patches and fits their score.")
+
+
+def choices_text(choices: dict) -> str:
+    """The learning rates and lambdas and the tuning scores that chose them."""
+    parts = []
+    for arch, ests in choices.items():
+        for est, e in ests.items():
+            lrs = ", ".join(f"{k}: {_tuning(v)}" for k, v in e["lr_grid"].items())
+            text = f"`{arch}` {est}: lr {e['lr']:g} ({lrs})"
+            if "lam" in e:
+                text += f", lambda {e['lam']:g} (" + ", ".join(f"{k}: {_tuning(v)}" for k, v in e["lam_grid"].items()) + ")"
+            parts.append(text)
+    return ("Choices on the six tuning crops (mean Tweedie PSNR over the levels after the choice budget, seed 0): "
+            + "; ".join(parts) + ".")
+
+
+def _tuning(result: dict) -> str:
+    p = result["tuning_psnr"]
+    return "diverged" if not p or None in p.values() else f"{sum(p.values()) / len(p):.2f}"
