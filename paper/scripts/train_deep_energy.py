@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "paper" / "src"))
 from scorematch_paper.experiments.shootout import ESTIMATORS, ShootoutConfig, train_deep_energy  # noqa: E402
 from scorematch_paper.experiments.shootout.recipe import TRAINING_DATA  # noqa: E402
 
-DEFAULT = ShootoutConfig()
+CONFIG = ShootoutConfig()
+DEFAULT = CONFIG.arch("deep")  # the bundled deep_energy's architecture
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--estimator", choices=sorted(ESTIMATORS), default="dsm")
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--channels", type=int, default=DEFAULT.channels)
-    ap.add_argument("--depth", type=int, default=DEFAULT.depth)
-    ap.add_argument("--kernel-size", type=int, default=DEFAULT.kernel_size)
-    ap.add_argument("--patch", type=int, default=DEFAULT.patch, help="side of the training patches (the loss covers "
+    ap.add_argument("--channels", type=int, default=DEFAULT["channels"])
+    ap.add_argument("--depth", type=int, default=DEFAULT["depth"])
+    ap.add_argument("--kernel-size", type=int, default=DEFAULT["kernel_size"])
+    ap.add_argument("--patch", type=int, default=CONFIG.patch, help="side of the training patches (the loss covers "
                     "their interior: patch - 2 (support - 1) pixels a side)")
     ap.add_argument("--data", choices=sorted(TRAINING_DATA), default="train400",
                     help="train400 (grey) or colour (RGB patches of the colour set's training images)")

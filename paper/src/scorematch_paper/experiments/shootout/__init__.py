@@ -8,22 +8,24 @@ learning rate and lambda chosen on the tuning crops, then one run per seed that 
 (:mod:`.timed`) with a snapshot every few minutes, each scored on the validation images (Tweedie, MAP, the exact
 score-matching loss) beside the bundled priors.
 
-``run(out_dir, quick=...)`` computes (each choice and row a cached unit keyed on the rows' own code,
-:func:`rows_cache`; an interrupted training run resumes), ``plot`` draws from ``shootout.json``, ``report``
+``run(out_dir, quick=...)`` computes (each choice and row a cached unit keyed on the units' own code,
+:func:`rows_cache`; an interrupted training run resumes), ``publish`` writes the table of the units done so far,
+``plot`` draws from ``shootout.json``, ``report``
 returns the markdown section, ``summary`` the table. The full run trains for many CPU hours, spread over sessions.
 
-Modules: ``settings``, ``recipe`` (the training run), ``timed`` (its CPU budget), ``scoring``, ``compute``,
+Modules: ``config``, ``settings`` (the estimators), ``recipe`` (the training run), ``timed`` (its CPU budget), ``scoring``, ``units`` (train and score one run), ``compute``,
 ``summaries``, ``figures``, ``report``.
 """
 
-from scorematch_paper.experiments.shootout.compute import rows_cache, run
+from scorematch_paper.experiments.shootout.compute import publish, rows_cache, run
 from scorematch_paper.experiments.shootout.figures import plot
 from scorematch_paper.experiments.shootout.recipe import train_deep_energy
 from scorematch_paper.experiments.shootout.report import report
-from scorematch_paper.experiments.shootout.settings import ESTIMATORS, LEVELS, REGULARIZED, ShootoutConfig
+from scorematch_paper.experiments.shootout.config import ShootoutConfig
+from scorematch_paper.experiments.shootout.settings import ESTIMATORS, LEVELS, REGULARIZED
 from scorematch_paper.experiments.shootout.summaries import summary
 
 TITLE = "Beyond the paper: the estimator shoot-out"
 
-__all__ = ["run", "rows_cache", "plot", "report", "summary", "TITLE", "ShootoutConfig", "ESTIMATORS", "REGULARIZED",
-           "LEVELS", "train_deep_energy"]
+__all__ = ["run", "publish", "rows_cache", "plot", "report", "summary", "TITLE", "ShootoutConfig", "ESTIMATORS",
+           "REGULARIZED", "LEVELS", "train_deep_energy"]

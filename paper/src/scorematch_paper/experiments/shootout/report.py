@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scorematch_paper.experiments.shootout.settings import CD_STEP_SIZE
+from scorematch_paper.experiments.shootout.settings import CD_STEP_SIZE, LEVELS, REGULARIZED
 from scorematch_paper.experiments.shootout.summaries import HEADER, summary, table_cells
 
 
@@ -16,7 +16,9 @@ def report(out_dir: str | os.PathLike) -> str:
     lines = [describe(t["config"]), "", choices_text(t["choices"]), "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(cells) + " |" for cells in table_cells(t["groups"])]
-    lines.append("")
+    lines += ["", regularizer_text(t["groups"], t["config"]["minutes"]), ""]
+    if t.get("missing"):
+        lines += [missing_text(t["missing"]), ""]
     lines += [f"Bundled `{name}` on the same images: " + ", ".join(f"{v:.2f} dB at {lv}/256" for lv, v in p.items())
               + "." for name, p in sorted(t["reference"].items())]
     for name in ("shootout.png", "shootout_loss.png"):
@@ -49,12 +51,45 @@ def choices_text(choices: dict) -> str:
     for arch, ests in choices.items():
         for est, e in ests.items():
             lrs = ", ".join(f"{k}: {_tuning(v)}" for k, v in e["lr_grid"].items())
-            text = f"`{arch}` {est}: lr {e['lr']:g} ({lrs})"
+            text = f"`{arch}` {est}: lr " + (f"{e['lr']:g}" if "lr" in e else "not chosen yet") + f" ({lrs})"
             if "lam" in e:
                 text += f", lambda {e['lam']:g} (" + ", ".join(f"{k}: {_tuning(v)}" for k, v in e["lam_grid"].items()) + ")"
             parts.append(text)
+    if not parts:
+        return "No choice made yet."
     return ("Choices on the six tuning crops (mean Tweedie PSNR over the levels after the choice budget, seed 0): "
             + "; ".join(parts) + ".")
+
+
+def regularizer_text(groups: list[dict], minutes: float) -> str:
+    """What the curvature penalty does for each regularized estimator: divergences and Tweedie's PSNR at
+    ``minutes``, lambda = 0 against the chosen lambda, per architecture."""
+    parts = []
+    for g0 in (g for g in groups if g["estimator"] in REGULARIZED and not g["lam"]):
+        for g in (g for g in groups if (g["architecture"], g["estimator"]) == (g0["architecture"], g0["estimator"])
+                  and g["lam"]):
+            parts.append(f"`{g0['architecture']}` {g0['estimator']}: at lambda = 0 {_outcome(g0, minutes)}; at lambda "
+                         f"= {g['lam']:g} {_outcome(g, minutes)}")
+    return ("What the penalty does (lambda = 0 against the chosen lambda, Tweedie at 15/256 after "
+            f"{minutes:g} CPU minutes): " + "; ".join(parts) + ".") if parts else ""
+
+
+def _outcome(g: dict, minutes: float) -> str:
+    at = g["at"][f"{minutes:g}"]
+    diverged = f"{len(g['diverged'])} of {len(g['seeds'])} seeds diverged (non-finite)"
+    psnr = at["tweedie"][str(LEVELS[0])]
+    return diverged + (f", {psnr['mean']:.2f} dB over {psnr['n']}" if psnr else "")
+
+
+def missing_text(missing: list[dict]) -> str:
+    """The rows and seeds not run yet, by row."""
+    rows: dict[str, list[int]] = {}
+    for m in missing:
+        lam = "" if m["lam"] == 0 else " (lambda > 0)" if m["lam"] is None else f" (lambda {m['lam']:g})"
+        rows.setdefault(f"{m['architecture']} {m['estimator']}{lam}", []).append(m["seed"])
+    return (f"Not run yet ({len(missing)} runs): "
+            + "; ".join(f"{name} seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}" for name, s in rows.items())
+            + ".")
 
 
 def _tuning(result: dict) -> str:

@@ -131,6 +131,6 @@ def _points(run: Path, minutes: float) -> list[dict[str, Any]]:
     for path in sorted((run / "points").glob("*.safetensors"), key=lambda p: float(p.stem)):
         if float(path.stem) <= minutes + 1e-6:
             extra = load_info(path)["extra"]
-            out.append({"minutes": float(path.stem), "cpu_seconds": round(float(extra["cpu_seconds"]), 1),
+            out.append({"minutes": float(path.stem), "cpu_seconds": round(float(extra["cpu_seconds"]), 3),
                         "step": int(extra["step"]), "file": path.name})
     return out
