@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 #: Points of the training loss kept per row (the clock's readings, thinned evenly).
 LOSS_POINTS = 60
+
+
 def train_and_score(run_dir: str, training: dict[str, Any], budget: float, score: str, scoring_settings: dict[str, Any],
                      label: dict[str, Any]) -> dict[str, Any]:
     """Train one run to its budget (one torch thread) and score its snapshots: Tweedie on the tuning crops at the
@@ -28,9 +30,8 @@ def train_and_score(run_dir: str, training: dict[str, Any], budget: float, score
     logger.info("shoot-out: %s for %g CPU minutes", Path(run_dir).name, budget)
     trained = train_for(run_dir, minutes=budget, **training)
     result = {**label, "diverged": trained["diverged"], "loss_curve": _thin(trained["clock"])}
-    points = trained["points"] if trained["diverged"] is None else []
-    if score == "tuning":
-        last = points[-1] if points else None
+    if score == "tuning":  # a run that diverged scores nothing
+        last = trained["points"][-1] if trained["points"] and trained["diverged"] is None else None
         if last is None:
             return {**result, "cpu_minutes": None, "tuning_psnr": None}
         tuned = tweedie_psnr(_snapshot(run_dir, last), tuning_images(scoring_settings["tune_crop"]))
@@ -39,7 +40,7 @@ def train_and_score(run_dir: str, training: dict[str, Any], budget: float, score
     images = validation_images(s["heldout_limit"], s["heldout_crop"])
     patches = loss_patches(images, s["loss_patch"], s["loss_patches"])
     scored = []
-    for p in trained["points"]:
+    for p in trained["points"]:  # (those before a divergence)
         energy = _snapshot(run_dir, p)
         entry = {"minutes": p["minutes"], "cpu_minutes": round(p["cpu_seconds"] / 60, 4), "step": p["step"],
                  "tweedie": tweedie_psnr(energy, images)}
