@@ -58,6 +58,9 @@ sys.path.insert(0, str(ROOT / "src"))  # this checkout's package: its restoratio
 sys.path.insert(0, str(ROOT / "paper" / "src"))
 
 from scorematch_paper.experiments import mnist, patches, restoration, shootout  # noqa: E402
+from scorematch_paper.experiments.shootout.report import (choices_text, describe, missing_text,  # noqa: E402
+                                                            regularizer_text)
+from scorematch_paper.experiments.shootout.summaries import HEADER, groups, table_cells  # noqa: E402
 from scorematch_paper.experiments.beyond import settings as beyond_settings  # noqa: E402
 from scorematch_paper.experiments.compare import (  # noqa: E402
     RESOLVE_SIGMAS,
@@ -756,28 +759,22 @@ def _earlier_runs(results: Path, pattern: str) -> list[tuple[Path, dict]]:
 
 
 def _shootout(results: Path) -> str:
-    d = _json(results, "deep_energy/shootout.json")
-    c, rows = d["config"], sorted(d["rows"], key=lambda r: (r["minutes"], r["estimator"]))
-    levels = sorted(rows[0]["heldout_psnr"], key=float)
-    table = [[r["estimator"], _f(r["minutes"], 0), str(r["steps"]), _f(r["cpu_minutes"], 1),
-              *(_f(r["heldout_psnr"][lv]) for lv in levels)] for r in rows]
-    table += [[f"bundled `{name}` ({'Tweedie' if name == 'deep_energy' else 'MAP'})", "", "", "",
-               *(_f(p[lv]) for lv in levels)] for name, p in sorted(d["reference"].items())]
-    grid = shootout.ShootoutConfig()
-    done = {(r["estimator"], r["minutes"]) for r in rows}
-    missing = [f"{e} {m:g} min" for m in grid.minutes for e in grid.estimators if (e, m) not in done]
-    held = "the 41" if c["heldout_limit"] is None else f"the first {c['heldout_limit']}"
+    d = _json(results, "shootout/shootout.json")
+    c = d["config"]
+    rows = groups(d["rows"], c["minutes"])
+    missing = d.get("missing", [])
+    reference = [f"bundled `{name}` ({'Tweedie' if name == 'deep_energy' else 'MAP'}) "
+                 + " / ".join(_f(p[str(lv)]) for lv in shootout.LEVELS) for name, p in sorted(d["reference"].items())]
     return "\n".join([
-        _reflow(f"Estimator shoot-out (`python paper/scripts/estimator_shootout.py`, commit {d['commit']}, "
-                f"{d['threads']} torch threads): the same noise-conditional `DeepEnergy` ({c['channels']} channels, "
-                f"depth {c['depth']}, {c['kernel_size']}x{c['kernel_size']}) trained by each estimator across noise "
-                f"levels on {c['patch']}x{c['patch']} Train400 patches for a CPU budget: steps = the budget over the "
-                f"step time of a {c['calibration_steps']}-step calibration run; 'CPU minutes' is what the run took. "
-                f"Mean PSNR (dB) of Tweedie's estimate on {held} validation images; the SM rows fit the noisy patches' "
-                "score without the curvature penalty (lambda = 0)."
-                + (f" Not run yet: {_names(missing)}." if missing else "")), "",
-        _table(["estimator", "budget (min)", "steps", "CPU minutes", *(f"PSNR {lv}/256" for lv in levels)], table),
-        "", "![estimator shoot-out](docs/results/deep_energy/shootout.png)"])
+        _reflow(f"Estimator shoot-out (`python paper/scripts/estimator_shootout.py`). "
+                + describe(c)), "", _reflow(choices_text(d["choices"])), "",
+        _table(list(HEADER), table_cells(rows)), "",
+        _reflow(regularizer_text(rows, c["minutes"])
+                + f" On the same images, dB at {' / '.join(f'{lv}/256' for lv in shootout.LEVELS)}: "
+                + _names(reference) + "."
+                + (" " + missing_text(missing) if missing else "")),
+        "", "![estimator shoot-out](docs/results/shootout/shootout.png)",
+        "", "![training loss of the regularized estimators](docs/results/shootout/shootout_loss.png)"])
 
 
 #: README block name -> renderer.

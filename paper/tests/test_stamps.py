@@ -32,6 +32,8 @@ def test_a_fresh_stamp_is_current(roots, model, tmp_path):
     record["models"]["m"]["path"] = model.name  # a path relative to the repository root, as benchmarks store it
     assert stamps.stale(record, root=tmp_path, roots=roots) == []
     assert record["code"]["modules"] == [MODULE] and record["models"]["m"]["sha256"] == stamps.model_sha256(model)
+    relative = stamps.stamp(MODULE, models={"m": model.name}, roots=roots, root=tmp_path)  # read from the root
+    assert relative["models"]["m"] == record["models"]["m"] and stamps.stale(relative, root=tmp_path, roots=roots) == []
 
 
 def test_touching_a_file_of_the_closure_makes_it_stale(roots, tmp_path):

@@ -57,20 +57,23 @@ def model_sha256(path: str | os.PathLike, parts: Sequence[str] | None = None) ->
 
 def stamp(*modules: str, models: Mapping[str, str | os.PathLike] | None = None,
           parts: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-          roots: tuple[Path, ...] = PACKAGES) -> dict[str, Any]:
+          roots: tuple[Path, ...] = PACKAGES, root: str | os.PathLike | None = None) -> dict[str, Any]:
     """The provenance of an artifact computed by ``modules`` (dotted names) with the model files ``models``
     (name -> path): ``{"commit", "dirty", "code": {"modules", "fingerprint"}, "models": {name: {"path",
     "sha256"[, "parts"]}}}``. ``parts``: what the artifact reads of each model file (:data:`MODEL_PARTS`), for all
     of them or by name; default (and for a name not given) the whole file. ``roots``: the packages whose files make
-    up the import closure (the library and this package; another copy of them in tests)."""
+    up the import closure (the library and this package; another copy of them in tests). ``root``: the folder that
+    relative model paths are relative to (as for :func:`stale`; default the working directory)."""
     by_name = parts if isinstance(parts, Mapping) else {name: parts for name in models or {}}
     return {**git_state(), "code": {"modules": list(modules), "fingerprint": _closure_fingerprint(modules, roots)},
-            "models": {name: _model_record(path, by_name.get(name)) for name, path in (models or {}).items()}}
+            "models": {name: _model_record(path, by_name.get(name), root) for name, path in (models or {}).items()}}
 
 
-def _model_record(path: str | os.PathLike, parts: Sequence[str] | None) -> dict[str, Any]:
+def _model_record(path: str | os.PathLike, parts: Sequence[str] | None,
+                  root: str | os.PathLike | None) -> dict[str, Any]:
     use = {} if parts is None else {"parts": sorted(parts)}
-    return {"path": str(path), "sha256": model_sha256(path, parts), **use}
+    file = Path(path) if Path(path).is_absolute() or root is None else Path(root) / path
+    return {"path": str(path), "sha256": model_sha256(file, parts), **use}
 
 
 def stale(record: Mapping[str, Any], *, root: str | os.PathLike | None = None,

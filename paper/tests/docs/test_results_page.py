@@ -248,9 +248,9 @@ def _set_lam0_draws(data, level: str, weight: str, psnrs: list[float]) -> None:
      "commit abc1234"),
     ("patches/summary.json", "patches", lambda p: _edit_json(p, lambda d: d["baseline"]["ll"].update({"0": 12.34})),
      "against 12.34 at lambda = 0"),
-    ("deep_energy/shootout.json", "shootout",  # a row taken out is named as not run
-     lambda p: _edit_json(p, lambda d: d.update(rows=[r for r in d["rows"] if (r["estimator"], r["minutes"])
-                                                      != ("ssm", 15.0)])), "ssm 15 min"),
+    ("shootout/shootout.json", "shootout",  # a run not done yet is named
+     lambda p: _edit_json(p, lambda d: d.update(missing=[*d["missing"], {"architecture": "foe", "estimator": "xyz",
+                                                                         "lam": 0.0, "seed": 7}])), "foe xyz seed 7"),
 ])
 def test_a_changed_artifact_changes_its_block(results, readme, name, block, edit, expected):
     assert expected not in _words(_block(readme, block))

@@ -53,7 +53,7 @@ def _table(out_dir: str | os.PathLike, config: ShootoutConfig, cache: Cache, run
            jobs: int, *, compute: bool) -> dict[str, Any]:
     out_dir = Path(out_dir)
     runs = Path(runs) if runs else out_dir / "runs"
-    reference_cache, cache = cache, rows_cache(cache)
+    reference_cache, cache = cache.scoped(__name__), rows_cache(cache)  # (the reference: this module's closure)
     choices = _choices(out_dir, runs, config, cache, jobs, compute)
     todo, keys, missing = [], [], []
     for seed in config.seeds:
@@ -91,7 +91,7 @@ def _stamp() -> dict[str, Any]:
     for name in (scoring.MAP_PRESETS, "foe_5x5x24"):
         path = resolve(name).resolve()
         models[name] = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    return {"stamp": stamp(units.__name__, models=models, parts=DENOISING)}
+    return {"stamp": stamp(units.__name__, models=models, parts=DENOISING, root=ROOT)}
 
 
 def rows_cache(cache: Cache) -> Cache:
