@@ -22,7 +22,8 @@ runs and their figures) is ``paper/cards/CHANGELOG.md``, not the card. CI runs t
 (``paper/tests/docs/test_results_page.py``).
 
 Provenance: every block ends with a line built from the artifacts its renderer read (:func:`_provenance`). An artifact
-that carries a :func:`scorematch_paper.stamps.stamp` (keys ``code`` and ``models``) is checked by
+that carries a :func:`scorematch_paper.stamps.stamp` (keys ``code`` and ``models``; for the files a ``scorematch
+reproduce`` stage published, its folder's provenance file carries the stage's: :func:`_published_stamp`) is checked by
 :func:`scorematch_paper.stamps.stale`: when the import closure of the modules that computed it or one of its model
 files has changed since, the block says ``**stale**: <reasons>`` and ``--check`` fails naming it. An artifact written
 before stamps is marked ``unstamped`` with the commit that measured it (its own ``commit`` or its folder's
@@ -905,6 +906,17 @@ def _stamp_of(record: dict) -> dict | None:
     return None
 
 
+def _published_stamp(results: Path, name: str) -> dict | None:
+    """The stamp of the ``scorematch reproduce`` stage that published the artifact ``name``: the ``stamp`` of a
+    provenance file in its folder (``provenance.json``, ``STAGE_provenance.json``) whose ``published`` files include
+    it (``paper/scripts/publish_results.py``), which covers the stage's CSVs too; None when none does."""
+    for path in sorted((results / name).parent.glob("*provenance.json")):
+        record = json.loads(path.read_text())
+        if Path(name).name in record.get("published", []):
+            return _stamp_of(record.get("stamp") or {})
+    return None
+
+
 def _measured_commit(results: Path, name: str, record: dict) -> str | None:
     """The commit an unstamped artifact says measured it: its own ``commit`` (or its cache or stage stamp's), else
     the ``provenance.json`` of its folder or a folder above it; None when none records one."""
@@ -932,7 +944,7 @@ def _provenance(results: Path, names: list[str]) -> tuple[str, list[str]]:
         if Path(name).name == "provenance.json":
             continue
         record = _record(results, name)
-        found = _stamp_of(record)
+        found = _stamp_of(record) or _published_stamp(results, name)
         if found is None:
             unstamped.setdefault(_measured_commit(results, name, record), []).append(f"`{name}`")
         else:
