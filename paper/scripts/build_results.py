@@ -220,12 +220,15 @@ def _core_speed(results: Path) -> str:
             ["one energy forward + backward", _f(t["energy_fwd_bwd"], 4),
              f"curvature / it = {_f(poe['curvature_over_energy_fwd_bwd'])}"],
             ["exact Hessian diagonal (`method=\"exact\"`)", _f(t["exact"]),
-             f"{_f(poe['exact_over_curvature'], 0)}x slower"],
-            [f"torchebm {poe['torchebm_version']} `ScoreMatching(hessian_method=\"exact\")`", _f(t["torchebm_exact"]),
-             f"{_f(poe['torchebm_exact_over_curvature'], 0)}x slower"]]
+             f"{_f(poe['exact_over_curvature'], 0)}x slower"]]
+    if "torchebm_version" in poe:  # a run without torchebm installed has no such row
+        rows.append([f"torchebm {poe['torchebm_version']} `ScoreMatching(hessian_method=\"exact\")`",
+                     _f(t["torchebm_exact"]), f"{_f(poe['torchebm_exact_over_curvature'], 0)}x slower"])
+    load = ("other jobs running" if "load_average_start" not in sm  # written before the script recorded it
+            else f"{m['cpu']}, load average {_f(sm['load_average_start'])} at the start")
     return "\n".join([
         f"`python paper/benchmarks/sm_loss.py --rounds {sm['rounds']}` (this 2-core machine, {m['threads']} torch thread, "
-        f"torch {m['torch']}, {poe['dtype']}, median of interleaved runs, other jobs running): {poe['model']}, "
+        f"torch {m['torch']}, {poe['dtype']}, median of interleaved runs, {load}): {poe['model']}, "
         f"batch {poe['batch']}, loss + parameter gradient:", "",
         _table(["", "seconds", "ratio"], rows), "",
         f"{foe['model']} on {foe['images']} images: curvature / closed form = {_f(foe['curvature_over_closed_form'])}.",
@@ -730,7 +733,7 @@ def _deep_energy(results: Path) -> str:
     times = _deep_times(d)
     n = next(iter(d["levels"].values()))["n_images"]
     return "\n".join([
-        f"Deep energy (`python paper/benchmarks/deep_energy.py`, commit {d['commit']}): the bundled noise-conditional "
+        f"Deep energy (`python paper/benchmarks/deep_energy.py`, commit {d['commit'][:7]}): the bundled noise-conditional "
         "`deep_energy` as `scorematch denoise --model deep_energy` runs it (MAP with its field `E_s` at `s = a sigma`, "
         "weight `w` and L-BFGS iterations per level from its Tweedie estimate, chosen on the tuning crops by "
         "`paper/benchmarks/deep_energy_map.py`), its Tweedie "

@@ -149,7 +149,20 @@ def _stamped(results: Path, name: str, **changes) -> None:
 MODEL = "src/scorematch/pretrained/foe_5x5x24.safetensors"
 
 
-def test_a_stamped_artifact_is_checked_not_marked_unstamped(results, readme):
+def _unstamped(results: Path, name: str, commit: str | None = None) -> None:
+    """Take the stamp (and the commit) off the artifact ``name``, as files written before stamps are; ``commit``:
+    the one it then says measured it."""
+    def strip(d):
+        for key in ("code", "models", "commit", "dirty"):
+            d.pop(key, None)
+        if commit is not None:
+            d["commit"] = commit
+    _edit_json(results / name, strip)
+
+
+def test_a_stamped_artifact_is_checked_not_marked_unstamped(results):
+    _unstamped(results, "benchmarks/sm_loss.json")
+    readme = br.build((ROOT / "RESULTS.md").read_text(), results)
     assert "unstamped (no code fingerprint or model hashes to check); commit not recorded: `benchmarks/sm_loss.json`" \
         in _words(_block(readme, "core-speed"))
     _stamped(results, "benchmarks/sm_loss.json")
@@ -179,12 +192,19 @@ def test_a_stamped_artifact_whose_code_or_model_changed_is_stale(results, tmp_pa
     assert "out of date" not in err and "block 'core-speed' is stale" in err and reason in err
 
 
+def test_the_loss_speed_without_torchebm_drops_its_row_and_gives_the_load(results, readme):
+    def edit(d):
+        d["poe"].pop("torchebm_version")
+        d.update(load_average_start=0.5)
+    _edit_json(results / "benchmarks/sm_loss.json", edit)
+    block = _words(_block(br.build(readme, results), "core-speed"))
+    assert "torchebm" not in block and "load average 0.50 at the start" in block and "other jobs" not in block
+
+
 def test_an_unstamped_artifact_names_the_commit_that_measured_it(results, readme):
-    assert ("unstamped (no code fingerprint or model hashes to check); measured at commit 23fd6b5: "
-            "`benchmarks/deep_energy_cpu.json`") in _words(_block(readme, "deep-energy"))
-    _edit_json(results / "benchmarks/deep_energy_cpu.json", lambda d: d.update(commit="abcdef0123"))
-    assert "measured at commit abcdef0: `benchmarks/deep_energy_cpu.json`" in _words(
-        _block(br.build(readme, results), "deep-energy"))
+    _unstamped(results, "benchmarks/deep_energy_cpu.json", commit="abcdef0123")
+    assert ("unstamped (no code fingerprint or model hashes to check); measured at commit abcdef0: "
+            "`benchmarks/deep_energy_cpu.json`") in _words(_block(br.build(readme, results), "deep-energy"))
 
 
 def test_every_results_section_links_the_evaluation_protocol():
