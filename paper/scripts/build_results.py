@@ -503,40 +503,6 @@ def _restoration_heldout(results: Path) -> str:
         _table(header, rows)])
 
 
-def _denoise_speed(results: Path) -> str:
-    d = _json(results, "benchmarks/denoise_512_cpu.json")
-    big = _json(results, "benchmarks/denoise_large_cpu.json")
-    tiled = big["tiled"]
-    return (f"Denoising the 512x512 {d['image'].capitalize()} takes {_f(d['float32']['seconds'], 1)} s "
-            f"({d['threads']} threads, torch {d['torch']}, load average {_f(d['load_avg_1min'])} at the start, L-BFGS, "
-            f"{d['float32']['evaluations']} evaluations, {_f(100 * d['float32']['prior_share'], 0)}% of the time in "
-            f"the prior; `benchmarks/denoise.py`); a {tiled['size']}x{tiled['size']} image is denoised in "
-            f"{tiled['tile']}x{tiled['tile']} tiles with {_f(tiled['peak_rss_mib'] / 1024, 1)} GiB peak memory "
-            f"({big['threads']} threads on {big['cpus']} cores, load average {_f(big['load_avg_1min'])} at the start; "
-            f"`benchmarks/denoise_large.py`). " + _versus_bm3d(results))
-
-
-def _versus_bm3d(results: Path) -> str:
-    """What a user runs against BM3D on the same noisy image, in one script (benchmarks/denoise_vs_bm3d.py)."""
-    v = _json(results, "benchmarks/denoise_vs_bm3d_cpu.json")
-    t, q, r, s = v["seconds_median"], v["psnr"], v["roofline"], v["startup_seconds_median"]
-    a = v["allocation"]["evaluation_seconds_median"]
-    return (f"Beside BM3D in one script (`benchmarks/denoise_vs_bm3d.py`, the same noisy {v['image'].capitalize()} at "
-            f"{_f(v['sigma'] * 256, 0)}/256, medians of {len(v['seconds_all']['cli'])} interleaved rounds, load average "
-            f"{_f(v['load_avg_start'])} at the start): `scorematch denoise` end to end {_f(t['cli'], 1)} s "
-            f"({_f(q['cli'])} dB, 8-bit output), the library call {_f(t['library'], 1)} s ({_f(q['library'])} dB), "
-            f"BM3D {_f(t['bm3d'], 1)} s ({_f(q['bm3d'])} dB): the command takes {_f(v['cli_over_bm3d'])}x BM3D's time. "
-            f"Of that, {_f(s['import_torch'], 1)} s ({_f(v['startup_over_bm3d'])}x BM3D's time) is start-up before "
-            f"any work, importing torch (the command does not import `torch._dynamo`, which would add "
-            f"{_f(s['import_torch_and_dynamo'] - s['import_torch'], 1)} s). One prior evaluation takes "
-            f"{_f(1000 * a['reuse'], 0)} ms in a fresh process that reuses the memory it frees, as the restoration "
-            f"commands do (`scorematch.devices.reuse_freed_memory`), against {_f(1000 * a['default'], 0)} ms with the "
-            "C library's default, which maps every large array afresh. "
-            f"One prior evaluation runs at {_f(r['prior_evaluation']['gflops'], 1)} GFLOP/s, "
-            f"{_f(100 * r['fraction_of_matmul'], 1)}% of a matrix product's {_f(r['matmul_gflops'], 0)} GFLOP/s on the "
-            "same cores.")
-
-
 def _listed(names: list[str]) -> str:
     return _names(names) if names else "no image"
 
@@ -794,7 +760,6 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "restoration-lambda": _restoration_lambda,
     "restoration-superres": _restoration_superres,
     "restoration-heldout": _restoration_heldout,
-    "denoise-speed": _denoise_speed,
     "inverse-problems": _inverse_problems,
     "colour-denoise": _colour_denoise,
     "deep-energy": _deep_energy,

@@ -262,8 +262,6 @@ def _set_lam0_draws(data, level: str, weight: str, psnrs: list[float]) -> None:
      "and Boat (-0.92 dB);"),
     ("benchmarks/sm_loss.json", "core-speed",
      lambda p: _edit_json(p, lambda d: d["poe"].update(exact_over_curvature=999.4)), "999x slower"),
-    ("benchmarks/denoise_large_cpu.json", "denoise-speed",
-     lambda p: _edit_json(p, lambda d: d["tiled"].update(peak_rss_mib=3072.0)), "3.0 GiB peak memory"),
     ("benchmarks/gpu_h100/provenance.json", "gpu", lambda p: _edit_json(p, lambda d: d.update(commit="abc1234")),
      "commit abc1234"),
     ("patches/summary.json", "patches", lambda p: _edit_json(p, lambda d: d["baseline"]["ll"].update({"0": 12.34})),
