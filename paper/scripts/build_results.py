@@ -561,31 +561,6 @@ def _mnist_gap(results: Path) -> str:
             f"paper's {mnist.PAPER_BEST_LAM:g}; the test error is lowest at {_lam(best)}, and {_mnist_ties(err, best)}.")
 
 
-def _gpu(results: Path) -> str:
-    gpu = "benchmarks/gpu_h100/"
-    prov = _json(results, gpu + "provenance.json")
-    train, dn = _json(results, gpu + "train_foe_cuda.json"), _json(results, gpu + "denoise_cuda.json")
-    sm_gpu, sm_cpu = _json(results, gpu + "sm_loss_cuda.json"), _json(results, "benchmarks/sm_loss.json")
-    exact_gpu, exact_cpu = sm_gpu["poe"]["median_seconds"]["exact"], sm_cpu["poe"]["median_seconds"]["exact"]
-    return (f"- GPU: `--device cuda` everywhere. Measured at commit {prov['commit']} ({prov['date']}) on an "
-            f"{train['device']} (`{prov['command']}`, torch {prov['torch']}), with an older model and "
-            f"recipe than the CPU figures above: the {_passed(results, gpu + 'pytest_gpu.log')} GPU tests pass "
-            "(every energy, estimator, sampler, both restoration solvers and the commands agree with the CPU); the "
-            f"5x5x24 FoE of that recipe trains in {_f(train['train_seconds_total'], 1)} s ({train['recipe']['steps']} "
-            f"Adam steps), a 512x512 image denoises in {_f(dn['float32']['seconds'], 3)} s, and the exact-Hessian SM "
-            f"loss takes {_f(1000 * exact_gpu, 1)} ms, {_f(exact_cpu / exact_gpu, 0)}x less than on this 2-core CPU "
-            "(`docs/results/benchmarks/sm_loss.json`). Details: `docs/results/benchmarks/gpu_h100/README.md`.")
-
-
-def _passed(results: Path, name: str) -> int:
-    """The number of passed tests in a stored pytest log."""
-    found = re.search(r"(\d+) passed", (results / name).read_text())
-    _note(name)
-    if found is None:
-        raise KeyError(f"{name} has no 'N passed' line")
-    return int(found.group(1))
-
-
 #: The issue's acceptance bar (dB over the anchor) per inverse problem of the beyond stage.
 INVERSE_BARS = {"deblur": 1.0, "inpaint": 0.5, "superres_3x": 0.1, "superres_4x": 0.1, "table2_superres_2x": 0.1}
 
@@ -765,7 +740,6 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "deep-energy": _deep_energy,
     "shootout": _shootout,
     "known-gaps": _known_gaps,
-    "gpu": _gpu,
 }
 
 

@@ -181,7 +181,7 @@ def test_a_stamped_artifact_whose_code_or_model_changed_is_stale(results, tmp_pa
     """The block rendered from it says **stale** with the reason, and --check fails naming the block."""
     _stamped(results, "benchmarks/sm_loss.json", **change)
     page = br.render((ROOT / "RESULTS.md").read_text(), br.BLOCKS, results)
-    assert list(page.stale) == ["core-speed", "gpu"]  # every block that reads the file (gpu: the CPU's time)
+    assert list(page.stale) == ["core-speed"]  # every block that reads the file
     assert reason in page.stale["core-speed"][0]
     assert f"**stale**: `benchmarks/sm_loss.json`: {reason}" in _words(_block(page.text, "core-speed"))
     readme = tmp_path / "RESULTS.md"
@@ -262,8 +262,6 @@ def _set_lam0_draws(data, level: str, weight: str, psnrs: list[float]) -> None:
      "and Boat (-0.92 dB);"),
     ("benchmarks/sm_loss.json", "core-speed",
      lambda p: _edit_json(p, lambda d: d["poe"].update(exact_over_curvature=999.4)), "999x slower"),
-    ("benchmarks/gpu_h100/provenance.json", "gpu", lambda p: _edit_json(p, lambda d: d.update(commit="abc1234")),
-     "commit abc1234"),
     ("patches/summary.json", "patches", lambda p: _edit_json(p, lambda d: d["baseline"]["ll"].update({"0": 12.34})),
      "against 12.34 at lambda = 0"),
     ("deep_energy/shootout.json", "shootout",  # a row taken out is named as not run
@@ -360,7 +358,7 @@ def test_a_nan_is_refused_not_printed(results):
 
 def test_every_registered_block_is_on_the_page_once():
     readme = (ROOT / "RESULTS.md").read_text()
-    with pytest.raises(ValueError, match="missing \\['gpu'\\]"):
-        br.build(readme.replace("<!-- results:gpu -->", "<!-- gpu -->"), RESULTS)
+    with pytest.raises(ValueError, match="missing \\['known-gaps'\\]"):
+        br.build(readme.replace("<!-- results:known-gaps -->", "<!-- known-gaps -->"), RESULTS)
     with pytest.raises(ValueError, match="without a renderer \\['nope'\\]"):
         br.build(readme + "\n<!-- results:nope -->\n<!-- /results:nope -->\n", RESULTS)
