@@ -682,22 +682,12 @@ def _deep_energy(results: Path) -> str:
         f"(mean ± std of the mean; {UNRESOLVED} within two std).", "",
         _table(["noise", "deep_energy (MAP)", "its Tweedie", "BM3D", "foe_5x5x24", "MAP minus BM3D", "MAP minus FoE",
                 "Tweedie minus BM3D"], rows), "",
-        _reflow(f"Time on the 512x512 Lena, medians of 3 on the 2-core {d.get('cpu', 'shared')} machine: {times}."
-                + "".join(f" An earlier run (commit {e['commit']}, `{p.name}`): {_deep_times(e)}."
-                          for p, e in _earlier_runs(results, "benchmarks/deep_energy_cpu_*.json")))])
+        _reflow(f"Time on the 512x512 Lena, medians of 3 on the 2-core {d.get('cpu', 'shared')} machine: {times}.")])
 
 
 def _deep_times(d: dict) -> str:
     return "; ".join(f"{lv}/256: {_f(t['deep_energy_s'], 1)} s (BM3D {_f(t['bm3d_s'], 1)} s)"
                      for lv, t in d["timing_512_by_level"].items())
-
-
-def _earlier_runs(results: Path, pattern: str) -> list[tuple[Path, dict]]:
-    """Other stored runs of a benchmark (files named by the commit that measured them), reported beside it."""
-    runs = [(p, json.loads(p.read_text())) for p in sorted(results.glob(pattern))]
-    for p, _ in runs:
-        _note(str(p.relative_to(results)))
-    return runs
 
 
 def _shootout(results: Path) -> str:
