@@ -1119,40 +1119,6 @@ def _card_colour_validation(results: Path) -> str:
         _table(["noise", "noisy", "this model", *names, *(f"minus {m}" for m in names)], rows)])
 
 
-#: The colour variants compared on the colour tuning crops (``paper/benchmarks/colour_variants.py``), file -> name.
-COLOUR_VARIANTS = {"variant_rgb_3000": "24 filters on RGB",
-                   "variant_opponent_3000": "24 filters on the opponent transform",
-                   "variant_rgb_48_3000": "48 filters on RGB",
-                   "variant_opponent_48_3000": "48 filters on the opponent transform",
-                   "variant_rgb_24_12000": "24 filters on RGB",
-                   "variant_opponent_24_12000": "24 filters on the opponent transform (this model)",
-                   "variant_opponent_48_12000": "48 filters on the opponent transform",
-                   "variant_opponent_24_12000_k7": "24 filters of 7x7x3 on the opponent transform"}
-
-
-def _card_colour_variants(results: Path) -> str:
-    rows = []
-    for stem, label in COLOUR_VARIANTS.items():
-        v = _json(results, f"benchmarks/colour/{stem}.json")
-        rows.append([label, str(v["recipe"]["steps"]), *(_f(b["psnr"]) for b in v["best"].values())])
-    levels = list(v["best"])
-    base = _json(results, "benchmarks/colour/baselines_tune.json")["baselines"]
-    rows += [["`foe_5x5x24` per channel (its presets)", "",  # paper/benchmarks/colour_variants.py --baselines
-              *(_f(base[lv]["grey_per_channel"]) for lv in levels)],
-             ["colour BM3D", "", *(_f(base[lv]["cbm3d"]) for lv in levels)]]
-    solver = _json(results, "benchmarks/colour/solver_iters_tune.json")
-    s = solver["levels"]
-    return "\n".join([
-        "Why this variant (`paper/benchmarks/colour_variants.py`): mean PSNR (dB) on the six colour tuning crops "
-        f"({v['tune_crop']}x{v['tune_crop']}), each variant at its best prior weight, one noise draw:", "",
-        _table(["variant", "steps", *(f"{lv}/256" for lv in levels)], rows), "",
-        f"The weights are tuned to the default solver (at most {solver['default_solver']['n_iter']} L-BFGS iterations, "
-        "early stop): at the same weights, 200 iterations without the early stop give "
-        + " / ".join(_f(s[lv]["200_iters_no_early_stop"]) for lv in s) + " dB against "
-        + " / ".join(_f(s[lv]["default"]) for lv in s) + f" dB at {' / '.join(s)} (/256) "
-        "(`paper/benchmarks/colour_solver_iters.py`)."])
-
-
 def _card_deep_validation(results: Path) -> str:
     d = _json(results, "benchmarks/deep_energy_cpu.json")
     rows = [[f"{lv}/256", _f(e["deep_energy_psnr"], 3), _f(e["deep_energy_tweedie_psnr"], 3), _f(e["bm3d_psnr"], 3),
@@ -1427,7 +1393,7 @@ def _noise_estimation(results: Path) -> str:
 
 CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
     "foe_5x5x24": {"validation": _card_foe_validation, "training": _card_foe_training},
-    "foe_colour_5x5x24": {"validation": _card_colour_validation, "variants": _card_colour_variants},
+    "foe_colour_5x5x24": {"validation": _card_colour_validation},
     "deep_energy": {"validation": _card_deep_validation, "presets-choice": _card_deep_map,
                     "recipe-choice": _card_deep_recipe, "beyond": _card_deep_beyond},
     "mnist_poe_196": {"recipe-figures": _card_mnist},
