@@ -499,7 +499,7 @@ def _restoration_heldout(results: Path) -> str:
         "looking at them, so they are validation, not test images): mean ± std over the images, and each method "
         f"minus our RSM FoE, paired over the images ({UNRESOLVED} when within two standard deviations of the mean "
         "difference), with the number of images on which the method scored higher. Bundled foe_5x5x24 is the "
-        f"package's default prior at its model card's weights. {_measured_by(results)}.", "",
+        f"model file bundled under that name, at its presets. {_measured_by(results)}.", "",
         _table(header, rows)])
 
 
@@ -610,7 +610,8 @@ def _unet_inverse_problems(results: Path) -> str:
     """The U-Net's rows of the grey inverse problems (``unet/inverse_problems.json``) beside the beyond stage's
     published priors (``beyond/summary.json``): the same crops, settings and anchors."""
     u, t = _json(results, "unet/inverse_problems.json"), _json(results, "beyond/summary.json")
-    prior, others = u["prior"], t["config"]["priors"]
+    prior = u["prior"]
+    others = [p for p in t["config"]["priors"] if p != prior]  # the stage's run may hold this prior too
     rows = []
     for key, (title, anchor) in beyond_settings.GREY_PROBLEMS.items():
         e, old = u["problems"][key], t["problems"][key]
@@ -641,7 +642,8 @@ def _colour_denoise(results: Path) -> str:
     t = _json(results, "beyond/summary.json")
     levels = [k for k in t["problems"] if k.startswith("colour_")]
     others = ("grey_per_channel", "cbm3d", "tv")
-    ours = [m for m in beyond_settings.colour_methods(tuple(t["config"]["priors"]))
+    colour_priors = tuple(t["config"].get("colour_priors", ()))  # a run before colour priors whole records none
+    ours = [m for m in beyond_settings.colour_methods(tuple(t["config"]["priors"]), colour_priors)
             if m not in others and m in t["problems"][levels[0]]["means"]]
     rows, diffs = [], []
     for key in levels:
@@ -652,8 +654,9 @@ def _colour_denoise(results: Path) -> str:
     names = [beyond_settings.method_name(m) for m in (*others, *ours)]
     return "\n".join([
         f"Colour denoising (`scorematch reproduce beyond`): {n} validation BSDS300 colour images ({c['colour_crop']}x"
-        f"{c['colour_crop']} central crops), noise i.i.d. per pixel and channel; the bundled colour prior, and each "
-        "grey prior on the luminance and two opponent channels at their own noise levels (what `scorematch denoise "
+        f"{c['colour_crop']} central crops), noise i.i.d. per pixel and channel; the bundled colour prior, "
+        + "".join(f"`{p}` on the colour image whole (as `scorematch denoise --model {p}` runs it), " for p in colour_priors)
+        + "and each grey prior on the luminance and two opponent channels at their own noise levels (what `scorematch denoise "
         f"--model NAME` does with a colour image; `{DEFAULT_PRIORS[3]}` there is its default), against the grey prior applied to each RGB channel (at its card's "
         "weights), colour BM3D (`bm3d.bm3d_rgb`) and colour TV (weight per level chosen on the colour tuning crops); "
         f"mean PSNR (dB), then ours minus each, paired over the images (mean ± std of the mean; {UNRESOLVED} "

@@ -274,6 +274,35 @@ def test_a_changed_artifact_changes_its_block(results, readme, name, block, edit
     assert expected in _words(_block(br.build(readme, results), block))
 
 
+def _add_method(e, method: str, psnr: float, diff: float, others) -> None:
+    """Give the beyond summary's problem entry ``e`` the method ``method``: its mean, per-image PSNRs and its
+    comparisons with ``others``."""
+    e["means"][method] = psnr
+    e["per_image"][method] = [psnr] * e["n_images"]
+    e["comparisons"] += [{"ours": method, "other": o, "diff": diff, "std_of_mean": 0.1} for o in others]
+
+
+def test_a_beyond_run_with_the_unets_shows_them_once(results, readme):
+    """A stage run whose priors include `unet` and whose colour priors include `unet_colour` (run whole) shows them
+    in its own blocks, and the unet block does not repeat its own column among the stage's priors."""
+    def edit(d):
+        d["config"].update(priors=[*d["config"]["priors"], "unet"], colour_priors=["unet_colour"])
+        for key, e in d["problems"].items():
+            if key.startswith("colour_"):
+                _add_method(e, "opponent_unet", 33.0, 0.4, ("grey_per_channel", "cbm3d", "tv"))
+                _add_method(e, "whole_unet_colour", 33.5, 0.5, ("grey_per_channel", "cbm3d", "tv"))
+            else:
+                _add_method(e, "unet", 32.0, 1.2, [br.beyond_settings.GREY_PROBLEMS[key][1]])
+    _edit_json(results / "beyond/summary.json", edit)
+    page = br.build(readme, results)
+    colour = _words(_block(page, "colour-denoise"))
+    assert "| 15/256 | `unet_colour` (colour) | +0.50 ± 0.10 | +0.50 ± 0.10 | +0.50 ± 0.10 |" in colour
+    assert "`unet_colour` on the colour image whole" in colour
+    assert "| unet | minus anchor |" in _block(page, "inverse-problems")
+    header = next(line for line in _block(page, "inverse-problems-unet").splitlines() if line.startswith("| problem"))
+    assert header.count("unet") == 1 and "| deep_energy minus anchor |" in header
+
+
 def test_every_restoration_block_says_which_run_measured_it(results, readme):
     def edit(d):
         d["stage_stamp"].update(commit="abc1234def", dirty=False)
