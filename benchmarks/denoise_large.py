@@ -1,7 +1,7 @@
 """Benchmark: peak memory of tiled MAP denoising on a large image (4096x4096 by default); prints JSON.
 
     PYTHONPATH=src python benchmarks/denoise_large.py [--size 4096] [--tile 512] [--iters 5] [--check 768]
-        [--out docs/results/benchmarks/denoise_large_cpu.json]
+        [--out FILE.json]
 
 Runs ``denoise(y, ImagePrior(energy, tile=T), ...)`` in a fresh subprocess (so its peak resident memory,
 ``ru_maxrss``, is its own) for the tiled solve of a ``size x size`` image and, for comparison, the untiled solve

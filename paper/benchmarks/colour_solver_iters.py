@@ -2,7 +2,7 @@
 early stop) and run longer (200 iterations, no early stop), at its card's weights; prints JSON.
 
     PYTHONPATH=src python paper/benchmarks/colour_solver_iters.py \
-        [--out docs/results/benchmarks/colour/solver_iters_tune.json]
+        [--out FILE.json]
 """
 
 from __future__ import annotations

@@ -1,16 +1,26 @@
 """How the cost of the score-matching loss + gradient grows: curvature vs exact vs Hutchinson.
 
-Prints JSON (see :mod:`scorematch_paper.experiments.speed`, which ``scorematch reproduce speed`` also runs).
+Prints JSON (see :mod:`scorematch_paper.experiments.speed`, which ``scorematch reproduce speed`` also runs), with a
+stamp (:func:`scorematch_paper.stamps.stamp`) of the code it timed and the load average at the start and the end.
 
-    python paper/benchmarks/cost_growth.py [--quick] [--plot cost_growth.png]
+    python paper/benchmarks/cost_growth.py [--quick] [--plot cost_growth.png] [--out cost_growth.json]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
+from pathlib import Path
 
-from scorematch_paper.experiments.speed import draw_figure, measure
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
+
+from _output import emit, load_average  # noqa: E402
+
+from scorematch_paper.experiments.speed import draw_figure, measure  # noqa: E402
+from scorematch_paper.stamps import stamp  # noqa: E402
 
 
 def main() -> None:
@@ -24,11 +34,15 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--dims", type=int, nargs="+", default=None, help="PoE sizes D (default 64..1024)")
     ap.add_argument("--sides", type=int, nargs="+", default=None, help="FoE image sides (default 64..1024)")
+    ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args()
+    load_start = load_average()
     result = measure(quick=args.quick, threads=args.threads, batch=args.batch, repeats=args.repeats,
                      exact_max=args.exact_max, device=args.device,
                      dims=args.dims, sides=args.sides)
-    print(json.dumps(result, indent=2))
+    result = {**result, **stamp("scorematch_paper.experiments.speed"), "load_average_start": load_start,
+              "load_average_end": load_average()}
+    emit(result, args.out)
     if args.plot:
         draw_figure(result, args.plot)
 

@@ -12,11 +12,15 @@ evaluation) and by
 BM3D (``bm3d`` package, ``sigma_psd`` = the true level); the bundled FoE's PSNR is the table's. Per level: means
 and the paired differences (mean, std of the mean, images where the first is higher). Then the time of the
 default denoiser and BM3D on the 512x512 Lena at 5, 15 and 25/256 (medians of 3, interleaved, after one warm-up).
+The JSON carries a stamp (:func:`scorematch_paper.stamps.stamp`) of the denoising code and of the model file's
+weights and denoising presets, and the SHA-256 of the held-out table (rerun it after the restoration stage is
+republished: the noise draws and the FoE's column are the table's).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import statistics
@@ -37,12 +41,17 @@ from _output import emit  # noqa: E402
 from scorematch import load_info  # noqa: E402
 from scorematch.datasets import data_dir, read_image  # noqa: E402
 from scorematch_paper.experiments.beyond.problems import colour_bm3d  # noqa: E402
-from scorematch_paper.experiments.cache import git_state  # noqa: E402
 from scorematch_paper.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
 from scorematch.pretrained import resolve  # noqa: E402
 from scorematch.prior import ImagePrior, load_prior  # noqa: E402
 from scorematch.tasks import MAP, denoise, psnr, tweedie  # noqa: E402
 from scorematch.tasks.solvers import resolve as resolve_solver  # noqa: E402
+from scorematch_paper.stamps import DENOISING, stamp  # noqa: E402
+
+#: The code the figures depend on: the denoiser (MAP or Tweedie, as the presets say), the prior's loading and its
+#: presets, and the held-out images and noise draws.
+MODULES = ("scorematch.tasks.denoise", "scorematch.tasks.tweedie", "scorematch.prior",
+           "scorematch_paper.experiments.restoration.data")
 
 
 def bm3d_denoise(y: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -95,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="the first N held-out images only")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args(argv)
+    args.heldout = args.heldout.resolve()  # recorded relative to the repository root
     prior = load_prior(args.model)  # frozen, in eval mode
     run = denoiser(prior)
     rows = json.loads(args.heldout.read_text())["result"]
@@ -114,10 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         s["deep_energy_tweedie"].append(tweedie_psnr)
         s["bm3d"].append(psnr(bm3d_denoise(y, r["level"] / 256), x))
         s["foe_5x5x24"].append(r["foe_5x5x24"])
-    state = git_state()
-    result = {"benchmark": "deep_energy", "commit": (state["commit"] or "unknown")[:7], "dirty": state["dirty"],
+    path = resolve(args.model).resolve()
+    result = {"benchmark": "deep_energy",
+              **stamp(*MODULES, models={str(args.model): path.relative_to(ROOT) if path.is_relative_to(ROOT) else path},
+                      parts=DENOISING),
               "model": str(args.model),
-              "model_info": load_info(resolve(args.model)), "heldout_file": str(args.heldout.relative_to(ROOT)),
+              "model_info": load_info(path), "heldout_file": str(args.heldout.relative_to(ROOT)),
+              "heldout_sha256": hashlib.sha256(args.heldout.read_bytes()).hexdigest(),
               "threads": torch.get_num_threads(), "levels": {}}
     for level, s in sorted(scores.items()):
         result["levels"][str(level)] = {

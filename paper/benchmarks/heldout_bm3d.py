@@ -6,12 +6,15 @@ For every held-out image (:func:`scorematch_paper.experiments.restoration.heldou
 stored held-out table, the noisy image is drawn exactly as the experiment drew it (same seed), denoised by BM3D
 (the ``bm3d`` package, ``pip install bm3d``; ``sigma_psd`` = the true noise level) and scored. The output gives, per level, BM3D's mean
 PSNR and, for each method of the stored table, BM3D minus that method paired over the images (mean, std of the
-mean, images where BM3D is higher): the bar a deep prior has to reach (issue 17).
+mean, images where BM3D is higher): the bar a deep prior has to reach (issue 17). The JSON carries a stamp
+(:func:`scorematch_paper.stamps.stamp`) of the code that drew and scored the images, and the SHA-256 of the table it
+compared with (rerun it after the restoration stage is republished).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import statistics
@@ -30,6 +33,7 @@ from _output import emit  # noqa: E402
 from scorematch.datasets import read_image  # noqa: E402
 from scorematch_paper.experiments.restoration.data import noise, noise_seed, heldout_images  # noqa: E402
 from scorematch.tasks import psnr  # noqa: E402
+from scorematch_paper.stamps import stamp  # noqa: E402
 
 
 def _bm3d(y: np.ndarray, sigma: float) -> np.ndarray:
@@ -43,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heldout", type=Path, default=ROOT / "docs" / "results" / "restoration" / "heldout.json")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args(argv)
+    args.heldout = args.heldout.resolve()  # recorded relative to the repository root
     stored = json.loads(args.heldout.read_text())
     settings, rows = stored["settings"], stored["result"]
     if settings.get("heldout_crop"):
@@ -56,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{r['image']} at {r['level']}/256: not the experiment's noise draw")
         out = _bm3d(y[0, 0].double().numpy(), r["level"] / 256)
         scores.setdefault(r["level"], {})[r["image"]] = psnr(torch.from_numpy(np.clip(out, 0, 1)), x[0, 0].double())
-    result = {"benchmark": "heldout_bm3d", "heldout_file": str(args.heldout.relative_to(ROOT)), "levels": {}}
+    result = {"benchmark": "heldout_bm3d",
+              **stamp("scorematch_paper.experiments.restoration.data", "scorematch.metrics"),
+              "heldout_file": str(args.heldout.relative_to(ROOT)),
+              "heldout_sha256": hashlib.sha256(args.heldout.read_bytes()).hexdigest(), "levels": {}}
     for level, bm in sorted(scores.items()):
         rs = [r for r in rows if r["level"] == level]
         entry = {"n_images": len(rs), "bm3d_psnr": round(statistics.mean(bm.values()), 3), "bm3d_minus": {}}

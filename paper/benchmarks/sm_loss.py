@@ -5,22 +5,36 @@ time per variant, so the ratios survive a shared, noisy machine. Issue 2's bars 
 float32): curvature within 1.3x of the hand-written closed form, >= 50x faster than "exact", <= 4x one energy
 forward + backward; FoE 5x5x24 on 16 images of 64x64: curvature within 1.3x of the closed form.
 
-    python paper/benchmarks/sm_loss.py [--rounds 15] [--threads 1] [--device cpu]
+    python paper/benchmarks/sm_loss.py [--rounds 15] [--threads 1] [--device cpu] [--out FILE.json]
+
+The JSON carries a stamp (:func:`scorematch_paper.stamps.stamp`) of the code it timed, the processor and the load
+average at the start and the end (other processes inflate the timings).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-import scorematch as sm
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "paper" / "src"))
+sys.path.append(str(ROOT / "benchmarks"))  # _output: what the benchmark scripts share
+
+from _output import cpu_model, emit, load_average  # noqa: E402
+
+import scorematch as sm  # noqa: E402
+from scorematch_paper.stamps import stamp  # noqa: E402
+
+#: The modules whose code the timings measure: the loss, and the two energies it is timed on.
+MODULES = ("scorematch.estimators.score_matching", "scorematch.energies.poe", "scorematch.energies.foe")
 
 C = math.exp(1.5)
 
@@ -98,7 +112,9 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--no-torchebm", action="store_true")
+    ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args()
+    load_start = load_average()
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     gen = torch.Generator().manual_seed(0)
@@ -151,14 +167,14 @@ def main() -> None:
         "curvature_over_closed_form": ft["curvature"] / ft["closed_form"],
         "curvature_over_energy_fwd_bwd": ft["curvature"] / ft["energy_fwd_bwd"],
     }
-    print(json.dumps({
-        "benchmark": "sm_loss",
-        "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
-                    "device": str(dev), "torch": torch.__version__},
+    emit({
+        "benchmark": "sm_loss", **stamp(*MODULES),
+        "machine": {"cpu": cpu_model(), "threads": args.threads, "device": str(dev), "torch": torch.__version__},
+        "load_average_start": load_start, "load_average_end": load_average(),
         "rounds": args.rounds,
         "poe": poe_result,
         "foe": foe_result,
-    }, indent=2))
+    }, args.out)
 
 
 if __name__ == "__main__":

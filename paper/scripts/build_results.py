@@ -22,7 +22,8 @@ runs and their figures) is ``paper/cards/CHANGELOG.md``, not the card. CI runs t
 (``paper/tests/docs/test_results_page.py``).
 
 Provenance: every block ends with a line built from the artifacts its renderer read (:func:`_provenance`). An artifact
-that carries a :func:`scorematch_paper.stamps.stamp` (keys ``code`` and ``models``) is checked by
+that carries a :func:`scorematch_paper.stamps.stamp` (keys ``code`` and ``models``; for the files a ``scorematch
+reproduce`` stage published, its folder's provenance file carries the stage's: :func:`_published_stamp`) is checked by
 :func:`scorematch_paper.stamps.stale`: when the import closure of the modules that computed it or one of its model
 files has changed since, the block says ``**stale**: <reasons>`` and ``--check`` fails naming it. An artifact written
 before stamps is marked ``unstamped`` with the commit that measured it (its own ``commit`` or its folder's
@@ -222,12 +223,15 @@ def _core_speed(results: Path) -> str:
             ["one energy forward + backward", _f(t["energy_fwd_bwd"], 4),
              f"curvature / it = {_f(poe['curvature_over_energy_fwd_bwd'])}"],
             ["exact Hessian diagonal (`method=\"exact\"`)", _f(t["exact"]),
-             f"{_f(poe['exact_over_curvature'], 0)}x slower"],
-            [f"torchebm {poe['torchebm_version']} `ScoreMatching(hessian_method=\"exact\")`", _f(t["torchebm_exact"]),
-             f"{_f(poe['torchebm_exact_over_curvature'], 0)}x slower"]]
+             f"{_f(poe['exact_over_curvature'], 0)}x slower"]]
+    if "torchebm_version" in poe:  # a run without torchebm installed has no such row
+        rows.append([f"torchebm {poe['torchebm_version']} `ScoreMatching(hessian_method=\"exact\")`",
+                     _f(t["torchebm_exact"]), f"{_f(poe['torchebm_exact_over_curvature'], 0)}x slower"])
+    load = ("other jobs running" if "load_average_start" not in sm  # written before the script recorded it
+            else f"{m['cpu']}, load average {_f(sm['load_average_start'])} at the start")
     return "\n".join([
         f"`python paper/benchmarks/sm_loss.py --rounds {sm['rounds']}` (this 2-core machine, {m['threads']} torch thread, "
-        f"torch {m['torch']}, {poe['dtype']}, median of interleaved runs, other jobs running): {poe['model']}, "
+        f"torch {m['torch']}, {poe['dtype']}, median of interleaved runs, {load}): {poe['model']}, "
         f"batch {poe['batch']}, loss + parameter gradient:", "",
         _table(["", "seconds", "ratio"], rows), "",
         f"{foe['model']} on {foe['images']} images: curvature / closed form = {_f(foe['curvature_over_closed_form'])}.",
@@ -498,42 +502,8 @@ def _restoration_heldout(results: Path) -> str:
         "looking at them, so they are validation, not test images): mean ± std over the images, and each method "
         f"minus our RSM FoE, paired over the images ({UNRESOLVED} when within two standard deviations of the mean "
         "difference), with the number of images on which the method scored higher. Bundled foe_5x5x24 is the "
-        f"package's default prior at its model card's weights. {_measured_by(results)}.", "",
+        f"model file bundled under that name, at its presets. {_measured_by(results)}.", "",
         _table(header, rows)])
-
-
-def _denoise_speed(results: Path) -> str:
-    d = _json(results, "benchmarks/denoise_512_cpu.json")
-    big = _json(results, "benchmarks/denoise_large_cpu.json")
-    tiled = big["tiled"]
-    return (f"Denoising the 512x512 {d['image'].capitalize()} takes {_f(d['float32']['seconds'], 1)} s "
-            f"({d['threads']} threads, torch {d['torch']}, load average {_f(d['load_avg_1min'])} at the start, L-BFGS, "
-            f"{d['float32']['evaluations']} evaluations, {_f(100 * d['float32']['prior_share'], 0)}% of the time in "
-            f"the prior; `benchmarks/denoise.py`); a {tiled['size']}x{tiled['size']} image is denoised in "
-            f"{tiled['tile']}x{tiled['tile']} tiles with {_f(tiled['peak_rss_mib'] / 1024, 1)} GiB peak memory "
-            f"({big['threads']} threads on {big['cpus']} cores, load average {_f(big['load_avg_1min'])} at the start; "
-            f"`benchmarks/denoise_large.py`). " + _versus_bm3d(results))
-
-
-def _versus_bm3d(results: Path) -> str:
-    """What a user runs against BM3D on the same noisy image, in one script (benchmarks/denoise_vs_bm3d.py)."""
-    v = _json(results, "benchmarks/denoise_vs_bm3d_cpu.json")
-    t, q, r, s = v["seconds_median"], v["psnr"], v["roofline"], v["startup_seconds_median"]
-    a = v["allocation"]["evaluation_seconds_median"]
-    return (f"Beside BM3D in one script (`benchmarks/denoise_vs_bm3d.py`, the same noisy {v['image'].capitalize()} at "
-            f"{_f(v['sigma'] * 256, 0)}/256, medians of {len(v['seconds_all']['cli'])} interleaved rounds, load average "
-            f"{_f(v['load_avg_start'])} at the start): `scorematch denoise` end to end {_f(t['cli'], 1)} s "
-            f"({_f(q['cli'])} dB, 8-bit output), the library call {_f(t['library'], 1)} s ({_f(q['library'])} dB), "
-            f"BM3D {_f(t['bm3d'], 1)} s ({_f(q['bm3d'])} dB): the command takes {_f(v['cli_over_bm3d'])}x BM3D's time. "
-            f"Of that, {_f(s['import_torch'], 1)} s ({_f(v['startup_over_bm3d'])}x BM3D's time) is start-up before "
-            f"any work, importing torch (the command does not import `torch._dynamo`, which would add "
-            f"{_f(s['import_torch_and_dynamo'] - s['import_torch'], 1)} s). One prior evaluation takes "
-            f"{_f(1000 * a['reuse'], 0)} ms in a fresh process that reuses the memory it frees, as the restoration "
-            f"commands do (`scorematch.devices.reuse_freed_memory`), against {_f(1000 * a['default'], 0)} ms with the "
-            "C library's default, which maps every large array afresh. "
-            f"One prior evaluation runs at {_f(r['prior_evaluation']['gflops'], 1)} GFLOP/s, "
-            f"{_f(100 * r['fraction_of_matmul'], 1)}% of a matrix product's {_f(r['matmul_gflops'], 0)} GFLOP/s on the "
-            "same cores.")
 
 
 def _listed(names: list[str]) -> str:
@@ -594,31 +564,6 @@ def _mnist_gap(results: Path) -> str:
             f"paper's {mnist.PAPER_BEST_LAM:g}; the test error is lowest at {_lam(best)}, and {_mnist_ties(err, best)}.")
 
 
-def _gpu(results: Path) -> str:
-    gpu = "benchmarks/gpu_h100/"
-    prov = _json(results, gpu + "provenance.json")
-    train, dn = _json(results, gpu + "train_foe_cuda.json"), _json(results, gpu + "denoise_cuda.json")
-    sm_gpu, sm_cpu = _json(results, gpu + "sm_loss_cuda.json"), _json(results, "benchmarks/sm_loss.json")
-    exact_gpu, exact_cpu = sm_gpu["poe"]["median_seconds"]["exact"], sm_cpu["poe"]["median_seconds"]["exact"]
-    return (f"- GPU: `--device cuda` everywhere. Measured at commit {prov['commit']} ({prov['date']}) on an "
-            f"{train['device']} (`{prov['command']}`, torch {prov['torch']}), with an older model and "
-            f"recipe than the CPU figures above: the {_passed(results, gpu + 'pytest_gpu.log')} GPU tests pass "
-            "(every energy, estimator, sampler, both restoration solvers and the commands agree with the CPU); the "
-            f"5x5x24 FoE of that recipe trains in {_f(train['train_seconds_total'], 1)} s ({train['recipe']['steps']} "
-            f"Adam steps), a 512x512 image denoises in {_f(dn['float32']['seconds'], 3)} s, and the exact-Hessian SM "
-            f"loss takes {_f(1000 * exact_gpu, 1)} ms, {_f(exact_cpu / exact_gpu, 0)}x less than on this 2-core CPU "
-            "(`docs/results/benchmarks/sm_loss.json`). Details: `docs/results/benchmarks/gpu_h100/README.md`.")
-
-
-def _passed(results: Path, name: str) -> int:
-    """The number of passed tests in a stored pytest log."""
-    found = re.search(r"(\d+) passed", (results / name).read_text())
-    _note(name)
-    if found is None:
-        raise KeyError(f"{name} has no 'N passed' line")
-    return int(found.group(1))
-
-
 #: The issue's acceptance bar (dB over the anchor) per inverse problem of the beyond stage.
 INVERSE_BARS = {"deblur": 1.0, "inpaint": 0.5, "superres_3x": 0.1, "superres_4x": 0.1, "table2_superres_2x": 0.1}
 
@@ -668,7 +613,8 @@ def _unet_inverse_problems(results: Path) -> str:
     """The U-Net's rows of the grey inverse problems (``unet/inverse_problems.json``) beside the beyond stage's
     published priors (``beyond/summary.json``): the same crops, settings and anchors."""
     u, t = _json(results, "unet/inverse_problems.json"), _json(results, "beyond/summary.json")
-    prior, others = u["prior"], t["config"]["priors"]
+    prior = u["prior"]
+    others = [p for p in t["config"]["priors"] if p != prior]  # the stage's run may hold this prior too
     rows = []
     for key, (title, anchor) in beyond_settings.GREY_PROBLEMS.items():
         e, old = u["problems"][key], t["problems"][key]
@@ -699,7 +645,8 @@ def _colour_denoise(results: Path) -> str:
     t = _json(results, "beyond/summary.json")
     levels = [k for k in t["problems"] if k.startswith("colour_")]
     others = ("grey_per_channel", "cbm3d", "tv")
-    ours = [m for m in beyond_settings.colour_methods(tuple(t["config"]["priors"]))
+    colour_priors = tuple(t["config"].get("colour_priors", ()))  # a run before colour priors whole records none
+    ours = [m for m in beyond_settings.colour_methods(tuple(t["config"]["priors"]), colour_priors)
             if m not in others and m in t["problems"][levels[0]]["means"]]
     rows, diffs = [], []
     for key in levels:
@@ -710,8 +657,9 @@ def _colour_denoise(results: Path) -> str:
     names = [beyond_settings.method_name(m) for m in (*others, *ours)]
     return "\n".join([
         f"Colour denoising (`scorematch reproduce beyond`): {n} validation BSDS300 colour images ({c['colour_crop']}x"
-        f"{c['colour_crop']} central crops), noise i.i.d. per pixel and channel; the bundled colour prior, and each "
-        "grey prior on the luminance and two opponent channels at their own noise levels (what `scorematch denoise "
+        f"{c['colour_crop']} central crops), noise i.i.d. per pixel and channel; the bundled colour prior, "
+        + "".join(f"`{p}` on the colour image whole (as `scorematch denoise --model {p}` runs it), " for p in colour_priors)
+        + "and each grey prior on the luminance and two opponent channels at their own noise levels (what `scorematch denoise "
         f"--model NAME` does with a colour image; `{DEFAULT_PRIORS[3]}` there is its default), against the grey prior applied to each RGB channel (at its card's "
         "weights), colour BM3D (`bm3d.bm3d_rgb`) and colour TV (weight per level chosen on the colour tuning crops); "
         f"mean PSNR (dB), then ours minus each, paired over the images (mean ± std of the mean; {UNRESOLVED} "
@@ -732,7 +680,7 @@ def _deep_energy(results: Path) -> str:
     times = _deep_times(d)
     n = next(iter(d["levels"].values()))["n_images"]
     return "\n".join([
-        f"Deep energy (`python paper/benchmarks/deep_energy.py`, commit {d['commit']}): the bundled noise-conditional "
+        f"Deep energy (`python paper/benchmarks/deep_energy.py`, commit {d['commit'][:7]}): the bundled noise-conditional "
         "`deep_energy` as `scorematch denoise --model deep_energy` runs it (MAP with its field `E_s` at `s = a sigma`, "
         "weight `w` and L-BFGS iterations per level from its Tweedie estimate, chosen on the tuning crops by "
         "`paper/benchmarks/deep_energy_map.py`), its Tweedie "
@@ -740,22 +688,12 @@ def _deep_energy(results: Path) -> str:
         f"(mean ± std of the mean; {UNRESOLVED} within two std).", "",
         _table(["noise", "deep_energy (MAP)", "its Tweedie", "BM3D", "foe_5x5x24", "MAP minus BM3D", "MAP minus FoE",
                 "Tweedie minus BM3D"], rows), "",
-        _reflow(f"Time on the 512x512 Lena, medians of 3 on the 2-core {d.get('cpu', 'shared')} machine: {times}."
-                + "".join(f" An earlier run (commit {e['commit']}, `{p.name}`): {_deep_times(e)}."
-                          for p, e in _earlier_runs(results, "benchmarks/deep_energy_cpu_*.json")))])
+        _reflow(f"Time on the 512x512 Lena, medians of 3 on the 2-core {d.get('cpu', 'shared')} machine: {times}.")])
 
 
 def _deep_times(d: dict) -> str:
     return "; ".join(f"{lv}/256: {_f(t['deep_energy_s'], 1)} s (BM3D {_f(t['bm3d_s'], 1)} s)"
                      for lv, t in d["timing_512_by_level"].items())
-
-
-def _earlier_runs(results: Path, pattern: str) -> list[tuple[Path, dict]]:
-    """Other stored runs of a benchmark (files named by the commit that measured them), reported beside it."""
-    runs = [(p, json.loads(p.read_text())) for p in sorted(results.glob(pattern))]
-    for p, _ in runs:
-        _note(str(p.relative_to(results)))
-    return runs
 
 
 def _shootout(results: Path) -> str:
@@ -787,13 +725,11 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "restoration-lambda": _restoration_lambda,
     "restoration-superres": _restoration_superres,
     "restoration-heldout": _restoration_heldout,
-    "denoise-speed": _denoise_speed,
     "inverse-problems": _inverse_problems,
     "colour-denoise": _colour_denoise,
     "deep-energy": _deep_energy,
     "shootout": _shootout,
     "known-gaps": _known_gaps,
-    "gpu": _gpu,
 }
 
 
@@ -902,6 +838,17 @@ def _stamp_of(record: dict) -> dict | None:
     return None
 
 
+def _published_stamp(results: Path, name: str) -> dict | None:
+    """The stamp of the ``scorematch reproduce`` stage that published the artifact ``name``: the ``stamp`` of a
+    provenance file in its folder (``provenance.json``, ``STAGE_provenance.json``) whose ``published`` files include
+    it (``paper/scripts/publish_results.py``), which covers the stage's CSVs too; None when none does."""
+    for path in sorted((results / name).parent.glob("*provenance.json")):
+        record = json.loads(path.read_text())
+        if Path(name).name in record.get("published", []):
+            return _stamp_of(record.get("stamp") or {})
+    return None
+
+
 def _measured_commit(results: Path, name: str, record: dict) -> str | None:
     """The commit an unstamped artifact says measured it: its own ``commit`` (or its cache or stage stamp's), else
     the ``provenance.json`` of its folder or a folder above it; None when none records one."""
@@ -929,7 +876,7 @@ def _provenance(results: Path, names: list[str]) -> tuple[str, list[str]]:
         if Path(name).name == "provenance.json":
             continue
         record = _record(results, name)
-        found = _stamp_of(record)
+        found = _stamp_of(record) or _published_stamp(results, name)
         if found is None:
             unstamped.setdefault(_measured_commit(results, name, record), []).append(f"`{name}`")
         else:
@@ -1170,40 +1117,6 @@ def _card_colour_validation(results: Path) -> str:
         f"PSNR (dB), and this model minus each, paired over the images (mean ± std of the mean). "
         f"{_measured_by(results, 'beyond/provenance.json')}.", "",
         _table(["noise", "noisy", "this model", *names, *(f"minus {m}" for m in names)], rows)])
-
-
-#: The colour variants compared on the colour tuning crops (``paper/benchmarks/colour_variants.py``), file -> name.
-COLOUR_VARIANTS = {"variant_rgb_3000": "24 filters on RGB",
-                   "variant_opponent_3000": "24 filters on the opponent transform",
-                   "variant_rgb_48_3000": "48 filters on RGB",
-                   "variant_opponent_48_3000": "48 filters on the opponent transform",
-                   "variant_rgb_24_12000": "24 filters on RGB",
-                   "variant_opponent_24_12000": "24 filters on the opponent transform (this model)",
-                   "variant_opponent_48_12000": "48 filters on the opponent transform",
-                   "variant_opponent_24_12000_k7": "24 filters of 7x7x3 on the opponent transform"}
-
-
-def _card_colour_variants(results: Path) -> str:
-    rows = []
-    for stem, label in COLOUR_VARIANTS.items():
-        v = _json(results, f"benchmarks/colour/{stem}.json")
-        rows.append([label, str(v["recipe"]["steps"]), *(_f(b["psnr"]) for b in v["best"].values())])
-    levels = list(v["best"])
-    base = _json(results, "benchmarks/colour/baselines_tune.json")["baselines"]
-    rows += [["`foe_5x5x24` per channel (its presets)", "",  # paper/benchmarks/colour_variants.py --baselines
-              *(_f(base[lv]["grey_per_channel"]) for lv in levels)],
-             ["colour BM3D", "", *(_f(base[lv]["cbm3d"]) for lv in levels)]]
-    solver = _json(results, "benchmarks/colour/solver_iters_tune.json")
-    s = solver["levels"]
-    return "\n".join([
-        "Why this variant (`paper/benchmarks/colour_variants.py`): mean PSNR (dB) on the six colour tuning crops "
-        f"({v['tune_crop']}x{v['tune_crop']}), each variant at its best prior weight, one noise draw:", "",
-        _table(["variant", "steps", *(f"{lv}/256" for lv in levels)], rows), "",
-        f"The weights are tuned to the default solver (at most {solver['default_solver']['n_iter']} L-BFGS iterations, "
-        "early stop): at the same weights, 200 iterations without the early stop give "
-        + " / ".join(_f(s[lv]["200_iters_no_early_stop"]) for lv in s) + " dB against "
-        + " / ".join(_f(s[lv]["default"]) for lv in s) + f" dB at {' / '.join(s)} (/256) "
-        "(`paper/benchmarks/colour_solver_iters.py`)."])
 
 
 def _card_deep_validation(results: Path) -> str:
@@ -1480,7 +1393,7 @@ def _noise_estimation(results: Path) -> str:
 
 CARD_FIGURES: dict[str, dict[str, Callable[[Path], str]]] = {
     "foe_5x5x24": {"validation": _card_foe_validation, "training": _card_foe_training},
-    "foe_colour_5x5x24": {"validation": _card_colour_validation, "variants": _card_colour_variants},
+    "foe_colour_5x5x24": {"validation": _card_colour_validation},
     "deep_energy": {"validation": _card_deep_validation, "presets-choice": _card_deep_map,
                     "recipe-choice": _card_deep_recipe, "beyond": _card_deep_beyond},
     "mnist_poe_196": {"recipe-figures": _card_mnist},
