@@ -59,9 +59,11 @@ sys.path.insert(0, str(ROOT / "src"))  # this checkout's package: its restoratio
 sys.path.insert(0, str(ROOT / "paper" / "src"))
 
 from scorematch_paper.experiments import mnist, patches, restoration, shootout  # noqa: E402
-from scorematch_paper.experiments.shootout.report import (choices_text, describe, missing_text,  # noqa: E402
+from scorematch_paper.experiments.shootout.report import (choices_text, missing_text,  # noqa: E402
                                                             regularizer_text)
-from scorematch_paper.experiments.shootout.summaries import HEADER, groups, table_cells  # noqa: E402
+from scorematch_paper.experiments.shootout.report import describe as shootout_recipe  # noqa: E402
+from scorematch_paper.experiments.shootout.report import table as shootout_table  # noqa: E402
+from scorematch_paper.experiments.shootout.summaries import groups  # noqa: E402
 from scorematch_paper.experiments.beyond import settings as beyond_settings  # noqa: E402
 from scorematch_paper.experiments.compare import (  # noqa: E402
     RESOLVE_SIGMAS,
@@ -700,17 +702,14 @@ def _shootout(results: Path) -> str:
     d = _json(results, "shootout/shootout.json")
     c = d["config"]
     rows = groups(d["rows"], c["minutes"])
-    missing = d.get("missing", [])
+    levels = " / ".join(f"{lv}/256" for lv in shootout.LEVELS)
     reference = [f"bundled `{name}` ({'Tweedie' if name == 'deep_energy' else 'MAP'}) "
                  + " / ".join(_f(p[str(lv)]) for lv in shootout.LEVELS) for name, p in sorted(d["reference"].items())]
+    after = [regularizer_text(rows, c["minutes"]), f"On the same images, dB at {levels}: {_names(reference)}.",
+             missing_text(d["missing"]) if d.get("missing") else ""]
     return "\n".join([
-        _reflow(f"Estimator shoot-out (`python paper/scripts/estimator_shootout.py`). "
-                + describe(c)), "", _reflow(choices_text(d["choices"])), "",
-        _table(list(HEADER), table_cells(rows)), "",
-        _reflow(regularizer_text(rows, c["minutes"])
-                + f" On the same images, dB at {' / '.join(f'{lv}/256' for lv in shootout.LEVELS)}: "
-                + _names(reference) + "."
-                + (" " + missing_text(missing) if missing else "")),
+        _reflow("Estimator shoot-out (`python paper/scripts/estimator_shootout.py`). " + shootout_recipe(c)), "",
+        _reflow(choices_text(d["choices"])), "", shootout_table(rows), "", _reflow(" ".join(filter(None, after))),
         "", "![estimator shoot-out](docs/results/shootout/shootout.png)",
         "", "![training loss of the regularized estimators](docs/results/shootout/shootout_loss.png)"])
 

@@ -26,10 +26,10 @@ from scorematch_paper.report import write_report
 EXAMPLES = """examples:
   scorematch reproduce all --quick            # a few minutes: every stage on small models
   scorematch reproduce all                    # the full experiments: about an hour on 2 cores for the paper's,
-                                              # plus 4 x 80 CPU minutes of training for the shoot-out stage
+                                              # plus about 19 CPU hours of training for the shoot-out stage
                                               # (the report gives each stage's time)
   scorematch reproduce beyond                 # colour denoising and the inverse problems beside anchors
-  scorematch reproduce shootout               # the estimator shoot-out alone (resumes row by row)
+  scorematch reproduce shootout --jobs 2      # the estimator shoot-out alone (resumes run by run)
   scorematch reproduce mnist --out runs/mine  # one experiment
   scorematch reproduce all --force            # recompute everything, cached results and models included
 

@@ -13,10 +13,8 @@ def report(out_dir: str | os.PathLike) -> str:
     """The recipe, the choices, the table (a line per row at each budget, mean ± std over seeds) and the figures."""
     out_dir = Path(out_dir)
     t = summary(out_dir)
-    lines = [describe(t["config"]), "", choices_text(t["choices"]), "",
-             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in table_cells(t["groups"])]
-    lines += ["", regularizer_text(t["groups"], t["config"]["minutes"]), ""]
+    lines = [describe(t["config"]), "", choices_text(t["choices"]), "", table(t["groups"]), "",
+             regularizer_text(t["groups"], t["config"]["minutes"]), ""]
     if t.get("missing"):
         lines += [missing_text(t["missing"]), ""]
     lines += [f"Bundled `{name}` on the same images: " + ", ".join(f"{v:.2f} dB at {lv}/256" for lv, v in p.items())
@@ -25,6 +23,15 @@ def report(out_dir: str | os.PathLike) -> str:
         lines += ["", f"![estimator shoot-out]({out_dir.name}/{name})" if (out_dir / name).is_file()
                   else f"*{name}: not drawn in this run.*"]
     return "\n".join(lines)
+
+
+def table(groups: list[dict]) -> str:
+    """The markdown table of :func:`~.summaries.table_cells`, or a line saying no row is done."""
+    cells = table_cells(groups)
+    if not cells:
+        return "No row run yet."
+    return "\n".join(["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER),
+                      *("| " + " | ".join(c) + " |" for c in cells)])
 
 
 def describe(c: dict) -> str:
@@ -46,19 +53,22 @@ def describe(c: dict) -> str:
 
 
 def choices_text(choices: dict) -> str:
-    """The learning rates and lambdas and the tuning scores that chose them."""
-    parts = []
+    """The learning rates and lambdas and the tuning scores that chose them (the choices not run yet named)."""
+    parts, pending = [], []
     for arch, ests in choices.items():
         for est, e in ests.items():
+            if not e["lr_grid"]:
+                pending.append(f"`{arch}` {est}")
+                continue
             lrs = ", ".join(f"{k}: {_tuning(v)}" for k, v in e["lr_grid"].items())
             text = f"`{arch}` {est}: lr " + (f"{e['lr']:g}" if "lr" in e else "not chosen yet") + f" ({lrs})"
-            if "lam" in e:
-                text += f", lambda {e['lam']:g} (" + ", ".join(f"{k}: {_tuning(v)}" for k, v in e["lam_grid"].items()) + ")"
+            if e["lam_grid"]:
+                lams = ", ".join(f"{k}: {_tuning(v)}" for k, v in e["lam_grid"].items())
+                text += ", lambda " + (f"{e['lam']:g}" if "lam" in e else "not chosen yet") + f" ({lams})"
             parts.append(text)
-    if not parts:
-        return "No choice made yet."
-    return ("Choices on the six tuning crops (mean Tweedie PSNR over the levels after the choice budget, seed 0): "
-            + "; ".join(parts) + ".")
+    text = ("Choices on the six tuning crops (mean Tweedie PSNR over the levels after the choice budget, seed 0): "
+            + "; ".join(parts) + ".") if parts else "No choice made yet."
+    return text + (f" Not run yet: {', '.join(pending)}." if pending else "")
 
 
 def regularizer_text(groups: list[dict], minutes: float) -> str:
