@@ -34,7 +34,7 @@ class ShootoutConfig(Settings):
     long_rows: int = 2
     point_minutes: float = 2.5
     choice_minutes: float = 2.5
-    lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2)
+    lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
     lams: tuple[float, ...] = (1e-3, 1e-2, 1e-1)
     seeds: tuple[int, ...] = (0, 1, 2)
     patch: int = 40
