@@ -634,7 +634,8 @@ def _unet_inverse_problems(results: Path) -> str:
         f"{u['problems']['deblur']['n_images']} validation crops, {u['config']['grey_crop']}x{u['config']['grey_crop']}; "
         "its field's level per problem chosen on the 6 tuning crops among "
         f"{', '.join(f'{lv:g}' for lv in u['config']['deep_levels'])} (/256) and written into its presets), beside the "
-        "stage's published priors on the same crops (`scorematch reproduce beyond`, measured at an earlier commit); "
+        "stage's published priors on the same crops (`scorematch reproduce beyond`, measured at commit "
+        f"{_measured_commit(results, 'beyond/summary.json', t)}; the stage's own `{prior}` run is in the block above); "
         f"mean PSNR (dB), each prior minus the anchor paired over the images (mean ± std of the mean; {UNRESOLVED} "
         "within two std).", "",
         _table(["problem", "anchor", "its PSNR", prior, "minus anchor", "level", *(f"{p} minus anchor" for p in others),
