@@ -62,17 +62,19 @@ def test_a_scoped_fingerprint_follows_the_imported_modules_only(tmp_path):
 def test_the_shoot_out_rows_are_keyed_on_their_own_code():
     from scorematch_paper.experiments import shootout
 
-    files = import_closure("scorematch_paper.experiments.shootout.compute")
+    files = import_closure("scorematch_paper.experiments.shootout.units")
     assert {"scorematch/energies/deep.py", "scorematch_paper/experiments/shootout/recipe.py",
-            "scorematch/estimators/noise_conditional.py", "scorematch/tasks/denoise.py", "scorematch/train/fit.py"
-            } <= set(files)
+            "scorematch/estimators/noise_conditional.py", "scorematch/tasks/denoise.py", "scorematch/train/fit.py",
+            "scorematch_paper/experiments/shootout/timed.py"} <= set(files)
     assert not {f for f in files if f.startswith(("scorematch/cli/", "scorematch_paper/cli.py",
                                                   "scorematch_paper/experiments/beyond/")) or f.endswith(".safetensors")}
+    for outside in ("config", "compute", "figures", "summaries", "report"):  # grids, table and figures: not the units
+        assert f"scorematch_paper/experiments/shootout/{outside}.py" not in files
     scoped = shootout.rows_cache(Cache(force=True, run="r"))
     assert (scoped.force, scoped.run, scoped.scope) == (True, "r", files)
     assert scoped.code == code_fingerprint(files=files) != Cache().code
     scoped.check_code()
-    training = import_closure("scorematch_paper.experiments.shootout.recipe")  # outlives edits to the scoring
+    training = import_closure("scorematch_paper.experiments.shootout.timed")  # outlives edits to the scoring
     assert set(training) < set(files) and "scorematch/tasks/denoise.py" not in training
 
 

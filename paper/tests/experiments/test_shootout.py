@@ -12,8 +12,9 @@ from scorematch_paper.experiments.cache import Cache
 from scorematch_paper.experiments.shootout import summaries, timed
 from scorematch_paper.experiments.shootout.settings import estimator_loss
 
-TINY = shootout.ShootoutConfig(architectures=(("deep", 2, 2, 3),), estimators=("dsm", "sm-curvature"), minutes=0.004,
-                               long_minutes=0.006, long_rows=1, point_minutes=0.002, choice_minutes=0.002,
+# (budgets far above one reading of the clock, 5 steps, so that no run overshoots a whole point)
+TINY = shootout.ShootoutConfig(architectures=(("deep", 2, 2, 3),), estimators=("dsm", "sm-curvature"), minutes=0.02,
+                               long_minutes=0.03, long_rows=1, point_minutes=0.01, choice_minutes=0.01,
                                lrs=(1e-3, 3e-3), lams=(1e-2,), seeds=(0, 1), patch=12, batch=2, tune_crop=16,
                                heldout_limit=1, heldout_crop=32, loss_patch=12, loss_patches=1)
 ARCH = TINY.arch("deep")
@@ -44,18 +45,20 @@ def test_a_tiny_shootout_writes_choices_rows_table_figures_and_report(tmp_path):
 
 
 def test_a_run_stops_on_its_cpu_time_and_continues_to_a_larger_budget(tmp_path):
-    kw = {"point_minutes": 0.002, "arch": ARCH, "estimator": "dsm", "lam": 0.0, "lr": 1e-3, "seed": 0, "patch": 12,
+    kw = {"point_minutes": 0.01, "arch": ARCH, "estimator": "dsm", "lam": 0.0, "lr": 1e-3, "seed": 0, "patch": 12,
           "batch": 2}
-    first = timed.train_for(tmp_path, minutes=0.004, **kw)
-    assert [p["minutes"] for p in first["points"]] == [0.002, 0.004]
+    first = timed.train_for(tmp_path, minutes=0.02, **kw)
+    assert [p["minutes"] for p in first["points"]] == [0.01, 0.02]
     assert all(p["cpu_seconds"] >= 60 * p["minutes"] - 0.05 for p in first["points"])  # (recorded to 0.1 s)
     seconds = [t for _, t, _ in first["clock"]]
-    assert seconds == sorted(seconds) and 0.004 * 60 <= seconds[-1]
-    assert timed.train_for(tmp_path, minutes=0.004, **kw) == first  # done: nothing trains again
-    longer = timed.train_for(tmp_path, minutes=0.008, **kw)
-    assert [p["minutes"] for p in longer["points"]] == [0.002, 0.004, 0.006, 0.008]
-    checkpoint = first["clock"][-1][0] // timed.CHECKPOINT_EVERY * timed.CHECKPOINT_EVERY
-    kept = [p for p in first["points"] if p["step"] <= checkpoint]  # what ran after the checkpoint was redone
+    assert seconds == sorted(seconds) and 0.02 * 60 <= seconds[-1]
+    assert timed.train_for(tmp_path, minutes=0.02, **kw) == first  # done: nothing trains again
+    longer = timed.train_for(tmp_path, minutes=0.04, **kw)
+    assert [p["minutes"] for p in longer["points"]] == [0.01, 0.02, 0.03, 0.04]
+    # fit's last checkpoint: the last multiple of CHECKPOINT_EVERY before the step the budget stopped (the clock
+    # stops the run before fit writes that step's checkpoint); what ran after it was redone
+    checkpoint = (first["clock"][-1][0] - 1) // timed.CHECKPOINT_EVERY * timed.CHECKPOINT_EVERY
+    kept = [p for p in first["points"] if p["step"] <= checkpoint]
     assert kept == [p for p in longer["points"] if p["step"] <= checkpoint]
     assert [t for _, t, _ in longer["clock"]] == sorted(t for _, t, _ in longer["clock"])
 
@@ -68,12 +71,12 @@ def test_a_diverging_run_is_recorded_and_not_retrained(tmp_path, monkeypatch):
         return energy, stream, lambda e, x: e.energy(x).sum() * float("nan"), metadata
 
     monkeypatch.setattr(timed, "setup", nan_loss)
-    kw = {"point_minutes": 0.002, "arch": ARCH, "estimator": "dsm", "lam": 0.0, "lr": 1e-3, "seed": 0, "patch": 12,
+    kw = {"point_minutes": 0.01, "arch": ARCH, "estimator": "dsm", "lam": 0.0, "lr": 1e-3, "seed": 0, "patch": 12,
           "batch": 2}
-    out = timed.train_for(tmp_path, minutes=0.004, **kw)
+    out = timed.train_for(tmp_path, minutes=0.02, **kw)
     assert out["diverged"]["step"] == 0 and out["points"] == []
     monkeypatch.setattr(timed, "setup", lambda **kw: pytest.fail("a diverged run trained again"))
-    assert timed.train_for(tmp_path, minutes=0.004, **kw)["diverged"] == out["diverged"]
+    assert timed.train_for(tmp_path, minutes=0.02, **kw)["diverged"] == out["diverged"]
 
 
 def test_groups_give_mean_and_spread_over_seeds_and_name_divergences():
